@@ -1,0 +1,159 @@
+//! [`Connection`]: one blocking socket, one caller at a time.
+
+use std::io::{Read, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotline_resp::Frame;
+
+use super::stream::Stream;
+use super::Query;
+use crate::config::{ConnectionConfig, IntoConnectionConfig};
+use crate::protocol::{check_handshake, handshake, Inbox, READ_CHUNK};
+use crate::{Cmd, Error, Pipeline, Result};
+
+/// One blocking connection to one server; the twin of the async
+/// [`Connection`](crate::Connection), with the same behaviour on failure: a request that
+/// fails on the socket or times out leaves it unusable ([`Error::Closed`] afterwards).
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    io: Mutex<Io>,
+}
+
+#[derive(Debug)]
+struct Io {
+    stream: Stream,
+    inbox: Inbox,
+    out: BytesMut,
+    broken: bool,
+    timeout: Option<Duration>,
+}
+
+impl Connection {
+    /// Connects, then authenticates, selects the database and names the client as the
+    /// config says, in one round trip.
+    pub fn connect(config: impl IntoConnectionConfig) -> Result<Self> {
+        let config = config.into_connection_config()?;
+        config.validate()?;
+        let stream = Stream::connect(&config)?;
+        let mut io = Io {
+            stream,
+            inbox: Inbox::new(&config),
+            out: BytesMut::with_capacity(4096),
+            broken: false,
+            timeout: None,
+        };
+        if let Some(setup) = handshake(&config) {
+            let replies = io
+                .exchange(
+                    |out| setup.encode(out),
+                    setup.reply_count(),
+                    config.connect_timeout,
+                )
+                .map_err(|e| match e {
+                    Error::Timeout { after, .. } => Error::Timeout {
+                        after,
+                        what: "handshake",
+                        written: true,
+                    },
+                    other => other,
+                })?;
+            check_handshake(replies)?;
+        }
+        Ok(Connection {
+            config,
+            io: Mutex::new(io),
+        })
+    }
+
+    /// The config this connection was opened with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// Whether an earlier failure left this connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.io.lock().map(|io| io.broken).unwrap_or(true)
+    }
+
+    fn exchange(
+        &self,
+        encode: impl FnOnce(&mut BytesMut),
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Frame>> {
+        let mut io = self
+            .io
+            .lock()
+            .map_err(|_| Error::Closed { written: false })?;
+        if io.broken {
+            return Err(Error::Closed { written: false });
+        }
+        io.broken = true;
+        let result = io.exchange(encode, want, timeout);
+        if result.is_ok() {
+            io.broken = false;
+        }
+        result
+    }
+}
+
+impl Io {
+    fn exchange(
+        &mut self,
+        encode: impl FnOnce(&mut BytesMut),
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Frame>> {
+        if self.timeout != timeout {
+            self.stream
+                .set_timeout(timeout)
+                .map_err(|e| Error::io(e, false))?;
+            self.timeout = timeout;
+        }
+        let timed_out = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::Timeout {
+                after: timeout.unwrap_or_default(),
+                what: "reply",
+                written: true,
+            },
+            _ => Error::io(e, true),
+        };
+        self.out.clear();
+        encode(&mut self.out);
+        self.stream.write_all(&self.out).map_err(timed_out)?;
+        let mut replies = Vec::with_capacity(want);
+        while !self.inbox.fill(&mut replies, want)? {
+            let buf = &mut self.inbox.buf;
+            let filled = buf.len();
+            buf.resize(filled + READ_CHUNK, 0);
+            let read = self.stream.read(&mut buf[filled..]);
+            buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) => return Err(Error::Closed { written: true }),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(timed_out(e)),
+            }
+        }
+        Ok(replies)
+    }
+}
+
+impl Query for Connection {
+    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        let timeout = cmd.response_timeout(self.config.response_timeout);
+        let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout)?;
+        replies.pop().ok_or(Error::Closed { written: true })
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        if pipe.reply_count() == 0 {
+            return Ok(Vec::new());
+        }
+        let timeout = pipe.response_timeout(self.config.response_timeout);
+        self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+    }
+}

@@ -1,0 +1,83 @@
+//! The blocking [`Query`] trait and its typed helpers, [`Commands`]: the same names as the
+//! async ones.
+
+use slotline_resp::Frame;
+
+use crate::commands::{block_time, command_list, eval_cmd};
+use crate::reply::convert;
+use crate::script::ScriptCall;
+use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
+
+/// Sends commands and pipelines, blocking the calling thread. Every blocking client in
+/// slotline implements it, and with it gets [`Commands`].
+pub trait Query {
+    /// Sends one command; returns its raw reply (an error reply as a [`Frame::Error`]).
+    fn send_command(&self, cmd: &Cmd) -> Result<Frame>;
+
+    /// Sends a pipeline in one round trip; returns its raw replies.
+    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>>;
+
+    /// Sends one command and converts its reply; an error reply is an [`Error::Server`].
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        convert(self.send_command(cmd)?)
+    }
+
+    /// Runs a pipeline and converts the array of its kept replies.
+    fn pipeline<T: FromReply>(&self, pipe: &Pipeline) -> Result<T> {
+        let replies = self.send_pipeline(pipe)?;
+        match pipe.collect(replies)? {
+            Some(results) => convert(results),
+            None => T::from_reply(Frame::NullArray),
+        }
+    }
+
+    /// Runs the pipeline as a `MULTI`/`EXEC` transaction; `Ok(None)` when `EXEC` was
+    /// aborted because a key under `WATCH` changed.
+    fn transaction<T: FromReply>(&self, pipe: &Pipeline) -> Result<Option<T>> {
+        let atomic;
+        let pipe = if pipe.is_atomic() {
+            pipe
+        } else {
+            let mut p = pipe.clone();
+            p.atomic();
+            atomic = p;
+            &atomic
+        };
+        let replies = self.send_pipeline(pipe)?;
+        match pipe.collect(replies)? {
+            Some(results) => convert(results).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a script by SHA1 (`EVALSHA`), sending its source (`EVAL`) only on `NOSCRIPT`.
+    fn invoke_script<T: FromReply>(&self, call: &ScriptCall<'_>) -> Result<T> {
+        match self.query(&call.evalsha_cmd()) {
+            Err(Error::Server(e)) if e.kind == crate::ServerErrorKind::NoScript => {
+                self.query(&call.eval_cmd())
+            }
+            other => other,
+        }
+    }
+}
+
+macro_rules! blocking_flavour {
+    ($(
+        $(#[$meta:meta])*
+        fn $name:ident $(<$($rv:ident),+>)? ($($arg:ident : $argty:ty),*) -> $ret:ty = $build:expr;
+    )*) => {
+        /// The typed helpers, for every blocking client (`use slotline_conn::blocking::Commands`).
+        pub trait Commands: Query {
+            $(
+                $(#[$meta])*
+                fn $name $(<$($rv: FromReply),+>)? (&self, $($arg: $argty),*) -> Result<$ret> {
+                    self.query::<$ret>(&$build)
+                }
+            )*
+        }
+    };
+}
+
+command_list!(blocking_flavour);
+
+impl<Q: Query + ?Sized> Commands for Q {}

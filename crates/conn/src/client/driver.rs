@@ -1,0 +1,109 @@
+//! The task behind a shared client: writes queued requests, reads replies, reconnects.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::backoff::Backoff;
+use super::shared::Shared;
+use crate::connection::Connection;
+use crate::protocol::Inbox;
+use crate::stream::Stream;
+use crate::{Error, Result};
+
+/// Serves connections one after another until the client is dropped. `first` is the
+/// connection `Client::connect` already opened.
+pub(crate) async fn run(shared: Arc<Shared>, first: Connection) {
+    let mut backoff = Backoff::new(shared.options.reconnect_min, shared.options.reconnect_max);
+    let (_, stream, inbox) = first.into_parts();
+    let mut connection = Some((stream, inbox));
+    loop {
+        if let Some((stream, inbox)) = connection.take() {
+            backoff.reset();
+            shared.connection_up();
+            match serve(&shared, stream, inbox).await {
+                Ok(()) => break,
+                Err(e) => shared.connection_lost(&e),
+            }
+        }
+        if shared.lock().shutdown {
+            break;
+        }
+        let delay = backoff.next_delay();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = wait_shutdown(&shared) => break,
+        }
+        match Connection::connect(&shared.config).await {
+            Ok(conn) => {
+                let (_, stream, inbox) = conn.into_parts();
+                connection = Some((stream, inbox));
+            }
+            Err(e) => shared.connect_failed(&e),
+        }
+    }
+    shared.close_all();
+}
+
+/// Resolves once the client has been dropped.
+async fn wait_shutdown(shared: &Shared) {
+    loop {
+        let woken = shared.writer_wake.notified();
+        if shared.lock().shutdown {
+            return;
+        }
+        woken.await;
+        // Another waiter (none here besides the writer) may have wanted this wake-up.
+        shared.writer_wake.notify_one();
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Runs one connection: the writer and the reader, until either fails (the error) or the
+/// client is dropped (`Ok`).
+async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let writer = async {
+        let mut spare = BytesMut::with_capacity(16 * 1024);
+        loop {
+            match shared.take_out(&mut spare) {
+                Some(mut chunk) => {
+                    wr.write_all(&chunk).await.map_err(|e| Error::io(e, true))?;
+                    chunk.clear();
+                    spare = chunk;
+                }
+                None => {
+                    if shared.lock().shutdown {
+                        return Ok(());
+                    }
+                    shared.writer_wake.notified().await;
+                }
+            }
+        }
+    };
+    let reader = async {
+        let mut frames = Vec::new();
+        let mut done = Vec::new();
+        loop {
+            inbox.reserve();
+            let n = rd
+                .read_buf(&mut inbox.buf)
+                .await
+                .map_err(|e| Error::io(e, true))?;
+            if n == 0 {
+                return Err(Error::Closed { written: true });
+            }
+            while let Some(frame) = inbox.next_frame()? {
+                frames.push(frame);
+            }
+            if !frames.is_empty() {
+                shared.deliver(&mut frames, &mut done)?;
+            }
+        }
+    };
+    tokio::select! {
+        result = writer => result,
+        result = reader => result,
+    }
+}

@@ -1,0 +1,171 @@
+//! [`Client`]: one connection shared by many tasks, with implicit pipelining and reconnect.
+
+mod backoff;
+mod driver;
+mod options;
+mod shared;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotline_resp::Frame;
+
+pub use options::ClientOptions;
+use shared::{Reply, Shared};
+
+use crate::config::{ConnectionConfig, IntoConnectionConfig};
+use crate::{Cmd, Connection, Error, Pipeline, Query, Result};
+
+/// A cheap-to-clone handle on one connection shared by every task that holds a clone.
+///
+/// Requests from many tasks that are waiting at once leave in one write (implicit
+/// pipelining) and their replies are matched in order, so fifty tasks on one `Client` keep
+/// the server busy with one socket. At most
+/// [`max_in_flight`](ClientOptions::max_in_flight) requests are queued or in flight; more
+/// callers wait for a slot.
+///
+/// When the connection drops, requests already sent fail at once with an error whose
+/// [`may_have_run`](Error::may_have_run) is true (they are never resent, unless marked
+/// [`idempotent`](Cmd::idempotent)); requests not yet sent wait for the next connection,
+/// which the client opens by itself with capped, jittered exponential backoff.
+///
+/// ```no_run
+/// # async fn demo() -> slotline_conn::Result<()> {
+/// use slotline_conn::{Client, Commands};
+/// let client = Client::connect("redis://127.0.0.1:6379/0").await?;
+/// let mut tasks = Vec::new();
+/// for i in 0..50 {
+///     let c = client.clone();
+///     tasks.push(tokio::spawn(async move { c.incr(format!("counter:{}", i % 5)).await }));
+/// }
+/// for t in tasks {
+///     t.await.expect("task")?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    handle: Arc<Handle>,
+}
+
+/// Shuts the driver down when the last clone of a `Client` is dropped.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.writer_wake.notify_one();
+    }
+}
+
+impl Client {
+    /// Connects (failing now if the first connection or its handshake fails: wrong
+    /// address, wrong password) and starts the driver task on the current tokio runtime.
+    pub async fn connect(config: impl IntoConnectionConfig) -> Result<Self> {
+        Client::connect_with(config, ClientOptions::default()).await
+    }
+
+    /// [`connect`](Client::connect) with options.
+    pub async fn connect_with(
+        config: impl IntoConnectionConfig,
+        options: ClientOptions,
+    ) -> Result<Self> {
+        let config = config.into_connection_config()?;
+        let first = Connection::connect(&config).await?;
+        let shared = Arc::new(Shared::new(config, options));
+        tokio::spawn(driver::run(shared.clone(), first));
+        Ok(Client {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+
+    /// The connection settings.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.handle.shared.config
+    }
+
+    /// The client settings.
+    pub fn options(&self) -> &ClientOptions {
+        &self.handle.shared.options
+    }
+
+    /// Whether the client has a connection right now (false while reconnecting).
+    pub fn is_connected(&self) -> bool {
+        matches!(self.handle.shared.lock().link, shared::Link::Up)
+    }
+
+    /// Opens a separate connection with the same settings, for what needs a socket of its
+    /// own: `WATCH`/`MULTI`/`EXEC` conversations, blocking pops, `MONITOR`.
+    pub async fn dedicated(&self) -> Result<Connection> {
+        Connection::connect(self.config()).await
+    }
+
+    /// Sends one request (resending it when the retry rule allows) and waits for its
+    /// replies.
+    async fn request(
+        &self,
+        encode: &(dyn Fn(&mut BytesMut) + Sync),
+        want: usize,
+        timeout: Option<Duration>,
+        idempotent: bool,
+    ) -> Result<Reply> {
+        let shared = &self.handle.shared;
+        let mut attempt = 0;
+        loop {
+            match shared.submit(encode, want, timeout).await {
+                Err(e) if attempt < shared.options.retries && may_resend(&e, idempotent) => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The retry rule for a failed request: resend what never reached the server, and what
+/// the caller marked idempotent after a connection loss (not after a timeout: its time is
+/// spent).
+fn may_resend(error: &Error, idempotent: bool) -> bool {
+    match error {
+        Error::Io { written, .. } | Error::Closed { written } => !written || idempotent,
+        _ => false,
+    }
+}
+
+impl Query for Client {
+    fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send {
+        async move {
+            let timeout = cmd.response_timeout(self.config().response_timeout);
+            match self
+                .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
+                .await?
+            {
+                Reply::One(frame) => Ok(frame),
+                Reply::Many(mut frames) => frames.pop().ok_or(Error::Closed { written: true }),
+            }
+        }
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send {
+        async move {
+            let want = pipe.reply_count();
+            if want == 0 {
+                return Ok(Vec::new());
+            }
+            let timeout = pipe.response_timeout(self.config().response_timeout);
+            let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
+            match self
+                .request(&|out| pipe.encode(out), want, timeout, idempotent)
+                .await?
+            {
+                Reply::One(frame) => Ok(vec![frame]),
+                Reply::Many(frames) => Ok(frames),
+            }
+        }
+    }
+}

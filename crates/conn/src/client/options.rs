@@ -1,0 +1,62 @@
+//! [`ClientOptions`]: how the shared client queues, waits and reconnects.
+
+use std::time::Duration;
+
+/// Behaviour of a shared [`Client`](crate::Client) beyond one connection's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// Most requests queued or awaiting a reply at once (default 10,000). Callers beyond
+    /// it wait for a slot (within their response timeout): a stalled server holds this many
+    /// requests, not an unbounded queue.
+    pub max_in_flight: usize,
+    /// First delay before reconnecting (default 20 ms); doubled at each failure, jittered.
+    pub reconnect_min: Duration,
+    /// Longest delay between reconnection attempts (default 2 s).
+    pub reconnect_max: Duration,
+    /// While reconnecting, whether new requests wait for the connection (within their
+    /// response timeout; default) or fail at once with the last connection error.
+    pub wait_for_reconnect: bool,
+    /// How many times a request that may be resent (never written, or marked
+    /// [`idempotent`](crate::Cmd::idempotent)) is resent after a connection loss (default 2).
+    pub retries: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            max_in_flight: 10_000,
+            reconnect_min: Duration::from_millis(20),
+            reconnect_max: Duration::from_secs(2),
+            wait_for_reconnect: true,
+            retries: 2,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// With a bound on queued and in-flight requests.
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// With reconnection delays between `min` and `max`.
+    pub fn with_reconnect_delays(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect_min = min;
+        self.reconnect_max = max.max(min);
+        self
+    }
+
+    /// With requests made while reconnecting failing at once instead of waiting.
+    pub fn fail_fast(mut self) -> Self {
+        self.wait_for_reconnect = false;
+        self
+    }
+
+    /// With this many resends of a request that may be resent.
+    pub fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+}

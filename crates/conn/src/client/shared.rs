@@ -1,0 +1,290 @@
+//! The state callers and the driver share: the outgoing buffer and the queue of requests
+//! awaiting replies, in the order their bytes were queued.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotline_resp::Frame;
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::options::ClientOptions;
+use crate::config::ConnectionConfig;
+use crate::{Error, Result};
+
+/// The answer to one request: one reply, or a pipeline's replies.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    One(Frame),
+    Many(Vec<Frame>),
+}
+
+/// One request whose replies have not all arrived.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    tx: oneshot::Sender<Result<Reply>>,
+    /// Replies expected.
+    want: usize,
+    /// Replies received so far (pipelines only).
+    got: Vec<Frame>,
+    /// Where its bytes lie in `State::out` while not handed to the writer.
+    start: usize,
+    end: usize,
+    /// Its place in the bounded queue, given back when it is answered or failed.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Whether the driver has a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    Up,
+    /// Reconnecting; the error that took the connection down, or the last failed attempt.
+    Down(Option<String>),
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    /// Encoded requests not yet handed to the writer.
+    pub(crate) out: BytesMut,
+    /// Requests awaiting replies: the first `handed` were handed to the writer (in order),
+    /// the rest have their bytes in `out`.
+    pending: VecDeque<Pending>,
+    handed: usize,
+    pub(crate) link: Link,
+    /// Set when the last `Client` handle is dropped.
+    pub(crate) shutdown: bool,
+}
+
+/// Everything shared between the `Client` handles and the driver task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ConnectionConfig,
+    pub(crate) options: ClientOptions,
+    state: Mutex<State>,
+    /// Wakes the writer when `out` gets bytes or on shutdown.
+    pub(crate) writer_wake: Notify,
+    /// Bounds queued + in-flight requests.
+    permits: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: ConnectionConfig, options: ClientOptions) -> Self {
+        let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
+        Shared {
+            config,
+            options,
+            state: Mutex::new(State {
+                out: BytesMut::with_capacity(16 * 1024),
+                pending: VecDeque::new(),
+                handed: 0,
+                link: Link::Up,
+                shutdown: false,
+            }),
+            writer_wake: Notify::new(),
+            permits,
+        }
+    }
+
+    /// The state, even if a panic elsewhere poisoned the lock (it holds no invariant a
+    /// panic can break halfway: every change is a few field writes).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues one request and waits for its replies (within `timeout`).
+    pub(crate) async fn submit(
+        &self,
+        encode: &(dyn Fn(&mut BytesMut) + Sync),
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Reply> {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let acquire = self.permits.clone().acquire_owned();
+        let permit = match deadline {
+            Some(at) => tokio::time::timeout_at(at, acquire)
+                .await
+                .map_err(|_| Error::Timeout {
+                    after: timeout.unwrap_or_default(),
+                    what: "a free slot in the client's queue",
+                    written: false,
+                })?,
+            None => acquire.await,
+        }
+        .map_err(|_| Error::Closed { written: false })?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.lock();
+            if st.shutdown {
+                return Err(Error::Closed { written: false });
+            }
+            if let Link::Down(reason) = &st.link {
+                if !self.options.wait_for_reconnect {
+                    return Err(Error::io(
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotConnected,
+                            format!(
+                                "reconnecting to {}{}",
+                                self.config.addr,
+                                reason
+                                    .as_deref()
+                                    .map(|r| format!(" after: {r}"))
+                                    .unwrap_or_default()
+                            ),
+                        ),
+                        false,
+                    ));
+                }
+            }
+            let start = st.out.len();
+            encode(&mut st.out);
+            let end = st.out.len();
+            st.pending.push_back(Pending {
+                tx,
+                want,
+                got: Vec::new(),
+                start,
+                end,
+                _permit: permit,
+            });
+            drop(st);
+            if start == 0 {
+                self.writer_wake.notify_one();
+            }
+        }
+        let answer = match deadline {
+            Some(at) => tokio::time::timeout_at(at, rx)
+                .await
+                .map_err(|_| Error::Timeout {
+                    after: timeout.unwrap_or_default(),
+                    what: "reply",
+                    written: true,
+                })?,
+            None => rx.await,
+        };
+        answer.map_err(|_| Error::Closed { written: true })?
+    }
+
+    /// Hands every queued request to the writer: returns the bytes to write (swapped with
+    /// `spare`), or `None` when there are none.
+    pub(crate) fn take_out(&self, spare: &mut BytesMut) -> Option<BytesMut> {
+        let mut st = self.lock();
+        if st.out.is_empty() {
+            return None;
+        }
+        st.handed = st.pending.len();
+        Some(std::mem::replace(&mut st.out, std::mem::take(spare)))
+    }
+
+    /// Matches decoded replies with the oldest requests, in order; answers the complete
+    /// ones outside the lock. A reply nobody asked for is a protocol violation.
+    pub(crate) fn deliver(
+        &self,
+        frames: &mut Vec<Frame>,
+        done: &mut Vec<(oneshot::Sender<Result<Reply>>, Reply)>,
+    ) -> Result<()> {
+        {
+            let mut st = self.lock();
+            for frame in frames.drain(..) {
+                let complete = match st.pending.front_mut() {
+                    None => {
+                        return Err(Error::Refused(format!(
+                            "the server sent a reply nobody asked for: {frame:?}"
+                        )))
+                    }
+                    Some(front) if front.want == 1 => Reply::One(frame),
+                    Some(front) => {
+                        front.got.push(frame);
+                        if front.got.len() < front.want {
+                            continue;
+                        }
+                        Reply::Many(std::mem::take(&mut front.got))
+                    }
+                };
+                if let Some(p) = st.pending.pop_front() {
+                    st.handed = st.handed.saturating_sub(1);
+                    done.push((p.tx, complete));
+                }
+            }
+        }
+        for (tx, reply) in done.drain(..) {
+            // The caller may have given up (timeout, cancellation); its reply is dropped.
+            let _ = tx.send(Ok(reply));
+        }
+        Ok(())
+    }
+
+    /// The connection is gone: fails every request handed to it (they may have run) and
+    /// marks the link down; requests still queued wait for the next connection.
+    pub(crate) fn connection_lost(&self, error: &Error) {
+        let failed: Vec<Pending> = {
+            let mut st = self.lock();
+            let handed = st.handed.min(st.pending.len());
+            st.handed = 0;
+            st.link = Link::Down(Some(error.to_string()));
+            st.pending.drain(..handed).collect()
+        };
+        for p in failed {
+            let _ = p.tx.send(Err(error.clone().into_written()));
+        }
+    }
+
+    /// A connection attempt failed. In fail-fast mode, queued requests fail now (nothing
+    /// was written); otherwise they keep waiting, each within its own timeout.
+    pub(crate) fn connect_failed(&self, error: &Error) {
+        let failed: Vec<Pending> = {
+            let mut st = self.lock();
+            st.link = Link::Down(Some(error.to_string()));
+            if self.options.wait_for_reconnect {
+                return;
+            }
+            st.out.clear();
+            st.pending.drain(..).collect()
+        };
+        for p in failed {
+            let _ = p.tx.send(Err(error.clone()));
+        }
+    }
+
+    /// A new connection is up: drops queued requests whose callers gave up (so they are
+    /// not sent late), compacting their bytes out of `out`.
+    pub(crate) fn connection_up(&self) {
+        let mut st = self.lock();
+        st.link = Link::Up;
+        let State { out, pending, .. } = &mut *st;
+        if pending.iter().any(|p| p.tx.is_closed()) {
+            let old = std::mem::take(out);
+            pending.retain_mut(|p| {
+                if p.tx.is_closed() {
+                    return false;
+                }
+                let start = out.len();
+                out.extend_from_slice(&old[p.start..p.end]);
+                p.start = start;
+                p.end = out.len();
+                true
+            });
+        }
+        let wake = !st.out.is_empty();
+        drop(st);
+        if wake {
+            self.writer_wake.notify_one();
+        }
+    }
+
+    /// The client is being shut down: fails whatever is left.
+    pub(crate) fn close_all(&self) {
+        let failed: Vec<Pending> = {
+            let mut st = self.lock();
+            st.out.clear();
+            st.handed = 0;
+            st.pending.drain(..).collect()
+        };
+        for p in failed {
+            let _ = p.tx.send(Err(Error::Closed { written: false }));
+        }
+        self.permits.close();
+    }
+}

@@ -1,0 +1,230 @@
+//! [`Cmd`]: one command, its arguments encoded once, as they will go on the wire.
+
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+
+use crate::args::ToArgs;
+
+/// One Redis command. Arguments are encoded as RESP bulk strings as they are added, so
+/// sending a command is one copy of ready bytes, with no allocation per argument.
+///
+/// ```
+/// use slotline_conn::cmd;
+/// let c = cmd("SET").arg("key").arg(42).arg(&["EX", "10"]);
+/// assert_eq!(c.argc(), 5);
+/// assert_eq!(c.args().nth(2), Some(&b"42"[..]));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cmd {
+    /// The arguments, each as a RESP bulk string; the array header is added when sent.
+    data: BytesMut,
+    argc: usize,
+    /// How long the server may block on this command before answering (`BLPOP`), added to
+    /// the response timeout; `Some(None)` means it may block forever.
+    blocks: Option<Option<Duration>>,
+    /// Whether the caller says running this twice does no harm (see [`Cmd::idempotent`]).
+    idempotent: bool,
+}
+
+/// Starts a command with its name.
+pub fn cmd(name: &str) -> Cmd {
+    Cmd::new().arg(name)
+}
+
+impl Default for Cmd {
+    fn default() -> Self {
+        Cmd::new()
+    }
+}
+
+impl Cmd {
+    /// An empty command, to which the name and arguments are added.
+    pub fn new() -> Self {
+        Cmd {
+            data: BytesMut::new(),
+            argc: 0,
+            blocks: None,
+            idempotent: false,
+        }
+    }
+
+    /// Adds an argument (a value may add several, e.g. a slice or a tuple).
+    pub fn arg<T: ToArgs>(mut self, arg: T) -> Self {
+        arg.write_args(&mut self);
+        self
+    }
+
+    /// Adds an argument in place.
+    pub fn push_arg<T: ToArgs>(&mut self, arg: T) -> &mut Self {
+        arg.write_args(self);
+        self
+    }
+
+    /// Appends one argument made of these bytes.
+    pub fn write_bytes(&mut self, arg: &[u8]) {
+        slotline_resp::encode_bulk(&mut self.data, arg);
+        self.argc += 1;
+    }
+
+    /// Appends one integer argument, formatted without a temporary string.
+    pub fn write_int(&mut self, arg: i64) {
+        slotline_resp::encode_integer_bulk(&mut self.data, arg);
+        self.argc += 1;
+    }
+
+    /// Marks this command as one the server may hold before answering: `None` for ever
+    /// (`BLPOP key 0`), `Some(d)` for at most `d`. The response timeout is extended by it.
+    pub fn blocks_for(mut self, wait: Option<Duration>) -> Self {
+        self.blocks = Some(wait);
+        self
+    }
+
+    /// Marks this command as safe to run twice (`GET`, `SET k v` with a fixed value, ...):
+    /// a shared client may then resend it after a connection loss even if it may already
+    /// have run. Commands are not idempotent unless marked.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    /// Whether this command was marked [`idempotent`](Cmd::idempotent).
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
+
+    /// The response timeout for this command, given the connection's.
+    pub fn response_timeout(&self, base: Option<Duration>) -> Option<Duration> {
+        match self.blocks {
+            None => base,
+            Some(None) => None,
+            Some(Some(wait)) => base.map(|b| b + wait),
+        }
+    }
+
+    /// Number of arguments, the name included.
+    pub fn argc(&self) -> usize {
+        self.argc
+    }
+
+    /// The arguments, the name first.
+    pub fn args(&self) -> Args<'_> {
+        Args {
+            rest: &self.data,
+            left: self.argc,
+        }
+    }
+
+    /// The argument at `index` (0 is the name).
+    pub fn arg_at(&self, index: usize) -> Option<&[u8]> {
+        self.args().nth(index)
+    }
+
+    /// The command name, upper-cased (`GET`); empty for an empty command.
+    pub fn name(&self) -> String {
+        self.arg_at(0)
+            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+            .unwrap_or_default()
+    }
+
+    /// Whether the command's name is `name` (ASCII case-insensitive).
+    pub fn is(&self, name: &str) -> bool {
+        self.arg_at(0)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+    }
+
+    /// Bytes this command takes on the wire.
+    pub fn encoded_len(&self) -> usize {
+        1 + decimal_len(self.argc) + 2 + self.data.len()
+    }
+
+    /// Appends this command in RESP form to `dst`.
+    pub fn encode(&self, dst: &mut BytesMut) {
+        dst.reserve(self.encoded_len());
+        slotline_resp::encode_array_header(dst, self.argc);
+        dst.put_slice(&self.data);
+    }
+}
+
+fn decimal_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for arg in self.args() {
+            list.entry(&String::from_utf8_lossy(&arg[..arg.len().min(64)]));
+        }
+        list.finish()
+    }
+}
+
+/// The arguments of a [`Cmd`], read back from its encoded form.
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    rest: &'a [u8],
+    left: usize,
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        // Each argument is `$<len>\r\n<bytes>\r\n`, written by `Cmd` itself.
+        let header_end = self.rest.iter().position(|&b| b == b'\r')?;
+        let len: usize = std::str::from_utf8(self.rest.get(1..header_end)?)
+            .ok()?
+            .parse()
+            .ok()?;
+        let start = header_end + 2;
+        let arg = self.rest.get(start..start + len)?;
+        self.rest = self.rest.get(start + len + 2..)?;
+        self.left -= 1;
+        Some(arg)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Args<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_and_reads_back() {
+        let c = cmd("set").arg("k").arg(-7i64).arg(&b"\r\n"[..]);
+        let mut out = BytesMut::new();
+        c.encode(&mut out);
+        assert_eq!(
+            &out[..],
+            b"*4\r\n$3\r\nset\r\n$1\r\nk\r\n$2\r\n-7\r\n$2\r\n\r\n\r\n"
+        );
+        assert_eq!(out.len(), c.encoded_len());
+        let args: Vec<&[u8]> = c.args().collect();
+        assert_eq!(args, [&b"set"[..], b"k", b"-7", b"\r\n"]);
+        assert_eq!(c.name(), "SET");
+        assert!(c.is("SET"));
+    }
+
+    #[test]
+    fn blocking_timeouts() {
+        let base = Some(Duration::from_secs(1));
+        assert_eq!(cmd("GET").response_timeout(base), base);
+        let c = cmd("BLPOP").blocks_for(Some(Duration::from_secs(2)));
+        assert_eq!(c.response_timeout(base), Some(Duration::from_secs(3)));
+        assert_eq!(cmd("BLPOP").blocks_for(None).response_timeout(base), None);
+    }
+}

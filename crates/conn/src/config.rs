@@ -1,0 +1,243 @@
+//! How to reach and set up one Redis connection: address, credentials, database, timeouts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use slotline_resp::Limits;
+
+use crate::url::RedisUrl;
+use crate::{Error, Result};
+
+/// The default Redis port.
+pub const DEFAULT_PORT: u16 = 6379;
+
+/// Where a server listens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Addr {
+    /// A TCP host (name or IP) and port.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A Unix domain socket path.
+    Unix(PathBuf),
+}
+
+impl Addr {
+    /// A TCP address.
+    pub fn tcp(host: impl Into<String>, port: u16) -> Self {
+        Addr::Tcp {
+            host: host.into(),
+            port,
+        }
+    }
+
+    /// Parses `host:port`, `[v6]:port` or a bare host (port 6379).
+    pub fn parse(s: &str) -> Result<Self> {
+        let (host, port) = crate::url::split_host_port(s)?;
+        Ok(Addr::tcp(host, port.unwrap_or(DEFAULT_PORT)))
+    }
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Addr::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Addr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Everything needed to open and set up one connection.
+///
+/// Build it in code or from a URL:
+///
+/// ```
+/// use std::time::Duration;
+/// use slotline_conn::{Addr, ConnectionConfig};
+///
+/// let from_url: ConnectionConfig =
+///     "redis://app:s%40cret@127.0.0.1:6380/2?response_timeout=250ms&client_name=web".parse()?;
+/// assert_eq!(from_url.addr, Addr::tcp("127.0.0.1", 6380));
+/// assert_eq!(from_url.password.as_deref(), Some("s@cret"));
+/// assert_eq!(from_url.db, 2);
+/// assert_eq!(from_url.response_timeout, Some(Duration::from_millis(250)));
+///
+/// let in_code = ConnectionConfig::new(Addr::tcp("127.0.0.1", 6380))
+///     .with_user("app", "s@cret")
+///     .with_db(2);
+/// assert_eq!(in_code.username.as_deref(), Some("app"));
+/// # Ok::<(), slotline_conn::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Where to connect.
+    pub addr: Addr,
+    /// Database index selected after connecting (`SELECT`; skipped when 0).
+    pub db: i64,
+    /// ACL user name (`AUTH user pass`); `None` for the default user.
+    pub username: Option<String>,
+    /// Password (`AUTH pass` or `AUTH user pass`).
+    pub password: Option<String>,
+    /// Name set with `CLIENT SETNAME`.
+    pub client_name: Option<String>,
+    /// Longest wait for the TCP connection and the handshake (default 5 s).
+    pub connect_timeout: Option<Duration>,
+    /// Longest wait for a reply once a command is sent (default 5 s). Blocking commands
+    /// (`BLPOP key 10`) get their own timeout added on top.
+    pub response_timeout: Option<Duration>,
+    /// TCP keepalive idle time (default 30 s).
+    pub tcp_keepalive: Option<Duration>,
+    /// `TCP_USER_TIMEOUT` on Linux: how long written data may stay unacknowledged before the
+    /// kernel drops the connection (default 30 s), so a peer gone without RST is noticed.
+    pub tcp_user_timeout: Option<Duration>,
+    /// Whether TLS was asked for (`rediss://`). Not built in yet: connecting fails clearly.
+    pub tls: bool,
+    /// Bounds on what the server's replies may make the decoder hold.
+    pub limits: Limits,
+}
+
+impl ConnectionConfig {
+    /// Defaults for `addr`: db 0, no credentials, 5 s timeouts, keepalive on.
+    pub fn new(addr: Addr) -> Self {
+        ConnectionConfig {
+            addr,
+            db: 0,
+            username: None,
+            password: None,
+            client_name: None,
+            connect_timeout: Some(Duration::from_secs(5)),
+            response_timeout: Some(Duration::from_secs(5)),
+            tcp_keepalive: Some(Duration::from_secs(30)),
+            tcp_user_timeout: Some(Duration::from_secs(30)),
+            tls: false,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Parses a `redis://`, `rediss://` or `redis+unix://` URL (see [`crate::url`]).
+    pub fn from_url(url: &str) -> Result<Self> {
+        RedisUrl::parse(url)?.into_connection_config()
+    }
+
+    /// With a password for the default user.
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// With an ACL user and its password.
+    pub fn with_user(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    /// With a database index.
+    pub fn with_db(mut self, db: i64) -> Self {
+        self.db = db;
+        self
+    }
+
+    /// With a client name.
+    pub fn with_client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+
+    /// With a connect timeout (`None`: wait as long as the OS does).
+    pub fn with_connect_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// With a response timeout (`None`: wait forever).
+    pub fn with_response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// The same settings for another address (used by routers that learn addresses).
+    pub fn for_addr(&self, addr: Addr) -> Self {
+        ConnectionConfig {
+            addr,
+            ..self.clone()
+        }
+    }
+
+    /// Checks what can be checked before connecting.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.tls {
+            return Err(Error::Config(
+                "TLS (rediss://) is not built in yet: use redis:// or a TLS tunnel".into(),
+            ));
+        }
+        if self.username.is_some() && self.password.is_none() {
+            return Err(Error::Config("an ACL user name needs a password".into()));
+        }
+        if self.db < 0 {
+            return Err(Error::Config(format!("invalid database index {}", self.db)));
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for ConnectionConfig {
+    type Err = Error;
+
+    fn from_str(url: &str) -> Result<Self> {
+        ConnectionConfig::from_url(url)
+    }
+}
+
+/// Anything that names a connection: a URL, a `host:port`-less URL string, or a config.
+pub trait IntoConnectionConfig {
+    /// The config, or a clear error when it cannot be made.
+    fn into_connection_config(self) -> Result<ConnectionConfig>;
+}
+
+impl IntoConnectionConfig for ConnectionConfig {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        Ok(self)
+    }
+}
+
+impl IntoConnectionConfig for &ConnectionConfig {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoConnectionConfig for &str {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        ConnectionConfig::from_url(self)
+    }
+}
+
+impl IntoConnectionConfig for String {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        ConnectionConfig::from_url(&self)
+    }
+}
+
+impl IntoConnectionConfig for &String {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        ConnectionConfig::from_url(self)
+    }
+}
+
+impl IntoConnectionConfig for Addr {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        Ok(ConnectionConfig::new(self))
+    }
+}
+
+impl IntoConnectionConfig for (&str, u16) {
+    fn into_connection_config(self) -> Result<ConnectionConfig> {
+        Ok(ConnectionConfig::new(Addr::tcp(self.0, self.1)))
+    }
+}

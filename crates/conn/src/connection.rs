@@ -1,0 +1,178 @@
+//! [`Connection`]: one async socket, one caller at a time, request/response and pipelines.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotline_resp::Frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::{ConnectionConfig, IntoConnectionConfig};
+use crate::protocol::{check_handshake, handshake, Inbox};
+use crate::stream::Stream;
+use crate::{Cmd, Error, Pipeline, Query, Result};
+
+/// One async connection to one server.
+///
+/// Commands on it run one after another (a lock keeps callers in turn). Use it where a
+/// conversation needs the same socket throughout (`WATCH` ... `EXEC`, `CLIENT` state);
+/// for sharing among tasks use [`Client`](crate::Client), which pipelines callers' commands.
+///
+/// A request that fails on the socket, times out, or is cancelled midway (its future
+/// dropped) leaves the connection unusable: later requests fail with [`Error::Closed`] and
+/// the caller opens a new connection.
+///
+/// ```no_run
+/// # async fn demo() -> slotline_conn::Result<()> {
+/// use slotline_conn::{cmd, Commands, Connection, Query};
+/// let con = Connection::connect("redis://127.0.0.1:6379").await?;
+/// con.set("k", 1).await?;
+/// let n: i64 = con.query(&cmd("INCR").arg("k")).await?;
+/// # let _ = n; Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    io: tokio::sync::Mutex<Io>,
+}
+
+#[derive(Debug)]
+struct Io {
+    stream: Stream,
+    inbox: Inbox,
+    out: BytesMut,
+    /// Set while a request is under way, cleared when it completes: still set means the
+    /// last request failed or was cancelled midway and the stream is out of step.
+    broken: bool,
+}
+
+impl Connection {
+    /// Connects, then authenticates, selects the database and names the client as the
+    /// config says, in one round trip.
+    pub async fn connect(config: impl IntoConnectionConfig) -> Result<Self> {
+        let config = config.into_connection_config()?;
+        config.validate()?;
+        let stream = Stream::connect(&config).await?;
+        let mut io = Io {
+            stream,
+            inbox: Inbox::new(&config),
+            out: BytesMut::with_capacity(4096),
+            broken: false,
+        };
+        if let Some(setup) = handshake(&config) {
+            let replies = with_timeout(
+                config.connect_timeout,
+                "handshake",
+                io.exchange(|out| setup.encode(out), setup.reply_count()),
+            )
+            .await?;
+            check_handshake(replies)?;
+        }
+        Ok(Connection {
+            config,
+            io: tokio::sync::Mutex::new(io),
+        })
+    }
+
+    /// The config this connection was opened with.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// Whether an earlier failure left this connection unusable.
+    pub async fn is_broken(&self) -> bool {
+        self.io.lock().await.broken
+    }
+
+    /// Writes what `encode` writes and reads `want` replies, within `timeout`.
+    async fn exchange(
+        &self,
+        encode: impl FnOnce(&mut BytesMut) + Send,
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Frame>> {
+        let mut io = self.io.lock().await;
+        if io.broken {
+            return Err(Error::Closed { written: false });
+        }
+        io.broken = true;
+        let result = with_timeout(timeout, "reply", io.exchange(encode, want)).await;
+        if result.is_ok() {
+            io.broken = false;
+        }
+        result
+    }
+
+    /// Hands the socket over for pub/sub.
+    pub(crate) fn into_parts(self) -> (ConnectionConfig, Stream, Inbox) {
+        let io = self.io.into_inner();
+        (self.config, io.stream, io.inbox)
+    }
+}
+
+impl Io {
+    async fn exchange(
+        &mut self,
+        encode: impl FnOnce(&mut BytesMut),
+        want: usize,
+    ) -> Result<Vec<Frame>> {
+        self.out.clear();
+        encode(&mut self.out);
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| Error::io(e, true))?;
+        let mut replies = Vec::with_capacity(want);
+        while !self.inbox.fill(&mut replies, want)? {
+            self.inbox.reserve();
+            let n = self
+                .stream
+                .read_buf(&mut self.inbox.buf)
+                .await
+                .map_err(|e| Error::io(e, true))?;
+            if n == 0 {
+                return Err(Error::Closed { written: true });
+            }
+        }
+        Ok(replies)
+    }
+}
+
+/// Runs `fut` within `limit`; a timeout is reported as having happened after writing.
+pub(crate) async fn with_timeout<T>(
+    limit: Option<Duration>,
+    what: &'static str,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match limit {
+        Some(after) => tokio::time::timeout(after, fut)
+            .await
+            .unwrap_or(Err(Error::Timeout {
+                after,
+                what,
+                written: true,
+            })),
+        None => fut.await,
+    }
+}
+
+impl Query for Connection {
+    fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send {
+        async move {
+            let timeout = cmd.response_timeout(self.config.response_timeout);
+            let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
+            replies.pop().ok_or(Error::Closed { written: true })
+        }
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send {
+        async move {
+            if pipe.reply_count() == 0 {
+                return Ok(Vec::new());
+            }
+            let timeout = pipe.response_timeout(self.config.response_timeout);
+            self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+                .await
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Errors: what went wrong, parsed once, so that callers and routers match on kinds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use slotline_resp::{Frame, ProtocolError};
+
+/// Shorthand for results in slotline.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a caller and Redis.
+///
+/// Errors are cheap to clone (a shared client hands one failure to many waiters).
+/// [`Error::may_have_run`] and [`Error::is_retryable`] apply the retry rule: a command that
+/// was never written, or that the server refused before running, may be sent again; one
+/// whose bytes may have reached the server is not resent unless the caller says it is
+/// idempotent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket failed. `written` tells whether the command's bytes may have reached the
+    /// server (then it may have run).
+    #[error("I/O error{}: {source}", if *.written { " after the command was sent (it may have run)" } else { "" })]
+    Io {
+        /// The underlying error.
+        source: Arc<std::io::Error>,
+        /// Whether the command may have reached the server.
+        written: bool,
+    },
+    /// The server sent bytes that are not valid RESP2; the connection was closed.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// No answer in time.
+    #[error("timed out after {after:?} waiting for {what}{}", if *.written { " (the command was sent and may have run)" } else { "" })]
+    Timeout {
+        /// How long we waited.
+        after: Duration,
+        /// What we waited for: `"connect"`, `"reply"`, ...
+        what: &'static str,
+        /// Whether the command may have reached the server.
+        written: bool,
+    },
+    /// The connection was closed (by the peer, or after an earlier failure).
+    #[error("connection closed{}", if *.written { " after the command was sent (it may have run)" } else { "" })]
+    Closed {
+        /// Whether the command may have reached the server.
+        written: bool,
+    },
+    /// A configuration or URL that cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A reply that does not convert into the type asked for.
+    #[error(transparent)]
+    Type(#[from] TypeError),
+    /// The server answered with an error reply.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The request was refused on the client side before anything was sent (queue full,
+    /// client shut down, a cluster transaction over several slots, ...).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    /// An I/O error, with whether the command may have been written.
+    pub fn io(source: std::io::Error, written: bool) -> Self {
+        Error::Io {
+            source: Arc::new(source),
+            written,
+        }
+    }
+
+    /// Whether the command may have run on the server: its bytes may have reached it and no
+    /// answer said otherwise. Such a command is not resent unless it is idempotent.
+    pub fn may_have_run(&self) -> bool {
+        match self {
+            Error::Io { written, .. }
+            | Error::Timeout { written, .. }
+            | Error::Closed { written } => *written,
+            Error::Protocol(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether sending the command again is safe whatever it does: it was never written, or
+    /// the server refused it before running it (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
+    /// `LOADING`, `READONLY`, `MASTERDOWN`).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Io { written, .. }
+            | Error::Timeout { written, .. }
+            | Error::Closed { written } => !*written,
+            Error::Server(e) => e.kind.refused_before_running(),
+            _ => false,
+        }
+    }
+
+    /// Whether the connection this error came from is unusable and should be replaced.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            Error::Io { .. } | Error::Protocol(_) | Error::Timeout { .. } | Error::Closed { .. }
+        )
+    }
+
+    /// The server error kind, if this is a server error reply.
+    pub fn server_kind(&self) -> Option<&ServerErrorKind> {
+        match self {
+            Error::Server(e) => Some(&e.kind),
+            _ => None,
+        }
+    }
+
+    /// The same failure, marked as having happened after the command was written.
+    pub(crate) fn into_written(self) -> Self {
+        match self {
+            Error::Io { source, .. } => Error::Io {
+                source,
+                written: true,
+            },
+            Error::Timeout { after, what, .. } => Error::Timeout {
+                after,
+                what,
+                written: true,
+            },
+            Error::Closed { .. } => Error::Closed { written: true },
+            other => other,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::io(e, false)
+    }
+}
+
+/// An error reply from the server, with its kind parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("server error: {}", String::from_utf8_lossy(.line))]
+pub struct ServerError {
+    /// What kind of error this is.
+    pub kind: ServerErrorKind,
+    /// The whole error line, as sent (`ERR unknown command ...`).
+    pub line: Bytes,
+}
+
+impl ServerError {
+    /// Parses an error line (without the leading `-`).
+    pub fn parse(line: Bytes) -> Self {
+        ServerError {
+            kind: ServerErrorKind::parse(&line),
+            line,
+        }
+    }
+
+    /// The error from an error frame, or `None` for any other frame.
+    pub fn from_frame(frame: &Frame) -> Option<Self> {
+        match frame {
+            Frame::Error(line) => Some(ServerError::parse(line.clone())),
+            _ => None,
+        }
+    }
+
+    /// The text after the kind word.
+    pub fn message(&self) -> String {
+        let text = String::from_utf8_lossy(&self.line);
+        match text.split_once(' ') {
+            Some((_, rest)) => rest.to_string(),
+            None => String::new(),
+        }
+    }
+}
+
+/// The kinds of server error that clients and routers act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerErrorKind {
+    /// `READONLY`: a write reached a replica.
+    ReadOnly,
+    /// `MOVED slot addr`: the slot lives on another node, for good.
+    Moved {
+        /// The slot.
+        slot: u16,
+        /// `host:port` of the node that owns it now.
+        addr: String,
+    },
+    /// `ASK slot addr`: the slot is migrating; ask that node, this time only.
+    Ask {
+        /// The slot.
+        slot: u16,
+        /// `host:port` of the node to ask.
+        addr: String,
+    },
+    /// `TRYAGAIN`: a multi-key command during a migration; retry shortly.
+    TryAgain,
+    /// `CLUSTERDOWN`: the cluster cannot serve now.
+    ClusterDown,
+    /// `LOADING`: the server is loading its data set.
+    Loading,
+    /// `NOAUTH`: authentication required.
+    NoAuth,
+    /// `WRONGPASS`: wrong user name or password.
+    WrongPass,
+    /// `WRONGTYPE`: the key holds another type.
+    WrongType,
+    /// `NOSCRIPT`: no script with that SHA1.
+    NoScript,
+    /// `MASTERDOWN`: the replica lost its master and does not serve stale data.
+    MasterDown,
+    /// `EXECABORT`: a transaction was discarded because a command in it was refused.
+    ExecAbort,
+    /// `CROSSSLOT`: keys of one command in different slots.
+    CrossSlot,
+    /// `BUSY`: a script is running.
+    Busy,
+    /// `NOPERM`: the ACL user may not run this.
+    NoPerm,
+    /// Any other kind word (`ERR` included).
+    Other(String),
+}
+
+impl ServerErrorKind {
+    /// Parses the kind from an error line.
+    pub fn parse(line: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(line);
+        let mut words = text.split(' ');
+        let kind = words.next().unwrap_or("");
+        match kind {
+            "MOVED" | "ASK" => {
+                let slot = words.next().and_then(|s| s.parse::<u16>().ok());
+                let addr = words.next().map(str::to_string);
+                match (slot, addr) {
+                    (Some(slot), Some(addr)) if kind == "MOVED" => {
+                        ServerErrorKind::Moved { slot, addr }
+                    }
+                    (Some(slot), Some(addr)) => ServerErrorKind::Ask { slot, addr },
+                    _ => ServerErrorKind::Other(kind.to_string()),
+                }
+            }
+            "READONLY" => ServerErrorKind::ReadOnly,
+            "TRYAGAIN" => ServerErrorKind::TryAgain,
+            "CLUSTERDOWN" => ServerErrorKind::ClusterDown,
+            "LOADING" => ServerErrorKind::Loading,
+            "NOAUTH" => ServerErrorKind::NoAuth,
+            "WRONGPASS" => ServerErrorKind::WrongPass,
+            "WRONGTYPE" => ServerErrorKind::WrongType,
+            "NOSCRIPT" => ServerErrorKind::NoScript,
+            "MASTERDOWN" => ServerErrorKind::MasterDown,
+            "EXECABORT" => ServerErrorKind::ExecAbort,
+            "CROSSSLOT" => ServerErrorKind::CrossSlot,
+            "BUSY" => ServerErrorKind::Busy,
+            "NOPERM" => ServerErrorKind::NoPerm,
+            other => ServerErrorKind::Other(other.to_string()),
+        }
+    }
+
+    /// Whether the server refused the command before running it, so that it may be sent
+    /// again (to the same node later, or to the node a redirect names).
+    pub fn refused_before_running(&self) -> bool {
+        matches!(
+            self,
+            ServerErrorKind::Moved { .. }
+                | ServerErrorKind::Ask { .. }
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::Loading
+                | ServerErrorKind::ReadOnly
+                | ServerErrorKind::MasterDown
+        )
+    }
+}
+
+/// A reply that does not convert into the Rust type asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot convert a {got} reply into {expected}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
+pub struct TypeError {
+    /// The Rust type asked for.
+    pub expected: &'static str,
+    /// The kind of reply received (`bulk string`, `array`, ...).
+    pub got: &'static str,
+    /// More about what did not fit (may be empty).
+    pub detail: String,
+}
+
+impl TypeError {
+    /// A mismatch between `frame` and the Rust type `T`.
+    pub fn new<T: ?Sized>(frame: &Frame, detail: impl Into<String>) -> Self {
+        TypeError {
+            expected: std::any::type_name::<T>(),
+            got: frame.type_name(),
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_server_error_kinds() {
+        let e = ServerError::parse(Bytes::from_static(b"MOVED 3999 127.0.0.1:6381"));
+        assert_eq!(
+            e.kind,
+            ServerErrorKind::Moved {
+                slot: 3999,
+                addr: "127.0.0.1:6381".into()
+            }
+        );
+        assert_eq!(e.message(), "3999 127.0.0.1:6381");
+        let e = ServerError::parse(Bytes::from_static(b"ASK 1 10.0.0.1:7000"));
+        assert!(matches!(e.kind, ServerErrorKind::Ask { slot: 1, .. }));
+        assert_eq!(
+            ServerErrorKind::parse(b"READONLY You can't write against a read only replica."),
+            ServerErrorKind::ReadOnly
+        );
+        assert_eq!(
+            ServerErrorKind::parse(b"ERR unknown command"),
+            ServerErrorKind::Other("ERR".into())
+        );
+        assert_eq!(
+            ServerErrorKind::parse(b"MOVED nonsense"),
+            ServerErrorKind::Other("MOVED".into())
+        );
+        assert!(ServerErrorKind::TryAgain.refused_before_running());
+        assert!(!ServerErrorKind::WrongType.refused_before_running());
+    }
+
+    #[test]
+    fn retry_rule() {
+        let sent = Error::io(std::io::ErrorKind::BrokenPipe.into(), true);
+        assert!(sent.may_have_run() && !sent.is_retryable());
+        let unsent = Error::Closed { written: false };
+        assert!(!unsent.may_have_run() && unsent.is_retryable());
+        assert!(unsent.into_written().may_have_run());
+        let moved = Error::Server(ServerError::parse(Bytes::from_static(b"MOVED 1 a:1")));
+        assert!(moved.is_retryable() && !moved.may_have_run());
+    }
+}

@@ -1,0 +1,45 @@
+//! # slotline-conn
+//!
+//! Connections to one Redis server, async (tokio) and blocking (std), with the same names:
+//! config and URLs, commands, pipelines, transactions, scripts, and typed helpers.
+//!
+//! ```no_run
+//! # async fn demo() -> slotline_conn::Result<()> {
+//! use slotline_conn::{cmd, pipe, Commands, Connection, Query};
+//!
+//! let con = Connection::connect("redis://127.0.0.1:6379/0").await?;
+//! con.set("foo", "bar").await?;
+//! let v: Option<String> = con.get("foo").await?;
+//! let n: i64 = con.query(&cmd("INCR").arg("n")).await?;
+//! let (a, b): (i64, i64) = con.pipeline(pipe().incr("n").incr("n")).await?;
+//! # let _ = (v, n, a, b); Ok(()) }
+//! ```
+
+mod args;
+pub mod blocking;
+mod client;
+mod cmd;
+mod commands;
+mod config;
+mod connection;
+mod error;
+mod pipeline;
+mod protocol;
+mod query;
+mod reply;
+mod script;
+mod socket;
+mod stream;
+pub mod url;
+
+pub use args::ToArgs;
+pub use client::{Client, ClientOptions};
+pub use cmd::{cmd, Args, Cmd};
+pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
+pub use connection::Connection;
+pub use error::{Error, Result, ServerError, ServerErrorKind, TypeError};
+pub use pipeline::{pipe, Pipeline};
+pub use query::{Commands, Query};
+pub use reply::{convert, FromReply};
+pub use script::{Script, ScriptCall};
+pub use slotline_resp::Frame;

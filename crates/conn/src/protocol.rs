@@ -1,0 +1,96 @@
+//! The sans-IO part of a connection, shared by the async and the blocking drivers: the
+//! read buffer with its decoder, and the handshake.
+
+use bytes::BytesMut;
+use slotline_resp::{Decoder, Frame};
+
+use crate::config::ConnectionConfig;
+use crate::error::{ServerError, ServerErrorKind};
+use crate::{cmd, Error, Pipeline, Result};
+
+/// Bytes asked of the socket per read at least.
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
+
+/// Received bytes and the decoder that takes replies off their front.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    pub(crate) buf: BytesMut,
+    decoder: Decoder,
+}
+
+impl Inbox {
+    pub(crate) fn new(config: &ConnectionConfig) -> Self {
+        Inbox {
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            decoder: Decoder::with_limits(config.limits),
+        }
+    }
+
+    /// The next complete reply, if one is buffered.
+    #[inline]
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Frame>> {
+        Ok(self.decoder.decode(&mut self.buf)?)
+    }
+
+    /// Moves buffered replies into `out` until it holds `want`; true when it does.
+    pub(crate) fn fill(&mut self, out: &mut Vec<Frame>, want: usize) -> Result<bool> {
+        while out.len() < want {
+            match self.next_frame()? {
+                Some(frame) => out.push(frame),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Makes room for the next read.
+    pub(crate) fn reserve(&mut self) {
+        self.buf.reserve(READ_CHUNK);
+    }
+}
+
+/// The commands that set a new connection up (`AUTH`, `SELECT`, `CLIENT SETNAME`), sent as
+/// one pipeline; `None` when there is nothing to set up.
+pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
+    let mut p = Pipeline::new();
+    match (&config.username, &config.password) {
+        (Some(user), Some(pass)) => {
+            p.add(cmd("AUTH").arg(user).arg(pass));
+        }
+        (None, Some(pass)) => {
+            p.add(cmd("AUTH").arg(pass));
+        }
+        _ => {}
+    }
+    if config.db != 0 {
+        p.add(cmd("SELECT").arg(config.db));
+    }
+    if let Some(name) = &config.client_name {
+        p.add(cmd("CLIENT").arg("SETNAME").arg(name));
+    }
+    (!p.is_empty()).then_some(p)
+}
+
+/// Checks the handshake's replies; the first error wins, so a wrong password is reported as
+/// `WRONGPASS`, not as the `NOAUTH` that follows it.
+pub(crate) fn check_handshake(replies: Vec<Frame>) -> Result<()> {
+    for frame in replies {
+        if let Frame::Error(line) = frame {
+            let err = ServerError::parse(line);
+            return Err(match err.kind {
+                ServerErrorKind::WrongPass | ServerErrorKind::NoAuth => Error::Server(err),
+                _ if err.line.starts_with(b"ERR AUTH")
+                    || err.line.starts_with(b"ERR invalid password") =>
+                {
+                    // Old servers, or a password sent to a server that has none.
+                    Error::Server(ServerError {
+                        kind: ServerErrorKind::WrongPass,
+                        line: err.line,
+                    })
+                }
+                _ => Error::Server(err),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The sans-IO heart of pub/sub, shared by the async and the blocking drivers: what a frame
+//! received on a subscribed connection means ([`interpret`]), and which of the requests in
+//! flight it answers ([`Session`]).
+//!
+//! Replies to control commands come back in the order the commands were sent, with
+//! messages interleaved anywhere, so the requests in flight are a FIFO: a confirmation or
+//! a pong belongs to the oldest request that waits for one. `SUBSCRIBE a b` gets one
+//! confirmation per name; `UNSUBSCRIBE` with no names gets one per subscription the server
+//! had (or a single one with a null channel when it had none), so it is complete when the
+//! tracked set of that kind is empty, the count reaches 0, or the null confirmation came.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use bytes::Bytes;
+use slotline_resp::Frame;
+
+use super::{Message, MessageKind, Subscriptions};
+use crate::error::{ServerError, TypeError};
+use crate::{cmd, Cmd, Error, Result, ToArgs};
+
+/// The three kinds of subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// `SUBSCRIBE` / `UNSUBSCRIBE`.
+    Channel,
+    /// `PSUBSCRIBE` / `PUNSUBSCRIBE`.
+    Pattern,
+    /// `SSUBSCRIBE` / `SUNSUBSCRIBE`.
+    Shard,
+}
+
+impl Family {
+    fn subscribe_cmd(self) -> &'static str {
+        match self {
+            Family::Channel => "SUBSCRIBE",
+            Family::Pattern => "PSUBSCRIBE",
+            Family::Shard => "SSUBSCRIBE",
+        }
+    }
+
+    fn unsubscribe_cmd(self) -> &'static str {
+        match self {
+            Family::Channel => "UNSUBSCRIBE",
+            Family::Pattern => "PUNSUBSCRIBE",
+            Family::Shard => "SUNSUBSCRIBE",
+        }
+    }
+
+    fn set(self, subs: &mut Subscriptions) -> &mut BTreeSet<Bytes> {
+        match self {
+            Family::Channel => &mut subs.channels,
+            Family::Pattern => &mut subs.patterns,
+            Family::Shard => &mut subs.shard_channels,
+        }
+    }
+}
+
+/// A control request: what is sent, and what its answer looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Subscribe to these names (never empty): one confirmation each.
+    Subscribe(Family, Vec<Bytes>),
+    /// Unsubscribe from these names; empty means all of this family.
+    Unsubscribe(Family, Vec<Bytes>),
+    /// `PING`.
+    Ping,
+}
+
+/// What a completed request answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Every confirmation came.
+    Done,
+    /// The pong's payload (empty for a plain `PING`).
+    Pong(Bytes),
+}
+
+impl Op {
+    /// `SUBSCRIBE`-like request for `names`; refused when there is no name.
+    pub(crate) fn subscribe(family: Family, names: impl ToArgs) -> Result<Op> {
+        let names = names_of(names);
+        if names.is_empty() {
+            return Err(Error::Refused(format!(
+                "{} needs at least one name",
+                family.subscribe_cmd()
+            )));
+        }
+        Ok(Op::Subscribe(family, names))
+    }
+
+    /// `UNSUBSCRIBE`-like request; no names means all of this family.
+    pub(crate) fn unsubscribe(family: Family, names: impl ToArgs) -> Op {
+        Op::Unsubscribe(family, names_of(names))
+    }
+
+    /// The command that carries this request.
+    pub(crate) fn to_cmd(&self) -> Cmd {
+        match self {
+            Op::Subscribe(family, names) => cmd(family.subscribe_cmd()).arg(names),
+            Op::Unsubscribe(family, names) => cmd(family.unsubscribe_cmd()).arg(names),
+            Op::Ping => cmd("PING"),
+        }
+    }
+}
+
+/// The names an argument value writes (a string, a slice of them, a tuple, ...).
+fn names_of(names: impl ToArgs) -> Vec<Bytes> {
+    let mut c = Cmd::new();
+    names.write_args(&mut c);
+    c.args().map(Bytes::copy_from_slice).collect()
+}
+
+/// What one frame received on a subscribed connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// A published message.
+    Message(Message),
+    /// `subscribe` / `psubscribe` / `ssubscribe` confirmation.
+    Subscribed(Family, Bytes),
+    /// `unsubscribe` / `punsubscribe` / `sunsubscribe` confirmation (a null name when
+    /// there was nothing to unsubscribe from), with the count of subscriptions left.
+    Unsubscribed(Family, Option<Bytes>, i64),
+    /// An answer to `PING`: `["pong", payload]` while subscribed, `+PONG` (or the bulk
+    /// payload) when not.
+    Pong(Bytes),
+    /// An error reply to the oldest request.
+    Error(ServerError),
+}
+
+/// Interprets one frame; an error for a frame that has no meaning on a pub/sub connection.
+pub(crate) fn interpret(frame: Frame) -> Result<Push> {
+    let items = match frame {
+        Frame::Array(items) => items,
+        Frame::Error(line) => return Ok(Push::Error(ServerError::parse(line))),
+        Frame::Simple(s) if s.eq_ignore_ascii_case(b"PONG") => return Ok(Push::Pong(Bytes::new())),
+        Frame::Bulk(payload) => return Ok(Push::Pong(payload)),
+        other => return Err(unexpected(&other, "")),
+    };
+    let kind = match items.first() {
+        Some(Frame::Bulk(k)) | Some(Frame::Simple(k)) => k.to_ascii_lowercase(),
+        _ => return Err(unexpected_array(items)),
+    };
+    let bulk = |i: usize| match items.get(i) {
+        Some(Frame::Bulk(b)) | Some(Frame::Simple(b)) => Some(b.clone()),
+        _ => None,
+    };
+    let count = |i: usize| match items.get(i) {
+        Some(Frame::Integer(n)) => Some(*n),
+        _ => None,
+    };
+    let message = |kind, channel: Option<Bytes>, pattern, payload: Option<Bytes>| {
+        Some(Push::Message(Message {
+            kind,
+            channel: channel?,
+            pattern,
+            payload: payload?,
+        }))
+    };
+    let push = match (&kind[..], items.len()) {
+        (b"message", 3) => message(MessageKind::Message, bulk(1), None, bulk(2)),
+        (b"smessage", 3) => message(MessageKind::SMessage, bulk(1), None, bulk(2)),
+        (b"pmessage", 4) => match bulk(1) {
+            Some(pattern) => message(MessageKind::PMessage, bulk(2), Some(pattern), bulk(3)),
+            None => None,
+        },
+        (b"subscribe", 3) => bulk(1).map(|c| Push::Subscribed(Family::Channel, c)),
+        (b"psubscribe", 3) => bulk(1).map(|c| Push::Subscribed(Family::Pattern, c)),
+        (b"ssubscribe", 3) => bulk(1).map(|c| Push::Subscribed(Family::Shard, c)),
+        (b"unsubscribe", 3) => count(2).map(|n| Push::Unsubscribed(Family::Channel, bulk(1), n)),
+        (b"punsubscribe", 3) => count(2).map(|n| Push::Unsubscribed(Family::Pattern, bulk(1), n)),
+        (b"sunsubscribe", 3) => count(2).map(|n| Push::Unsubscribed(Family::Shard, bulk(1), n)),
+        (b"pong", 2) => Some(Push::Pong(bulk(1).unwrap_or_default())),
+        _ => None,
+    };
+    push.ok_or_else(|| unexpected_array(items))
+}
+
+fn unexpected(frame: &Frame, detail: &str) -> Error {
+    Error::Type(TypeError::new::<Message>(
+        frame,
+        format!("unexpected frame on a pub/sub connection{detail}"),
+    ))
+}
+
+fn unexpected_array(items: Vec<Frame>) -> Error {
+    let detail = format!(": {:?}", Frame::Array(items.into_iter().take(4).collect()));
+    unexpected(&Frame::Array(Vec::new()), &detail)
+}
+
+/// What a frame amounts to for the driver.
+#[derive(Debug)]
+pub(crate) enum Event<T> {
+    /// A message for the reader (including a server-side [`MessageKind::ShardUnsubscribed`]).
+    Message(Message),
+    /// The request with this token is complete.
+    Done(T, Result<Reply>),
+    /// Progress on a request, or a state change; nothing to hand out.
+    Nothing,
+}
+
+/// One request in flight and what it still waits for.
+#[derive(Debug)]
+struct Pending<T> {
+    op: Op,
+    token: T,
+}
+
+/// The requests in flight, oldest first. `T` is how the driver finds the caller again (a
+/// oneshot sender, a sequence number).
+#[derive(Debug)]
+pub(crate) struct Session<T> {
+    pending: VecDeque<Pending<T>>,
+}
+
+impl<T> Default for Session<T> {
+    fn default() -> Self {
+        Session {
+            pending: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Session<T> {
+    /// Records a request that was (or is about to be) written.
+    pub(crate) fn push(&mut self, op: Op, token: T) {
+        self.pending.push_back(Pending { op, token });
+    }
+
+    /// Whether a request waits for its answer.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Takes every request in flight (the connection is lost: each gets the error).
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.pending.drain(..).map(|p| p.token)
+    }
+
+    /// Interprets a received frame, updates `subs` with what the server confirmed, and
+    /// says what the frame means. An error is fatal: the stream is out of step.
+    pub(crate) fn handle(&mut self, frame: Frame, subs: &mut Subscriptions) -> Result<Event<T>> {
+        match interpret(frame)? {
+            Push::Message(m) => Ok(Event::Message(m)),
+            Push::Subscribed(family, name) => {
+                family.set(subs).insert(name.clone());
+                Ok(self.confirm(|op| match op {
+                    Op::Subscribe(f, names) if *f == family => take_name(names, &name),
+                    _ => Matched::No,
+                }))
+            }
+            Push::Unsubscribed(family, name, count) => {
+                let set = family.set(subs);
+                if let Some(name) = &name {
+                    set.remove(name);
+                }
+                let now_empty = set.is_empty();
+                let event = self.confirm(|op| match op {
+                    Op::Unsubscribe(f, names) if *f == family && !names.is_empty() => match &name {
+                        Some(name) => take_name(names, name),
+                        None => Matched::No,
+                    },
+                    Op::Unsubscribe(f, _) if *f == family => {
+                        if name.is_none() || count == 0 || now_empty {
+                            Matched::Complete
+                        } else {
+                            Matched::Partial
+                        }
+                    }
+                    _ => Matched::No,
+                });
+                match (event, family, name) {
+                    // Not asked for: the server dropped a shard channel (its slot moved).
+                    (Event::Nothing, Family::Shard, Some(channel)) if !self.head_is_sunsubscribe() => {
+                        Ok(Event::Message(Message {
+                            kind: MessageKind::ShardUnsubscribed,
+                            channel,
+                            pattern: None,
+                            payload: Bytes::new(),
+                        }))
+                    }
+                    (event, _, _) => Ok(event),
+                }
+            }
+            Push::Pong(payload) => match self.pending.front() {
+                Some(Pending { op: Op::Ping, .. }) => Ok(self.complete(Ok(Reply::Pong(payload)))),
+                _ => Err(unexpected(&Frame::Bulk(payload), ": a pong nobody asked for")),
+            },
+            Push::Error(err) => match self.pending.front() {
+                Some(_) => Ok(self.complete(Err(Error::Server(err)))),
+                None => Err(Error::Server(err)),
+            },
+        }
+    }
+
+    fn head_is_sunsubscribe(&self) -> bool {
+        matches!(
+            self.pending.front(),
+            Some(Pending {
+                op: Op::Unsubscribe(Family::Shard, _),
+                ..
+            })
+        )
+    }
+
+    /// Applies a confirmation to the oldest request. A confirmation the oldest request
+    /// does not wait for is one the server sent on its own; the subscription sets were
+    /// updated already, nothing else to do.
+    fn confirm(&mut self, matches: impl FnOnce(&mut Op) -> Matched) -> Event<T> {
+        let Some(head) = self.pending.front_mut() else {
+            return Event::Nothing;
+        };
+        match matches(&mut head.op) {
+            Matched::Complete => self.complete(Ok(Reply::Done)),
+            Matched::Partial => Event::Partial.into(),
+            Matched::No => Event::Nothing,
+        }
+    }
+
+    fn complete(&mut self, result: Result<Reply>) -> Event<T> {
+        match self.pending.pop_front() {
+            Some(p) => Event::Done(p.token, result),
+            None => Event::Nothing,
+        }
+    }
+}
+
+/// How a confirmation relates to the oldest request.
+enum Matched {
+    /// It was the last one the request waited for.
+    Complete,
+    /// The request waits for more.
+    Partial,
+    /// It is not for this request.
+    No,
+}
+
+/// Crosses `name` off `names`; complete when none is left.
+fn take_name(names: &mut Vec<Bytes>, name: &Bytes) -> Matched {
+    match names.iter().position(|n| n == name) {
+        Some(i) => {
+            names.remove(i);
+            if names.is_empty() {
+                Matched::Complete
+            } else {
+                Matched::Partial
+            }
+        }
+        None => Matched::No,
+    }
+}

@@ -1,0 +1,331 @@
+//! Redis URLs, parsed by one parser for every mode.
+//!
+//! | form | meaning |
+//! |---|---|
+//! | `redis://[[user]:pass@]host[:port][/db][?opts]` | TCP (port 6379 by default) |
+//! | `rediss://...` | TLS: parsed, refused at connect time until TLS is built in |
+//! | `redis+unix:///path/to.sock[?db=N&password=..]` (or `unix://`) | Unix socket |
+//! | `redis+sentinel://[[user]:pass@]h1:p1,h2:p2/service[/db][?role=replica]` | read by `slotline-sentinel` |
+//! | `redis+cluster://[[user]:pass@]h1:p1,h2:p2` | read by `slotline-cluster` |
+//!
+//! User and password are percent-decoded. Options: `db`, `password`, `username`,
+//! `client_name` (or `name`), `connect_timeout`, `response_timeout`, `tcp_keepalive`,
+//! `tcp_user_timeout`; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
+//! Unknown options are refused, so a typo does not pass silently.
+
+use std::time::Duration;
+
+use crate::config::{Addr, ConnectionConfig, DEFAULT_PORT};
+use crate::{Error, Result};
+
+/// A URL split into its parts, before any mode-specific reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisUrl {
+    /// The scheme, lower-cased (`redis`, `redis+sentinel`, ...).
+    pub scheme: String,
+    /// Percent-decoded user name, if any (an empty one counts as none).
+    pub username: Option<String>,
+    /// Percent-decoded password, if any.
+    pub password: Option<String>,
+    /// Hosts with their ports, in order (empty for Unix sockets).
+    pub hosts: Vec<(String, Option<u16>)>,
+    /// The percent-decoded path (`/2`, `/mymaster/0`, or a socket path).
+    pub path: String,
+    /// Query options in order, percent-decoded.
+    pub query: Vec<(String, String)>,
+}
+
+impl RedisUrl {
+    /// Splits `url` into parts; says what is wrong when it cannot.
+    pub fn parse(url: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::Config(format!("invalid URL {:?}: {reason}", redact(url)));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("no scheme (expected e.g. redis://host:6379)"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme.is_empty() {
+            return Err(bad("empty scheme"));
+        }
+        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+        let (rest, query) = match rest.split_once('?') {
+            Some((before, q)) => (before, Some(q)),
+            None => (rest, None),
+        };
+        let unix = matches!(scheme.as_str(), "redis+unix" | "unix");
+        let (authority, path) = if unix {
+            match rest.find('/') {
+                Some(slash) => (&rest[..slash], &rest[slash..]),
+                None => return Err(bad("no socket path (expected redis+unix:///path/to.sock)")),
+            }
+        } else {
+            match rest.find('/') {
+                Some(slash) => (&rest[..slash], &rest[slash..]),
+                None => (rest, ""),
+            }
+        };
+        let (userinfo, hostlist) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let (username, password) = match userinfo {
+            None => (None, None),
+            Some(info) => {
+                let (user, pass) = match info.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (info, None),
+                };
+                let user = percent_decode(user).map_err(|e| bad(&e))?;
+                let pass = pass.map(percent_decode).transpose().map_err(|e| bad(&e))?;
+                (Some(user).filter(|u| !u.is_empty()), pass)
+            }
+        };
+        let hosts = if unix {
+            if !hostlist.is_empty() && hostlist != "localhost" {
+                return Err(bad(
+                    "a Unix socket URL has no host (expected redis+unix:///path)",
+                ));
+            }
+            Vec::new()
+        } else {
+            if hostlist.is_empty() {
+                return Err(bad("no host"));
+            }
+            hostlist
+                .split(',')
+                .map(|h| split_host_port(h).map_err(|e| bad(&e.to_string())))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let path = percent_decode(path).map_err(|e| bad(&e))?;
+        let query = match query {
+            None | Some("") => Vec::new(),
+            Some(q) => q
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    Ok((
+                        percent_decode(k).map_err(|e| bad(&e))?,
+                        percent_decode(v).map_err(|e| bad(&e))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        Ok(RedisUrl {
+            scheme,
+            username,
+            password,
+            hosts,
+            path,
+            query,
+        })
+    }
+
+    /// Reads a single-node URL (`redis`, `rediss`, `redis+unix`, `unix`) into a config.
+    pub fn into_connection_config(self) -> Result<ConnectionConfig> {
+        let bad = |reason: String| Error::Config(format!("invalid URL: {reason}"));
+        let addr = match self.scheme.as_str() {
+            "redis" | "rediss" => match self.hosts.as_slice() {
+                [(host, port)] => Addr::tcp(host.clone(), port.unwrap_or(DEFAULT_PORT)),
+                _ => {
+                    return Err(bad(format!(
+                        "{} URLs name exactly one host, not {}",
+                        self.scheme,
+                        self.hosts.len()
+                    )))
+                }
+            },
+            "redis+unix" | "unix" => Addr::Unix(self.path.clone().into()),
+            "redis+sentinel" | "redis+cluster" => {
+                return Err(bad(format!(
+                    "{}:// names a deployment, not one node: open it with slotline::Client::open",
+                    self.scheme
+                )))
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown scheme {other:?} (expected redis, rediss or redis+unix)"
+                )))
+            }
+        };
+        let mut config = ConnectionConfig::new(addr);
+        config.tls = self.scheme == "rediss";
+        config.username = self.username.clone();
+        config.password = self.password.clone();
+        if !matches!(config.addr, Addr::Unix(_)) {
+            config.db = parse_db_path(&self.path)?;
+        }
+        self.apply_options(&mut config, &[])?;
+        config.validate_url_parts()?;
+        Ok(config)
+    }
+
+    /// Applies the connection options of the query string to `config`; options named in
+    /// `extra` are left for the caller (e.g. `role` for sentinel URLs); any other name is an
+    /// error.
+    pub fn apply_options(&self, config: &mut ConnectionConfig, extra: &[&str]) -> Result<()> {
+        for (key, value) in &self.query {
+            let bad =
+                |what: &str| Error::Config(format!("invalid URL option {key}={value:?}: {what}"));
+            match key.as_str() {
+                "db" => {
+                    config.db = value
+                        .parse()
+                        .ok()
+                        .filter(|db: &i64| *db >= 0)
+                        .ok_or_else(|| bad("expected a database index"))?
+                }
+                "password" => config.password = Some(value.clone()),
+                "username" | "user" => config.username = Some(value.clone()),
+                "client_name" | "name" => config.client_name = Some(value.clone()),
+                "connect_timeout" => {
+                    config.connect_timeout = parse_duration(value).map_err(|e| bad(&e))?
+                }
+                "response_timeout" => {
+                    config.response_timeout = parse_duration(value).map_err(|e| bad(&e))?
+                }
+                "tcp_keepalive" => {
+                    config.tcp_keepalive = parse_duration(value).map_err(|e| bad(&e))?
+                }
+                "tcp_user_timeout" => {
+                    config.tcp_user_timeout = parse_duration(value).map_err(|e| bad(&e))?
+                }
+                other if extra.contains(&other) => {}
+                _ => return Err(bad("unknown option")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The value of query option `key`, if given.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl ConnectionConfig {
+    fn validate_url_parts(&self) -> Result<()> {
+        if self.username.is_some() && self.password.is_none() {
+            return Err(Error::Config(format!(
+                "invalid URL: user {:?} has no password (use redis://user:password@host)",
+                self.username.as_deref().unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Reads `/N` (or nothing) as a database index.
+pub fn parse_db_path(path: &str) -> Result<i64> {
+    match path.trim_start_matches('/') {
+        "" => Ok(0),
+        db => db.parse().ok().filter(|db: &i64| *db >= 0).ok_or_else(|| {
+            Error::Config(format!(
+                "invalid URL: database {db:?} is not an index (expected e.g. /0)"
+            ))
+        }),
+    }
+}
+
+/// Splits `host:port`, `[v6]:port`, `[v6]` or `host`; the port is `None` when absent.
+pub fn split_host_port(s: &str) -> Result<(String, Option<u16>)> {
+    let bad = |reason: &str| Error::Config(format!("invalid address {s:?}: {reason}"));
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| bad("missing ']' after an IPv6 address"))?;
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err(bad("expected ':port' after ']'")),
+            },
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err(bad("an IPv6 address goes in brackets: [::1]:6379"))
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("empty host"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad(&format!("invalid port {p:?}")))?,
+        ),
+    };
+    Ok((host.to_string(), port))
+}
+
+/// Parses `250ms`, `2s`, `1.5s`, `3m`, plain seconds, or `off`/`none` (no timeout).
+pub fn parse_duration(s: &str) -> std::result::Result<Option<Duration>, String> {
+    let s = s.trim();
+    if matches!(s, "off" | "none" | "") {
+        return Ok(None);
+    }
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 250ms or 2s, not {s:?}"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(format!("unknown unit {unit:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(value * scale)
+        .map(Some)
+        .map_err(|_| format!("invalid duration {s:?}"))
+}
+
+/// Decodes `%XX` escapes; refuses bad escapes and non-UTF-8 results.
+pub fn percent_decode(s: &str) -> std::result::Result<String, String> {
+    if !s.contains('%') {
+        return Ok(s.to_string());
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad percent escape at byte {i}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "percent escapes do not decode to UTF-8".to_string())
+}
+
+/// The URL with any password replaced, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let info = &url[start + 3..at];
+            match info.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..start + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,692 @@
+//! The incremental, non-recursive, bounded decoder.
+//!
+//! A reply is decoded in two steps. The *scan* walks the bytes once, checks every header
+//! against the [`Limits`] and records each element as a small [`Token`] (kind and offsets).
+//! When more bytes are needed it stops and remembers where it was, so bytes already scanned
+//! are never scanned again. Once the last element is in, the *build* step splits the reply
+//! off the buffer, freezes it once, and turns the tokens into [`Frame`]s whose payloads are
+//! slices of that one frozen buffer. Both steps use explicit stacks: no recursion on depth
+//! the peer controls.
+//!
+//! Replies that are not arrays (most replies a client sees) skip the tokens entirely.
+//!
+//! Every element is first tried on a *fast path* ([`fast_element`], [`Decoder::fast_scalar`])
+//! that accepts only the common, complete, valid forms (short decimal headers, payloads
+//! already in the buffer, limits respected) and does nothing else. Anything it declines (an
+//! element cut short, a long header, a malformed or over-limit one) goes to the careful
+//! path ([`Decoder::slow_element`], [`Decoder::decode_scalar`]), which tells "wait for more
+//! bytes" from "invalid" and reports the exact kind and offset. The fast path never decides
+//! an outcome the careful path would decide differently; it only answers sooner.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::{ProtocolError, ProtocolErrorKind};
+use crate::number::parse_int_line;
+use crate::{Frame, Limits};
+
+/// Tokens kept between replies at most; a larger token buffer is released after use, so one
+/// huge reply does not pin its index for the life of a connection.
+const KEPT_TOKEN_CAPACITY: usize = 1 << 16;
+
+/// The most digits the fast path reads in a header; longer headers take the careful path.
+/// Eighteen decimal digits always fit in an `i64`, so the fast path needs no overflow check.
+const FAST_DIGITS: usize = 18;
+
+/// Simple-string and error lines longer than this take the careful path.
+const FAST_LINE: usize = 4096;
+
+/// One scanned element: its kind and where its payload lies in the reply.
+#[derive(Debug, Clone, Copy)]
+enum Token {
+    Simple(usize, usize),
+    Error(usize, usize),
+    Integer(i64),
+    Bulk(usize, usize),
+    Null,
+    NullArray,
+    EmptyArray,
+    /// An array of this many (at least one) elements, which follow as tokens.
+    Array(usize),
+}
+
+/// Decodes RESP2 replies off the front of a `BytesMut`, one complete reply per call.
+///
+/// Keep one decoder per connection and call [`decode`](Decoder::decode) after every read:
+/// it returns `Ok(None)` until the reply at the front is complete, remembering what it has
+/// already checked, then hands the whole reply out and removes its bytes from the buffer.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use slotline_resp::{Decoder, Frame, ProtocolErrorKind};
+///
+/// let mut dec = Decoder::default();
+/// let mut buf = BytesMut::from(&b":1\r\n$5\r\nhel"[..]);
+/// assert_eq!(dec.decode(&mut buf)?, Some(Frame::Integer(1)));
+/// assert_eq!(dec.decode(&mut buf)?, None);
+/// buf.extend_from_slice(b"lo\r\n");
+/// assert_eq!(dec.decode(&mut buf)?, Some(Frame::Bulk("hello".into())));
+///
+/// // Hostile input fails at once, with the offset of the bad byte.
+/// let mut evil = BytesMut::from(&b"$9223372036854775807\r\n"[..]);
+/// let err = dec.decode(&mut evil).unwrap_err();
+/// assert!(matches!(err.kind, ProtocolErrorKind::BulkTooLong { .. }));
+/// # Ok::<(), slotline_resp::ProtocolError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+    /// Offset of the first element not scanned yet, in the array reply at the front of the
+    /// buffer; 0 when no array reply is in progress.
+    pos: usize,
+    /// Where the search for the CR of an incomplete simple or error line resumes.
+    line_scan: usize,
+    /// Elements still expected by the innermost open array.
+    left: usize,
+    /// For each enclosing open array, outermost first: the elements it still expects,
+    /// counting the open array inside it.
+    open: Vec<usize>,
+    /// Whether the reply in progress holds a non-empty array inside its outer array.
+    nested: bool,
+    /// The elements scanned so far, in order.
+    tokens: Vec<Token>,
+    /// Arrays being assembled by the build step, innermost last (kept for its capacity).
+    building: Vec<(Vec<Frame>, usize)>,
+}
+
+impl Decoder {
+    /// A decoder with the given limits (`max_depth` is capped at
+    /// [`Limits::DEPTH_CEILING`]).
+    pub fn with_limits(limits: Limits) -> Self {
+        Decoder {
+            limits: limits.clamped(),
+            ..Decoder::default()
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether part of a reply has been scanned and the rest is awaited.
+    pub fn is_partial(&self) -> bool {
+        self.pos != 0 || self.line_scan != 0
+    }
+
+    /// Forgets any partly scanned reply, e.g. before reusing the decoder on a new stream.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.line_scan = 0;
+        self.left = 0;
+        self.nested = false;
+        self.open.clear();
+        self.tokens.clear();
+        if self.tokens.capacity() > KEPT_TOKEN_CAPACITY {
+            self.tokens = Vec::new();
+        }
+    }
+
+    /// Takes exactly one complete reply off the front of `src`.
+    ///
+    /// Returns `Ok(None)` when the reply is not complete yet; `src` is left as it was and the
+    /// progress made is kept for the next call, which must be given the same buffer with
+    /// more bytes appended. On error the decoder resets itself and `src` is untouched; the
+    /// stream cannot be resynchronised and the connection should be closed.
+    #[inline]
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if self.pos == 0 && self.line_scan == 0 {
+            if let Some(frame) = self.fast_scalar(src) {
+                return Ok(Some(frame));
+            }
+        }
+        self.decode_general(src)
+    }
+
+    /// Everything the fast scalar path declined: arrays, replies cut short, errors.
+    fn decode_general(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if self.pos > src.len() {
+            // Not the buffer we were reading: start over rather than misread it.
+            self.reset();
+        }
+        let result = match src.first() {
+            None => return Ok(None),
+            Some(b'*') => self.decode_array(src),
+            Some(_) if self.pos == 0 => self.decode_scalar(src),
+            Some(_) => self.decode_array(src),
+        };
+        if result.is_err() {
+            self.reset();
+        }
+        result
+    }
+
+    /// The fast path for a complete, valid reply that is not an array.
+    #[inline(always)]
+    fn fast_scalar(&self, src: &mut BytesMut) -> Option<Frame> {
+        let buf = &src[..];
+        match *buf.first()? {
+            b'+' => {
+                if buf.starts_with(b"+OK\r\n") {
+                    src.advance(5);
+                    return Some(Frame::Simple(Bytes::from_static(b"OK")));
+                }
+                let cr = fast_line_end(buf, 1, self.limits.max_line_len)?;
+                let line = &buf[1..cr];
+                if let Some(known) = interned(line) {
+                    src.advance(cr + 2);
+                    return Some(Frame::Simple(known));
+                }
+                Some(Frame::Simple(split_payload(src, 1, cr, cr + 2)))
+            }
+            b':' => {
+                let (n, end) = fast_int(buf, 1)?;
+                src.advance(end);
+                Some(Frame::Integer(n))
+            }
+            b'$' => {
+                if buf.get(1) == Some(&b'-') {
+                    if buf.starts_with(b"$-1\r\n") {
+                        src.advance(5);
+                        return Some(Frame::Null);
+                    }
+                    return None;
+                }
+                let (start, end) = fast_bulk(buf, 0, self.limits.max_bulk_len)?;
+                Some(Frame::Bulk(split_payload(src, start, end, end + 2)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The careful path for a reply that is not an array: no tokens, one split.
+    fn decode_scalar(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let buf = &src[..];
+        match buf[0] {
+            b'+' | b'-' => {
+                let Some(cr) = self.find_line_end(buf, 1)? else {
+                    return Ok(None);
+                };
+                self.line_scan = 0;
+                if buf[0] == b'+' {
+                    if let Some(known) = interned(&buf[1..cr]) {
+                        src.advance(cr + 2);
+                        return Ok(Some(Frame::Simple(known)));
+                    }
+                    return Ok(Some(Frame::Simple(split_payload(src, 1, cr, cr + 2))));
+                }
+                Ok(Some(Frame::Error(split_payload(src, 1, cr, cr + 2))))
+            }
+            b':' => {
+                let Some((n, end)) = parse_int_line(buf, 1)? else {
+                    return Ok(None);
+                };
+                src.advance(end);
+                Ok(Some(Frame::Integer(n)))
+            }
+            b'$' => match self.bulk_extent(buf, 0)? {
+                None => Ok(None),
+                Some(BulkExtent::Null(end)) => {
+                    src.advance(end);
+                    Ok(Some(Frame::Null))
+                }
+                Some(BulkExtent::Data(start, end)) => {
+                    Ok(Some(Frame::Bulk(split_payload(src, start, end, end + 2))))
+                }
+            },
+            other => Err(ProtocolError::new(ProtocolErrorKind::UnknownType(other), 0)),
+        }
+    }
+
+    /// The array path: read the outer header, scan (resuming), then build once the reply is
+    /// complete.
+    fn decode_array(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if self.pos == 0 {
+            let Some((len, end)) = self.array_header(&src[..], 0)? else {
+                return Ok(None);
+            };
+            let empty = match len {
+                ArrayLen::Null => Some(Frame::NullArray),
+                ArrayLen::Empty => Some(Frame::Array(Vec::new())),
+                ArrayLen::Items(_) if self.limits.max_depth == 0 => {
+                    return Err(ProtocolError::new(ProtocolErrorKind::TooDeep { max: 0 }, 0));
+                }
+                ArrayLen::Items(n) => {
+                    self.tokens.clear();
+                    self.tokens.push(Token::Array(n));
+                    self.open.clear();
+                    self.left = n;
+                    self.nested = false;
+                    self.pos = end;
+                    None
+                }
+            };
+            if let Some(frame) = empty {
+                src.advance(end);
+                return Ok(Some(frame));
+            }
+        }
+        let Some(total) = self.scan(&src[..])? else {
+            return Ok(None);
+        };
+        let reply = src.split_to(total).freeze();
+        let frame = if self.nested {
+            self.build_nested(&reply)
+        } else {
+            build_flat(&self.tokens, &reply)
+        };
+        self.reset();
+        Ok(Some(frame))
+    }
+
+    /// Scans elements from `self.pos` on, inside the open arrays. Returns the reply's total
+    /// length once its last element is in, or `None` (progress saved) when more bytes are
+    /// needed.
+    fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        let limits = self.limits;
+        let mut pos = self.pos;
+        let mut left = self.left;
+        loop {
+            let at = pos;
+            let token = match fast_element(buf, pos, &limits) {
+                Some((token, next)) => {
+                    pos = next;
+                    token
+                }
+                None => match self.slow_element(buf, pos)? {
+                    Some((token, next)) => {
+                        pos = next;
+                        token
+                    }
+                    None => {
+                        self.pos = pos;
+                        self.left = left;
+                        return Ok(None);
+                    }
+                },
+            };
+            self.tokens.push(token);
+            if let Token::Array(n) = token {
+                if self.open.len() + 1 >= limits.max_depth {
+                    return Err(ProtocolError::new(
+                        ProtocolErrorKind::TooDeep {
+                            max: limits.max_depth,
+                        },
+                        at,
+                    ));
+                }
+                self.open.push(left);
+                self.nested = true;
+                left = n;
+                continue;
+            }
+            // One more element is in: close every array it completes.
+            left -= 1;
+            while left == 0 {
+                match self.open.pop() {
+                    None => return Ok(Some(pos)),
+                    Some(parent) => left = parent - 1,
+                }
+            }
+        }
+    }
+
+    /// The careful path for one element inside an array: `None` when it is not all here.
+    #[cold]
+    fn slow_element(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+    ) -> Result<Option<(Token, usize)>, ProtocolError> {
+        let Some(&kind) = buf.get(pos) else {
+            return Ok(None);
+        };
+        let element = match kind {
+            b'$' => match self.bulk_extent(buf, pos)? {
+                None => return Ok(None),
+                Some(BulkExtent::Null(end)) => (Token::Null, end),
+                Some(BulkExtent::Data(start, end)) => (Token::Bulk(start, end), end + 2),
+            },
+            b':' => {
+                let Some((n, end)) = parse_int_line(buf, pos + 1)? else {
+                    return Ok(None);
+                };
+                (Token::Integer(n), end)
+            }
+            b'+' | b'-' => {
+                let Some(cr) = self.find_line_end(buf, pos + 1)? else {
+                    return Ok(None);
+                };
+                self.line_scan = 0;
+                let start = pos + 1;
+                if kind == b'+' {
+                    (Token::Simple(start, cr), cr + 2)
+                } else {
+                    (Token::Error(start, cr), cr + 2)
+                }
+            }
+            b'*' => {
+                let Some((len, end)) = self.array_header(buf, pos)? else {
+                    return Ok(None);
+                };
+                let token = match len {
+                    ArrayLen::Null => Token::NullArray,
+                    ArrayLen::Empty => Token::EmptyArray,
+                    ArrayLen::Items(n) => Token::Array(n),
+                };
+                (token, end)
+            }
+            other => {
+                return Err(ProtocolError::new(
+                    ProtocolErrorKind::UnknownType(other),
+                    pos,
+                ))
+            }
+        };
+        Ok(Some(element))
+    }
+
+    /// Reads the array header whose `*` is at `at`, checking its length.
+    fn array_header(
+        &self,
+        buf: &[u8],
+        at: usize,
+    ) -> Result<Option<(ArrayLen, usize)>, ProtocolError> {
+        let Some((len, end)) = parse_int_line(buf, at + 1)? else {
+            return Ok(None);
+        };
+        let len = match len {
+            -1 => ArrayLen::Null,
+            0 => ArrayLen::Empty,
+            n if n < -1 => {
+                return Err(ProtocolError::new(
+                    ProtocolErrorKind::NegativeLength(n),
+                    at + 1,
+                ))
+            }
+            n => {
+                let len = n as u64;
+                if len > self.limits.max_array_len as u64 {
+                    return Err(ProtocolError::new(
+                        ProtocolErrorKind::ArrayTooLong {
+                            len,
+                            max: self.limits.max_array_len,
+                        },
+                        at + 1,
+                    ));
+                }
+                ArrayLen::Items(len as usize)
+            }
+        };
+        Ok(Some((len, end)))
+    }
+
+    /// Turns the scanned tokens of a reply with nested arrays into frames whose payloads are
+    /// slices of `reply`.
+    fn build_nested(&mut self, reply: &Bytes) -> Frame {
+        let building = &mut self.building;
+        building.clear();
+        for &token in &self.tokens {
+            let mut frame = match token {
+                Token::Array(len) => {
+                    building.push((Vec::with_capacity(len), len));
+                    continue;
+                }
+                scalar => scalar_frame(scalar, reply),
+            };
+            loop {
+                let Some((items, len)) = building.last_mut() else {
+                    // The last token closes the outermost array.
+                    return frame;
+                };
+                items.push(frame);
+                if items.len() < *len {
+                    break;
+                }
+                let Some((items, _)) = building.pop() else {
+                    unreachable!("the innermost array was just looked at")
+                };
+                frame = Frame::Array(items);
+            }
+        }
+        // The scan only reports a reply complete when its outermost array closes, which
+        // returns above; an empty token list cannot reach here either.
+        Frame::NullArray
+    }
+
+    /// Where the bulk string whose `$` is at `at` lies: `None` until its header, payload
+    /// and final CRLF have all arrived.
+    fn bulk_extent(&self, buf: &[u8], at: usize) -> Result<Option<BulkExtent>, ProtocolError> {
+        let Some((len, start)) = parse_int_line(buf, at + 1)? else {
+            return Ok(None);
+        };
+        if len < 0 {
+            if len == -1 {
+                return Ok(Some(BulkExtent::Null(start)));
+            }
+            return Err(ProtocolError::new(
+                ProtocolErrorKind::NegativeLength(len),
+                at + 1,
+            ));
+        }
+        let len = len as u64;
+        if len > self.limits.max_bulk_len as u64 {
+            return Err(ProtocolError::new(
+                ProtocolErrorKind::BulkTooLong {
+                    len,
+                    max: self.limits.max_bulk_len,
+                },
+                at + 1,
+            ));
+        }
+        let end = start + len as usize;
+        match buf.get(end..end + 2) {
+            None => {
+                // The payload is not all here; a stray byte after it can still fail early.
+                if buf.len() == end + 1 && buf[end] != b'\r' {
+                    return Err(ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, end));
+                }
+                Ok(None)
+            }
+            Some(b"\r\n") => Ok(Some(BulkExtent::Data(start, end))),
+            Some(_) => Err(ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, end)),
+        }
+    }
+
+    /// Finds the CR that ends the line whose text starts at `start`, resuming a search a
+    /// previous call left unfinished. Checks that LF follows and that the line is not too
+    /// long.
+    fn find_line_end(&mut self, buf: &[u8], start: usize) -> Result<Option<usize>, ProtocolError> {
+        let from = self.line_scan.max(start);
+        let max = self.limits.max_line_len;
+        match memchr::memchr(b'\r', &buf[from..]) {
+            Some(i) => {
+                let cr = from + i;
+                if cr - start > max {
+                    return Err(ProtocolError::new(
+                        ProtocolErrorKind::LineTooLong { max },
+                        start + max,
+                    ));
+                }
+                match buf.get(cr + 1) {
+                    Some(b'\n') => Ok(Some(cr)),
+                    Some(_) => Err(ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, cr + 1)),
+                    None => {
+                        self.line_scan = cr;
+                        Ok(None)
+                    }
+                }
+            }
+            None => {
+                if buf.len() - start > max {
+                    return Err(ProtocolError::new(
+                        ProtocolErrorKind::LineTooLong { max },
+                        start + max,
+                    ));
+                }
+                self.line_scan = buf.len();
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The length an array header declares.
+enum ArrayLen {
+    /// `*-1`.
+    Null,
+    /// `*0`.
+    Empty,
+    /// At least one element, within the limit.
+    Items(usize),
+}
+
+/// Where a complete bulk string lies.
+enum BulkExtent {
+    /// `$-1`: the null bulk, ending at this offset.
+    Null(usize),
+    /// A payload from the first offset to the second (its CRLF follows).
+    Data(usize, usize),
+}
+
+/// Builds an array none of whose elements is a non-empty array: one pass, no stack.
+fn build_flat(tokens: &[Token], reply: &Bytes) -> Frame {
+    let items = tokens.get(1..).unwrap_or(&[]);
+    Frame::Array(items.iter().map(|&t| scalar_frame(t, reply)).collect())
+}
+
+/// The frame of a token that is not a non-empty array.
+#[inline(always)]
+fn scalar_frame(token: Token, reply: &Bytes) -> Frame {
+    match token {
+        Token::Bulk(start, end) => Frame::Bulk(reply.slice(start..end)),
+        Token::Integer(n) => Frame::Integer(n),
+        Token::Null => Frame::Null,
+        Token::Simple(start, end) => {
+            Frame::Simple(interned(&reply[start..end]).unwrap_or_else(|| reply.slice(start..end)))
+        }
+        Token::Error(start, end) => Frame::Error(reply.slice(start..end)),
+        Token::NullArray => Frame::NullArray,
+        Token::EmptyArray | Token::Array(_) => Frame::Array(Vec::new()),
+    }
+}
+
+/// The fast path for one element at `pos`: the common, complete, valid forms only.
+#[inline(always)]
+fn fast_element(buf: &[u8], pos: usize, limits: &Limits) -> Option<(Token, usize)> {
+    match *buf.get(pos)? {
+        b'$' => {
+            if buf.get(pos + 1) == Some(&b'-') {
+                return (buf.get(pos..pos + 5)? == b"$-1\r\n").then_some((Token::Null, pos + 5));
+            }
+            let (start, end) = fast_bulk(buf, pos, limits.max_bulk_len)?;
+            Some((Token::Bulk(start, end), end + 2))
+        }
+        b':' => {
+            let (n, end) = fast_int(buf, pos + 1)?;
+            Some((Token::Integer(n), end))
+        }
+        b'*' => {
+            if buf.get(pos + 1) == Some(&b'-') {
+                return (buf.get(pos..pos + 5)? == b"*-1\r\n")
+                    .then_some((Token::NullArray, pos + 5));
+            }
+            let (n, end) = fast_uint(buf, pos + 1)?;
+            if n == 0 {
+                return Some((Token::EmptyArray, end));
+            }
+            if n > limits.max_array_len as u64 {
+                return None;
+            }
+            Some((Token::Array(n as usize), end))
+        }
+        b'+' => {
+            let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
+            Some((Token::Simple(pos + 1, cr), cr + 2))
+        }
+        b'-' => {
+            let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
+            Some((Token::Error(pos + 1, cr), cr + 2))
+        }
+        _ => None,
+    }
+}
+
+/// A complete bulk string with a non-negative length whose `$` is at `at`: its payload's
+/// start and end (the CRLF after it is checked).
+#[inline(always)]
+fn fast_bulk(buf: &[u8], at: usize, max_len: usize) -> Option<(usize, usize)> {
+    let (len, start) = fast_uint(buf, at + 1)?;
+    if len > max_len as u64 || len > (buf.len() - start) as u64 {
+        return None;
+    }
+    let end = start + len as usize;
+    (buf.get(end..end + 2)? == b"\r\n").then_some((start, end))
+}
+
+/// A complete line of at most [`FAST_DIGITS`] decimal digits starting at `start`: its value
+/// and the offset after its CRLF.
+#[inline(always)]
+fn fast_uint(buf: &[u8], start: usize) -> Option<(u64, usize)> {
+    let digits = buf.get(start..)?;
+    let mut n: u64 = 0;
+    let mut i = 0;
+    loop {
+        let d = digits.get(i)?.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n * 10 + u64::from(d);
+        i += 1;
+        if i > FAST_DIGITS {
+            return None;
+        }
+    }
+    if i == 0 || digits.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    Some((n, start + i + 2))
+}
+
+/// A complete integer line (optional `-`, at most [`FAST_DIGITS`] digits) from `start`.
+#[inline(always)]
+fn fast_int(buf: &[u8], start: usize) -> Option<(i64, usize)> {
+    if buf.get(start) == Some(&b'-') {
+        let (n, end) = fast_uint(buf, start + 1)?;
+        return Some((-(n as i64), end));
+    }
+    let (n, end) = fast_uint(buf, start)?;
+    Some((n as i64, end))
+}
+
+/// The CR of a complete, short line whose text starts at `start`.
+#[inline(always)]
+fn fast_line_end(buf: &[u8], start: usize, max_len: usize) -> Option<usize> {
+    let text = buf.get(start..)?;
+    let window = &text[..text.len().min(FAST_LINE).min(max_len.saturating_add(1))];
+    let i = memchr::memchr(b'\r', window)?;
+    if i > max_len || text.get(i + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some(start + i)
+}
+
+/// Splits the first `total` bytes off `src` and returns the `start..end` part of them,
+/// without copying.
+#[inline(always)]
+fn split_payload(src: &mut BytesMut, start: usize, end: usize, total: usize) -> Bytes {
+    let mut reply = src.split_to(total).freeze();
+    reply.truncate(end);
+    reply.advance(start);
+    reply
+}
+
+/// Static copies of the most common status lines, so that they need no buffer at all.
+#[inline]
+fn interned(line: &[u8]) -> Option<Bytes> {
+    match line {
+        b"OK" => Some(Bytes::from_static(b"OK")),
+        b"QUEUED" => Some(Bytes::from_static(b"QUEUED")),
+        b"PONG" => Some(Bytes::from_static(b"PONG")),
+        _ => None,
+    }
+}

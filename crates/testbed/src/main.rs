@@ -1,0 +1,165 @@
+//! `slotline-testbed up <standalone|replication|sentinel|cluster> [--json]`: starts a Redis
+//! topology on 127.0.0.1, prints one line when it is ready, and runs until SIGINT/SIGTERM,
+//! then tears everything down.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use slotline_testbed::{Cluster, Replication, SentinelTopology, Standalone, Topology};
+
+const USAGE: &str = "usage: slotline-testbed up <standalone|replication|sentinel|cluster> [--json]
+         [--replicas N] [--masters N] [--requirepass PASSWORD]
+
+Starts the topology on 127.0.0.1, prints one line when it is ready (with --json:
+{\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..}),
+and runs until SIGINT/SIGTERM, then stops every process and removes its files.
+--replicas: replicas (replication, sentinel) or replicas per master (cluster).";
+
+struct Options {
+    topology: String,
+    json: bool,
+    replicas: Option<usize>,
+    masters: Option<usize>,
+    requirepass: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("up") => {}
+        Some("-h" | "--help" | "help") => return Err(String::new()),
+        Some(other) => return Err(format!("unknown command {other:?}")),
+        None => return Err("missing command".into()),
+    }
+    let mut opts = Options {
+        topology: String::new(),
+        json: false,
+        replicas: None,
+        masters: None,
+        requirepass: None,
+    };
+    let number = |v: Option<&String>, name: &str| -> Result<usize, String> {
+        v.and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} needs a number"))
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--json" => opts.json = true,
+            "--replicas" => opts.replicas = Some(number(it.next(), "--replicas")?),
+            "--masters" => opts.masters = Some(number(it.next(), "--masters")?),
+            "--requirepass" => {
+                opts.requirepass = Some(it.next().cloned().ok_or("--requirepass needs a password")?)
+            }
+            "-h" | "--help" => return Err(String::new()),
+            t if !t.starts_with('-') && opts.topology.is_empty() => opts.topology = t.into(),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    if opts.topology.is_empty() {
+        return Err("missing topology".into());
+    }
+    Ok(opts)
+}
+
+fn start(o: &Options) -> slotline_testbed::Result<Topology> {
+    // `local()`: the CLI starts processes even when SLOTLINE_TEST_* points elsewhere.
+    Ok(match o.topology.as_str() {
+        "standalone" => {
+            let mut b = Standalone::builder().local();
+            if let Some(p) = &o.requirepass {
+                b = b.requirepass(p);
+            }
+            Topology::Standalone(b.start()?)
+        }
+        "replication" => {
+            let mut b = Replication::builder().local();
+            if let Some(n) = o.replicas {
+                b = b.replicas(n);
+            }
+            if let Some(p) = &o.requirepass {
+                b = b.requirepass(p);
+            }
+            Topology::Replication(b.start()?)
+        }
+        "sentinel" => {
+            let mut b = SentinelTopology::builder().local();
+            if let Some(n) = o.replicas {
+                b = b.replicas(n);
+            }
+            if let Some(p) = &o.requirepass {
+                b = b.requirepass(p);
+            }
+            Topology::Sentinel(b.start()?)
+        }
+        "cluster" => {
+            let mut b = Cluster::builder().local();
+            if let Some(n) = o.masters {
+                b = b.masters(n);
+            }
+            if let Some(n) = o.replicas {
+                b = b.replicas(n);
+            }
+            if let Some(p) = &o.requirepass {
+                b = b.requirepass(p);
+            }
+            Topology::Cluster(b.start()?)
+        }
+        _ => Topology::start(&o.topology)?,
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse(&args) {
+        Ok(o) => o,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("slotline-testbed: {msg}");
+            }
+            eprintln!("{USAGE}");
+            return if msg.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    // Register before starting anything: a signal during startup is delivered afterwards and
+    // still tears everything down.
+    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("slotline-testbed: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let topology = match start(&opts) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("slotline-testbed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let d = topology.describe();
+    let line = if opts.json {
+        d.to_json()
+    } else {
+        format!("{} (Ctrl-C to stop)", d.to_human())
+    };
+    let mut out = std::io::stdout().lock();
+    let printed = writeln!(out, "{line}").and_then(|()| out.flush());
+    drop(out);
+    if let Err(e) = printed {
+        eprintln!("slotline-testbed: cannot write to stdout: {e}");
+        return ExitCode::FAILURE;
+    }
+    // Blocks in a read of signal-hook's self-pipe: no busy loop.
+    let signal = signals.forever().next();
+    drop(topology);
+    if let Some(sig) = signal {
+        eprintln!("slotline-testbed: signal {sig}: stopped every process");
+    }
+    ExitCode::SUCCESS
+}

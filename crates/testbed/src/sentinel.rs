@@ -1,0 +1,663 @@
+//! A master, its replicas, and the sentinels that watch them.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use slotline_resp::Frame;
+
+use crate::error::{Error, Result};
+use crate::process::{quote, Kind, Process, Spec, TopoDir};
+use crate::replication::wait_replication;
+use crate::topology::{
+    self, Description, NodeInfo, Role, ENV_PASSWORD, ENV_SENTINEL, ENV_SENTINEL_PASSWORD,
+    ENV_SENTINEL_SERVICE,
+};
+use crate::wait::{poll_until, Poll};
+use crate::wire::{self, Auth, Conn};
+
+/// The default service name.
+pub const DEFAULT_SERVICE: &str = "mymaster";
+
+/// Options of a [`SentinelTopology`].
+#[derive(Debug, Clone)]
+pub struct SentinelBuilder {
+    replicas: usize,
+    sentinels: usize,
+    quorum: usize,
+    service: String,
+    down_after: Duration,
+    failover_timeout: Duration,
+    requirepass: Option<String>,
+    sentinel_password: Option<String>,
+    fast_periods: bool,
+    timeout: Duration,
+    local: bool,
+}
+
+impl Default for SentinelBuilder {
+    fn default() -> Self {
+        SentinelBuilder {
+            replicas: 2,
+            sentinels: 3,
+            quorum: 2,
+            service: DEFAULT_SERVICE.into(),
+            down_after: Duration::from_millis(1000),
+            failover_timeout: Duration::from_millis(5000),
+            requirepass: None,
+            sentinel_password: None,
+            fast_periods: true,
+            timeout: topology::READY_TIMEOUT,
+            local: false,
+        }
+    }
+}
+
+impl SentinelBuilder {
+    /// Number of replicas (default 2).
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = n;
+        self
+    }
+
+    /// Number of sentinels (default 3) and the quorum (default 2).
+    pub fn sentinels(mut self, n: usize, quorum: usize) -> Self {
+        self.sentinels = n;
+        self.quorum = quorum;
+        self
+    }
+
+    /// Service (master) name (default `mymaster`).
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.service = name.into();
+        self
+    }
+
+    /// `down-after-milliseconds` (default 1000 ms).
+    pub fn down_after(mut self, d: Duration) -> Self {
+        self.down_after = d;
+        self
+    }
+
+    /// `failover-timeout` (default 5000 ms).
+    pub fn failover_timeout(mut self, d: Duration) -> Self {
+        self.failover_timeout = d;
+        self
+    }
+
+    /// `requirepass`/`masterauth` on the data nodes (sentinels get `sentinel auth-pass`).
+    pub fn requirepass(mut self, password: impl Into<String>) -> Self {
+        self.requirepass = Some(password.into());
+        self
+    }
+
+    /// `requirepass` on the sentinels themselves (they also use it with each other).
+    pub fn sentinel_password(mut self, password: impl Into<String>) -> Self {
+        self.sentinel_password = Some(password.into());
+        self
+    }
+
+    /// Whether to shorten the sentinels' hello and INFO periods with `SENTINEL DEBUG` (on by
+    /// default: sentinels find each other and spread a new configuration in well under a
+    /// second instead of 2 to 10 s).
+    pub fn fast_periods(mut self, on: bool) -> Self {
+        self.fast_periods = on;
+        self
+    }
+
+    /// Deadline for the topology to be ready (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Always start locally, even when `SLOTLINE_TEST_SENTINEL` is set.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// Starts master, replicas and sentinels, and waits until every sentinel knows the master,
+    /// the replicas and the other sentinels (or uses the external sentinels named by
+    /// `SLOTLINE_TEST_SENTINEL`).
+    pub fn start(self) -> Result<SentinelTopology> {
+        if !self.local {
+            if let Some(addrs) = topology::env_addrs(ENV_SENTINEL) {
+                let service = std::env::var(ENV_SENTINEL_SERVICE)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| DEFAULT_SERVICE.into());
+                return SentinelTopology::external(
+                    addrs?,
+                    service,
+                    topology::env_auth(ENV_PASSWORD),
+                    topology::env_auth(ENV_SENTINEL_PASSWORD),
+                );
+            }
+        }
+        if self.service.is_empty() || !self.service.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::Invalid(format!(
+                "invalid sentinel service name {:?}",
+                self.service
+            )));
+        }
+        crate::process::check_binaries(true)?;
+        let dir = TopoDir::new("sentinel")?;
+        let data_auth = self.requirepass.clone().map(Auth::password);
+        let sentinel_auth = self.sentinel_password.clone().map(Auth::password);
+
+        let mut base = Vec::new();
+        if let Some(p) = &self.requirepass {
+            base.push(format!("requirepass {}", quote(p)));
+            base.push(format!("masterauth {}", quote(p)));
+        }
+        let master_spec = Spec {
+            kind: Kind::Server,
+            config: base.clone(),
+            auth: data_auth.clone(),
+            cluster: false,
+        };
+        let master = Process::start(&master_spec, dir.path(), self.timeout)?;
+        let mut replica_config = base;
+        replica_config.push(format!("replicaof 127.0.0.1 {}", master.port()));
+        let replica_spec = Spec {
+            config: replica_config,
+            ..master_spec
+        };
+        let replicas =
+            Process::start_all(&vec![replica_spec; self.replicas], dir.path(), self.timeout)?;
+        wait_replication(&master, &replicas, self.timeout)?;
+        let mut data = vec![master];
+        data.extend(replicas);
+
+        let svc = &self.service;
+        let mut sconf = vec![
+            format!(
+                "sentinel monitor {svc} 127.0.0.1 {} {}",
+                data[0].port(),
+                self.quorum
+            ),
+            format!(
+                "sentinel down-after-milliseconds {svc} {}",
+                self.down_after.as_millis()
+            ),
+            format!(
+                "sentinel failover-timeout {svc} {}",
+                self.failover_timeout.as_millis()
+            ),
+            format!("sentinel parallel-syncs {svc} 1"),
+        ];
+        if let Some(p) = &self.requirepass {
+            sconf.push(format!("sentinel auth-pass {svc} {}", quote(p)));
+        }
+        if let Some(p) = &self.sentinel_password {
+            sconf.push(format!("requirepass {}", quote(p)));
+        }
+        let sentinel_spec = Spec {
+            kind: Kind::Sentinel,
+            config: sconf,
+            auth: sentinel_auth.clone(),
+            cluster: false,
+        };
+        let sentinels = Process::start_all(
+            &vec![sentinel_spec; self.sentinels],
+            dir.path(),
+            self.timeout,
+        )?;
+        if self.fast_periods {
+            for s in &sentinels {
+                // Redis >= 7.0; older sentinels just keep their default periods.
+                let _ = s.cmd(&[
+                    "SENTINEL",
+                    "DEBUG",
+                    "info-period",
+                    "1000",
+                    "publish-period",
+                    "200",
+                ]);
+            }
+        }
+        let topo = SentinelTopology {
+            service: self.service.clone(),
+            data_auth,
+            sentinel_auth,
+            initial_master: data[0].addr(),
+            data_addrs: data.iter().map(Process::addr).collect(),
+            sentinel_addrs: sentinels.iter().map(Process::addr).collect(),
+            sentinels,
+            data,
+            _dir: Some(dir),
+        };
+        topo.wait_ready(self.timeout)?;
+        Ok(topo)
+    }
+}
+
+/// A sentinel-managed master with replicas on 127.0.0.1 (or an external set of sentinels).
+#[derive(Debug)]
+pub struct SentinelTopology {
+    service: String,
+    data_auth: Option<Auth>,
+    sentinel_auth: Option<Auth>,
+    initial_master: SocketAddr,
+    data_addrs: Vec<SocketAddr>,
+    sentinel_addrs: Vec<SocketAddr>,
+    // Field order matters: sentinels go first (no failover during teardown), the directory
+    // last.
+    sentinels: Vec<Process>,
+    data: Vec<Process>,
+    _dir: Option<TopoDir>,
+}
+
+/// Reads `key` from a flat `[k, v, k, v, ...]` reply.
+fn map_get<'a>(frame: &'a Frame, key: &str) -> Option<&'a str> {
+    let items = frame.as_array()?;
+    items
+        .chunks(2)
+        .find(|kv| kv[0].as_str() == Some(key))
+        .and_then(|kv| kv.get(1)?.as_str())
+}
+
+fn entry_addr(entry: &Frame) -> Option<SocketAddr> {
+    let ip: IpAddr = map_get(entry, "ip")?.parse().ok()?;
+    let port: u16 = map_get(entry, "port")?.parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+fn entry_healthy(entry: &Frame) -> bool {
+    map_get(entry, "flags").is_some_and(|f| {
+        !f.split(',')
+            .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
+    })
+}
+
+fn parse_master_addr(reply: &Frame) -> Option<SocketAddr> {
+    let items = reply.as_array()?;
+    let ip: IpAddr = items.first()?.as_str()?.parse().ok()?;
+    let port: u16 = items.get(1)?.as_str()?.parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+impl SentinelTopology {
+    /// Starts the default topology (see [`SentinelBuilder::start`]).
+    pub fn start() -> Result<SentinelTopology> {
+        SentinelBuilder::default().start()
+    }
+
+    /// Options for the topology.
+    pub fn builder() -> SentinelBuilder {
+        SentinelBuilder::default()
+    }
+
+    /// Uses existing sentinels (no process is started; faults are refused).
+    pub fn external(
+        sentinels: Vec<SocketAddr>,
+        service: String,
+        data_auth: Option<Auth>,
+        sentinel_auth: Option<Auth>,
+    ) -> Result<SentinelTopology> {
+        let mut topo = SentinelTopology {
+            service,
+            data_auth,
+            sentinel_auth,
+            initial_master: sentinels[0],
+            data_addrs: Vec::new(),
+            sentinel_addrs: sentinels,
+            sentinels: Vec::new(),
+            data: Vec::new(),
+            _dir: None,
+        };
+        let master = topo.master_addr()?;
+        topo.initial_master = master;
+        topo.data_addrs = vec![master];
+        topo.data_addrs.extend(topo.replica_addrs()?);
+        Ok(topo)
+    }
+
+    /// Whether this is an external deployment.
+    pub fn is_external(&self) -> bool {
+        self.sentinels.is_empty()
+    }
+
+    /// The service name (`mymaster` by default).
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The sentinels' addresses.
+    pub fn sentinel_addrs(&self) -> &[SocketAddr] {
+        &self.sentinel_addrs
+    }
+
+    /// Every data node's address, the initial master first.
+    pub fn data_addrs(&self) -> &[SocketAddr] {
+        &self.data_addrs
+    }
+
+    /// The master at startup.
+    pub fn initial_master(&self) -> SocketAddr {
+        self.initial_master
+    }
+
+    /// Credentials of the data nodes, if any.
+    pub fn data_auth(&self) -> Option<&Auth> {
+        self.data_auth.as_ref()
+    }
+
+    /// Credentials of the sentinels, if any.
+    pub fn sentinel_auth(&self) -> Option<&Auth> {
+        self.sentinel_auth.as_ref()
+    }
+
+    /// Opens an authenticated connection to a data node.
+    pub fn conn(&self, addr: SocketAddr) -> Result<Conn> {
+        Conn::connect_auth(addr, self.data_auth.as_ref())
+    }
+
+    /// Opens an authenticated connection to a sentinel.
+    pub fn sentinel_conn(&self, addr: SocketAddr) -> Result<Conn> {
+        Conn::connect_auth(addr, self.sentinel_auth.as_ref())
+    }
+
+    /// Sentinels that should answer (not killed or stopped by a fault).
+    fn live_sentinels(&self) -> Vec<SocketAddr> {
+        if self.is_external() {
+            return self.sentinel_addrs.clone();
+        }
+        self.sentinels
+            .iter()
+            .filter(|s| s.is_running() && !s.is_stopped())
+            .map(Process::addr)
+            .collect()
+    }
+
+    fn sentinel_query(&self, sentinel: SocketAddr, args: &[&str]) -> Result<Frame> {
+        wire::query(sentinel, self.sentinel_auth.as_ref(), args)
+    }
+
+    fn ask_master(&self, sentinel: SocketAddr) -> Result<Option<SocketAddr>> {
+        let reply = self.sentinel_query(
+            sentinel,
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &self.service],
+        )?;
+        Ok(parse_master_addr(&reply))
+    }
+
+    /// The master, as the first sentinel that answers reports it.
+    pub fn master_addr(&self) -> Result<SocketAddr> {
+        let mut last = None;
+        for s in self.live_sentinels() {
+            match self.ask_master(s) {
+                Ok(Some(addr)) => return Ok(addr),
+                Ok(None) => {
+                    last = Some(Error::Invalid(format!(
+                        "sentinel {s} does not know service {}",
+                        self.service
+                    )))
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Invalid("no sentinel is running".into())))
+    }
+
+    /// The replicas a sentinel reports as healthy (not down, not disconnected).
+    pub fn replica_addrs(&self) -> Result<Vec<SocketAddr>> {
+        let mut last = None;
+        for s in self.live_sentinels() {
+            match self.sentinel_query(s, &["SENTINEL", "REPLICAS", &self.service]) {
+                Ok(reply) => {
+                    return Ok(reply
+                        .iter()
+                        .filter(|e| entry_healthy(e))
+                        .filter_map(entry_addr)
+                        .collect())
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Invalid("no sentinel is running".into())))
+    }
+
+    /// Waits until every live sentinel agrees on the master, knows every other live data node
+    /// as a healthy replica, and knows the other sentinels.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let expected_sentinels = self.sentinel_addrs.len().saturating_sub(1);
+        poll_until(
+            "the sentinels to agree on master, replicas and each other",
+            timeout,
+            || {
+                let mut master = None;
+                for s in self.live_sentinels() {
+                    let node = self.sentinels.iter().find(|p| p.addr() == s);
+                    let pending = |why: String| Ok(Poll::pending(why, node));
+                    let m = match self.ask_master(s) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => return pending(format!("sentinel {s} knows no master")),
+                        Err(e) => return pending(format!("sentinel {s}: {e}")),
+                    };
+                    if *master.get_or_insert(m) != m {
+                        return pending(format!("sentinels disagree on the master ({m})"));
+                    }
+                    let known: BTreeSet<SocketAddr> =
+                        match self.sentinel_query(s, &["SENTINEL", "REPLICAS", &self.service]) {
+                            Ok(r) => r
+                                .iter()
+                                .filter(|e| entry_healthy(e))
+                                .filter_map(entry_addr)
+                                .collect(),
+                            Err(e) => return pending(format!("sentinel {s}: {e}")),
+                        };
+                    let missing: Vec<_> = self
+                        .live_data()
+                        .into_iter()
+                        .filter(|a| *a != m && !known.contains(a))
+                        .collect();
+                    if !missing.is_empty() {
+                        return pending(format!(
+                            "sentinel {s} does not know replicas {missing:?} of {m}"
+                        ));
+                    }
+                    match self.sentinel_query(s, &["SENTINEL", "SENTINELS", &self.service]) {
+                        Ok(r) if r.iter().count() >= expected_sentinels => {}
+                        Ok(r) => {
+                            return pending(format!(
+                                "sentinel {s} knows {} other sentinels, not {expected_sentinels}",
+                                r.iter().count()
+                            ))
+                        }
+                        Err(e) => return pending(format!("sentinel {s}: {e}")),
+                    }
+                }
+                let Some(m) = master else {
+                    return Ok(Poll::pending("no sentinel is running", None));
+                };
+                match self.role(m) {
+                    Ok(Role::Master) => Ok(Poll::Ready(())),
+                    Ok(Role::Replica) => Ok(Poll::pending(
+                        format!("{m} is not a master yet"),
+                        self.data_process(m),
+                    )),
+                    Err(e) => Ok(Poll::pending(format!("{m}: {e}"), self.data_process(m))),
+                }
+            },
+        )
+    }
+
+    /// Data nodes that should answer.
+    fn live_data(&self) -> Vec<SocketAddr> {
+        if self.is_external() {
+            return self.data_addrs.clone();
+        }
+        self.data
+            .iter()
+            .filter(|p| p.is_running() && !p.is_stopped())
+            .map(Process::addr)
+            .collect()
+    }
+
+    fn data_process(&self, addr: SocketAddr) -> Option<&Process> {
+        self.data.iter().find(|p| p.addr() == addr)
+    }
+
+    /// A data node's role, from `ROLE`.
+    pub fn role(&self, addr: SocketAddr) -> Result<Role> {
+        let reply = wire::query(addr, self.data_auth.as_ref(), &["ROLE"])?;
+        match reply.iter().next().and_then(Frame::as_str) {
+            Some("master") => Ok(Role::Master),
+            Some("slave") | Some("replica") => Ok(Role::Replica),
+            _ => Err(Error::Protocol {
+                addr,
+                message: format!("unexpected ROLE reply {reply:?}"),
+            }),
+        }
+    }
+
+    /// Waits until every live sentinel reports the same master, other than `old`, and that
+    /// node says it is a master. Returns the new master.
+    pub fn wait_for_new_master(&self, old: SocketAddr, timeout: Duration) -> Result<SocketAddr> {
+        poll_until(
+            &format!("the sentinels to report a new master instead of {old}"),
+            timeout,
+            || {
+                let mut agreed = None;
+                let live = self.live_sentinels();
+                if live.is_empty() {
+                    return Ok(Poll::pending("no sentinel is running", None));
+                }
+                for s in live {
+                    let node = self.sentinels.iter().find(|p| p.addr() == s);
+                    match self.ask_master(s) {
+                        Ok(Some(m)) if m == old => {
+                            return Ok(Poll::pending(
+                                format!("sentinel {s} still reports {old}"),
+                                node,
+                            ))
+                        }
+                        Ok(Some(m)) => {
+                            if *agreed.get_or_insert(m) != m {
+                                return Ok(Poll::pending(
+                                    format!("sentinels disagree ({m} and {agreed:?})"),
+                                    node,
+                                ));
+                            }
+                        }
+                        Ok(None) => {
+                            return Ok(Poll::pending(format!("sentinel {s} knows no master"), node))
+                        }
+                        Err(e) => return Ok(Poll::pending(format!("sentinel {s}: {e}"), node)),
+                    }
+                }
+                let Some(m) = agreed else {
+                    return Ok(Poll::pending("no answer", None));
+                };
+                match self.role(m) {
+                    Ok(Role::Master) => Ok(Poll::Ready(m)),
+                    Ok(Role::Replica) => Ok(Poll::pending(
+                        format!("{m} is reported but not promoted yet"),
+                        self.data_process(m),
+                    )),
+                    Err(e) => Ok(Poll::pending(format!("{m}: {e}"), self.data_process(m))),
+                }
+            },
+        )
+    }
+
+    /// Forces a failover (`SENTINEL FAILOVER <service>`) and waits until every sentinel
+    /// reports the new master. Returns it.
+    pub fn failover(&self) -> Result<SocketAddr> {
+        if self.is_external() {
+            return Err(Error::External("sentinel failover"));
+        }
+        let old = self.master_addr()?;
+        let sentinel = *self
+            .live_sentinels()
+            .first()
+            .ok_or_else(|| Error::Invalid("no sentinel is running".into()))?;
+        poll_until(
+            "a sentinel to accept SENTINEL FAILOVER",
+            topology::FAULT_TIMEOUT,
+            || match self.sentinel_query(sentinel, &["SENTINEL", "FAILOVER", &self.service]) {
+                Ok(_) => Ok(Poll::Ready(())),
+                // The sentinel may not consider any replica good enough yet.
+                Err(e)
+                    if e.server_message()
+                        .is_some_and(|m| m.starts_with("NOGOODSLAVE")) =>
+                {
+                    Ok(Poll::pending(e.to_string(), None))
+                }
+                Err(e) => Err(e),
+            },
+        )?;
+        self.wait_for_new_master(old, topology::FAULT_TIMEOUT)
+    }
+
+    /// Kills the current master with `SIGKILL`; returns its address. Follow with
+    /// [`SentinelTopology::wait_for_new_master`].
+    pub fn kill_master(&self) -> Result<SocketAddr> {
+        if self.is_external() {
+            return Err(Error::External("kill"));
+        }
+        let master = self.master_addr()?;
+        self.kill(master)?;
+        Ok(master)
+    }
+
+    /// The data node or sentinel on `addr` (refused on an external deployment).
+    pub fn process(&self, addr: SocketAddr) -> Result<&Process> {
+        self.fault("a process handle", addr)
+    }
+
+    /// Kills a data node or sentinel with `SIGKILL`.
+    pub fn kill(&self, addr: SocketAddr) -> Result<()> {
+        self.fault("kill", addr)?.kill()
+    }
+
+    /// Freezes a data node or sentinel with `SIGSTOP`.
+    pub fn stop(&self, addr: SocketAddr) -> Result<()> {
+        self.fault("stop", addr)?.stop()
+    }
+
+    /// Resumes a data node or sentinel with `SIGCONT`.
+    pub fn cont(&self, addr: SocketAddr) -> Result<()> {
+        self.fault("cont", addr)?.cont()
+    }
+
+    /// Restarts a data node or sentinel on the same port and config. A restarted old master
+    /// is turned into a replica by the sentinels.
+    pub fn restart(&self, addr: SocketAddr) -> Result<()> {
+        self.fault("restart", addr)?.restart()
+    }
+
+    fn fault(&self, what: &'static str, addr: SocketAddr) -> Result<&Process> {
+        if self.is_external() {
+            return Err(Error::External(what));
+        }
+        self.data
+            .iter()
+            .chain(&self.sentinels)
+            .find(|p| p.addr() == addr)
+            .ok_or_else(|| Error::Invalid(format!("no node of this topology listens on {addr}")))
+    }
+
+    /// The topology, as the CLI describes it (roles as of startup).
+    pub fn describe(&self) -> Description {
+        Description {
+            topology: "sentinel",
+            nodes: self
+                .data_addrs
+                .iter()
+                .map(|&addr| NodeInfo {
+                    addr,
+                    role: if addr == self.initial_master {
+                        Role::Master
+                    } else {
+                        Role::Replica
+                    },
+                })
+                .collect(),
+            sentinels: self.sentinel_addrs.clone(),
+            service: Some(self.service.clone()),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Pieces shared by every topology: node descriptions, external mode, lookups.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::process::Process;
+use crate::wire::Auth;
+
+/// Points the tests at an existing single node instead of starting one: `host:port`.
+pub const ENV_STANDALONE: &str = "SLOTLINE_TEST_STANDALONE";
+/// Points the tests at an existing master and its replicas: `master:port,replica:port,...`.
+pub const ENV_REPLICATION: &str = "SLOTLINE_TEST_REPLICATION";
+/// Points the tests at existing sentinels: `host:port,host:port,...`.
+pub const ENV_SENTINEL: &str = "SLOTLINE_TEST_SENTINEL";
+/// The service name the external sentinels monitor (default `mymaster`).
+pub const ENV_SENTINEL_SERVICE: &str = "SLOTLINE_TEST_SENTINEL_SERVICE";
+/// Points the tests at an existing cluster: `host:p1,host:p2,...` (any subset of its nodes).
+pub const ENV_CLUSTER: &str = "SLOTLINE_TEST_CLUSTER";
+/// Password of the external data nodes (`requirepass`), if any.
+pub const ENV_PASSWORD: &str = "SLOTLINE_TEST_PASSWORD";
+/// Password of the external sentinels (their own `requirepass`), if any.
+pub const ENV_SENTINEL_PASSWORD: &str = "SLOTLINE_TEST_SENTINEL_PASSWORD";
+
+/// Default deadline for a topology to become ready.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default deadline for a failover or a migration to settle.
+pub(crate) const FAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A node's role, as reported in [`NodeInfo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A master (primary).
+    Master,
+    /// A replica.
+    Replica,
+}
+
+impl Role {
+    /// `"master"` or `"replica"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Replica => "replica",
+        }
+    }
+}
+
+/// One data node of a topology and its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `127.0.0.1:port`.
+    pub addr: SocketAddr,
+    /// Master or replica.
+    pub role: Role,
+}
+
+/// A description of a running topology (what the CLI prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    /// `standalone`, `replication`, `sentinel` or `cluster`.
+    pub topology: &'static str,
+    /// The data nodes.
+    pub nodes: Vec<NodeInfo>,
+    /// The sentinels (empty unless `sentinel`).
+    pub sentinels: Vec<SocketAddr>,
+    /// The sentinel service name (`None` unless `sentinel`).
+    pub service: Option<String>,
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Description {
+    /// One line of JSON: `{"topology":..,"nodes":[{"addr":..,"role":..}],"sentinels":[..],"service":..}`
+    /// (`service` is `null` unless the topology is `sentinel`).
+    pub fn to_json(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                format!(
+                    "{{\"addr\":{},\"role\":{}}}",
+                    json_str(&n.addr.to_string()),
+                    json_str(n.role.as_str())
+                )
+            })
+            .collect();
+        let sentinels: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| json_str(&s.to_string()))
+            .collect();
+        let service = self.service.as_deref().map_or("null".into(), json_str);
+        format!(
+            "{{\"topology\":{},\"nodes\":[{}],\"sentinels\":[{}],\"service\":{}}}",
+            json_str(self.topology),
+            nodes.join(","),
+            sentinels.join(","),
+            service
+        )
+    }
+
+    /// One human-readable line.
+    pub fn to_human(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("{} ({})", n.addr, n.role.as_str()))
+            .collect();
+        let mut s = format!("{} ready: {}", self.topology, nodes.join(", "));
+        if !self.sentinels.is_empty() {
+            let sentinels: Vec<String> = self.sentinels.iter().map(|a| a.to_string()).collect();
+            s.push_str(&format!(
+                "; sentinels {} (service {})",
+                sentinels.join(", "),
+                self.service.as_deref().unwrap_or("?")
+            ));
+        }
+        s
+    }
+}
+
+/// Reads a comma-separated address list from an environment variable (`None` when unset).
+pub(crate) fn env_addrs(var: &'static str) -> Option<Result<Vec<SocketAddr>>> {
+    let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+    Some(parse_addrs(var, &value))
+}
+
+/// Parses `host:port,host:port`; host names are resolved.
+pub(crate) fn parse_addrs(what: &str, value: &str) -> Result<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let addr = part
+            .to_socket_addrs()
+            .map_err(|e| Error::io(format!("{what}: resolving {part:?}"), e))?
+            .next()
+            .ok_or_else(|| Error::Invalid(format!("{what}: {part:?} resolves to nothing")))?;
+        out.push(addr);
+    }
+    if out.is_empty() {
+        return Err(Error::Invalid(format!("{what}: no address in {value:?}")));
+    }
+    Ok(out)
+}
+
+/// The password from an environment variable, as [`Auth`].
+pub(crate) fn env_auth(var: &'static str) -> Option<Auth> {
+    std::env::var(var)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Auth::password)
+}
+
+/// Finds the process listening on `addr`.
+pub(crate) fn find(procs: &[Process], addr: SocketAddr) -> Result<&Process> {
+    procs
+        .iter()
+        .find(|p| p.addr() == addr)
+        .ok_or_else(|| Error::Invalid(format!("no node of this topology listens on {addr}")))
+}
+
+/// Percent-encodes a URL user-info component.
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `redis://[[user]:password@]addr`.
+pub(crate) fn url(addr: SocketAddr, auth: Option<&Auth>) -> String {
+    match auth {
+        None => format!("redis://{addr}"),
+        Some(a) => format!(
+            "redis://{}:{}@{addr}",
+            a.user.as_deref().map(url_encode).unwrap_or_default(),
+            url_encode(&a.password)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape() {
+        let d = Description {
+            topology: "sentinel",
+            nodes: vec![NodeInfo {
+                addr: "127.0.0.1:7000".parse().unwrap(),
+                role: Role::Master,
+            }],
+            sentinels: vec!["127.0.0.1:7001".parse().unwrap()],
+            service: Some("mymaster".into()),
+        };
+        assert_eq!(
+            d.to_json(),
+            r#"{"topology":"sentinel","nodes":[{"addr":"127.0.0.1:7000","role":"master"}],"sentinels":["127.0.0.1:7001"],"service":"mymaster"}"#
+        );
+        let d = Description {
+            topology: "cluster",
+            nodes: vec![],
+            sentinels: vec![],
+            service: None,
+        };
+        assert_eq!(
+            d.to_json(),
+            r#"{"topology":"cluster","nodes":[],"sentinels":[],"service":null}"#
+        );
+    }
+
+    #[test]
+    fn urls() {
+        let a: SocketAddr = "127.0.0.1:6379".parse().unwrap();
+        assert_eq!(url(a, None), "redis://127.0.0.1:6379");
+        assert_eq!(
+            url(a, Some(&Auth::password("p@ss word"))),
+            "redis://:p%40ss%20word@127.0.0.1:6379"
+        );
+        assert_eq!(
+            url(a, Some(&Auth::user("u", "p"))),
+            "redis://u:p@127.0.0.1:6379"
+        );
+    }
+
+    #[test]
+    fn addr_lists() {
+        let v = parse_addrs("X", "127.0.0.1:1, 127.0.0.1:2,").unwrap();
+        assert_eq!(v.len(), 2);
+        assert!(parse_addrs("X", " , ").is_err());
+    }
+}

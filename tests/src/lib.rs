@@ -1,0 +1,1 @@
+//! End-to-end tests of slotline live in this crate's `[[test]]` targets.
