@@ -1,6 +1,9 @@
 //! Self-tests of `slotline-testbed`: every topology starts, is ready, answers, and leaves no
 //! process or directory behind once dropped; concurrent topologies never share a port.
 
+// Helpers outside #[test] fns panic on failure just like the tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -31,6 +31,11 @@ impl<T: ToArgs + ?Sized> ToArgs for &T {
     }
 }
 
+/// No argument at all (e.g. `unsubscribe(())` for "every channel").
+impl ToArgs for () {
+    fn write_args(&self, _cmd: &mut Cmd) {}
+}
+
 impl ToArgs for str {
     fn write_args(&self, cmd: &mut Cmd) {
         cmd.write_bytes(self.as_bytes())

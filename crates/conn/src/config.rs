@@ -170,7 +170,7 @@ impl ConnectionConfig {
     }
 
     /// Checks what can be checked before connecting.
-    pub(crate) fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         if self.tls {
             return Err(Error::Config(
                 "TLS (rediss://) is not built in yet: use redis:// or a TLS tunnel".into(),

@@ -157,22 +157,18 @@ pub(crate) async fn with_timeout<T>(
 }
 
 impl Query for Connection {
-    fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send {
-        async move {
-            let timeout = cmd.response_timeout(self.config.response_timeout);
-            let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
-            replies.pop().ok_or(Error::Closed { written: true })
-        }
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        let timeout = cmd.response_timeout(self.config.response_timeout);
+        let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
+        replies.pop().ok_or(Error::Closed { written: true })
     }
 
-    fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send {
-        async move {
-            if pipe.reply_count() == 0 {
-                return Ok(Vec::new());
-            }
-            let timeout = pipe.response_timeout(self.config.response_timeout);
-            self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
-                .await
+    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        if pipe.reply_count() == 0 {
+            return Ok(Vec::new());
         }
+        let timeout = pipe.response_timeout(self.config.response_timeout);
+        self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+            .await
     }
 }

@@ -7,6 +7,7 @@ use slotline_resp::Frame;
 
 use crate::commands::{block_time, command_list, eval_cmd};
 use crate::reply::convert;
+use crate::scan::{ScanOptions, ScanStream};
 use crate::script::ScriptCall;
 use crate::{cmd, Cmd, FromReply, Pipeline, Result, ToArgs};
 
@@ -21,7 +22,7 @@ pub trait Query: Sync {
     /// `MULTI`'s and `EXEC`'s for a transaction).
     fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send;
 
-    /// Sends one command and converts its reply; an error reply is an [`Error::Server`].
+    /// Sends one command and converts its reply; an error reply is an [`Error::Server`](crate::Error::Server).
     fn query<T: FromReply>(&self, cmd: &Cmd) -> impl Future<Output = Result<T>> + Send {
         async move { convert(self.send_command(cmd).await?) }
     }
@@ -62,6 +63,11 @@ pub trait Query: Sync {
                 None => Ok(None),
             }
         }
+    }
+
+    /// Iterates with a cursor (`SCAN`, `HSCAN`, `SSCAN`, `ZSCAN`, per `options`).
+    fn scan<T: FromReply>(&self, options: ScanOptions) -> ScanStream<'_, Self, T> {
+        ScanStream::new(self, options)
     }
 
     /// Runs a script by SHA1 (`EVALSHA`), sending its source (`EVAL`) only when the server

@@ -92,7 +92,13 @@ impl RedisUrl {
             }
             hostlist
                 .split(',')
-                .map(|h| split_host_port(h).map_err(|e| bad(&e.to_string())))
+                .map(|h| {
+                    split_host_port(h).map_err(|e| match e {
+                        // Keep one "invalid configuration:" prefix, not one per layer.
+                        Error::Config(reason) => bad(&reason),
+                        other => other,
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?
         };
         let path = percent_decode(path).map_err(|e| bad(&e))?;
@@ -301,8 +307,10 @@ pub fn percent_decode(s: &str) -> std::result::Result<String, String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
+            // Two hex digits exactly: `from_str_radix` alone would take a sign (`%+1`).
             let hex = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| format!("bad percent escape at byte {i}"))?;

@@ -20,6 +20,9 @@ pub(crate) fn parse_int_line(
         i += 1;
     }
     let digits_start = i;
+    // The largest magnitude the sign allows: a digit that takes the value past it fails at
+    // once, without waiting for the rest of the line.
+    let limit = i64::MAX as u64 + u64::from(negative);
     let mut magnitude: u64 = 0;
     loop {
         let Some(&b) = buf.get(i) else {
@@ -34,8 +37,8 @@ pub(crate) fn parse_int_line(
                     .checked_mul(10)
                     .and_then(|m| m.checked_add(u64::from(b - b'0')))
                 {
-                    Some(m) => m,
-                    None => return Err(ProtocolError::new(ProtocolErrorKind::IntegerOverflow, i)),
+                    Some(m) if m <= limit => m,
+                    _ => return Err(ProtocolError::new(ProtocolErrorKind::IntegerOverflow, i)),
                 };
                 i += 1;
             }
@@ -51,21 +54,10 @@ pub(crate) fn parse_int_line(
         Some(b'\n') => {}
         Some(_) => return Err(ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, i + 1)),
     }
+    // In range: checked digit by digit above.
     let value = if negative {
-        if magnitude > i64::MAX as u64 + 1 {
-            return Err(ProtocolError::new(
-                ProtocolErrorKind::IntegerOverflow,
-                start,
-            ));
-        }
         (magnitude as i64).wrapping_neg()
     } else {
-        if magnitude > i64::MAX as u64 {
-            return Err(ProtocolError::new(
-                ProtocolErrorKind::IntegerOverflow,
-                start,
-            ));
-        }
         magnitude as i64
     };
     Ok(Some((value, i + 2)))
@@ -132,7 +124,16 @@ mod tests {
             Some((i64::MIN, 22))
         );
         let err = parse_int_line(b"9223372036854775808\r\n", 0).unwrap_err();
-        assert_eq!(err.kind, ProtocolErrorKind::IntegerOverflow);
+        assert_eq!(
+            (err.kind, err.offset),
+            (ProtocolErrorKind::IntegerOverflow, 18)
+        );
+        // Out of range is known at the offending digit, before the line ends.
+        let err = parse_int_line(b"-9223372036854775809", 0).unwrap_err();
+        assert_eq!(
+            (err.kind, err.offset),
+            (ProtocolErrorKind::IntegerOverflow, 19)
+        );
         let err = parse_int_line(b"1x\r\n", 0).unwrap_err();
         assert_eq!(
             (err.kind, err.offset),

@@ -323,8 +323,11 @@ pub(crate) enum StartError {
 impl Process {
     /// Leases a port, writes the config and spawns the process; does not wait for it.
     fn launch(spec: &Spec, parent: &Path) -> Result<Process> {
+        Process::launch_on(spec, parent, ports::lease(spec.cluster)?)
+    }
+
+    fn launch_on(spec: &Spec, parent: &Path, lease: PortLease) -> Result<Process> {
         let program = program(spec.kind)?;
-        let lease = ports::lease(spec.cluster)?;
         let port = lease.port();
         let dir = parent.join(format!("{}-{port}", spec.kind.file_stem()));
         fs::create_dir_all(&dir)
@@ -341,8 +344,11 @@ impl Process {
             quote(&log_s)
         );
         if spec.kind == Kind::Server {
+            // Disk-based full syncs: a replica is streamed writes as soon as the (tiny) RDB
+            // is sent, instead of after its first REPLCONF ACK (up to 1 s later) as with
+            // diskless syncs, so "link up" really means "receiving writes".
             text.push_str(
-                "save \"\"\nappendonly no\nrepl-diskless-sync yes\n\
+                "save \"\"\nappendonly no\nrepl-diskless-sync no\n\
                  repl-diskless-sync-delay 0\nenable-debug-command local\n",
             );
         }
@@ -445,7 +451,7 @@ impl Process {
                     what: self.kind.name(),
                     addr: self.addr,
                     status: status.to_string(),
-                    log: format_log(&self.log, &log),
+                    log: self.log_report(40),
                 };
                 return Err(
                     if log.contains("Address already in use")
@@ -475,7 +481,7 @@ impl Process {
                     what: format!("{} at {} to answer", self.kind.name(), self.addr),
                     after: timeout,
                     last: "no answer to INFO server".into(),
-                    log: format_log(&self.log, &self.log_text(20)),
+                    log: self.log_report(20),
                 }));
             }
             std::thread::sleep(POLL_INTERVAL);
@@ -656,7 +662,24 @@ impl Process {
 
     /// A timeout error whose text includes the tail of this process's log.
     pub(crate) fn log_for_error(&self) -> String {
-        format_log(&self.log, &self.log_text(15))
+        self.log_report(15)
+    }
+
+    /// The tails of the log and of stdout/stderr, each under a header naming the file, for
+    /// error messages (empty when both are empty).
+    fn log_report(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for path in [&self.log, &self.stdout] {
+            let text = tail(path, lines);
+            if !text.trim().is_empty() {
+                out.push_str(&format!(
+                    "\n--- last lines of {} ---\n{}",
+                    path.display(),
+                    text.trim_end()
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -664,18 +687,6 @@ impl Drop for Process {
     fn drop(&mut self) {
         // SIGKILL works on a stopped process too.
         self.kill_quietly();
-    }
-}
-
-fn format_log(path: &Path, text: &str) -> String {
-    if text.trim().is_empty() {
-        String::new()
-    } else {
-        format!(
-            "\n--- last lines of {} ---\n{}",
-            path.display(),
-            text.trim_end()
-        )
     }
 }
 
@@ -694,4 +705,40 @@ fn tail(path: &Path, lines: usize) -> String {
     let text = String::from_utf8_lossy(&buf);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            kind: Kind::Server,
+            config: Vec::new(),
+            auth: None,
+            cluster: false,
+        }
+    }
+
+    #[test]
+    fn a_port_taken_by_a_stranger_is_detected() {
+        let dir = TopoDir::new("unit-port-taken").unwrap();
+        let lease = ports::lease(false).unwrap();
+        // A foreign listener grabs the port between the lease and redis's bind.
+        let _stranger = std::net::TcpListener::bind(("127.0.0.1", lease.port())).unwrap();
+        let p = Process::launch_on(&spec(), dir.path(), lease).unwrap();
+        match p.wait_started(Duration::from_secs(10)) {
+            Err(StartError::PortTaken(e)) => {
+                assert!(e.to_string().contains("Address already in use"), "{e}")
+            }
+            Err(StartError::Fatal(e)) => panic!("not recognised as a taken port: {e}"),
+            Ok(()) => panic!("redis started on a taken port"),
+        }
+        assert!(!p.is_running());
+    }
+
+    #[test]
+    fn config_values_are_quoted() {
+        assert_eq!(quote(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+    }
 }

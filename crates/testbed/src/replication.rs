@@ -222,20 +222,34 @@ impl Replication {
         Conn::connect_auth(addr, self.auth.as_ref())
     }
 
-    /// Waits until every replica has acknowledged every write made so far (`WAIT`).
+    /// Waits until every replica has processed every write the master had accepted when this
+    /// was called (compares `master_repl_offset` with each replica's `slave_repl_offset`;
+    /// unlike `WAIT`, this covers writes made on any connection).
     pub fn wait_synced(&self, timeout: Duration) -> Result<()> {
-        let n = self.replicas.len().to_string();
-        let ms = timeout.as_millis().max(1).to_string();
-        let reply = wire::query(self.master, self.auth.as_ref(), &["WAIT", &n, &ms])?;
-        match reply.as_int() {
-            Some(acked) if acked >= self.replicas.len() as i64 => Ok(()),
-            _ => Err(Error::Timeout {
-                what: "replicas to acknowledge writes (WAIT)".into(),
-                after: timeout,
-                last: format!("WAIT answered {reply:?}"),
-                log: String::new(),
-            }),
-        }
+        let offset = |addr: SocketAddr, field: &str| -> Result<Option<i64>> {
+            let reply = wire::query(addr, self.auth.as_ref(), &["INFO", "replication"])?;
+            let text = wire::text(addr, &reply)?;
+            Ok(info::field(&text, field).and_then(|v| v.parse().ok()))
+        };
+        let target = offset(self.master, "master_repl_offset")?.ok_or_else(|| Error::Protocol {
+            addr: self.master,
+            message: "INFO replication has no master_repl_offset".into(),
+        })?;
+        poll_until("the replicas to catch up with the master", timeout, || {
+            for &r in &self.replicas {
+                match offset(r, "slave_repl_offset") {
+                    Ok(Some(o)) if o >= target => {}
+                    Ok(o) => {
+                        return Ok(Poll::pending(
+                            format!("replica {r} is at offset {o:?}, the master at {target}"),
+                            self.nodes.iter().find(|p| p.addr() == r),
+                        ))
+                    }
+                    Err(e) => return Ok(Poll::pending(format!("replica {r}: {e}"), None)),
+                }
+            }
+            Ok(Poll::Ready(()))
+        })
     }
 
     /// The process listening on `addr` (refused on an external deployment).

@@ -271,6 +271,14 @@ fn entry_healthy(entry: &Frame) -> bool {
     })
 }
 
+/// Healthy, reports itself as a replica of `master`, and its link to it is up.
+fn entry_ready(entry: &Frame, master: SocketAddr) -> bool {
+    entry_healthy(entry)
+        && map_get(entry, "role-reported") == Some("slave")
+        && map_get(entry, "master-link-status") == Some("ok")
+        && map_get(entry, "master-port") == Some(master.port().to_string().as_str())
+}
+
 fn parse_master_addr(reply: &Frame) -> Option<SocketAddr> {
     let items = reply.as_array()?;
     let ip: IpAddr = items.first()?.as_str()?.parse().ok()?;
@@ -420,7 +428,7 @@ impl SentinelTopology {
     }
 
     /// Waits until every live sentinel agrees on the master, knows every other live data node
-    /// as a healthy replica, and knows the other sentinels.
+    /// as a healthy replica of it with its link up, and knows the other sentinels.
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let expected_sentinels = self.sentinel_addrs.len().saturating_sub(1);
         poll_until(
@@ -443,7 +451,7 @@ impl SentinelTopology {
                         match self.sentinel_query(s, &["SENTINEL", "REPLICAS", &self.service]) {
                             Ok(r) => r
                                 .iter()
-                                .filter(|e| entry_healthy(e))
+                                .filter(|e| entry_ready(e, m))
                                 .filter_map(entry_addr)
                                 .collect(),
                             Err(e) => return pending(format!("sentinel {s}: {e}")),

@@ -98,6 +98,19 @@ impl Connection {
         }
         result
     }
+
+    /// Hands the socket over for pub/sub; refused ([`Error::Closed`]) when an earlier
+    /// failure left the connection out of step.
+    pub(crate) fn into_parts(self) -> Result<(ConnectionConfig, Stream, Inbox)> {
+        let io = self
+            .io
+            .into_inner()
+            .map_err(|_| Error::Closed { written: false })?;
+        if io.broken {
+            return Err(Error::Closed { written: false });
+        }
+        Ok((self.config, io.stream, io.inbox))
+    }
 }
 
 impl Io {

@@ -11,9 +11,13 @@
 
 mod client;
 mod connection;
+mod pubsub;
 mod query;
+mod scan;
 mod stream;
 
 pub use client::Client;
 pub use connection::Connection;
+pub use pubsub::{IntoMessages, Messages, PubSub};
 pub use query::{Commands, Query};
+pub use scan::ScanIter;

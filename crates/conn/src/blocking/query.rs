@@ -3,8 +3,10 @@
 
 use slotline_resp::Frame;
 
+use super::ScanIter;
 use crate::commands::{block_time, command_list, eval_cmd};
 use crate::reply::convert;
+use crate::scan::ScanOptions;
 use crate::script::ScriptCall;
 use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
 
@@ -48,6 +50,11 @@ pub trait Query {
             Some(results) => convert(results).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Iterates with a cursor (`SCAN`, `HSCAN`, `SSCAN`, `ZSCAN`, per `options`).
+    fn scan<T: FromReply>(&self, options: ScanOptions) -> ScanIter<'_, Self, T> {
+        ScanIter::new(self, options)
     }
 
     /// Runs a script by SHA1 (`EVALSHA`), sending its source (`EVAL`) only on `NOSCRIPT`.

@@ -13,11 +13,14 @@ use crate::stream::Stream;
 use crate::{Error, Result};
 
 /// Serves connections one after another until the client is dropped. `first` is the
-/// connection `Client::connect` already opened.
-pub(crate) async fn run(shared: Arc<Shared>, first: Connection) {
+/// connection `Client::connect` already opened (none for a lazy client).
+pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
     let mut backoff = Backoff::new(shared.options.reconnect_min, shared.options.reconnect_max);
-    let (_, stream, inbox) = first.into_parts();
-    let mut connection = Some((stream, inbox));
+    let mut connection = first.map(|c| {
+        let (_, stream, inbox) = c.into_parts();
+        (stream, inbox)
+    });
+    let mut delay_first = false;
     loop {
         if let Some((stream, inbox)) = connection.take() {
             backoff.reset();
@@ -30,11 +33,14 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Connection) {
         if shared.lock().shutdown {
             break;
         }
-        let delay = backoff.next_delay();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = wait_shutdown(&shared) => break,
+        if delay_first {
+            let delay = backoff.next_delay();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = wait_shutdown(&shared) => break,
+            }
         }
+        delay_first = true;
         match Connection::connect(&shared.config).await {
             Ok(conn) => {
                 let (_, stream, inbox) = conn.into_parts();

@@ -5,7 +5,6 @@ mod driver;
 mod options;
 mod shared;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,11 +76,28 @@ impl Client {
     ) -> Result<Self> {
         let config = config.into_connection_config()?;
         let first = Connection::connect(&config).await?;
-        let shared = Arc::new(Shared::new(config, options));
+        Ok(Client::start(config, options, Some(first)))
+    }
+
+    /// A client that connects in the background: it returns at once, and requests wait
+    /// for the connection (or fail fast, per `options`). For nodes that may be down now and
+    /// come back later (replicas, cluster nodes). Must be called within a tokio runtime.
+    pub fn connect_lazy(config: impl IntoConnectionConfig, options: ClientOptions) -> Result<Self> {
+        let config = config.into_connection_config()?;
+        config.validate()?;
+        Ok(Client::start(config, options, None))
+    }
+
+    fn start(config: ConnectionConfig, options: ClientOptions, first: Option<Connection>) -> Self {
+        let link = match first {
+            Some(_) => shared::Link::Up,
+            None => shared::Link::Down(None),
+        };
+        let shared = Arc::new(Shared::new(config, options, link));
         tokio::spawn(driver::run(shared.clone(), first));
-        Ok(Client {
+        Client {
             handle: Arc::new(Handle { shared }),
-        })
+        }
     }
 
     /// The connection settings.
@@ -138,34 +154,30 @@ fn may_resend(error: &Error, idempotent: bool) -> bool {
 }
 
 impl Query for Client {
-    fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send {
-        async move {
-            let timeout = cmd.response_timeout(self.config().response_timeout);
-            match self
-                .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
-                .await?
-            {
-                Reply::One(frame) => Ok(frame),
-                Reply::Many(mut frames) => frames.pop().ok_or(Error::Closed { written: true }),
-            }
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        let timeout = cmd.response_timeout(self.config().response_timeout);
+        match self
+            .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
+            .await?
+        {
+            Reply::One(frame) => Ok(frame),
+            Reply::Many(mut frames) => frames.pop().ok_or(Error::Closed { written: true }),
         }
     }
 
-    fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send {
-        async move {
-            let want = pipe.reply_count();
-            if want == 0 {
-                return Ok(Vec::new());
-            }
-            let timeout = pipe.response_timeout(self.config().response_timeout);
-            let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
-            match self
-                .request(&|out| pipe.encode(out), want, timeout, idempotent)
-                .await?
-            {
-                Reply::One(frame) => Ok(vec![frame]),
-                Reply::Many(frames) => Ok(frames),
-            }
+    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        let want = pipe.reply_count();
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let timeout = pipe.response_timeout(self.config().response_timeout);
+        let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
+        match self
+            .request(&|out| pipe.encode(out), want, timeout, idempotent)
+            .await?
+        {
+            Reply::One(frame) => Ok(vec![frame]),
+            Reply::Many(frames) => Ok(frames),
         }
     }
 }

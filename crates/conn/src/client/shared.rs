@@ -69,7 +69,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: ConnectionConfig, options: ClientOptions) -> Self {
+    pub(crate) fn new(config: ConnectionConfig, options: ClientOptions, link: Link) -> Self {
         let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
         Shared {
             config,
@@ -78,7 +78,7 @@ impl Shared {
                 out: BytesMut::with_capacity(16 * 1024),
                 pending: VecDeque::new(),
                 handed: 0,
-                link: Link::Up,
+                link,
                 shutdown: false,
             }),
             writer_wake: Notify::new(),

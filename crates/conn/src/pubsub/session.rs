@@ -243,10 +243,11 @@ impl<T> Session<T> {
             Push::Message(m) => Ok(Event::Message(m)),
             Push::Subscribed(family, name) => {
                 family.set(subs).insert(name.clone());
-                Ok(self.confirm(|op| match op {
+                let (event, _) = self.confirm(|op| match op {
                     Op::Subscribe(f, names) if *f == family => take_name(names, &name),
                     _ => Matched::No,
-                }))
+                });
+                Ok(event)
             }
             Push::Unsubscribed(family, name, count) => {
                 let set = family.set(subs);
@@ -254,7 +255,7 @@ impl<T> Session<T> {
                     set.remove(name);
                 }
                 let now_empty = set.is_empty();
-                let event = self.confirm(|op| match op {
+                let (event, matched) = self.confirm(|op| match op {
                     Op::Unsubscribe(f, names) if *f == family && !names.is_empty() => match &name {
                         Some(name) => take_name(names, name),
                         None => Matched::No,
@@ -268,22 +269,23 @@ impl<T> Session<T> {
                     }
                     _ => Matched::No,
                 });
-                match (event, family, name) {
+                match (matched, family, name) {
                     // Not asked for: the server dropped a shard channel (its slot moved).
-                    (Event::Nothing, Family::Shard, Some(channel)) if !self.head_is_sunsubscribe() => {
-                        Ok(Event::Message(Message {
-                            kind: MessageKind::ShardUnsubscribed,
-                            channel,
-                            pattern: None,
-                            payload: Bytes::new(),
-                        }))
-                    }
-                    (event, _, _) => Ok(event),
+                    (false, Family::Shard, Some(channel)) => Ok(Event::Message(Message {
+                        kind: MessageKind::ShardUnsubscribed,
+                        channel,
+                        pattern: None,
+                        payload: Bytes::new(),
+                    })),
+                    _ => Ok(event),
                 }
             }
             Push::Pong(payload) => match self.pending.front() {
                 Some(Pending { op: Op::Ping, .. }) => Ok(self.complete(Ok(Reply::Pong(payload)))),
-                _ => Err(unexpected(&Frame::Bulk(payload), ": a pong nobody asked for")),
+                _ => Err(unexpected(
+                    &Frame::Bulk(payload),
+                    ": a pong nobody asked for",
+                )),
             },
             Push::Error(err) => match self.pending.front() {
                 Some(_) => Ok(self.complete(Err(Error::Server(err)))),
@@ -292,27 +294,18 @@ impl<T> Session<T> {
         }
     }
 
-    fn head_is_sunsubscribe(&self) -> bool {
-        matches!(
-            self.pending.front(),
-            Some(Pending {
-                op: Op::Unsubscribe(Family::Shard, _),
-                ..
-            })
-        )
-    }
-
     /// Applies a confirmation to the oldest request. A confirmation the oldest request
     /// does not wait for is one the server sent on its own; the subscription sets were
     /// updated already, nothing else to do.
-    fn confirm(&mut self, matches: impl FnOnce(&mut Op) -> Matched) -> Event<T> {
+    /// Returns the event and whether the confirmation was one the request waited for.
+    fn confirm(&mut self, matches: impl FnOnce(&mut Op) -> Matched) -> (Event<T>, bool) {
         let Some(head) = self.pending.front_mut() else {
-            return Event::Nothing;
+            return (Event::Nothing, false);
         };
         match matches(&mut head.op) {
-            Matched::Complete => self.complete(Ok(Reply::Done)),
-            Matched::Partial => Event::Partial.into(),
-            Matched::No => Event::Nothing,
+            Matched::Complete => (self.complete(Ok(Reply::Done)), true),
+            Matched::Partial => (Event::Nothing, true),
+            Matched::No => (Event::Nothing, false),
         }
     }
 
@@ -346,5 +339,185 @@ fn take_name(names: &mut Vec<Bytes>, name: &Bytes) -> Matched {
             }
         }
         None => Matched::No,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arr(items: &[&[u8]]) -> Frame {
+        Frame::Array(
+            items
+                .iter()
+                .map(|i| Frame::bulk(Bytes::copy_from_slice(i)))
+                .collect(),
+        )
+    }
+
+    fn confirm(kind: &str, name: Option<&str>, count: i64) -> Frame {
+        Frame::Array(vec![
+            Frame::bulk(kind.to_string()),
+            name.map_or(Frame::Null, |n| Frame::bulk(n.to_string())),
+            Frame::Integer(count),
+        ])
+    }
+
+    fn done<T: std::fmt::Debug>(event: Event<T>) -> (T, Result<Reply>) {
+        match event {
+            Event::Done(t, r) => (t, r),
+            other => panic!("expected a completion, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn interprets_messages() {
+        let m = interpret(arr(&[b"message", b"ch", b"\x00\xff"])).unwrap();
+        assert_eq!(
+            m,
+            Push::Message(Message {
+                kind: MessageKind::Message,
+                channel: "ch".into(),
+                pattern: None,
+                payload: Bytes::from_static(b"\x00\xff"),
+            })
+        );
+        let p = interpret(arr(&[b"pmessage", b"c*", b"cat", b"x"])).unwrap();
+        let Push::Message(p) = p else { panic!("{p:?}") };
+        assert_eq!(p.kind, MessageKind::PMessage);
+        assert_eq!(
+            (p.pattern_str(), p.channel_str()),
+            (Some("c*"), Some("cat"))
+        );
+        let s = interpret(arr(&[b"smessage", b"s", b"x"])).unwrap();
+        assert!(matches!(
+            s,
+            Push::Message(Message {
+                kind: MessageKind::SMessage,
+                ..
+            })
+        ));
+        assert_eq!(
+            interpret(arr(&[b"pong", b""])).unwrap(),
+            Push::Pong(Bytes::new())
+        );
+        assert_eq!(
+            interpret(Frame::simple("PONG")).unwrap(),
+            Push::Pong(Bytes::new())
+        );
+        assert_eq!(
+            interpret(confirm("unsubscribe", None, 0)).unwrap(),
+            Push::Unsubscribed(Family::Channel, None, 0)
+        );
+        // Frames that mean nothing here.
+        assert!(interpret(Frame::Integer(1)).is_err());
+        assert!(interpret(arr(&[b"message", b"ch"])).is_err());
+        assert!(interpret(Frame::Array(vec![
+            Frame::bulk("message"),
+            Frame::Integer(1),
+            Frame::bulk("x")
+        ]))
+        .is_err());
+        assert!(interpret(arr(&[b"bogus", b"a", b"b"])).is_err());
+        assert!(interpret(Frame::Array(vec![])).is_err());
+    }
+
+    #[test]
+    fn confirmations_complete_requests_in_order() {
+        let mut s = Session::default();
+        let mut subs = Subscriptions::default();
+        s.push(Op::subscribe(Family::Channel, ["a", "b"]).unwrap(), 1);
+        s.push(Op::Ping, 2);
+        s.push(Op::subscribe(Family::Pattern, "p*").unwrap(), 3);
+        assert!(matches!(
+            s.handle(confirm("subscribe", Some("a"), 1), &mut subs)
+                .unwrap(),
+            Event::Nothing
+        ));
+        // A message in between is handed out and completes nothing.
+        assert!(matches!(
+            s.handle(arr(&[b"message", b"a", b"1"]), &mut subs).unwrap(),
+            Event::Message(_)
+        ));
+        assert_eq!(
+            done(
+                s.handle(confirm("subscribe", Some("b"), 2), &mut subs)
+                    .unwrap()
+            )
+            .0,
+            1
+        );
+        let (t, r) = done(s.handle(arr(&[b"pong", b""]), &mut subs).unwrap());
+        assert_eq!((t, r.unwrap()), (2, Reply::Pong(Bytes::new())));
+        assert_eq!(
+            done(
+                s.handle(confirm("psubscribe", Some("p*"), 3), &mut subs)
+                    .unwrap()
+            )
+            .0,
+            3
+        );
+        assert!(!s.has_pending());
+        assert_eq!(subs.len(), 3);
+
+        // Unsubscribe all: done when the set is empty.
+        s.push(Op::unsubscribe(Family::Channel, ()), 4);
+        assert!(matches!(
+            s.handle(confirm("unsubscribe", Some("a"), 2), &mut subs)
+                .unwrap(),
+            Event::Nothing
+        ));
+        assert_eq!(
+            done(
+                s.handle(confirm("unsubscribe", Some("b"), 1), &mut subs)
+                    .unwrap()
+            )
+            .0,
+            4
+        );
+        assert!(subs.channels.is_empty() && subs.patterns.len() == 1);
+        // ... or with the null confirmation when there was nothing.
+        s.push(Op::unsubscribe(Family::Channel, ()), 5);
+        assert_eq!(
+            done(
+                s.handle(confirm("unsubscribe", None, 1), &mut subs)
+                    .unwrap()
+            )
+            .0,
+            5
+        );
+    }
+
+    #[test]
+    fn errors_and_unsolicited_frames() {
+        let mut s = Session::default();
+        let mut subs = Subscriptions::default();
+        s.push(Op::subscribe(Family::Shard, ["x", "y"]).unwrap(), 1);
+        let (t, r) = done(
+            s.handle(
+                Frame::error("CROSSSLOT Keys in request don't hash to the same slot"),
+                &mut subs,
+            )
+            .unwrap(),
+        );
+        assert_eq!(t, 1);
+        assert!(matches!(r, Err(Error::Server(_))));
+        // The server drops a shard channel on its own (slot migrated).
+        subs.shard_channels.insert("z".into());
+        match s
+            .handle(confirm("sunsubscribe", Some("z"), 0), &mut subs)
+            .unwrap()
+        {
+            Event::Message(m) => {
+                assert_eq!(m.kind, MessageKind::ShardUnsubscribed);
+                assert_eq!(m.channel, "z");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(subs.shard_channels.is_empty());
+        // A pong or an error nobody asked for: out of step.
+        assert!(s.handle(arr(&[b"pong", b""]), &mut subs).is_err());
+        assert!(s.handle(Frame::error("ERR x"), &mut subs).is_err());
+        assert!(Op::subscribe(Family::Channel, Vec::<String>::new()).is_err());
     }
 }

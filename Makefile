@@ -1,0 +1,63 @@
+# slotline: every set-up step a fresh machine needs is behind these targets.
+#   make demo   installs what is missing, builds, runs the demo against local Redis topologies
+#   make test   installs what is missing, then fmt, clippy, the whole test suite and the fuzzers
+SHELL := /bin/bash
+CARGO ?= cargo
+FUZZ_SECONDS ?= 120
+CI_FUZZ_SECONDS ?= 30
+TOPOLOGY ?= standalone
+
+.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench redis-up clean
+
+## Debian's Redis packages (server, sentinel, cli/benchmark), only when missing.
+deps: rust-deps
+	@if command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null; then \
+	  echo "deps: redis-server, redis-sentinel, redis-cli, redis-benchmark present"; \
+	else \
+	  if [ "$$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then \
+	    echo "deps: Redis is missing and I am not root: install redis-server redis-sentinel redis-tools yourself" >&2; exit 1; fi; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "deps: installing Debian's redis-server redis-sentinel redis-tools"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-sentinel redis-tools >/dev/null \
+	    || { echo "deps: apt-get could not install Redis" >&2; exit 1; }; \
+	fi
+
+## rustfmt and clippy, when the toolchain lacks them.
+rust-deps:
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+## cargo-fuzz, only when missing.
+fuzz-deps:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+## Start one topology and keep it up until Ctrl-C: make redis-up TOPOLOGY=cluster
+redis-up: deps
+	$(CARGO) run -q -p slotline-testbed -- up $(TOPOLOGY)
+
+demo: deps
+	$(CARGO) build -q --release --examples -p slotline
+	bash scripts/demo.sh
+
+## What CI runs: formatting, lints, every test against real Redis, and each fuzzer for a while.
+test: deps lint unit fuzz-ci
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+fuzz-ci: fuzz-deps
+	bash fuzz/run.sh $(CI_FUZZ_SECONDS)
+
+fuzz: fuzz-deps
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+## slotline bench beside redis-benchmark against a local server; writes BENCHMARKS.md's table.
+bench: deps
+	bash scripts/bench.sh
+
+clean:
+	$(CARGO) clean

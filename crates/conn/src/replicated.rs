@@ -1,0 +1,172 @@
+//! [`Replicated`]: the "master with replicas" deployment: writes to the master, reads by
+//! policy.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use slotline_resp::Frame;
+
+use crate::command_table;
+use crate::config::{Addr, IntoConnectionConfig};
+use crate::{cmd, Client, ClientOptions, Cmd, Error, Pipeline, Query, Result};
+
+/// Where read-only commands go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// Every command to the master (the default): reads see every acknowledged write.
+    #[default]
+    Primary,
+    /// Reads to a replica (round robin over the connected ones), to the master when none is.
+    PreferReplica,
+    /// Reads to a replica only (round robin); an error when none is connected.
+    Replica,
+}
+
+/// A master and its replicas behind one handle. Commands that the command table marks
+/// read-only go to replicas per [`ReadFrom`]; every other command (and any unknown one)
+/// goes to the master. A write sent to a replica by hand fails with
+/// [`ServerErrorKind::ReadOnly`](crate::ServerErrorKind::ReadOnly).
+///
+/// Each node has its own shared [`Client`]; a replica that is down is skipped (its client
+/// fails fast while reconnecting) and is used again once it is back.
+///
+/// ```no_run
+/// # async fn demo() -> slotline_conn::Result<()> {
+/// use slotline_conn::{Commands, ReadFrom, Replicated};
+/// let r = Replicated::connect("redis://127.0.0.1:6379", ["redis://127.0.0.1:6380"], ReadFrom::Replica).await?;
+/// r.set("k", "v").await?;                     // master
+/// let v: Option<String> = r.get("k").await?;  // a replica (replication is asynchronous)
+/// # let _ = v; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Replicated {
+    master: Client,
+    replicas: Vec<Client>,
+    read_from: ReadFrom,
+    next: std::sync::Arc<AtomicUsize>,
+}
+
+impl Replicated {
+    /// Connects to the master (now) and to the replicas (in the background).
+    pub async fn connect<M, R, I>(master: M, replicas: I, read_from: ReadFrom) -> Result<Self>
+    where
+        M: IntoConnectionConfig,
+        R: IntoConnectionConfig,
+        I: IntoIterator<Item = R>,
+    {
+        let master = Client::connect(master).await?;
+        let replicas = replicas
+            .into_iter()
+            .map(|r| Client::connect_lazy(r, replica_options()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Replicated {
+            master,
+            replicas,
+            read_from,
+            next: Default::default(),
+        })
+    }
+
+    /// Connects to the master and finds its replicas with `ROLE`; the replicas use the
+    /// master's credentials and database.
+    pub async fn discover(master: impl IntoConnectionConfig, read_from: ReadFrom) -> Result<Self> {
+        let config = master.into_connection_config()?;
+        let client = Client::connect(&config).await?;
+        let role: Frame = client.query(&cmd("ROLE")).await?;
+        let replicas = replica_addrs_from_role(&role)?
+            .into_iter()
+            .map(|addr| Client::connect_lazy(config.for_addr(addr), replica_options()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Replicated {
+            master: client,
+            replicas,
+            read_from,
+            next: Default::default(),
+        })
+    }
+
+    /// The master's client.
+    pub fn master(&self) -> &Client {
+        &self.master
+    }
+
+    /// The replicas' clients.
+    pub fn replicas(&self) -> &[Client] {
+        &self.replicas
+    }
+
+    /// The read policy.
+    pub fn read_from(&self) -> ReadFrom {
+        self.read_from
+    }
+
+    /// The client a command goes to: the master for writes, a connected replica for reads
+    /// as the policy says.
+    fn route(&self, read_only: bool) -> Result<&Client> {
+        if !read_only || self.read_from == ReadFrom::Primary {
+            return Ok(&self.master);
+        }
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            let replica = &self.replicas[(start + i) % n];
+            if replica.is_connected() {
+                return Ok(replica);
+            }
+        }
+        match self.read_from {
+            ReadFrom::Replica => Err(Error::Refused(format!(
+                "no replica is connected (of {n}); ReadFrom::PreferReplica would read from the master"
+            ))),
+            _ => Ok(&self.master),
+        }
+    }
+}
+
+/// Replica clients fail fast while reconnecting, so that reads move on to another node.
+fn replica_options() -> ClientOptions {
+    ClientOptions::default().fail_fast()
+}
+
+/// The replicas a master lists in its `ROLE` reply: `["master", offset, [[ip, port, offset], ...]]`.
+pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
+    let bad = || Error::Refused(format!("unexpected ROLE reply from a master: {role:?}"));
+    let parts = role.as_array().ok_or_else(bad)?;
+    if parts.first().and_then(Frame::as_str) != Some("master") {
+        return Err(Error::Refused(format!(
+            "the node is not a master (ROLE says {:?})",
+            parts.first().and_then(Frame::as_str).unwrap_or("?")
+        )));
+    }
+    let list = parts.get(2).and_then(Frame::as_array).ok_or_else(bad)?;
+    list.iter()
+        .map(|r| {
+            let fields = r.as_array().ok_or_else(bad)?;
+            let host = fields.first().and_then(Frame::as_str).ok_or_else(bad)?;
+            let port = fields
+                .get(1)
+                .and_then(Frame::as_str)
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(bad)?;
+            Ok(Addr::tcp(host, port))
+        })
+        .collect()
+}
+
+impl Query for Replicated {
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        let read_only = command_table::is_readonly(cmd);
+        let target = self.route(read_only)?;
+        match target.send_command(cmd).await {
+            // A replica that dropped just now: a read that never left may go elsewhere.
+            Err(e) if read_only && e.is_retryable() && !std::ptr::eq(target, &self.master) => {
+                self.route(true)?.send_command(cmd).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        let read_only = !pipe.is_atomic() && pipe.cmds().iter().all(command_table::is_readonly);
+        self.route(read_only)?.send_pipeline(pipe).await
+    }
+}

@@ -1,0 +1,200 @@
+//! Property tests: encoding then decoding gives the frame back, and the same bytes split at
+//! any points and fed piece by piece give the same frames (and errors) as fed whole.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+use slotline_resp::{Decoder, Frame, Limits, ProtocolError};
+
+/// A line for a simple string or error: any bytes but CR and LF.
+fn line() -> impl Strategy<Value = Bytes> {
+    prop::collection::vec(
+        any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'),
+        0..24,
+    )
+    .prop_map(Bytes::from)
+}
+
+/// Any bytes, CR and LF included, biased towards the ones that matter to the parser.
+fn payload() -> impl Strategy<Value = Bytes> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => any::<u8>(),
+            1 => Just(b'\r'),
+            1 => Just(b'\n'),
+            1 => Just(b'$'),
+            1 => Just(b'*'),
+        ],
+        0..64,
+    )
+    .prop_map(Bytes::from)
+}
+
+fn integer() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        any::<i64>(),
+        -1000i64..1000,
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(-1),
+        Just(0),
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = Frame> {
+    prop_oneof![
+        line().prop_map(Frame::Simple),
+        line().prop_map(Frame::Error),
+        integer().prop_map(Frame::Integer),
+        payload().prop_map(Frame::Bulk),
+        Just(Frame::Null),
+        Just(Frame::NullArray),
+    ]
+}
+
+/// Any frame, arrays nested at most 6 deep.
+fn frame() -> impl Strategy<Value = Frame> {
+    scalar().prop_recursive(6, 96, 8, |inner| {
+        prop::collection::vec(inner, 0..8).prop_map(Frame::Array)
+    })
+}
+
+/// Feeds `wire` whole, decoding replies until none is left or one fails.
+fn decode_whole(wire: &[u8], limits: Limits) -> (Vec<Frame>, Option<ProtocolError>, usize) {
+    let mut dec = Decoder::with_limits(limits);
+    let mut buf = BytesMut::from(wire);
+    let mut frames = Vec::new();
+    loop {
+        match dec.decode(&mut buf) {
+            Ok(Some(frame)) => frames.push(frame),
+            Ok(None) => return (frames, None, buf.len()),
+            Err(e) => return (frames, Some(e), buf.len()),
+        }
+    }
+}
+
+/// Feeds `wire` in pieces cut at `cuts`, appending each to one buffer and decoding while
+/// replies come out; stops at the first error.
+fn decode_pieces(
+    wire: &[u8],
+    cuts: &[usize],
+    limits: Limits,
+) -> (Vec<Frame>, Option<ProtocolError>, usize) {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    points.push(0);
+    points.push(wire.len());
+    points.sort_unstable();
+    let mut dec = Decoder::with_limits(limits);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for piece in points.windows(2) {
+        buf.extend_from_slice(&wire[piece[0]..piece[1]]);
+        loop {
+            match dec.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(e) => return (frames, Some(e), buf.len()),
+            }
+        }
+    }
+    (frames, None, buf.len())
+}
+
+fn wire_of(frames: &[Frame]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for f in frames {
+        f.encode(&mut out);
+    }
+    out.to_vec()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn encode_then_decode_gives_the_frame_back(frame in frame(), tail in payload()) {
+        let mut buf = frame.to_wire();
+        let len = buf.len();
+        prop_assert_eq!(len, frame.encoded_len());
+        // Whatever follows the reply is left alone.
+        buf.extend_from_slice(&tail);
+        let mut dec = Decoder::with_limits(Limits { max_depth: 16, ..Limits::default() });
+        let got = dec.decode(&mut buf);
+        prop_assert_eq!(got, Ok(Some(frame)));
+        prop_assert_eq!(&buf[..], &tail[..]);
+        prop_assert!(!dec.is_partial());
+    }
+
+    #[test]
+    fn every_proper_prefix_is_incomplete(frame in frame()) {
+        let wire = frame.to_wire();
+        let mut dec = Decoder::default();
+        for end in 0..wire.len() {
+            let mut buf = BytesMut::from(&wire[..end]);
+            prop_assert_eq!(dec.decode(&mut buf), Ok(None));
+            prop_assert_eq!(&buf[..], &wire[..end]);
+            dec.reset();
+        }
+    }
+
+    #[test]
+    fn pieces_give_the_same_frames_as_whole(
+        frames in prop::collection::vec(frame(), 1..6),
+        cuts in prop::collection::vec(any::<usize>(), 0..24),
+    ) {
+        let wire = wire_of(&frames);
+        let whole = decode_whole(&wire, Limits::default());
+        prop_assert_eq!(&whole.0, &frames);
+        prop_assert_eq!(whole.2, 0);
+        let pieces = decode_pieces(&wire, &cuts, Limits::default());
+        prop_assert_eq!(pieces, whole);
+    }
+
+    #[test]
+    fn one_byte_at_a_time_gives_the_same_frames(frames in prop::collection::vec(frame(), 1..4)) {
+        let wire = wire_of(&frames);
+        let cuts: Vec<usize> = (1..wire.len()).collect();
+        prop_assert_eq!(decode_pieces(&wire, &cuts, Limits::default()).0, frames);
+    }
+
+    /// Valid replies with a few bytes changed: whatever the outcome, pieces and whole agree
+    /// on it, error kind and offset included, and no byte is consumed that was not given.
+    #[test]
+    fn damaged_bytes_fail_the_same_way_in_pieces(
+        frames in prop::collection::vec(frame(), 1..4),
+        damage in prop::collection::vec((any::<usize>(), prop_oneof![
+            any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b'9'), Just(b'*'), Just(b'$'),
+        ]), 1..4),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        max_line in 0usize..40,
+        max_bulk in 0usize..80,
+        max_array in 0usize..10,
+        max_depth in 0usize..8,
+    ) {
+        let mut wire = wire_of(&frames);
+        for (at, byte) in damage {
+            let at = at % wire.len();
+            wire[at] = byte;
+        }
+        for limits in [
+            Limits::default(),
+            Limits { max_line_len: max_line, max_bulk_len: max_bulk, max_array_len: max_array, max_depth },
+        ] {
+            let whole = decode_whole(&wire, limits);
+            let pieces = decode_pieces(&wire, &cuts, limits);
+            // (Fed in pieces, an error can come before the last piece is appended, so only
+            // the frames and the error are compared, not what is left in the buffer.)
+            prop_assert_eq!((&pieces.0, &pieces.1), (&whole.0, &whole.1));
+            if let Some(err) = &whole.1 {
+                // The offset points inside the reply at the front of what was left.
+                prop_assert!(err.offset < whole.2, "{:?} with {} bytes left", err, whole.2);
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! `slotline bench`: load in the shape of `redis-benchmark`, through slotline's own clients.
+//!
+//! `-c` callers share the client(s) (implicit pipelining does the batching); `-P` sends
+//! explicit pipelines of that many commands. Prints requests per second, latency
+//! percentiles and the client's CPU time per request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slotline_conn::{cmd, Client, Cmd, Pipeline, Query};
+
+use super::options::Args;
+use super::CliError;
+
+/// What to run, as given on the command line.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Server URL (`--url`); else `-h`/`-p`.
+    pub url: String,
+    /// Concurrent callers (`-c`, default 50).
+    pub clients: usize,
+    /// Requests per test (`-n`, default 100,000).
+    pub requests: u64,
+    /// Commands per explicit pipeline (`-P`, default 1).
+    pub pipeline: usize,
+    /// Tests to run (`-t`, default `set,get`).
+    pub tests: Vec<String>,
+    /// Value size in bytes for `SET` (`-d`, default 3).
+    pub data_size: usize,
+    /// Random keys in `0..keyspace` (`-r`); else one fixed key, as `redis-benchmark`.
+    pub keyspace: Option<u64>,
+    /// Shared clients the callers are spread over (`--connections`, default 1).
+    pub connections: usize,
+    /// Only the summary lines (`-q`).
+    pub quiet: bool,
+}
+
+impl BenchOptions {
+    /// Reads the options after `bench`.
+    pub fn parse(args: &[String]) -> Result<Self, CliError> {
+        let mut host = "127.0.0.1".to_string();
+        let mut port = 6379u16;
+        let mut url = None;
+        let mut opts = BenchOptions {
+            url: String::new(),
+            clients: 50,
+            requests: 100_000,
+            pipeline: 1,
+            tests: vec!["set".into(), "get".into()],
+            data_size: 3,
+            keyspace: None,
+            connections: 1,
+            quiet: false,
+        };
+        let mut args = Args::new(args);
+        while let Some(flag) = args.next_arg() {
+            match flag {
+                "--url" | "-u" => url = Some(args.value(flag)?.to_string()),
+                "-h" | "--host" => host = args.value(flag)?.to_string(),
+                "-p" | "--port" => port = args.parsed(flag)?,
+                "-c" | "--clients" => opts.clients = args.parsed(flag)?,
+                "-n" | "--requests" => opts.requests = args.parsed(flag)?,
+                "-P" | "--pipeline" => opts.pipeline = args.parsed(flag)?,
+                "-t" | "--tests" => {
+                    opts.tests = args
+                        .value(flag)?
+                        .split(',')
+                        .map(|t| t.trim().to_ascii_lowercase())
+                        .filter(|t| !t.is_empty())
+                        .collect()
+                }
+                "-d" | "--data-size" => opts.data_size = args.parsed(flag)?,
+                "-r" | "--keyspace" => opts.keyspace = Some(args.parsed(flag)?),
+                "--connections" => opts.connections = args.parsed(flag)?,
+                "-q" | "--quiet" => opts.quiet = true,
+                other => return Err(format!("bench: unknown option {other:?}")),
+            }
+        }
+        for test in &opts.tests {
+            if !matches!(test.as_str(), "get" | "set" | "incr" | "ping") {
+                return Err(format!(
+                    "bench: unknown test {test:?} (known: get, set, incr, ping)"
+                ));
+            }
+        }
+        if opts.clients == 0 || opts.requests == 0 || opts.pipeline == 0 || opts.connections == 0 {
+            return Err("bench: -c, -n, -P and --connections must be at least 1".into());
+        }
+        opts.url = url.unwrap_or_else(|| format!("redis://{host}:{port}"));
+        Ok(opts)
+    }
+}
+
+/// One test's results.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// `GET`, `SET`, ...
+    pub test: String,
+    /// Requests completed.
+    pub requests: u64,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+    /// Latency percentiles (50, 99, 99.9) of one request (a pipeline's requests share its
+    /// latency, as in `redis-benchmark`).
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+    /// The process's CPU time per request, where the OS tells it.
+    pub cpu_per_request: Option<Duration>,
+    /// Requests that failed.
+    pub errors: u64,
+}
+
+impl BenchReport {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The summary line, shaped like `redis-benchmark -q`'s.
+    pub fn line(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        format!(
+            "{}: {:.2} requests per second, p50={:.3} msec, p99={:.3} msec, p99.9={:.3} msec{}{}",
+            self.test,
+            self.rate(),
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.p999),
+            self.cpu_per_request
+                .map(|c| format!(", client cpu={:.2} usec/req", c.as_secs_f64() * 1e6))
+                .unwrap_or_default(),
+            if self.errors > 0 {
+                format!(", {} errors", self.errors)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// `slotline bench ...`.
+pub(super) fn main(args: &[String]) -> Result<(), CliError> {
+    let opts = BenchOptions::parse(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let mut clients = Vec::with_capacity(opts.connections);
+        for _ in 0..opts.connections {
+            clients.push(
+                Client::connect(opts.url.as_str())
+                    .await
+                    .map_err(|e| format!("cannot connect to {}: {e}", opts.url))?,
+            );
+        }
+        for test in &opts.tests {
+            let report = run(&clients, &opts, test).await;
+            println!("{}", report.line());
+        }
+        Ok(())
+    })
+}
+
+/// Runs one test with `opts.clients` callers spread over `targets`.
+pub async fn run<Q>(targets: &[Q], opts: &BenchOptions, test: &str) -> BenchReport
+where
+    Q: Query + Clone + Send + Sync + 'static,
+{
+    let issued = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let value = Arc::new(vec![b'x'; opts.data_size]);
+    let started = Instant::now();
+    let cpu_before = cpu_time();
+    let progress = (!opts.quiet).then(|| {
+        let done = done.clone();
+        let total = opts.requests;
+        let name = test.to_ascii_uppercase();
+        tokio::spawn(async move {
+            let mut last = 0;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = done.load(Ordering::Relaxed);
+                eprint!(
+                    "\r{name}: rps={} (overall: {:.0}) {}/{total}   ",
+                    now - last,
+                    now as f64 / started.elapsed().as_secs_f64(),
+                    now
+                );
+                last = now;
+            }
+        })
+    });
+    let mut tasks = Vec::with_capacity(opts.clients);
+    for i in 0..opts.clients {
+        let target = targets[i % targets.len()].clone();
+        let (issued, done, value) = (issued.clone(), done.clone(), value.clone());
+        let (test, opts) = (test.to_string(), opts.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1);
+            loop {
+                let first = issued.fetch_add(opts.pipeline as u64, Ordering::Relaxed);
+                if first >= opts.requests {
+                    break;
+                }
+                let batch = (opts.requests - first).min(opts.pipeline as u64) as usize;
+                let mut next_key = || key(&mut seed, opts.keyspace);
+                let sent = Instant::now();
+                let ok = if opts.pipeline == 1 {
+                    let c = command(&test, next_key(), &value);
+                    target.send_command(&c).await.is_ok_and(|f| !f.is_error())
+                } else {
+                    let mut p = Pipeline::with_capacity(batch);
+                    for _ in 0..batch {
+                        p.add(command(&test, next_key(), &value));
+                    }
+                    target
+                        .send_pipeline(&p)
+                        .await
+                        .is_ok_and(|fs| fs.iter().all(|f| !f.is_error()))
+                };
+                let micros = sent.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                if !ok {
+                    errors += batch as u64;
+                }
+                latencies.extend(std::iter::repeat_n(micros, batch));
+                done.fetch_add(batch as u64, Ordering::Relaxed);
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(opts.requests as usize);
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    if let Some(p) = progress {
+        p.abort();
+        eprint!("\r{:60}\r", "");
+    }
+    latencies.sort_unstable();
+    let pct = |q: f64| {
+        let i = ((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1));
+        Duration::from_micros(latencies.get(i).copied().unwrap_or(0) as u64)
+    };
+    let requests = latencies.len() as u64;
+    BenchReport {
+        test: test.to_ascii_uppercase(),
+        requests,
+        elapsed,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        p999: pct(0.999),
+        cpu_per_request: cpu.map(|c| c / requests.max(1) as u32),
+        errors,
+    }
+}
+
+fn key(seed: &mut u64, keyspace: Option<u64>) -> String {
+    match keyspace {
+        None => "key:__rand_int__".to_string(),
+        Some(n) => {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            format!("key:{:012}", *seed % n.max(1))
+        }
+    }
+}
+
+fn command(test: &str, key: String, value: &[u8]) -> Cmd {
+    match test {
+        "set" => cmd("SET").arg(key).arg(value),
+        "incr" => cmd("INCR").arg(key),
+        "ping" => cmd("PING"),
+        _ => cmd("GET").arg(key),
+    }
+}
+
+/// This process's CPU time (user + system), on Linux.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
