@@ -185,6 +185,15 @@ fn cluster_manual_failover_swaps_roles() {
     for addr in c.addrs() {
         assert_eq!(owner_according_to(&c, addr, range.start), replica.port());
     }
+
+    // Back again, forced, while the current master hangs (SIGSTOP); once resumed it rejoins
+    // as the replica.
+    c.stop(replica).unwrap();
+    c.failover_force(master).unwrap();
+    assert_eq!(c.slot_owner(range.start).unwrap(), master);
+    c.cont(replica).unwrap();
+    c.wait_stable(SETTLE).unwrap();
+    assert_eq!(c.replicas_of(master).unwrap(), vec![replica]);
 }
 
 #[test]

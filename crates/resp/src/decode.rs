@@ -89,11 +89,9 @@ pub struct Decoder {
     nested: bool,
     /// The elements scanned so far, in order.
     tokens: Vec<Token>,
-    /// Arrays being assembled by the build step, innermost last: where their elements start
-    /// in `frames`, and how many they are (kept for its capacity).
-    building: Vec<(usize, usize)>,
-    /// Frames built but not yet collected into their array (kept for its capacity).
-    frames: Vec<Frame>,
+    /// The arrays enclosing the one being assembled by the build step, innermost last, each
+    /// with the elements it still expects (kept for its capacity).
+    building: Vec<(Vec<Frame>, usize)>,
 }
 
 impl Decoder {
@@ -425,42 +423,37 @@ impl Decoder {
     }
 
     /// Turns the scanned tokens of a reply with nested arrays into frames whose payloads are
-    /// slices of `reply`.
-    ///
-    /// Frames go onto one stack; an array is collected off its top once its last element is
-    /// in. So every array's `Vec` is allocated only when complete, innermost first and the
-    /// outermost last, which is also the order they are freed in when the reply is dropped:
-    /// the allocator hands the same blocks back at once (allocating the big outer `Vec`
-    /// first would make glibc consolidate the small blocks freed by the previous reply and
-    /// then carve every inner `Vec` afresh, several times slower).
+    /// slices of `reply`. Each frame is written once, straight into the `Vec` of the array
+    /// that holds it (allocated with its exact length when its header is met).
     fn build_nested(&mut self, reply: &Bytes) -> Frame {
-        let frames = &mut self.frames;
-        let open = &mut self.building;
-        frames.clear();
-        open.clear();
-        for &token in &self.tokens {
-            match token {
-                Token::Array(len) => {
-                    open.push((frames.len(), len));
-                    continue;
-                }
-                scalar => frames.push(scalar_frame(scalar, reply)),
+        let parents = &mut self.building;
+        parents.clear();
+        let (outer, rest) = match self.tokens.split_first() {
+            Some((&Token::Array(len), rest)) => (len, rest),
+            // The scan only builds nested replies from an outer array.
+            _ => return Frame::NullArray,
+        };
+        let mut items: Vec<Frame> = Vec::with_capacity(outer);
+        let mut left = outer;
+        for &token in rest {
+            if let Token::Array(len) = token {
+                parents.push((std::mem::replace(&mut items, Vec::with_capacity(len)), left));
+                left = len;
+                continue;
             }
-            // Collect every array this element completes.
-            while let Some(&(start, len)) = open.last() {
-                if frames.len() - start < len {
-                    break;
-                }
-                open.pop();
-                let items: Vec<Frame> = frames.drain(start..).collect();
-                frames.push(Frame::Array(items));
+            items.push(scalar_frame(token, reply));
+            left -= 1;
+            while left == 0 {
+                let Some((parent, parent_left)) = parents.pop() else {
+                    return Frame::Array(items);
+                };
+                let done = std::mem::replace(&mut items, parent);
+                items.push(Frame::Array(done));
+                left = parent_left - 1;
             }
         }
-        let frame = frames.pop().unwrap_or(Frame::NullArray);
-        if frames.capacity() > KEPT_TOKEN_CAPACITY {
-            *frames = Vec::new();
-        }
-        frame
+        // Unreachable: the scan reports a reply complete only when its outer array closes.
+        Frame::Array(items)
     }
 
     /// Where the bulk string whose `$` is at `at` lies: `None` until its header, payload

@@ -626,8 +626,21 @@ impl Cluster {
     /// Manual failover: `CLUSTER FAILOVER` on `replica`, then waits until it is a master, its
     /// old master is its replica, and the cluster is stable and agrees.
     pub fn failover(&self, replica: SocketAddr) -> Result<()> {
+        self.manual_failover(replica, None)
+    }
+
+    /// `CLUSTER FAILOVER FORCE` on `replica`: takes over without the master's agreement (for
+    /// a master that is stopped or dead), then waits until the cluster is stable again.
+    pub fn failover_force(&self, replica: SocketAddr) -> Result<()> {
+        self.manual_failover(replica, Some("FORCE"))
+    }
+
+    fn manual_failover(&self, replica: SocketAddr, option: Option<&str>) -> Result<()> {
         let node = self.local_node("cluster failover", replica)?;
-        node.cmd(&["CLUSTER", "FAILOVER"])?;
+        match option {
+            Some(opt) => node.cmd(&["CLUSTER", "FAILOVER", opt])?,
+            None => node.cmd(&["CLUSTER", "FAILOVER"])?,
+        };
         poll_until(
             &format!("{replica} to take over as master"),
             topology::FAULT_TIMEOUT,

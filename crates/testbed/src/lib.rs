@@ -137,3 +137,17 @@ impl Topology {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn topologies_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::Standalone>();
+        shareable::<super::Replication>();
+        shareable::<super::SentinelTopology>();
+        shareable::<super::Cluster>();
+        shareable::<super::Process>();
+        shareable::<super::Error>();
+    }
+}

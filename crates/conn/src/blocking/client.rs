@@ -1,7 +1,9 @@
 //! [`Client`]: the shared client for threads: one connection, implicit pipelining across
 //! every thread that holds a clone.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use slotline_resp::Frame;
 
@@ -13,9 +15,9 @@ use crate::{ClientOptions, Cmd, Error, Pipeline, Query as AsyncQuery, Result};
 /// every thread; requests that threads make at once leave in one write.
 ///
 /// It runs the async client's driver on a small runtime of its own (one worker thread), so
-/// the queueing, reconnect and retry rules are the same code. Do not call it from inside an
-/// async runtime: use [`crate::Client`] there (doing so returns an error, it does not
-/// panic).
+/// the queueing, reconnect and retry rules are the same code; the calling thread waits
+/// parked. It works from any thread, `spawn_blocking` ones included; called from an async
+/// task it would block that task's worker thread, so use [`crate::Client`] there.
 ///
 /// ```no_run
 /// use slotline_conn::blocking::{Client, Commands};
@@ -34,7 +36,20 @@ use crate::{ClientOptions, Cmd, Error, Pipeline, Query as AsyncQuery, Result};
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: crate::Client,
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: Arc<OwnRuntime>,
+}
+
+/// The client's own runtime, shut down without blocking when the last clone goes (so that
+/// dropping a blocking client is fine on any thread).
+#[derive(Debug)]
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Client {
@@ -46,17 +61,16 @@ impl Client {
     /// [`connect`](Client::connect) with options.
     pub fn connect_with(config: impl IntoConnectionConfig, options: ClientOptions) -> Result<Self> {
         let config = config.into_connection_config()?;
-        outside_runtime()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("slotline-client")
             .enable_all()
             .build()
             .map_err(|e| Error::io(e, false))?;
-        let inner = runtime.block_on(crate::Client::connect_with(config, options))?;
+        let inner = park_on(&runtime, crate::Client::connect_with(config, options))?;
         Ok(Client {
             inner,
-            runtime: Arc::new(runtime),
+            runtime: Arc::new(OwnRuntime(Some(runtime))),
         })
     }
 
@@ -76,21 +90,41 @@ impl Client {
         super::Connection::connect(self.config())
     }
 
-    fn block_on<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        outside_runtime()?;
-        self.runtime.block_on(fut)
+    fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match &self.runtime.0 {
+            Some(runtime) => park_on(runtime, fut),
+            None => Err(Error::Closed { written: false }),
+        }
     }
 }
 
-/// Refuses to block a thread that is running async tasks.
-fn outside_runtime() -> Result<()> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(Error::Refused(
-            "the blocking client was called from inside an async runtime; use slotline_conn::Client there"
-                .into(),
-        ));
+/// Runs `fut` to completion on this thread, inside `runtime`'s context (its reactor and
+/// timers run on the runtime's worker), parking between polls. Unlike
+/// `Runtime::block_on`, this works on threads that are already in a runtime's context.
+fn park_on<T>(runtime: &tokio::runtime::Runtime, fut: impl Future<Output = T>) -> T {
+    let _context = runtime.enter();
+    let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
     }
-    Ok(())
+}
+
+/// Wakes a parked thread.
+struct Unparker(std::thread::Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
 }
 
 impl Query for Client {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make demo: every deployment mode slotline serves so far, against local Redis topologies
+# that the test bed starts and tears down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/topology.sh
+cargo build -q --release -p slotline-testbed -p slotline --bins --examples
+EX=target/release/examples
+
+echo "### single node"
+start_topology standalone
+"$EX/single_node" "redis://$(topology_nodes master)"
+stop_topologies
+
+echo
+echo "### master with replicas"
+start_topology replication
+replicas=()
+for r in $(topology_nodes replica); do replicas+=("redis://$r"); done
+"$EX/replication" "redis://$(topology_nodes master)" "${replicas[@]}"
+stop_topologies
+
+echo
+echo "demo done: every topology was torn down"

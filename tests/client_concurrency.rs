@@ -1,0 +1,211 @@
+//! The shared `Client` under many concurrent callers, against a real `redis-server`:
+//! every caller gets exactly its own replies (async tasks and blocking threads), all of
+//! them over ONE connection, and requests that wait at once really leave together
+//! (implicit pipelining, checked with the server's own read counter).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slotline_conn::{cmd, Client, Commands, Query};
+use slotline_testbed::{Process, Standalone};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// One field of `INFO <section>`.
+fn info_field(p: &Process, section: &str, field: &str) -> String {
+    let reply = p.cmd(&["INFO", section]).unwrap();
+    let text = reply.as_str().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}: {text}"))
+        .trim()
+        .to_string()
+}
+
+fn info_int(p: &Process, section: &str, field: &str) -> i64 {
+    info_field(p, section, field).parse().unwrap()
+}
+
+/// `calls=` of `cmdstat_<name>` (0 when the command never ran).
+fn calls(p: &Process, name: &str) -> i64 {
+    let reply = p.cmd(&["INFO", "commandstats"]).unwrap();
+    let text = reply.as_str().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// How many connections `CLIENT LIST` shows with this name.
+fn connections_named(p: &Process, name: &str) -> usize {
+    let reply = p.cmd(&["CLIENT", "LIST"]).unwrap();
+    let needle = format!(" name={name} ");
+    reply
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .count()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The work of one caller: SET/GET of its own keys with values nobody else writes, and
+/// INCR of its own counter, 100 commands in all; panics on any reply that is not its own.
+async fn async_caller(c: Client, task: usize) {
+    let counter = format!("ctr:{task}");
+    for j in 0..33 {
+        let key = format!("k:{task}:{j}");
+        let value = format!("v:{task}:{j}:{}", task * 7919 + j);
+        c.set(&key, &value).await.unwrap();
+        let got: Option<String> = c.get(&key).await.unwrap();
+        assert_eq!(got.as_deref(), Some(value.as_str()), "task {task} step {j}");
+        let n = c.incr(&counter).await.unwrap();
+        assert_eq!(n, j as i64 + 1, "task {task} counter");
+    }
+    let total: i64 = c.get(&counter).await.unwrap();
+    assert_eq!(total, 33);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_tasks_on_one_client_get_their_own_replies() {
+    let server = Standalone::builder().local().start().unwrap();
+    let p = server.process().unwrap();
+    let name = "conc-async";
+    let client = Client::connect(format!("{}/0?client_name={name}", server.url()))
+        .await
+        .unwrap();
+    let connections_before = info_int(p, "stats", "total_connections_received");
+
+    let tasks: Vec<_> = (0..1000)
+        .map(|t| tokio::spawn(async_caller(client.clone(), t)))
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(DEADLINE, t)
+            .await
+            .expect("a task hung")
+            .unwrap();
+    }
+
+    // One connection served them all, and it never had to reconnect.
+    assert_eq!(connections_named(p, name), 1);
+    let connections_after = info_int(p, "stats", "total_connections_received");
+    // Only the INFO/CLIENT LIST probes themselves connected meanwhile.
+    assert_eq!(connections_after - connections_before, 2);
+    // Every command reached the server once.
+    assert_eq!(calls(p, "set"), 33_000);
+    assert_eq!(calls(p, "incr"), 33_000);
+    assert_eq!(calls(p, "get"), 34_000);
+    let n: i64 = client.query(&cmd("DBSIZE")).await.unwrap();
+    assert_eq!(n, 1000 * 34);
+}
+
+#[test]
+fn sixty_four_threads_on_one_blocking_client_get_their_own_replies() {
+    use slotline_conn::blocking;
+    use slotline_conn::blocking::Commands as _;
+
+    let server = Standalone::builder().local().start().unwrap();
+    let p = server.process().unwrap();
+    let name = "conc-blocking";
+    let client =
+        blocking::Client::connect(format!("{}/0?client_name={name}", server.url())).unwrap();
+    let threads: Vec<_> = (0..64)
+        .map(|t| {
+            let c = client.clone();
+            std::thread::spawn(move || {
+                let counter = format!("bctr:{t}");
+                for j in 0..33 {
+                    let key = format!("bk:{t}:{j}");
+                    let value = format!("bv:{t}:{j}:{}", t * 104_729 + j);
+                    c.set(&key, &value).unwrap();
+                    let got: Option<String> = c.get(&key).unwrap();
+                    assert_eq!(got.as_deref(), Some(value.as_str()), "thread {t} step {j}");
+                    assert_eq!(c.incr(&counter).unwrap(), j as i64 + 1, "thread {t}");
+                }
+                let total: i64 = c.get(&counter).unwrap();
+                assert_eq!(total, 33);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(connections_named(p, name), 1);
+    assert_eq!(calls(p, "set"), 64 * 33);
+    assert_eq!(calls(p, "incr"), 64 * 33);
+    assert_eq!(calls(p, "get"), 64 * 34);
+    assert!(client.is_connected());
+}
+
+/// 1,000 GETs made at once while the server is frozen: they pile up in the client and
+/// leave in a few large writes. Once the server runs again it reads them in a handful of
+/// read events (`total_reads_processed`), where one round trip per request would take
+/// 1,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_leave_in_few_writes() {
+    let server = Standalone::builder().local().start().unwrap();
+    let p = server.process().unwrap();
+    let name = "conc-pipelining";
+    let client = Client::connect(format!(
+        "{}/0?client_name={name}&response_timeout=20s",
+        server.url()
+    ))
+    .await
+    .unwrap();
+    client.set("shared", "value").await.unwrap();
+    let reads_before = info_int(p, "stats", "total_reads_processed");
+    let gets_before = calls(p, "get");
+
+    server.stop().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let c = client.clone();
+            let started = started.clone();
+            tokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                let v: Option<String> = c.get("shared").await?;
+                Ok::<_, slotline_conn::Error>(v)
+            })
+        })
+        .collect();
+    let s = started.clone();
+    tokio::task::spawn_blocking(move || {
+        wait_until("every task to send its GET", || {
+            s.load(Ordering::SeqCst) == 1000
+        })
+    })
+    .await
+    .unwrap();
+    // Let the last tasks finish the poll in which they queued their request.
+    tokio::task::yield_now().await;
+    server.cont().unwrap();
+
+    for t in tasks {
+        let v = tokio::time::timeout(DEADLINE, t)
+            .await
+            .expect("a GET hung")
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("value"));
+    }
+    assert_eq!(calls(p, "get") - gets_before, 1000);
+    let reads = info_int(p, "stats", "total_reads_processed") - reads_before;
+    eprintln!("server reads for 1000 GETs: {reads}");
+    // The two INFO probes above account for a few reads; the 1,000 GETs for the rest.
+    assert!(
+        reads < 50,
+        "1,000 concurrent GETs took {reads} server reads: not pipelined"
+    );
+    assert_eq!(connections_named(p, name), 1);
+}
