@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use slotline_resp::Frame;
 
 use crate::args::ToArgs;
-use crate::error::ServerError;
+use crate::error::{ServerError, ServerErrorKind};
 use crate::{cmd, Cmd, Error, Result};
 
 /// Commands sent together and answered together, in order.
@@ -159,8 +159,9 @@ impl Pipeline {
     /// result: an array of the replies that are not ignored, or `None` when a transaction
     /// was aborted because a `WATCH`ed key changed.
     ///
-    /// An error reply to an ignored command, or a transaction refused as a whole
-    /// (`EXECABORT`: the error of the command that was refused is returned), is an `Err`;
+    /// An error reply to an ignored command, or a transaction refused as a whole (an
+    /// [`ExecAbort`](crate::ServerErrorKind::ExecAbort) error whose message includes the
+    /// error of the command that was refused; nothing ran), is an `Err`;
     /// an error reply to a kept command stays in the array, so that converting the array
     /// reports it (or keeps it, when converting into [`Frame`]s).
     pub fn collect(&self, replies: Vec<Frame>) -> Result<Option<Frame>> {
@@ -183,9 +184,26 @@ impl Pipeline {
                 Some(Frame::Array(items)) if items.len() == self.cmds.len() => items,
                 Some(Frame::NullArray) => return Ok(None),
                 Some(Frame::Error(line)) => {
-                    return Err(Error::Server(
-                        first_error.unwrap_or_else(|| ServerError::parse(line)),
-                    ))
+                    let exec = ServerError::parse(line);
+                    return Err(Error::Server(match first_error {
+                        // A queued command was refused, so nothing ran: keep the EXECABORT
+                        // kind (a caller must tell this from a command failing inside a
+                        // transaction that did run) and name the refusal that caused it.
+                        Some(first) if exec.kind == ServerErrorKind::ExecAbort => {
+                            let mut line =
+                                BytesMut::with_capacity(exec.line.len() + first.line.len() + 3);
+                            line.extend_from_slice(&exec.line);
+                            line.extend_from_slice(b" (");
+                            line.extend_from_slice(&first.line);
+                            line.extend_from_slice(b")");
+                            ServerError {
+                                kind: ServerErrorKind::ExecAbort,
+                                line: line.freeze(),
+                            }
+                        }
+                        Some(first) => first,
+                        None => exec,
+                    }));
                 }
                 other => {
                     return Err(Error::Refused(format!(
@@ -256,5 +274,6 @@ mod tests {
             ])
             .unwrap_err();
         assert!(refused.to_string().contains("unknown command"));
+        assert_eq!(refused.server_kind(), Some(&ServerErrorKind::ExecAbort));
     }
 }

@@ -24,6 +24,12 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
     loop {
         if let Some((stream, inbox)) = connection.take() {
             backoff.reset();
+            // A reconnect asked for while we were connecting is served by this connection.
+            tokio::select! {
+                biased;
+                _ = shared.kick.notified() => {}
+                _ = std::future::ready(()) => {}
+            }
             shared.connection_up();
             match serve(&shared, stream, inbox).await {
                 Ok(()) => break,
@@ -41,7 +47,11 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
             }
         }
         delay_first = true;
-        match Connection::connect(&shared.config).await {
+        let attempt = match shared.next_config().await {
+            Ok(config) => Connection::connect(config).await,
+            Err(e) => Err(e),
+        };
+        match attempt {
             Ok(conn) => {
                 let (_, stream, inbox) = conn.into_parts();
                 connection = Some((stream, inbox));
@@ -111,5 +121,9 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
     tokio::select! {
         result = writer => result,
         result = reader => result,
+        _ = shared.kick.notified() => Err(Error::io(
+            std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "reconnect requested"),
+            true,
+        )),
     }
 }

@@ -12,6 +12,7 @@ use bytes::BytesMut;
 use slotline_resp::Frame;
 
 pub use options::ClientOptions;
+pub use shared::Resolver;
 use shared::{Reply, Shared};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
@@ -88,19 +89,49 @@ impl Client {
         Ok(Client::start(config, options, None))
     }
 
+    /// A client whose address is asked of `resolve` before every connection attempt (the
+    /// first one now): it follows a master that moves, e.g. after a sentinel failover.
+    /// [`reconnect`](Client::reconnect) makes it ask again at once.
+    pub async fn connect_resolved(resolve: Resolver, options: ClientOptions) -> Result<Self> {
+        let config = resolve().await?;
+        let first = Connection::connect(&config).await?;
+        Ok(Client::start_with(config, Some(resolve), options, Some(first)))
+    }
+
+    /// Drops the current connection (requests in flight on it fail, as on any connection
+    /// loss) and connects anew, asking the resolver for the address first.
+    pub fn reconnect(&self) {
+        self.handle.shared.kick.notify_one();
+    }
+
+    /// The address of the current (or last) connection.
+    pub fn addr(&self) -> crate::Addr {
+        self.handle.shared.current_addr()
+    }
+
     fn start(config: ConnectionConfig, options: ClientOptions, first: Option<Connection>) -> Self {
+        Client::start_with(config, None, options, first)
+    }
+
+    fn start_with(
+        config: ConnectionConfig,
+        resolver: Option<Resolver>,
+        options: ClientOptions,
+        first: Option<Connection>,
+    ) -> Self {
         let link = match first {
             Some(_) => shared::Link::Up,
             None => shared::Link::Down(None),
         };
-        let shared = Arc::new(Shared::new(config, options, link));
+        let shared = Arc::new(Shared::new(config, resolver, options, link));
         tokio::spawn(driver::run(shared.clone(), first));
         Client {
             handle: Arc::new(Handle { shared }),
         }
     }
 
-    /// The connection settings.
+    /// The connection settings given at creation (see [`addr`](Client::addr) for where it
+    /// is connected now).
     pub fn config(&self) -> &ConnectionConfig {
         &self.handle.shared.config
     }
@@ -118,7 +149,7 @@ impl Client {
     /// Opens a separate connection with the same settings, for what needs a socket of its
     /// own: `WATCH`/`MULTI`/`EXEC` conversations, blocking pops, `MONITOR`.
     pub async fn dedicated(&self) -> Result<Connection> {
-        Connection::connect(self.config()).await
+        Connection::connect(self.config().for_addr(self.addr())).await
     }
 
     /// Sends one request (resending it when the retry rule allows) and waits for its

@@ -56,10 +56,24 @@ pub(crate) struct State {
     pub(crate) shutdown: bool,
 }
 
+/// Asked before every connection attempt for the settings to connect with (the address of
+/// a sentinel-managed master can change between attempts).
+pub type Resolver = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ConnectionConfig>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Everything shared between the `Client` handles and the driver task.
-#[derive(Debug)]
 pub(crate) struct Shared {
+    /// The settings given at creation (with a resolver: the first ones it gave).
     pub(crate) config: ConnectionConfig,
+    /// Where to connect next, when it can change.
+    pub(crate) resolver: Option<Resolver>,
+    /// The address of the current (or last) connection.
+    pub(crate) current: Mutex<crate::Addr>,
+    /// Tells the driver to drop the current connection and connect anew.
+    pub(crate) kick: Notify,
     pub(crate) options: ClientOptions,
     state: Mutex<State>,
     /// Wakes the writer when `out` gets bytes or on shutdown.
@@ -68,11 +82,30 @@ pub(crate) struct Shared {
     permits: Arc<Semaphore>,
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("resolver", &self.resolver.is_some())
+            .field("current", &self.current_addr())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Shared {
-    pub(crate) fn new(config: ConnectionConfig, options: ClientOptions, link: Link) -> Self {
+    pub(crate) fn new(
+        config: ConnectionConfig,
+        resolver: Option<Resolver>,
+        options: ClientOptions,
+        link: Link,
+    ) -> Self {
         let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
         Shared {
+            current: Mutex::new(config.addr.clone()),
             config,
+            resolver,
+            kick: Notify::new(),
             options,
             state: Mutex::new(State {
                 out: BytesMut::with_capacity(16 * 1024),
@@ -92,6 +125,24 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The address of the current (or last) connection.
+    pub(crate) fn current_addr(&self) -> crate::Addr {
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The settings for the next connection attempt.
+    pub(crate) async fn next_config(&self) -> Result<ConnectionConfig> {
+        let config = match &self.resolver {
+            Some(resolve) => resolve().await?,
+            None => self.config.clone(),
+        };
+        *self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = config.addr.clone();
+        Ok(config)
     }
 
     /// Queues one request and waits for its replies (within `timeout`).
@@ -127,7 +178,7 @@ impl Shared {
                             std::io::ErrorKind::NotConnected,
                             format!(
                                 "reconnecting to {}{}",
-                                self.config.addr,
+                                self.current_addr(),
                                 reason
                                     .as_deref()
                                     .map(|r| format!(" after: {r}"))
