@@ -133,6 +133,26 @@ impl Cmd {
             .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
+    /// Refuses commands that turn a connection into something a request/response client
+    /// cannot read (`SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`, `MONITOR`): their replies never
+    /// end. Use [`PubSub`](crate::PubSub) or a dedicated connection for those.
+    pub(crate) fn check_request_response(&self) -> crate::Result<()> {
+        let Some(name) = self.arg_at(0) else {
+            return Err(crate::Error::Refused("empty command".into()));
+        };
+        if matches!(name.len(), 7 | 9 | 10)
+            && ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+        {
+            return Err(crate::Error::Refused(format!(
+                "{} puts the connection in push mode: use slotline_conn::PubSub for subscriptions",
+                String::from_utf8_lossy(name).to_ascii_uppercase()
+            )));
+        }
+        Ok(())
+    }
+
     /// Bytes this command takes on the wire.
     pub fn encoded_len(&self) -> usize {
         1 + decimal_len(self.argc) + 2 + self.data.len()
@@ -217,6 +237,17 @@ mod tests {
         assert_eq!(args, [&b"set"[..], b"k", b"-7", b"\r\n"]);
         assert_eq!(c.name(), "SET");
         assert!(c.is("SET"));
+    }
+
+    #[test]
+    fn refuses_push_mode_commands() {
+        for name in ["subscribe", "PSUBSCRIBE", "SSubscribe", "MONITOR"] {
+            let err = cmd(name).arg("ch").check_request_response().unwrap_err();
+            assert!(err.to_string().contains("PubSub"), "{err}");
+        }
+        assert!(cmd("SUNSUBSCRIBE").check_request_response().is_ok());
+        assert!(cmd("GET").arg("k").check_request_response().is_ok());
+        assert!(Cmd::new().check_request_response().is_err());
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct ConnectionConfig {
     /// `TCP_USER_TIMEOUT` on Linux: how long written data may stay unacknowledged before the
     /// kernel drops the connection (default 30 s), so a peer gone without RST is noticed.
     pub tcp_user_timeout: Option<Duration>,
+    /// Send `READONLY` after connecting, so that a cluster replica serves reads.
+    pub readonly: bool,
     /// Whether TLS was asked for (`rediss://`). Not built in yet: connecting fails clearly.
     pub tls: bool,
     /// Bounds on what the server's replies may make the decoder hold.
@@ -114,6 +116,7 @@ impl ConnectionConfig {
             response_timeout: Some(Duration::from_secs(5)),
             tcp_keepalive: Some(Duration::from_secs(30)),
             tcp_user_timeout: Some(Duration::from_secs(30)),
+            readonly: false,
             tls: false,
             limits: Limits::default(),
         }

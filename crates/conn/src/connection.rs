@@ -158,6 +158,7 @@ pub(crate) async fn with_timeout<T>(
 
 impl Query for Connection {
     async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
         replies.pop().ok_or(Error::Closed { written: true })
@@ -167,6 +168,9 @@ impl Query for Connection {
         if pipe.reply_count() == 0 {
             return Ok(Vec::new());
         }
+        pipe.cmds()
+            .iter()
+            .try_for_each(Cmd::check_request_response)?;
         let timeout = pipe.response_timeout(self.config.response_timeout);
         self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
             .await

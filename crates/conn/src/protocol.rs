@@ -68,6 +68,9 @@ pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
     if let Some(name) = &config.client_name {
         p.add(cmd("CLIENT").arg("SETNAME").arg(name));
     }
+    if config.readonly {
+        p.add(cmd("READONLY"));
+    }
     (!p.is_empty()).then_some(p)
 }
 

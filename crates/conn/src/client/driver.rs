@@ -63,6 +63,11 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
 }
 
 /// Resolves once the client has been dropped.
+///
+/// It runs only between connections, when no writer waits on `writer_wake`, so it may
+/// consume the wake-ups of requests queued meanwhile: `connection_up` wakes the next
+/// writer whenever bytes wait. (Handing the wake-up back with `notify_one` would store a
+/// permit that the next `notified()` here takes at once: a busy loop for the whole delay.)
 async fn wait_shutdown(shared: &Shared) {
     loop {
         let woken = shared.writer_wake.notified();
@@ -70,9 +75,6 @@ async fn wait_shutdown(shared: &Shared) {
             return;
         }
         woken.await;
-        // Another waiter (none here besides the writer) may have wanted this wake-up.
-        shared.writer_wake.notify_one();
-        tokio::task::yield_now().await;
     }
 }
 

@@ -95,7 +95,12 @@ impl Client {
     pub async fn connect_resolved(resolve: Resolver, options: ClientOptions) -> Result<Self> {
         let config = resolve().await?;
         let first = Connection::connect(&config).await?;
-        Ok(Client::start_with(config, Some(resolve), options, Some(first)))
+        Ok(Client::start_with(
+            config,
+            Some(resolve),
+            options,
+            Some(first),
+        ))
     }
 
     /// Drops the current connection (requests in flight on it fail, as on any connection
@@ -186,6 +191,7 @@ fn may_resend(error: &Error, idempotent: bool) -> bool {
 
 impl Query for Client {
     async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config().response_timeout);
         match self
             .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
@@ -201,6 +207,9 @@ impl Query for Client {
         if want == 0 {
             return Ok(Vec::new());
         }
+        pipe.cmds()
+            .iter()
+            .try_for_each(Cmd::check_request_response)?;
         let timeout = pipe.response_timeout(self.config().response_timeout);
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         match self

@@ -23,6 +23,8 @@ pub(crate) enum Reply {
 /// One request whose replies have not all arrived.
 #[derive(Debug)]
 pub(crate) struct Pending {
+    /// Tells this request from the others, for a caller that gives up (see `withdraw`).
+    id: u64,
     tx: oneshot::Sender<Result<Reply>>,
     /// Replies expected.
     want: usize,
@@ -33,6 +35,20 @@ pub(crate) struct Pending {
     end: usize,
     /// Its place in the bounded queue, given back when it is answered or failed.
     _permit: OwnedSemaphorePermit,
+}
+
+/// What became of a request whose caller gave up.
+#[derive(Debug)]
+enum Withdrawn {
+    /// Its bytes were handed to the writer: it may have run.
+    Sent,
+    /// Taken out of the queue before being sent.
+    Unsent {
+        /// Whether a connection was up (the writer was behind) or not (reconnecting).
+        connected: bool,
+    },
+    /// Not in the queue any more: its answer (or failure) was just sent.
+    Answered,
 }
 
 /// Whether the driver has a connection.
@@ -51,6 +67,8 @@ pub(crate) struct State {
     /// the rest have their bytes in `out`.
     pending: VecDeque<Pending>,
     handed: usize,
+    /// The id of the next request.
+    next_id: u64,
     pub(crate) link: Link,
     /// Set when the last `Client` handle is dropped.
     pub(crate) shutdown: bool,
@@ -59,7 +77,8 @@ pub(crate) struct State {
 /// Asked before every connection attempt for the settings to connect with (the address of
 /// a sentinel-managed master can change between attempts).
 pub type Resolver = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ConnectionConfig>> + Send>>
+    dyn Fn()
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ConnectionConfig>> + Send>>
         + Send
         + Sync,
 >;
@@ -111,6 +130,7 @@ impl Shared {
                 out: BytesMut::with_capacity(16 * 1024),
                 pending: VecDeque::new(),
                 handed: 0,
+                next_id: 0,
                 link,
                 shutdown: false,
             }),
@@ -141,7 +161,10 @@ impl Shared {
             Some(resolve) => resolve().await?,
             None => self.config.clone(),
         };
-        *self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = config.addr.clone();
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config.addr.clone();
         Ok(config)
     }
 
@@ -165,7 +188,8 @@ impl Shared {
             None => acquire.await,
         }
         .map_err(|_| Error::Closed { written: false })?;
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
+        let id;
         {
             let mut st = self.lock();
             if st.shutdown {
@@ -189,10 +213,13 @@ impl Shared {
                     ));
                 }
             }
+            id = st.next_id;
+            st.next_id += 1;
             let start = st.out.len();
             encode(&mut st.out);
             let end = st.out.len();
             st.pending.push_back(Pending {
+                id,
                 tx,
                 want,
                 got: Vec::new(),
@@ -206,16 +233,63 @@ impl Shared {
             }
         }
         let answer = match deadline {
-            Some(at) => tokio::time::timeout_at(at, rx)
-                .await
-                .map_err(|_| Error::Timeout {
-                    after: timeout.unwrap_or_default(),
-                    what: "reply",
-                    written: true,
-                })?,
+            Some(at) => match tokio::time::timeout_at(at, &mut rx).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    let after = timeout.unwrap_or_default();
+                    return match self.withdraw(id) {
+                        Withdrawn::Sent => Err(Error::Timeout {
+                            after,
+                            what: "reply",
+                            written: true,
+                        }),
+                        Withdrawn::Unsent { connected } => Err(Error::Timeout {
+                            after,
+                            what: if connected {
+                                "the request to be written (it was not sent)"
+                            } else {
+                                "a connection (the request was not sent)"
+                            },
+                            written: false,
+                        }),
+                        // Answered (or failed) just as the time ran out: take that.
+                        Withdrawn::Answered => rx
+                            .try_recv()
+                            .unwrap_or(Err(Error::Closed { written: true })),
+                    };
+                }
+            },
             None => rx.await,
         };
         answer.map_err(|_| Error::Closed { written: true })?
+    }
+
+    /// A caller gives up on request `id` (its time ran out). If its bytes were not handed
+    /// to the writer yet (waiting for a connection, or behind a writer stuck on a stalled
+    /// server), they are taken out of the queue, so that it is never sent late and the
+    /// caller may be told it was not sent; its slot is freed at once. A request already
+    /// handed to the writer stays queued, to be matched with its reply.
+    fn withdraw(&self, id: u64) -> Withdrawn {
+        let mut st = self.lock();
+        let Some(pos) = st.pending.iter().position(|p| p.id == id) else {
+            return Withdrawn::Answered;
+        };
+        if pos < st.handed {
+            return Withdrawn::Sent;
+        }
+        let connected = st.link == Link::Up;
+        let State { out, pending, .. } = &mut *st;
+        if let Some(p) = pending.remove(pos) {
+            // Everything from `pos` on is still in `out`, after this request's bytes.
+            let len = p.end - p.start;
+            let rest = out.split_off(p.start);
+            out.extend_from_slice(&rest[len..]);
+            for later in pending.iter_mut().skip(pos) {
+                later.start -= len;
+                later.end -= len;
+            }
+        }
+        Withdrawn::Unsent { connected }
     }
 
     /// Hands every queued request to the writer: returns the bytes to write (swapped with

@@ -34,6 +34,9 @@ pub struct BenchOptions {
     pub connections: usize,
     /// Only the summary lines (`-q`).
     pub quiet: bool,
+    /// Runtime worker threads (`--threads`, default 1, like `redis-benchmark`'s one event
+    /// loop; more uses tokio's multi-thread scheduler).
+    pub threads: usize,
 }
 
 impl BenchOptions {
@@ -52,6 +55,7 @@ impl BenchOptions {
             keyspace: None,
             connections: 1,
             quiet: false,
+            threads: 1,
         };
         let mut args = Args::new(args);
         while let Some(flag) = args.next_arg() {
@@ -73,6 +77,7 @@ impl BenchOptions {
                 "-d" | "--data-size" => opts.data_size = args.parsed(flag)?,
                 "-r" | "--keyspace" => opts.keyspace = Some(args.parsed(flag)?),
                 "--connections" => opts.connections = args.parsed(flag)?,
+                "--threads" => opts.threads = args.parsed(flag)?,
                 "-q" | "--quiet" => opts.quiet = true,
                 other => return Err(format!("bench: unknown option {other:?}")),
             }
@@ -84,8 +89,13 @@ impl BenchOptions {
                 ));
             }
         }
-        if opts.clients == 0 || opts.requests == 0 || opts.pipeline == 0 || opts.connections == 0 {
-            return Err("bench: -c, -n, -P and --connections must be at least 1".into());
+        if opts.clients == 0
+            || opts.requests == 0
+            || opts.pipeline == 0
+            || opts.connections == 0
+            || opts.threads == 0
+        {
+            return Err("bench: -c, -n, -P, --connections and --threads must be at least 1".into());
         }
         opts.url = url.unwrap_or_else(|| format!("redis://{host}:{port}"));
         Ok(opts)
@@ -145,10 +155,16 @@ impl BenchReport {
 /// `slotline bench ...`.
 pub(super) fn main(args: &[String]) -> Result<(), CliError> {
     let opts = BenchOptions::parse(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = match opts.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
         let mut clients = Vec::with_capacity(opts.connections);
         for _ in 0..opts.connections {

@@ -26,6 +26,6 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
 
 fn usage() -> String {
     "usage: slotline bench [--url URL | -h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] [-P PIPELINE] \
-     [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [-q]"
+     [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--threads N] [-q]"
         .to_string()
 }
