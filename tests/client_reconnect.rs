@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -121,7 +120,10 @@ async fn restart_mid_run_fails_in_flight_requests_and_applies_no_write_twice() {
         .collect();
 
     let o = oks.clone();
-    wait_for("traffic before the kill", || o.load(Ordering::SeqCst) >= 2000).await;
+    wait_for("traffic before the kill", || {
+        o.load(Ordering::SeqCst) >= 2000
+    })
+    .await;
     let s = server.clone();
     blocking(move || s.kill().unwrap()).await;
     let c = client.clone();
@@ -184,6 +186,7 @@ async fn restart_mid_run_fails_in_flight_requests_and_applies_no_write_twice() {
             .filter(|o| o.after_restart)
             .all(|o| o.seq >= first));
     }
+    eprintln!("{errors} requests were on the wire when the server died");
     // At most one request per task was on the wire when the server died.
     assert!(
         (1..=TASKS).contains(&errors),
@@ -371,6 +374,7 @@ async fn no_busy_loop_while_waiting_to_reconnect() {
     let wall = wall.elapsed();
     let cpu = Duration::from_millis((thread_cpu_ticks() - cpu_before) * 10);
     assert!(matches!(err, Error::Timeout { .. }), "got {err:?}");
+    eprintln!("CPU while waiting to reconnect: {cpu:?} in {wall:?}");
     assert!(
         cpu < wall / 4,
         "the client used {cpu:?} of CPU in {wall:?} while waiting to reconnect"

@@ -117,12 +117,13 @@ fn big_value() -> Bytes {
 /// `(cmd, expected arguments)`: one argument of every kind `ToArgs` has.
 fn every_argument_kind() -> (Cmd, Vec<Vec<u8>>) {
     let owned = String::from("ref-string");
+    let double_ref: &&str = &"double-ref";
     let c = cmd("RPUSH")
         .arg("args")
         .arg("str")
         .arg(String::from("string"))
         .arg(&owned)
-        .arg(&&"double-ref")
+        .arg(double_ref)
         .arg(&b"bytes\0\r\n"[..])
         .arg(vec![0u8, 255])
         .arg([1u8, 2, 3])

@@ -97,7 +97,10 @@ impl Connection {
         }
         io.broken = true;
         let result = with_timeout(timeout, "reply", io.exchange(encode, want)).await;
-        if result.is_ok() {
+        // Bytes beyond the replies asked for were sent unasked (a broken server or proxy,
+        // pushes after a raw SUBSCRIBE or MONITOR): the next caller would take them for its
+        // reply. This request has its answer; the connection is not used again.
+        if result.is_ok() && io.inbox.buf.is_empty() {
             io.broken = false;
         }
         result

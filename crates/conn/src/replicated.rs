@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use slotline_resp::Frame;
 
 use crate::command_table;
-use crate::config::{Addr, IntoConnectionConfig};
+use crate::config::{Addr, ConnectionConfig, IntoConnectionConfig};
 use crate::{cmd, Client, ClientOptions, Cmd, Error, Pipeline, Query, Result};
 
 /// Where read-only commands go.
@@ -46,7 +46,9 @@ pub struct Replicated {
 }
 
 impl Replicated {
-    /// Connects to the master (now) and to the replicas (in the background).
+    /// Connects to the master (failing if it cannot) and to the replicas: a replica that
+    /// is up is ready when this returns; one that is down is connected in the background
+    /// and used once it is up.
     pub async fn connect<M, R, I>(master: M, replicas: I, read_from: ReadFrom) -> Result<Self>
     where
         M: IntoConnectionConfig,
@@ -54,10 +56,13 @@ impl Replicated {
         I: IntoIterator<Item = R>,
     {
         let master = Client::connect(master).await?;
-        let replicas = replicas
-            .into_iter()
-            .map(|r| Client::connect_lazy(r, replica_options()))
-            .collect::<Result<Vec<_>>>()?;
+        let replicas = connect_replicas(
+            replicas
+                .into_iter()
+                .map(IntoConnectionConfig::into_connection_config)
+                .collect::<Result<Vec<_>>>()?,
+        )
+        .await?;
         Ok(Replicated {
             master,
             replicas,
@@ -72,10 +77,13 @@ impl Replicated {
         let config = master.into_connection_config()?;
         let client = Client::connect(&config).await?;
         let role: Frame = client.query(&cmd("ROLE")).await?;
-        let replicas = replica_addrs_from_role(&role)?
-            .into_iter()
-            .map(|addr| Client::connect_lazy(config.for_addr(addr), replica_options()))
-            .collect::<Result<Vec<_>>>()?;
+        let replicas = connect_replicas(
+            replica_addrs_from_role(&role)?
+                .into_iter()
+                .map(|addr| config.for_addr(addr))
+                .collect(),
+        )
+        .await?;
         Ok(Replicated {
             master: client,
             replicas,
@@ -127,6 +135,27 @@ fn replica_options() -> ClientOptions {
     ClientOptions::default().fail_fast()
 }
 
+/// The replicas' clients, after one connection attempt to each (all at once, each within
+/// its connect timeout). Reads are routed only to connected replicas, so without this
+/// wait a read made right after `connect` would find none (`ReadFrom::Replica` would
+/// fail, `PreferReplica` would read from the master).
+async fn connect_replicas(configs: Vec<ConnectionConfig>) -> Result<Vec<Client>> {
+    let attempts: Vec<_> = configs
+        .into_iter()
+        .map(|config| tokio::spawn(Client::connect_or_lazy(config, replica_options())))
+        .collect();
+    let mut replicas = Vec::with_capacity(attempts.len());
+    for attempt in attempts {
+        match attempt.await {
+            Ok(client) => replicas.push(client?),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => return Err(Error::Closed { written: false }),
+        }
+    }
+    Ok(replicas)
+}
+
 /// The replicas a master lists in its `ROLE` reply: `["master", offset, [[ip, port, offset], ...]]`.
 pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
     let bad = || Error::Refused(format!("unexpected ROLE reply from a master: {role:?}"));
@@ -156,9 +185,15 @@ impl Query for Replicated {
     async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
         let read_only = command_table::is_readonly(cmd);
         let target = self.route(read_only)?;
+        let on_replica = !std::ptr::eq(target, &self.master);
         match target.send_command(cmd).await {
             // A replica that dropped just now: a read that never left may go elsewhere.
-            Err(e) if read_only && e.is_retryable() && !std::ptr::eq(target, &self.master) => {
+            Err(e) if on_replica && e.is_retryable() => self.route(true)?.send_command(cmd).await,
+            // A replica that cannot serve yet (`LOADING`, `MASTERDOWN`) refused the read
+            // before running it: ask the next node.
+            Ok(Frame::Error(line))
+                if on_replica && crate::ServerErrorKind::parse(&line).refused_before_running() =>
+            {
                 self.route(true)?.send_command(cmd).await
             }
             other => other,

@@ -42,7 +42,28 @@ pub struct Client {
 /// The client's own runtime, shut down without blocking when the last clone goes (so that
 /// dropping a blocking client is fine on any thread).
 #[derive(Debug)]
-struct OwnRuntime(Option<tokio::runtime::Runtime>);
+pub(crate) struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnRuntime {
+    /// A runtime with one worker thread, to run a blocking client's drivers.
+    pub(crate) fn new() -> Result<Arc<OwnRuntime>> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("slotline-client")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(e, false))?;
+        Ok(Arc::new(OwnRuntime(Some(runtime))))
+    }
+
+    /// Runs `fut` to completion on this thread, parked between polls (see `park_on`).
+    pub(crate) fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match &self.0 {
+            Some(runtime) => park_on(runtime, fut),
+            None => Err(Error::Closed { written: false }),
+        }
+    }
+}
 
 impl Drop for OwnRuntime {
     fn drop(&mut self) {
@@ -61,17 +82,14 @@ impl Client {
     /// [`connect`](Client::connect) with options.
     pub fn connect_with(config: impl IntoConnectionConfig, options: ClientOptions) -> Result<Self> {
         let config = config.into_connection_config()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("slotline-client")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io(e, false))?;
-        let inner = park_on(&runtime, crate::Client::connect_with(config, options))?;
-        Ok(Client {
-            inner,
-            runtime: Arc::new(OwnRuntime(Some(runtime))),
-        })
+        let runtime = OwnRuntime::new()?;
+        let inner = runtime.block_on(crate::Client::connect_with(config, options))?;
+        Ok(Client { inner, runtime })
+    }
+
+    /// A blocking handle on an async client whose driver runs on `runtime`.
+    pub(crate) fn from_async(inner: crate::Client, runtime: Arc<OwnRuntime>) -> Self {
+        Client { inner, runtime }
     }
 
     /// The connection settings.
@@ -91,10 +109,7 @@ impl Client {
     }
 
     fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        match &self.runtime.0 {
-            Some(runtime) => park_on(runtime, fut),
-            None => Err(Error::Closed { written: false }),
-        }
+        self.runtime.block_on(fut)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use slotline_resp::Frame;
@@ -93,7 +93,10 @@ impl Connection {
         }
         io.broken = true;
         let result = io.exchange(encode, want, timeout);
-        if result.is_ok() {
+        // Bytes beyond the replies asked for were sent unasked: the stream is out of step
+        // (see the async connection). This request has its answer; the connection is not
+        // used again.
+        if result.is_ok() && io.inbox.buf.is_empty() {
             io.broken = false;
         }
         result
@@ -126,12 +129,14 @@ impl Io {
                 .map_err(|e| Error::io(e, false))?;
             self.timeout = timeout;
         }
+        let started = Instant::now();
+        let elapsed = || Error::Timeout {
+            after: timeout.unwrap_or_default(),
+            what: "reply",
+            written: true,
+        };
         let timed_out = |e: std::io::Error| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::Timeout {
-                after: timeout.unwrap_or_default(),
-                what: "reply",
-                written: true,
-            },
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => elapsed(),
             _ => Error::io(e, true),
         };
         self.out.clear();
@@ -139,6 +144,25 @@ impl Io {
         self.stream.write_all(&self.out).map_err(timed_out)?;
         let mut replies = Vec::with_capacity(want);
         while !self.inbox.fill(&mut replies, want)? {
+            // The timeout bounds the whole wait, as in the async driver, not each read: a
+            // server that trickles its reply must not stretch it. The socket's timeout is
+            // lowered to what is left only when it is over by more than a millisecond, so
+            // a reply that comes in one read costs no extra system call.
+            if let Some(limit) = timeout {
+                let left = limit
+                    .checked_sub(started.elapsed())
+                    .filter(|left| !left.is_zero())
+                    .ok_or_else(elapsed)?;
+                if self
+                    .timeout
+                    .is_some_and(|set| set > left + Duration::from_millis(1))
+                {
+                    self.stream
+                        .set_timeout(Some(left))
+                        .map_err(|e| Error::io(e, true))?;
+                    self.timeout = Some(left);
+                }
+            }
             let buf = &mut self.inbox.buf;
             let filled = buf.len();
             buf.resize(filled + READ_CHUNK, 0);

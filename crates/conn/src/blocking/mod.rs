@@ -13,6 +13,7 @@ mod client;
 mod connection;
 mod pubsub;
 mod query;
+mod replicated;
 mod scan;
 mod stream;
 
@@ -20,4 +21,5 @@ pub use client::Client;
 pub use connection::Connection;
 pub use pubsub::{IntoMessages, Messages, PubSub};
 pub use query::{Commands, Query};
+pub use replicated::Replicated;
 pub use scan::ScanIter;

@@ -114,6 +114,22 @@ impl Client {
         self.handle.shared.current_addr()
     }
 
+    /// Tries to connect now; if the node cannot be reached (or its handshake fails),
+    /// returns a client that keeps trying in the background, as
+    /// [`connect_lazy`](Client::connect_lazy) does. Only an invalid configuration is an
+    /// error. For nodes to use at once when they are up, later when they are down now
+    /// (replicas).
+    pub(crate) async fn connect_or_lazy(
+        config: ConnectionConfig,
+        options: ClientOptions,
+    ) -> Result<Self> {
+        match Connection::connect(&config).await {
+            Ok(first) => Ok(Client::start(config, options, Some(first))),
+            Err(e @ Error::Config(_)) => Err(e),
+            Err(_) => Ok(Client::start(config, options, None)),
+        }
+    }
+
     fn start(config: ConnectionConfig, options: ClientOptions, first: Option<Connection>) -> Self {
         Client::start_with(config, None, options, first)
     }
@@ -167,9 +183,11 @@ impl Client {
         idempotent: bool,
     ) -> Result<Reply> {
         let shared = &self.handle.shared;
+        // One deadline for the request, resends included.
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut attempt = 0;
         loop {
-            match shared.submit(encode, want, timeout).await {
+            match shared.submit(encode, want, timeout, deadline).await {
                 Err(e) if attempt < shared.options.retries && may_resend(&e, idempotent) => {
                     attempt += 1;
                 }

@@ -174,8 +174,8 @@ impl Shared {
         encode: &(dyn Fn(&mut BytesMut) + Sync),
         want: usize,
         timeout: Option<Duration>,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Reply> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let acquire = self.permits.clone().acquire_owned();
         let permit = match deadline {
             Some(at) => tokio::time::timeout_at(at, acquire)
@@ -232,10 +232,18 @@ impl Shared {
                 self.writer_wake.notify_one();
             }
         }
+        // If the caller drops this future (an outer `select!` or timeout), its request is
+        // withdrawn too, so that it is not written after the caller gave up.
+        let mut guard = WithdrawOnDrop {
+            shared: self,
+            id,
+            armed: true,
+        };
         let answer = match deadline {
             Some(at) => match tokio::time::timeout_at(at, &mut rx).await {
                 Ok(answer) => answer,
                 Err(_) => {
+                    guard.armed = false;
                     let after = timeout.unwrap_or_default();
                     return match self.withdraw(id) {
                         Withdrawn::Sent => Err(Error::Timeout {
@@ -259,8 +267,9 @@ impl Shared {
                     };
                 }
             },
-            None => rx.await,
+            None => (&mut rx).await,
         };
+        guard.armed = false;
         answer.map_err(|_| Error::Closed { written: true })?
     }
 
@@ -310,14 +319,16 @@ impl Shared {
         frames: &mut Vec<Frame>,
         done: &mut Vec<(oneshot::Sender<Result<Reply>>, Reply)>,
     ) -> Result<()> {
+        let mut unasked = None;
         {
             let mut st = self.lock();
             for frame in frames.drain(..) {
-                let complete = match st.pending.front_mut() {
+                // Only written requests await replies (queued ones are not sent yet).
+                let written = st.handed > 0;
+                let complete = match st.pending.front_mut().filter(|_| written) {
                     None => {
-                        return Err(Error::Refused(format!(
-                            "the server sent a reply nobody asked for: {frame:?}"
-                        )))
+                        unasked = Some(frame);
+                        break;
                     }
                     Some(front) if front.want == 1 => Reply::One(frame),
                     Some(front) => {
@@ -334,11 +345,26 @@ impl Shared {
                 }
             }
         }
+        // Replies matched before an unasked one are still their callers'.
         for (tx, reply) in done.drain(..) {
             // The caller may have given up (timeout, cancellation); its reply is dropped.
             let _ = tx.send(Ok(reply));
         }
-        Ok(())
+        match unasked {
+            None => Ok(()),
+            // The stream is out of step: the connection must go, and requests written on
+            // it may have run (so not `Refused`, which says nothing was sent).
+            Some(frame) => Err(Error::io(
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the server sent a reply nobody asked for (a {})",
+                        frame.type_name()
+                    ),
+                ),
+                true,
+            )),
+        }
     }
 
     /// The connection is gone: fails every request handed to it (they may have run) and
@@ -411,5 +437,20 @@ impl Shared {
             let _ = p.tx.send(Err(Error::Closed { written: false }));
         }
         self.permits.close();
+    }
+}
+
+/// Withdraws a request whose caller stopped waiting for it.
+struct WithdrawOnDrop<'a> {
+    shared: &'a Shared,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for WithdrawOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.withdraw(self.id);
+        }
     }
 }
