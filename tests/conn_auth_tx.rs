@@ -1,7 +1,8 @@
 //! Authentication (password, ACL users, wrong and missing credentials), the rest of the
 //! handshake (database, client name, also after a reconnect), transactions (results, a
 //! `WATCH` conflict, `EXECABORT`) and scripts (the `NOSCRIPT` fallback), async and blocking,
-//! against a real Redis.
+//! against a real Redis. Every test starts a node of its own (`.local()`): they flush
+//! scripts and reset statistics.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -216,6 +217,33 @@ async fn missing_auth_and_acl_permissions() {
     });
 }
 
+/// A password sent to a server that has none is refused as a wrong password (the server
+/// says `ERR AUTH ... called without any password configured`), at connect time.
+#[tokio::test]
+async fn password_to_a_server_without_one() {
+    let server = Standalone::builder().local().start().unwrap();
+    let cfg = config(&server).with_password("not-configured");
+    let e = slotline_conn::Connection::connect(cfg.clone())
+        .await
+        .unwrap_err();
+    assert_kind(Err::<(), _>(e.clone()), &ServerErrorKind::WrongPass);
+    assert!(
+        e.to_string().contains("AUTH"),
+        "the server's words are kept: {e}"
+    );
+    assert_kind(
+        slotline_conn::Client::connect(cfg.clone()).await,
+        &ServerErrorKind::WrongPass,
+    );
+    off_runtime(|| {
+        assert_kind(
+            blocking::Connection::connect(cfg.clone()),
+            &ServerErrorKind::WrongPass,
+        );
+        assert_kind(blocking::Client::connect(cfg), &ServerErrorKind::WrongPass);
+    });
+}
+
 // ---------------------------------------------------------------- db, client name
 
 /// Password, `SELECT 3` and `CLIENT SETNAME` in one handshake, checked from the server's
@@ -270,6 +298,33 @@ async fn db_and_name_from_url_also_after_reconnect() {
         let client = blocking::Client::connect(url.as_str()).unwrap();
         assert_eq!(client.get::<String>("where").unwrap(), "db3");
     });
+}
+
+/// Settings the server refuses in the handshake fail the connect, with the server's reason.
+#[tokio::test]
+async fn refused_handshake_settings() {
+    let server = Standalone::builder().local().start().unwrap();
+    for (cfg, says) in [
+        (config(&server).with_db(16), "out of range"),
+        (
+            config(&server).with_client_name("has space"),
+            "cannot contain spaces",
+        ),
+    ] {
+        let e = slotline_conn::Connection::connect(cfg.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Server(s) if s.message().contains(says)),
+            "{e}"
+        );
+        let e = slotline_conn::Client::connect(cfg.clone())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+        let e = off_runtime(|| blocking::Connection::connect(cfg).unwrap_err());
+        assert!(e.to_string().contains(says), "{e}");
+    }
 }
 
 // ---------------------------------------------------------------- transactions
@@ -360,7 +415,7 @@ macro_rules! transactions {
 #[tokio::test]
 async fn transactions_async() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let other = slotline_conn::Client::connect(config(&server))
         .await
         .unwrap();
@@ -376,7 +431,7 @@ async fn transactions_async() {
 #[test]
 fn transactions_blocking() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let other = blocking::Client::connect(config(&server)).unwrap();
     let con = blocking::Connection::connect(config(&server)).unwrap();
     transactions!(con, other;);
@@ -389,7 +444,7 @@ fn transactions_blocking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_on_shared_client_stay_whole() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let client = slotline_conn::Client::connect(config(&server))
         .await
         .unwrap();
@@ -497,7 +552,7 @@ macro_rules! scripts {
 #[tokio::test]
 async fn scripts_async() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::Connection::connect(config(&server))
         .await
         .unwrap();
@@ -511,7 +566,7 @@ async fn scripts_async() {
 #[test]
 fn scripts_blocking() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = blocking::Connection::connect(config(&server)).unwrap();
     scripts!(c, server;);
     let c = blocking::Client::connect(config(&server)).unwrap();

@@ -3,7 +3,9 @@
 //! 100 MiB value, a pipeline of 100,000 commands, and cursor scans over 1,000 elements.
 //!
 //! The same test bodies run on each client type: they are macros that take the client and
-//! either `.await` (async flavour) or nothing (blocking flavour).
+//! either `.await` (async flavour) or nothing (blocking flavour). Every test starts a node
+//! of its own (`.local()`, also when `SLOTLINE_TEST_STANDALONE` names an external one):
+//! they flush databases.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -158,6 +160,9 @@ fn every_argument_kind() -> (Cmd, Vec<Vec<u8>>) {
         .arg(&[("pair", 1)][..])
         .arg(("tuple", 2u64, 3.5f64))
         .arg((1, 2, 3, 4, 5, 6))
+        .arg(("one",))
+        .arg((1, 2, 3, 4))
+        .arg((1, 2, 3, 4, 5))
         .arg(vec![vec![9u8, 9], vec![]]);
     let expected: Vec<String> = vec![
         "str".into(),
@@ -208,6 +213,16 @@ fn every_argument_kind() -> (Cmd, Vec<Vec<u8>>) {
         "4".into(),
         "5".into(),
         "6".into(),
+        "one".into(),
+        "1".into(),
+        "2".into(),
+        "3".into(),
+        "4".into(),
+        "1".into(),
+        "2".into(),
+        "3".into(),
+        "4".into(),
+        "5".into(),
         "\u{9}\u{9}".into(),
         "".into(),
     ];
@@ -529,7 +544,7 @@ fn short_reply_timeout(server: &Standalone) -> ConnectionConfig {
 #[tokio::test]
 async fn helpers_async_connection() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::Connection::connect(short_reply_timeout(&server))
         .await
         .unwrap();
@@ -539,7 +554,7 @@ async fn helpers_async_connection() {
 #[tokio::test]
 async fn helpers_async_client() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::Client::connect(short_reply_timeout(&server))
         .await
         .unwrap();
@@ -549,7 +564,7 @@ async fn helpers_async_client() {
 #[test]
 fn helpers_blocking_connection() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::blocking::Connection::connect(short_reply_timeout(&server)).unwrap();
     every_helper!(c, &server;);
 }
@@ -557,7 +572,7 @@ fn helpers_blocking_connection() {
 #[test]
 fn helpers_blocking_client() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::blocking::Client::connect(short_reply_timeout(&server)).unwrap();
     every_helper!(c, &server;);
 }
@@ -795,7 +810,7 @@ macro_rules! every_conversion {
 #[tokio::test]
 async fn conversions_async() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::Connection::connect(config(&server))
         .await
         .unwrap();
@@ -805,7 +820,7 @@ async fn conversions_async() {
 #[test]
 fn conversions_blocking() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::blocking::Connection::connect(config(&server)).unwrap();
     every_conversion!(c;);
 }
@@ -877,7 +892,7 @@ macro_rules! binary_everywhere {
 #[tokio::test]
 async fn arguments_and_binary_async() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::Connection::connect(config(&server))
         .await
         .unwrap();
@@ -891,7 +906,7 @@ async fn arguments_and_binary_async() {
 #[test]
 fn arguments_and_binary_blocking() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::blocking::Connection::connect(config(&server)).unwrap();
     binary_everywhere!(c;);
     let c = slotline_conn::blocking::Client::connect(config(&server)).unwrap();
@@ -916,7 +931,7 @@ macro_rules! big_value_round_trip {
 #[tokio::test]
 async fn big_value_async() {
     use slotline_conn::Commands;
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let value = big_value();
     let c = slotline_conn::Connection::connect(patient(&server))
         .await
@@ -931,7 +946,7 @@ async fn big_value_async() {
 #[test]
 fn big_value_blocking() {
     use slotline_conn::blocking::Commands;
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let value = big_value();
     let c = slotline_conn::blocking::Connection::connect(patient(&server)).unwrap();
     big_value_round_trip!(c, &value;);
@@ -981,7 +996,7 @@ macro_rules! big_pipeline {
 #[tokio::test]
 async fn pipeline_100k_async() {
     use slotline_conn::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::Connection::connect(patient(&server))
         .await
         .unwrap();
@@ -995,7 +1010,7 @@ async fn pipeline_100k_async() {
 #[test]
 fn pipeline_100k_blocking() {
     use slotline_conn::blocking::{Commands, Query};
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let c = slotline_conn::blocking::Connection::connect(patient(&server)).unwrap();
     big_pipeline!(c;);
     let c = slotline_conn::blocking::Client::connect(patient(&server)).unwrap();
@@ -1205,7 +1220,7 @@ macro_rules! blocking_scans {
 #[tokio::test]
 async fn scan_async() {
     use slotline_conn::Query;
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     fill_for_scan(&server);
     let c = slotline_conn::Connection::connect(config(&server))
         .await
@@ -1220,7 +1235,7 @@ async fn scan_async() {
 #[test]
 fn scan_blocking() {
     use slotline_conn::blocking::Query;
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     fill_for_scan(&server);
     let c = slotline_conn::blocking::Connection::connect(config(&server)).unwrap();
     blocking_scans!(c);

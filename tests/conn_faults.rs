@@ -727,7 +727,7 @@ async fn slow_reply_hits_the_response_timeout() {
 #[tokio::test]
 async fn cancelled_requests() {
     use slotline_conn::Commands;
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let con = slotline_conn::Connection::connect(config(server.addr()))
         .await
         .unwrap();

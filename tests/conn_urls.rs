@@ -360,7 +360,7 @@ async fn tls_and_bad_configs_are_refused_at_connect() {
 /// The database and the client name from a URL really apply, async and blocking.
 #[tokio::test]
 async fn url_db_and_client_name_apply() {
-    let server = Standalone::start().unwrap();
+    let server = Standalone::builder().local().start().unwrap();
     let url = format!("{}/3?client_name=url-test", server.url());
     let con = slotline_conn::Connection::connect(url.as_str())
         .await

@@ -274,7 +274,7 @@ impl ServerErrorKind {
 
 /// A reply that does not convert into the Rust type asked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot convert a {got} reply into {expected}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
+#[error("cannot convert a reply of type {got} into {expected}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
 pub struct TypeError {
     /// The Rust type asked for.
     pub expected: &'static str,
