@@ -203,6 +203,9 @@ impl<T: FromReply> FromReply for Vec<T> {
             Frame::Null | Frame::NullArray => Ok(Vec::new()),
             Frame::Bulk(b) | Frame::Simple(b) => T::from_bulk_as_vec(b)
                 .map_err(|b| Error::Type(TypeError::new::<Self>(&Frame::Bulk(b), ""))),
+            // `Vec<u8>` reads an integer reply as its decimal text, as `String` does.
+            Frame::Integer(n) => T::from_bulk_as_vec(Bytes::from(n.to_string()))
+                .map_err(|_| Error::Type(TypeError::new::<Self>(&Frame::Integer(n), ""))),
             other => Err(mismatch::<Self>(&other)),
         }
     }

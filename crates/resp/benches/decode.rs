@@ -1,12 +1,15 @@
 //! Decode (and encode) throughput on reply shapes a Redis client really sees.
 //!
-//! Run with `cargo bench -p slotline-resp --bench decode`. In the `decode` group every
-//! iteration starts from a fresh `BytesMut` holding the wire bytes, built outside the timed
-//! part (as a socket read would leave them: just written, so in cache), and drops every
-//! decoded frame inside the timed part: releasing a reply is part of a client's cost. The
-//! read buffer itself is handed back to criterion, as a client keeps its read buffer. In the
-//! `pieces_4k` group the copy into the buffer is timed, in 4 KiB appends with a decode after
-//! each, or in one append: the two variants differ only in how the bytes arrive.
+//! Run with `cargo bench -p slotline-resp --bench decode`.
+//!
+//! The bytes arrive the way a client's read loop has them: appended to one long-lived read
+//! buffer (`BytesMut`), which gets its space back once the previous replies are dropped, so
+//! there is no allocation per read. In the `decode` group the bytes are appended outside the
+//! timed part (as a socket read would leave them: just written, so in cache); the timed part
+//! decodes every reply and drops it: releasing a reply is part of a client's cost. In the
+//! `pieces_4k` group the copy into the read buffer is timed too, either in 4 KiB appends
+//! with a decode after each or in one append: the two variants differ only in how the
+//! bytes arrive.
 //!
 //! Set `SLOTLINE_BENCH_QUICK=1` for short measurements while iterating.
 
@@ -105,7 +108,7 @@ fn hgetall_500() -> Vec<u8> {
     out
 }
 
-/// A 200,000-element array of 10-byte bulks (an LRANGE or SMEMBERS of a big collection).
+/// A 200,000-element array of 10 to 12-byte bulks (an LRANGE or SMEMBERS of a big collection).
 fn array_200k() -> Vec<u8> {
     let mut out = Vec::new();
     array(&mut out, 200_000);
@@ -113,6 +116,14 @@ fn array_200k() -> Vec<u8> {
         bulk(&mut out, format!("member{i:04}").as_bytes());
     }
     out
+}
+
+/// Appends `wire` to the long-lived read buffer and hands the new bytes out as a buffer of
+/// their own (sharing the read buffer's allocation, as `BytesMut::split` does).
+fn arrive(read_buf: &mut BytesMut, wire: &[u8]) -> BytesMut {
+    read_buf.reserve(wire.len());
+    read_buf.extend_from_slice(wire);
+    read_buf.split()
 }
 
 /// Decodes every reply in `buf`, dropping each, and returns how many there were.
@@ -134,8 +145,9 @@ fn bench_whole(c: &mut Criterion) {
     group.throughput(Throughput::Elements(replies as u64));
     group.bench_function("pipelined_small_10k", |b| {
         let mut dec = Decoder::default();
+        let mut read_buf = BytesMut::new();
         b.iter_batched(
-            || BytesMut::from(&wire[..]),
+            || arrive(&mut read_buf, &wire),
             |mut buf| {
                 assert_eq!(drain(&mut dec, &mut buf), replies);
                 buf
@@ -153,8 +165,9 @@ fn bench_whole(c: &mut Criterion) {
         group.throughput(Throughput::BytesDecimal(wire.len() as u64));
         group.bench_function(name, |b| {
             let mut dec = Decoder::default();
+            let mut read_buf = BytesMut::new();
             b.iter_batched(
-                || BytesMut::from(&wire[..]),
+                || arrive(&mut read_buf, &wire),
                 |mut buf| {
                     assert_eq!(drain(&mut dec, &mut buf), 1);
                     buf
@@ -166,14 +179,14 @@ fn bench_whole(c: &mut Criterion) {
     group.finish();
 }
 
-/// Copies `wire` into a fresh buffer in `piece`-byte appends, decoding after each append.
+/// Copies `wire` into the read buffer in `piece`-byte appends, decoding after each append.
 #[inline]
-fn feed(dec: &mut Decoder, wire: &[u8], piece: usize) -> usize {
-    let mut buf = BytesMut::with_capacity(wire.len());
+fn feed(dec: &mut Decoder, read_buf: &mut BytesMut, wire: &[u8], piece: usize) -> usize {
+    read_buf.reserve(wire.len());
     let mut n = 0;
     for chunk in wire.chunks(piece) {
-        buf.extend_from_slice(chunk);
-        n += drain(dec, &mut buf);
+        read_buf.extend_from_slice(chunk);
+        n += drain(dec, read_buf);
     }
     n
 }
@@ -184,11 +197,38 @@ fn bench_pieces(c: &mut Criterion) {
         group.throughput(Throughput::BytesDecimal(wire.len() as u64));
         group.bench_function(format!("{name}/whole"), |b| {
             let mut dec = Decoder::default();
-            b.iter(|| assert_eq!(feed(&mut dec, &wire, wire.len()), 1))
+            let mut read_buf = BytesMut::new();
+            b.iter(|| assert_eq!(feed(&mut dec, &mut read_buf, &wire, wire.len()), 1))
         });
         group.bench_function(format!("{name}/4k"), |b| {
             let mut dec = Decoder::default();
-            b.iter(|| assert_eq!(feed(&mut dec, &wire, 4096), 1))
+            let mut read_buf = BytesMut::new();
+            b.iter(|| assert_eq!(feed(&mut dec, &mut read_buf, &wire, 4096), 1))
+        });
+    }
+    group.finish();
+}
+
+/// The part of a decode that the `Frame` type itself costs, whatever the decoder: building
+/// the same frames from an already-decoded reply (`Frame::clone`: one refcount increment per
+/// payload view, one `Vec` per array) and dropping them (one decrement per view, one free
+/// per array). No parsing at all; a decoder can only approach this.
+fn bench_floor(c: &mut Criterion) {
+    let mut group = c.benchmark_group("frames_only");
+    for (name, wire) in [
+        ("mget_1000x100", mget_1000()),
+        ("cluster_slots_100x3", cluster_slots()),
+        ("hgetall_500", hgetall_500()),
+    ] {
+        let mut buf = BytesMut::from(&wire[..]);
+        let frame = Decoder::default().decode(&mut buf).unwrap().unwrap();
+        group.throughput(Throughput::BytesDecimal(wire.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let copy = black_box(&frame).clone();
+                black_box(&copy);
+                drop(copy);
+            })
         });
     }
     group.finish();
@@ -225,6 +265,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_whole, bench_pieces, bench_encode
+    targets = bench_whole, bench_pieces, bench_floor, bench_encode
 }
 criterion_main!(benches);

@@ -24,9 +24,10 @@ use crate::error::{ProtocolError, ProtocolErrorKind};
 use crate::number::parse_int_line;
 use crate::{Frame, Limits};
 
-/// Tokens kept between replies at most; a larger token buffer is released after use, so one
-/// huge reply does not pin its index for the life of a connection.
-const KEPT_TOKEN_CAPACITY: usize = 1 << 16;
+/// The token buffer of a reply with more elements than this is released after use, so one
+/// huge reply does not pin its index for the life of a connection (smaller ones keep it, at
+/// most twice this many 16-byte tokens: 8 MiB).
+const KEPT_TOKEN_CAPACITY: usize = 1 << 18;
 
 /// The most digits the fast path reads in a header; longer headers take the careful path.
 /// Eighteen decimal digits always fit in an `i64`, so the fast path needs no overflow check.
@@ -35,18 +36,89 @@ const FAST_DIGITS: usize = 18;
 /// Simple-string and error lines longer than this take the careful path.
 const FAST_LINE: usize = 4096;
 
-/// One scanned element: its kind and where its payload lies in the reply.
+/// One scanned element in 16 bytes: its kind in the low 3 bits of `head` and, above them,
+/// where its payload starts in the reply; `value` holds where the payload ends, the integer,
+/// or the array length.
 #[derive(Debug, Clone, Copy)]
-enum Token {
-    Simple(usize, usize),
-    Error(usize, usize),
-    Integer(i64),
-    Bulk(usize, usize),
-    Null,
-    NullArray,
-    EmptyArray,
-    /// An array of this many (at least one) elements, which follow as tokens.
-    Array(usize),
+struct Token {
+    head: usize,
+    value: u64,
+}
+
+impl Token {
+    const SIMPLE: usize = 0;
+    const ERROR: usize = 1;
+    const INTEGER: usize = 2;
+    const BULK: usize = 3;
+    const NULL: usize = 4;
+    const NULL_ARRAY: usize = 5;
+    const EMPTY_ARRAY: usize = 6;
+    /// An array of `value` (at least one) elements, which follow as tokens.
+    const ARRAY: usize = 7;
+
+    #[inline(always)]
+    fn span(kind: usize, start: usize, end: usize) -> Self {
+        Token {
+            head: (start << 3) | kind,
+            value: end as u64,
+        }
+    }
+
+    #[inline(always)]
+    fn simple(start: usize, end: usize) -> Self {
+        Self::span(Self::SIMPLE, start, end)
+    }
+
+    #[inline(always)]
+    fn error(start: usize, end: usize) -> Self {
+        Self::span(Self::ERROR, start, end)
+    }
+
+    #[inline(always)]
+    fn bulk(start: usize, end: usize) -> Self {
+        Self::span(Self::BULK, start, end)
+    }
+
+    #[inline(always)]
+    fn integer(n: i64) -> Self {
+        Token {
+            head: Self::INTEGER,
+            value: n as u64,
+        }
+    }
+
+    #[inline(always)]
+    fn array(len: usize) -> Self {
+        Token {
+            head: Self::ARRAY,
+            value: len as u64,
+        }
+    }
+
+    #[inline(always)]
+    fn unit(kind: usize) -> Self {
+        Token {
+            head: kind,
+            value: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn kind(self) -> usize {
+        self.head & 7
+    }
+
+    /// The payload's range, for the kinds that have one.
+    #[inline(always)]
+    fn range(self) -> std::ops::Range<usize> {
+        (self.head >> 3)..(self.value as usize)
+    }
+
+    /// The length of an array token.
+    #[inline(always)]
+    fn array_len(self) -> Option<usize> {
+        (self.kind() == Self::ARRAY).then_some(self.value as usize)
+    }
 }
 
 /// Decodes RESP2 replies off the front of a `BytesMut`, one complete reply per call.
@@ -121,10 +193,10 @@ impl Decoder {
         self.left = 0;
         self.nested = false;
         self.open.clear();
-        self.tokens.clear();
-        if self.tokens.capacity() > KEPT_TOKEN_CAPACITY {
+        if self.tokens.len() > KEPT_TOKEN_CAPACITY {
             self.tokens = Vec::new();
         }
+        self.tokens.clear();
     }
 
     /// Takes exactly one complete reply off the front of `src`.
@@ -184,17 +256,16 @@ impl Decoder {
                 src.advance(end);
                 Some(Frame::Integer(n))
             }
-            b'$' => {
-                if buf.get(1) == Some(&b'-') {
-                    if buf.starts_with(b"$-1\r\n") {
-                        src.advance(5);
-                        return Some(Frame::Null);
+            b'$' => match fast_bulk(buf, 0, self.limits.max_bulk_len) {
+                Some((start, end)) => Some(Frame::Bulk(split_payload(src, start, end, end + 2))),
+                None => {
+                    if !buf.starts_with(b"$-1\r\n") {
+                        return None;
                     }
-                    return None;
+                    src.advance(5);
+                    Some(Frame::Null)
                 }
-                let (start, end) = fast_bulk(buf, 0, self.limits.max_bulk_len)?;
-                Some(Frame::Bulk(split_payload(src, start, end, end + 2)))
-            }
+            },
             _ => None,
         }
     }
@@ -253,7 +324,11 @@ impl Decoder {
                 }
                 ArrayLen::Items(n) => {
                     self.tokens.clear();
-                    self.tokens.push(Token::Array(n));
+                    // Room for the elements already here (each takes at least 3 bytes), never
+                    // for what the header merely announces.
+                    let here = (src.len() - end) / 3;
+                    self.tokens.reserve(n.min(here) + 1);
+                    self.tokens.push(Token::array(n));
                     self.open.clear();
                     self.left = n;
                     self.nested = false;
@@ -307,7 +382,7 @@ impl Decoder {
                 },
             };
             self.tokens.push(token);
-            if let Token::Array(n) = token {
+            if let Some(n) = token.array_len() {
                 if self.open.len() + 1 >= limits.max_depth {
                     return Err(ProtocolError::new(
                         ProtocolErrorKind::TooDeep {
@@ -345,14 +420,14 @@ impl Decoder {
         let element = match kind {
             b'$' => match self.bulk_extent(buf, pos)? {
                 None => return Ok(None),
-                Some(BulkExtent::Null(end)) => (Token::Null, end),
-                Some(BulkExtent::Data(start, end)) => (Token::Bulk(start, end), end + 2),
+                Some(BulkExtent::Null(end)) => (Token::unit(Token::NULL), end),
+                Some(BulkExtent::Data(start, end)) => (Token::bulk(start, end), end + 2),
             },
             b':' => {
                 let Some((n, end)) = parse_int_line(buf, pos + 1)? else {
                     return Ok(None);
                 };
-                (Token::Integer(n), end)
+                (Token::integer(n), end)
             }
             b'+' | b'-' => {
                 let Some(cr) = self.find_line_end(buf, pos + 1)? else {
@@ -361,9 +436,9 @@ impl Decoder {
                 self.line_scan = 0;
                 let start = pos + 1;
                 if kind == b'+' {
-                    (Token::Simple(start, cr), cr + 2)
+                    (Token::simple(start, cr), cr + 2)
                 } else {
-                    (Token::Error(start, cr), cr + 2)
+                    (Token::error(start, cr), cr + 2)
                 }
             }
             b'*' => {
@@ -371,9 +446,9 @@ impl Decoder {
                     return Ok(None);
                 };
                 let token = match len {
-                    ArrayLen::Null => Token::NullArray,
-                    ArrayLen::Empty => Token::EmptyArray,
-                    ArrayLen::Items(n) => Token::Array(n),
+                    ArrayLen::Null => Token::unit(Token::NULL_ARRAY),
+                    ArrayLen::Empty => Token::unit(Token::EMPTY_ARRAY),
+                    ArrayLen::Items(n) => Token::array(n),
                 };
                 (token, end)
             }
@@ -429,14 +504,14 @@ impl Decoder {
         let parents = &mut self.building;
         parents.clear();
         let (outer, rest) = match self.tokens.split_first() {
-            Some((&Token::Array(len), rest)) => (len, rest),
+            Some((first, rest)) if first.array_len().is_some() => (first.value as usize, rest),
             // The scan only builds nested replies from an outer array.
             _ => return Frame::NullArray,
         };
         let mut items: Vec<Frame> = Vec::with_capacity(outer);
         let mut left = outer;
         for &token in rest {
-            if let Token::Array(len) = token {
+            if let Some(len) = token.array_len() {
                 parents.push((std::mem::replace(&mut items, Vec::with_capacity(len)), left));
                 left = len;
                 continue;
@@ -561,16 +636,17 @@ fn build_flat(tokens: &[Token], reply: &Bytes) -> Frame {
 /// The frame of a token that is not a non-empty array.
 #[inline(always)]
 fn scalar_frame(token: Token, reply: &Bytes) -> Frame {
-    match token {
-        Token::Bulk(start, end) => Frame::Bulk(reply.slice(start..end)),
-        Token::Integer(n) => Frame::Integer(n),
-        Token::Null => Frame::Null,
-        Token::Simple(start, end) => {
-            Frame::Simple(interned(&reply[start..end]).unwrap_or_else(|| reply.slice(start..end)))
+    match token.kind() {
+        Token::BULK => Frame::Bulk(reply.slice(token.range())),
+        Token::INTEGER => Frame::Integer(token.value as i64),
+        Token::NULL => Frame::Null,
+        Token::SIMPLE => {
+            let range = token.range();
+            Frame::Simple(interned(&reply[range.clone()]).unwrap_or_else(|| reply.slice(range)))
         }
-        Token::Error(start, end) => Frame::Error(reply.slice(start..end)),
-        Token::NullArray => Frame::NullArray,
-        Token::EmptyArray | Token::Array(_) => Frame::Array(Vec::new()),
+        Token::ERROR => Frame::Error(reply.slice(token.range())),
+        Token::NULL_ARRAY => Frame::NullArray,
+        _ => Frame::Array(Vec::new()),
     }
 }
 
@@ -578,38 +654,36 @@ fn scalar_frame(token: Token, reply: &Bytes) -> Frame {
 #[inline(always)]
 fn fast_element(buf: &[u8], pos: usize, limits: &Limits) -> Option<(Token, usize)> {
     match *buf.get(pos)? {
-        b'$' => {
-            if buf.get(pos + 1) == Some(&b'-') {
-                return (buf.get(pos..pos + 5)? == b"$-1\r\n").then_some((Token::Null, pos + 5));
-            }
-            let (start, end) = fast_bulk(buf, pos, limits.max_bulk_len)?;
-            Some((Token::Bulk(start, end), end + 2))
-        }
+        b'$' => match fast_bulk(buf, pos, limits.max_bulk_len) {
+            Some((start, end)) => Some((Token::bulk(start, end), end + 2)),
+            None => (buf.get(pos..pos + 5)? == b"$-1\r\n")
+                .then_some((Token::unit(Token::NULL), pos + 5)),
+        },
         b':' => {
             let (n, end) = fast_int(buf, pos + 1)?;
-            Some((Token::Integer(n), end))
+            Some((Token::integer(n), end))
         }
         b'*' => {
             if buf.get(pos + 1) == Some(&b'-') {
                 return (buf.get(pos..pos + 5)? == b"*-1\r\n")
-                    .then_some((Token::NullArray, pos + 5));
+                    .then_some((Token::unit(Token::NULL_ARRAY), pos + 5));
             }
             let (n, end) = fast_uint(buf, pos + 1)?;
             if n == 0 {
-                return Some((Token::EmptyArray, end));
+                return Some((Token::unit(Token::EMPTY_ARRAY), end));
             }
             if n > limits.max_array_len as u64 {
                 return None;
             }
-            Some((Token::Array(n as usize), end))
+            Some((Token::array(n as usize), end))
         }
         b'+' => {
             let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
-            Some((Token::Simple(pos + 1, cr), cr + 2))
+            Some((Token::simple(pos + 1, cr), cr + 2))
         }
         b'-' => {
             let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
-            Some((Token::Error(pos + 1, cr), cr + 2))
+            Some((Token::error(pos + 1, cr), cr + 2))
         }
         _ => None,
     }
@@ -620,7 +694,9 @@ fn fast_element(buf: &[u8], pos: usize, limits: &Limits) -> Option<(Token, usize
 #[inline(always)]
 fn fast_bulk(buf: &[u8], at: usize, max_len: usize) -> Option<(usize, usize)> {
     let (len, start) = fast_uint(buf, at + 1)?;
-    if len > max_len as u64 || len > (buf.len() - start) as u64 {
+    // The payload and its CRLF must be here: `len + 2 <= buf.len() - start`.
+    let room = (buf.len() - start).checked_sub(2)?;
+    if len > max_len.min(room) as u64 {
         return None;
     }
     let end = start + len as usize;
@@ -631,6 +707,25 @@ fn fast_bulk(buf: &[u8], at: usize, max_len: usize) -> Option<(usize, usize)> {
 /// and the offset after its CRLF.
 #[inline(always)]
 fn fast_uint(buf: &[u8], start: usize) -> Option<(u64, usize)> {
+    // Usually the longest possible line is all here: read it from a fixed-size window, so
+    // that no byte needs a bounds check of its own.
+    if let Some(window) = buf.get(start..start + FAST_DIGITS + 2) {
+        let window: &[u8; FAST_DIGITS + 2] = window.try_into().ok()?;
+        let mut n: u64 = 0;
+        let mut i = 0;
+        while i < FAST_DIGITS {
+            let d = window[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            n = n * 10 + u64::from(d);
+            i += 1;
+        }
+        if i == 0 || window[i] != b'\r' || window[i + 1] != b'\n' {
+            return None;
+        }
+        return Some((n, start + i + 2));
+    }
     let digits = buf.get(start..)?;
     let mut n: u64 = 0;
     let mut i = 0;

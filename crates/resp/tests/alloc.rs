@@ -2,6 +2,8 @@
 //! that actually arrive. Checked with a counting global allocator, so this test binary holds
 //! only tests that tolerate it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -1,5 +1,7 @@
 //! Decoding every frame type, incrementally, zero-copy, pipelined; and the accessors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::{Bytes, BytesMut};
 use slotline_resp::{Decoder, Frame};
 

@@ -1,5 +1,6 @@
 //! Encoding every frame type and commands, and `RespCodec` through tokio-util's traits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "codec")]
 
 use bytes::{Bytes, BytesMut};

@@ -1,6 +1,8 @@
 //! Malformed and hostile input: every case fails at once, with the right kind and offset,
 //! and leaves the buffer untouched.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::BytesMut;
 use slotline_resp::{Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind as K};
 
