@@ -1,22 +1,39 @@
 //! # slotline
 //!
-//! A Redis client for Rust, written from the wire up, for every way Redis is deployed.
-//! This crate gathers the layers and carries the `slotline` command line:
-//!
-//! | crate | what |
-//! |---|---|
-//! | [`resp`] (`slotline-resp`) | zero-copy, incremental, bounded RESP2 codec |
-//! | [`conn`] (`slotline-conn`) | connections, commands, pipelines, transactions, pub/sub, the shared client, replication |
+//! A Redis client for Rust, written from the wire up, for every way Redis is deployed: a
+//! single node, a master with replicas, replicas watched by Sentinel, Redis Cluster, and
+//! sharding with failover. Async on tokio, and blocking with the same names.
 //!
 //! ```no_run
-//! # async fn demo() -> slotline::conn::Result<()> {
-//! use slotline::conn::{Client, Commands};
-//! let c = Client::connect("redis://127.0.0.1:6379/0").await?;
+//! # async fn demo() -> slotline::Result<()> {
+//! use slotline::{cmd, Client, Commands, Query};
+//!
+//! let c = Client::open("redis+cluster://127.0.0.1:7000").await?;   // or redis://, redis+sentinel://
 //! c.set("foo", "bar").await?;
-//! # Ok(()) }
+//! let v: Option<String> = c.get("foo").await?;
+//! let n: i64 = c.query(&cmd("INCR").arg("n")).await?;
+//! # let _ = (v, n); Ok(()) }
 //! ```
+//!
+//! | crate | re-exported as | what |
+//! |---|---|---|
+//! | `slotline-resp` | [`resp`] | zero-copy, incremental, bounded RESP2 codec |
+//! | `slotline-conn` | [`conn`] | connections, commands, pipelines, transactions, pub/sub, the shared client, replication |
+//! | `slotline-sentinel` | [`sentinel`] | sentinel discovery and clients that follow failover |
+//! | `slotline-cluster` | [`cluster`] | slots, routing, redirects, the cluster client |
 
-pub use slotline_conn as conn;
-pub use slotline_resp as resp;
-
+pub mod blocking;
 pub mod cli;
+mod client;
+mod target;
+
+pub use client::Client;
+pub use slotline_cluster as cluster;
+pub use slotline_conn as conn;
+pub use slotline_conn::{
+    cmd, pipe, Cmd, Commands, Error, Frame, FromReply, Pipeline, Query, ReadFrom, Result, Script,
+    ServerErrorKind, ToArgs,
+};
+pub use slotline_resp as resp;
+pub use slotline_sentinel as sentinel;
+pub use target::Target;

@@ -3,11 +3,15 @@
 //! `-c` callers share the client(s) (implicit pipelining does the batching); `-P` sends
 //! explicit pipelines of that many commands. Prints requests per second, latency
 //! percentiles and the client's CPU time per request.
+//!
+//! `--cluster` (or a `redis+cluster://h:p,h:p` URL) benchmarks a Redis Cluster through
+//! `slotline-cluster`'s client: each caller's command goes to the node serving its key.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use slotline_cluster::ClusterClient;
 use slotline_conn::{cmd, Client, Cmd, Pipeline, Query};
 
 use super::options::Args;
@@ -16,8 +20,10 @@ use super::CliError;
 /// What to run, as given on the command line.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// Server URL (`--url`); else `-h`/`-p`.
+    /// Server URL (`--url`); else `-h`/`-p`. A `redis+cluster://` URL means `--cluster`.
     pub url: String,
+    /// The server is a Redis Cluster node (`--cluster`): use the cluster client.
+    pub cluster: bool,
     /// Concurrent callers (`-c`, default 50).
     pub clients: usize,
     /// Requests per test (`-n`, default 100,000).
@@ -47,6 +53,7 @@ impl BenchOptions {
         let mut url = None;
         let mut opts = BenchOptions {
             url: String::new(),
+            cluster: false,
             clients: 50,
             requests: 100_000,
             pipeline: 1,
@@ -78,6 +85,7 @@ impl BenchOptions {
                 "-r" | "--keyspace" => opts.keyspace = Some(args.parsed(flag)?),
                 "--connections" => opts.connections = args.parsed(flag)?,
                 "--threads" => opts.threads = args.parsed(flag)?,
+                "--cluster" => opts.cluster = true,
                 "-q" | "--quiet" => opts.quiet = true,
                 other => return Err(format!("bench: unknown option {other:?}")),
             }
@@ -97,7 +105,16 @@ impl BenchOptions {
         {
             return Err("bench: -c, -n, -P, --connections and --threads must be at least 1".into());
         }
-        opts.url = url.unwrap_or_else(|| format!("redis://{host}:{port}"));
+        if url
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("redis+cluster://"))
+        {
+            opts.cluster = true;
+        }
+        opts.url = url.unwrap_or_else(|| match opts.cluster {
+            true => format!("redis+cluster://{host}:{port}"),
+            false => format!("redis://{host}:{port}"),
+        });
         Ok(opts)
     }
 }
@@ -166,6 +183,21 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
     }
     .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
+        if opts.cluster {
+            let mut clients = Vec::with_capacity(opts.connections);
+            for _ in 0..opts.connections {
+                clients.push(
+                    ClusterClient::open(opts.url.as_str())
+                        .await
+                        .map_err(|e| format!("cannot connect to the cluster {}: {e}", opts.url))?,
+                );
+            }
+            for test in &opts.tests {
+                let report = run(&clients, &opts, test).await;
+                println!("{}", report.line());
+            }
+            return Ok(());
+        }
         let mut clients = Vec::with_capacity(opts.connections);
         for _ in 0..opts.connections {
             clients.push(

@@ -1,0 +1,278 @@
+//! The blocking API: the same names as the async one, for threads.
+//!
+//! ```no_run
+//! use slotline_cluster::blocking::ClusterClient;
+//! use slotline_cluster::ClusterConfig;
+//! use slotline_conn::blocking::Commands;
+//!
+//! let cl = ClusterClient::connect(["127.0.0.1:7000"], ClusterConfig::default())?;
+//! cl.set("foo", "bar")?;
+//! let v: Option<String> = cl.get("foo")?;
+//! # let _ = v;
+//! # Ok::<(), slotline_conn::Error>(())
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use slotline_conn::blocking::Query;
+use slotline_conn::{
+    Addr, Cmd, Error, Frame, FromReply, Message, Pipeline, Query as AsyncQuery, Result,
+    ScanOptions, Subscriptions, ToArgs,
+};
+
+use crate::client::ClusterStats;
+use crate::config::{ClusterConfig, IntoNodeAddr};
+use crate::scan::ClusterScan;
+use crate::topology::SlotMap;
+
+/// The blocking twin of [`crate::ClusterClient`]: `Clone + Send + Sync`, shared by every
+/// thread. It runs the async client on a small runtime of its own (one worker thread),
+/// so routing, redirects, retries and refreshes are the same code; the calling thread
+/// waits parked. Use [`crate::ClusterClient`] from async code.
+#[derive(Debug, Clone)]
+pub struct ClusterClient {
+    inner: crate::ClusterClient,
+    runtime: Arc<OwnRuntime>,
+}
+
+/// The client's runtime, shut down without blocking when the last clone goes.
+#[derive(Debug)]
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl ClusterClient {
+    /// Connects (see [`crate::ClusterClient::connect`]).
+    pub fn connect<I>(startup_nodes: I, config: ClusterConfig) -> Result<Self>
+    where
+        I: IntoIterator,
+        I::Item: IntoNodeAddr,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("slotline-cluster")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(e, false))?;
+        let inner = park_on(
+            &runtime,
+            crate::ClusterClient::connect(startup_nodes, config),
+        )?;
+        Ok(ClusterClient {
+            inner,
+            runtime: Arc::new(OwnRuntime(Some(runtime))),
+        })
+    }
+
+    /// Connects from a `redis+cluster://` URL.
+    pub fn open(url: &str) -> Result<Self> {
+        let (nodes, config) = ClusterConfig::from_url(url)?;
+        ClusterClient::connect(nodes, config)
+    }
+
+    fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match &self.runtime.0 {
+            Some(runtime) => park_on(runtime, fut),
+            None => Err(Error::Closed { written: false }),
+        }
+    }
+
+    /// The async client inside (same nodes, same slot map).
+    pub fn as_async(&self) -> &crate::ClusterClient {
+        &self.inner
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClusterConfig {
+        self.inner.config()
+    }
+
+    /// A copy of the slot map as the client knows it now.
+    pub fn slot_map(&self) -> SlotMap {
+        self.inner.slot_map()
+    }
+
+    /// The master serving `slot`, as the client knows it now.
+    pub fn master_for_slot(&self, slot: u16) -> Option<Addr> {
+        self.inner.master_for_slot(slot)
+    }
+
+    /// The masters serving slots.
+    pub fn masters(&self) -> Vec<Addr> {
+        self.inner.masters()
+    }
+
+    /// What the client did so far.
+    pub fn stats(&self) -> ClusterStats {
+        self.inner.stats()
+    }
+
+    /// Reloads the slot map now.
+    pub fn refresh(&self) -> Result<()> {
+        self.block_on(self.inner.refresh())
+    }
+
+    /// A blocking connection of its own to the master serving `key`'s slot.
+    pub fn dedicated_for_key(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<slotline_conn::blocking::Connection> {
+        let slot = crate::slot(key.as_ref());
+        let addr = self
+            .inner
+            .master_for_slot(slot)
+            .ok_or_else(|| Error::Refused(format!("no node serves slot {slot}")))?;
+        slotline_conn::blocking::Connection::connect(self.config().node_config(&addr))
+    }
+
+    /// Iterates with a cursor: `SCAN` over every master, `HSCAN`/`SSCAN`/`ZSCAN` by key
+    /// (see [`crate::ClusterClient::scan`]).
+    pub fn scan<T: FromReply>(&self, options: ScanOptions) -> ClusterScanIter<'_, T> {
+        ClusterScanIter {
+            client: self,
+            scan: self.inner.scan(options),
+        }
+    }
+
+    /// A blocking cluster subscriber (see [`crate::ClusterPubSub`]).
+    pub fn pubsub(&self) -> Result<ClusterPubSub> {
+        let inner = self.block_on(self.inner.pubsub())?;
+        Ok(ClusterPubSub {
+            inner,
+            runtime: self.runtime.clone(),
+        })
+    }
+}
+
+impl Query for ClusterClient {
+    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        self.block_on(self.inner.send_command(cmd))
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        self.block_on(self.inner.send_pipeline(pipe))
+    }
+}
+
+/// A blocking cluster-wide cursor iteration ([`ClusterClient::scan`]).
+#[derive(Debug)]
+pub struct ClusterScanIter<'a, T> {
+    client: &'a ClusterClient,
+    scan: ClusterScan<'a, T>,
+}
+
+impl<T: FromReply> Iterator for ClusterScanIter<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        match &self.client.runtime.0 {
+            Some(runtime) => park_on(runtime, self.scan.next()),
+            None => Some(Err(Error::Closed { written: false })),
+        }
+    }
+}
+
+/// The blocking twin of [`crate::ClusterPubSub`].
+#[derive(Debug)]
+pub struct ClusterPubSub {
+    inner: crate::ClusterPubSub,
+    runtime: Arc<OwnRuntime>,
+}
+
+impl ClusterPubSub {
+    fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match &self.runtime.0 {
+            Some(runtime) => park_on(runtime, fut),
+            None => Err(Error::Closed { written: false }),
+        }
+    }
+
+    /// Subscribes to channels.
+    pub fn subscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.block_on(self.inner.subscribe(channels))
+    }
+
+    /// Subscribes to patterns.
+    pub fn psubscribe(&self, patterns: impl ToArgs) -> Result<()> {
+        self.block_on(self.inner.psubscribe(patterns))
+    }
+
+    /// Subscribes to shard channels, each on the master serving its slot.
+    pub fn ssubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.block_on(self.inner.ssubscribe(channels))
+    }
+
+    /// Unsubscribes from channels (all when given none).
+    pub fn unsubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.block_on(self.inner.unsubscribe(channels))
+    }
+
+    /// Unsubscribes from patterns (all when given none).
+    pub fn punsubscribe(&self, patterns: impl ToArgs) -> Result<()> {
+        self.block_on(self.inner.punsubscribe(patterns))
+    }
+
+    /// Unsubscribes from shard channels (all when given none).
+    pub fn sunsubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.block_on(self.inner.sunsubscribe(channels))
+    }
+
+    /// The next message (`None` once the subscriber has ended).
+    pub fn next_message(&mut self) -> Option<Result<Message>> {
+        match &self.runtime.0 {
+            Some(runtime) => park_on(runtime, self.inner.next_message()),
+            None => None,
+        }
+    }
+
+    /// The next message within `timeout`: `Ok(None)` when none came in time.
+    pub fn next_message_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
+        match &self.runtime.0 {
+            Some(runtime) => park_on(runtime, self.inner.next_message_timeout(timeout)),
+            None => Err(Error::Closed { written: false }),
+        }
+    }
+
+    /// What this subscriber is subscribed to.
+    pub fn subscriptions(&self) -> Subscriptions {
+        self.inner.subscriptions()
+    }
+}
+
+/// Runs `fut` to completion on this thread inside `runtime`'s context (its reactor and
+/// timers run on the runtime's worker), parking between polls; works on threads that are
+/// already in a runtime's context, unlike `Runtime::block_on`.
+fn park_on<T>(runtime: &tokio::runtime::Runtime, fut: impl Future<Output = T>) -> T {
+    let _context = runtime.enter();
+    let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
+    }
+}
+
+/// Wakes a parked thread.
+struct Unparker(std::thread::Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}

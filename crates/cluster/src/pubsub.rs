@@ -1,0 +1,466 @@
+//! [`ClusterPubSub`]: pub/sub over a cluster. Classic channels and patterns on one node
+//! (the cluster bus carries `PUBLISH` everywhere); shard channels (`SSUBSCRIBE`) on the
+//! master serving their slot, subscribed again wherever the slot goes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use slotline_conn::{
+    Addr, Cmd, Error, Message, MessageKind, PubSub, Result, ServerErrorKind, Subscriptions, ToArgs,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::client::ClusterClient;
+use crate::node::lock;
+use crate::retry::redirect_addr;
+use crate::slot::slot;
+
+/// Which kind of subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+#[derive(Debug)]
+struct Control {
+    subscribe: bool,
+    family: Family,
+    names: Vec<Bytes>,
+    done: oneshot::Sender<Result<()>>,
+}
+
+/// A subscriber to a whole cluster, async.
+///
+/// - [`subscribe`](Self::subscribe) / [`psubscribe`](Self::psubscribe): on one node (any:
+///   Redis Cluster forwards `PUBLISH` to every node); moved to another node if that one
+///   is lost.
+/// - [`ssubscribe`](Self::ssubscribe): each shard channel on the master serving its slot.
+///   When the slot moves (the server ends the subscription with an unsolicited
+///   `sunsubscribe`) or the node is lost, the channel is subscribed again on the node
+///   that serves the slot now, by itself. Messages published in between are lost, as with
+///   any pub/sub reconnection.
+///
+/// Messages of every connection arrive in one queue: [`next_message`](Self::next_message).
+///
+/// ```no_run
+/// # async fn demo(cl: &slotline_cluster::ClusterClient) -> slotline_conn::Result<()> {
+/// let mut sub = cl.pubsub().await?;
+/// sub.ssubscribe(["orders:{eu}", "orders:{us}"]).await?;
+/// while let Some(msg) = sub.next_message().await {
+///     let msg = msg?;
+///     println!("{:?}: {}", msg.channel_str(), msg.payload::<String>()?);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ClusterPubSub {
+    control: mpsc::Sender<Control>,
+    messages: mpsc::Receiver<Result<Message>>,
+    wanted: Arc<Mutex<Subscriptions>>,
+    timeout: Option<Duration>,
+}
+
+impl ClusterPubSub {
+    pub(crate) async fn new(client: ClusterClient) -> Result<ClusterPubSub> {
+        let (control, control_rx) = mpsc::channel(64);
+        let (tx, messages) = mpsc::channel(slotline_conn::DEFAULT_QUEUE_CAPACITY);
+        let wanted = Arc::new(Mutex::new(Subscriptions::default()));
+        let timeout = client.config().connection.response_timeout;
+        let task = Supervisor {
+            client,
+            conns: HashMap::new(),
+            classic: None,
+            placed: HashMap::new(),
+            homeless: BTreeSet::new(),
+            classic_lost: false,
+            wanted: wanted.clone(),
+            out: tx,
+        };
+        tokio::spawn(task.run(control_rx));
+        Ok(ClusterPubSub {
+            control,
+            messages,
+            wanted,
+            timeout,
+        })
+    }
+
+    async fn request(&self, subscribe: bool, family: Family, names: impl ToArgs) -> Result<()> {
+        let mut c = Cmd::new();
+        c.push_arg(names);
+        let names: Vec<Bytes> = c.args().map(Bytes::copy_from_slice).collect();
+        if subscribe && names.is_empty() {
+            return Err(Error::Refused("subscribe to what? no name given".into()));
+        }
+        let (done, answer) = oneshot::channel();
+        self.control
+            .send(Control {
+                subscribe,
+                family,
+                names,
+                done,
+            })
+            .await
+            .map_err(|_| Error::Closed { written: false })?;
+        let wait = async { answer.await.unwrap_or(Err(Error::Closed { written: true })) };
+        match self.timeout {
+            // Several nodes may be involved, each within its own timeout.
+            Some(t) => tokio::time::timeout(t * 3, wait)
+                .await
+                .unwrap_or(Err(Error::Timeout {
+                    after: t * 3,
+                    what: "cluster pub/sub confirmation",
+                    written: true,
+                })),
+            None => wait.await,
+        }
+    }
+
+    /// Subscribes to channels (`SUBSCRIBE`).
+    pub async fn subscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.request(true, Family::Channel, channels).await
+    }
+
+    /// Subscribes to patterns (`PSUBSCRIBE`).
+    pub async fn psubscribe(&self, patterns: impl ToArgs) -> Result<()> {
+        self.request(true, Family::Pattern, patterns).await
+    }
+
+    /// Subscribes to shard channels (`SSUBSCRIBE`), each on the master serving its slot.
+    pub async fn ssubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.request(true, Family::Shard, channels).await
+    }
+
+    /// Unsubscribes from channels (all when given none).
+    pub async fn unsubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.request(false, Family::Channel, channels).await
+    }
+
+    /// Unsubscribes from patterns (all when given none).
+    pub async fn punsubscribe(&self, patterns: impl ToArgs) -> Result<()> {
+        self.request(false, Family::Pattern, patterns).await
+    }
+
+    /// Unsubscribes from shard channels (all when given none).
+    pub async fn sunsubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.request(false, Family::Shard, channels).await
+    }
+
+    /// The next message (`None` once the subscriber's task has ended). Slot moves and lost
+    /// nodes are handled inside: only messages come out.
+    pub async fn next_message(&mut self) -> Option<Result<Message>> {
+        self.messages.recv().await
+    }
+
+    /// The next message within `timeout`: `Ok(None)` when none came in time.
+    pub async fn next_message_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
+        match tokio::time::timeout(timeout, self.messages.recv()).await {
+            Err(_) => Ok(None),
+            Ok(Some(m)) => m.map(Some),
+            Ok(None) => Err(Error::Closed { written: false }),
+        }
+    }
+
+    /// What this subscriber is subscribed to (as asked; shard channels being moved to a
+    /// new node included).
+    pub fn subscriptions(&self) -> Subscriptions {
+        lock(&self.wanted).clone()
+    }
+}
+
+/// The task behind a [`ClusterPubSub`]: owns one pub/sub connection per node in use.
+struct Supervisor {
+    client: ClusterClient,
+    conns: HashMap<Addr, PubSub>,
+    /// The node holding the classic channels and patterns.
+    classic: Option<Addr>,
+    /// Where each shard channel is subscribed.
+    placed: HashMap<Bytes, Addr>,
+    /// Shard channels to subscribe again (their slot moved, or their node was lost).
+    homeless: BTreeSet<Bytes>,
+    /// The classic subscriptions' node was lost.
+    classic_lost: bool,
+    wanted: Arc<Mutex<Subscriptions>>,
+    out: mpsc::Sender<Result<Message>>,
+}
+
+enum Wake {
+    Control(Option<Control>),
+    Message(Addr, Option<Result<Message>>),
+    Retry,
+}
+
+impl Supervisor {
+    async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let pending_work = !self.homeless.is_empty() || self.classic_lost;
+            let wake = {
+                let conns = &mut self.conns;
+                let next = std::future::poll_fn(|cx| {
+                    for (addr, ps) in conns.iter_mut() {
+                        let fut = pin!(ps.next_message());
+                        if let Poll::Ready(m) = fut.poll(cx) {
+                            return Poll::Ready((addr.clone(), m));
+                        }
+                    }
+                    Poll::Pending
+                });
+                tokio::select! {
+                    c = control.recv() => Wake::Control(c),
+                    (addr, m) = next => Wake::Message(addr, m),
+                    _ = tokio::time::sleep(delay), if pending_work => Wake::Retry,
+                }
+            };
+            match wake {
+                Wake::Control(None) => return,
+                Wake::Control(Some(c)) => {
+                    let result = self.apply(&c).await;
+                    let _ = c.done.send(result);
+                }
+                Wake::Message(_, Some(Ok(m))) if m.kind == MessageKind::ShardUnsubscribed => {
+                    if lock(&self.wanted).shard_channels.contains(&m.channel) {
+                        self.placed.remove(&m.channel);
+                        self.homeless.insert(m.channel);
+                        self.client.inner().request_refresh();
+                        delay = Duration::from_millis(20);
+                    }
+                }
+                Wake::Message(_, Some(Ok(m))) => {
+                    if self.out.send(Ok(m)).await.is_err() {
+                        return;
+                    }
+                }
+                Wake::Message(addr, _) => {
+                    // The node's connection is gone: place its subscriptions elsewhere.
+                    self.conns.remove(&addr);
+                    let lost: Vec<Bytes> = self
+                        .placed
+                        .iter()
+                        .filter(|(_, a)| **a == addr)
+                        .map(|(c, _)| c.clone())
+                        .collect();
+                    for c in lost {
+                        self.placed.remove(&c);
+                        self.homeless.insert(c);
+                    }
+                    if self.classic.as_ref() == Some(&addr) {
+                        self.classic = None;
+                        let w = lock(&self.wanted);
+                        self.classic_lost = !w.channels.is_empty() || !w.patterns.is_empty();
+                    }
+                    self.client.inner().request_refresh();
+                    delay = Duration::from_millis(20);
+                }
+                Wake::Retry => {
+                    if self.replace().await {
+                        delay = Duration::from_millis(20);
+                    } else {
+                        delay = (delay * 2).min(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pub/sub connection to `addr`, opened if needed.
+    async fn conn(&mut self, addr: &Addr) -> Result<&PubSub> {
+        if !self.conns.contains_key(addr) {
+            let mut config = self.client.config().node_config(addr);
+            config.readonly = false;
+            let ps = PubSub::connect(config).await?;
+            self.conns.insert(addr.clone(), ps);
+        }
+        self.conns.get(addr).ok_or(Error::Closed { written: false })
+    }
+
+    /// The node for classic subscriptions: the one already used, else any master.
+    fn classic_node(&self) -> Result<Addr> {
+        if let Some(a) = &self.classic {
+            return Ok(a.clone());
+        }
+        self.client
+            .masters()
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Refused("no master is known".into()))
+    }
+
+    async fn apply(&mut self, c: &Control) -> Result<()> {
+        match (c.family, c.subscribe) {
+            (Family::Shard, true) => {
+                {
+                    let mut w = lock(&self.wanted);
+                    w.shard_channels.extend(c.names.iter().cloned());
+                }
+                self.place_shard(&c.names).await
+            }
+            (Family::Shard, false) => {
+                let names: Vec<Bytes> = if c.names.is_empty() {
+                    lock(&self.wanted).shard_channels.iter().cloned().collect()
+                } else {
+                    c.names.clone()
+                };
+                let mut by_node: HashMap<Addr, Vec<Bytes>> = HashMap::new();
+                {
+                    let mut w = lock(&self.wanted);
+                    for n in &names {
+                        w.shard_channels.remove(n);
+                        self.homeless.remove(n);
+                        if let Some(a) = self.placed.remove(n) {
+                            by_node.entry(a).or_default().push(n.clone());
+                        }
+                    }
+                }
+                for (addr, names) in by_node {
+                    if let Some(ps) = self.conns.get(&addr) {
+                        ps.sunsubscribe(names).await?;
+                    }
+                }
+                Ok(())
+            }
+            (family, true) => {
+                {
+                    let mut w = lock(&self.wanted);
+                    let set = if family == Family::Channel {
+                        &mut w.channels
+                    } else {
+                        &mut w.patterns
+                    };
+                    set.extend(c.names.iter().cloned());
+                }
+                let addr = self.classic_node()?;
+                let ps = self.conn(&addr).await?;
+                match family {
+                    Family::Channel => ps.subscribe(c.names.clone()).await?,
+                    _ => ps.psubscribe(c.names.clone()).await?,
+                }
+                self.classic = Some(addr);
+                Ok(())
+            }
+            (family, false) => {
+                {
+                    let mut w = lock(&self.wanted);
+                    let set = if family == Family::Channel {
+                        &mut w.channels
+                    } else {
+                        &mut w.patterns
+                    };
+                    if c.names.is_empty() {
+                        set.clear();
+                    } else {
+                        for n in &c.names {
+                            set.remove(n);
+                        }
+                    }
+                }
+                if let Some(ps) = self.classic.as_ref().and_then(|a| self.conns.get(a)) {
+                    match family {
+                        Family::Channel => ps.unsubscribe(c.names.clone()).await?,
+                        _ => ps.punsubscribe(c.names.clone()).await?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Subscribes shard channels on the masters serving their slots, one `SSUBSCRIBE` per
+    /// slot, following `MOVED` (a few times).
+    async fn place_shard(&mut self, names: &[Bytes]) -> Result<()> {
+        let mut by_slot: Vec<(u16, Vec<Bytes>)> = Vec::new();
+        for n in names {
+            let s = slot(n);
+            match by_slot.iter_mut().find(|(x, _)| *x == s) {
+                Some((_, list)) => list.push(n.clone()),
+                None => by_slot.push((s, vec![n.clone()])),
+            }
+        }
+        let mut first_error = None;
+        for (s, list) in by_slot {
+            let mut target = self.client.master_for_slot(s);
+            let mut result = Err(Error::Refused(format!("no node serves slot {s}")));
+            for _ in 0..5 {
+                let Some(addr) = target.clone() else { break };
+                result = match self.conn(&addr).await {
+                    Ok(ps) => ps.ssubscribe(list.clone()).await,
+                    Err(e) => Err(e),
+                };
+                match &result {
+                    Ok(()) => {
+                        for n in &list {
+                            self.placed.insert(n.clone(), addr.clone());
+                            self.homeless.remove(n);
+                        }
+                        break;
+                    }
+                    Err(e) => match e.server_kind() {
+                        Some(ServerErrorKind::Moved { slot, addr: to }) => {
+                            let Some(to) = redirect_addr(to, &addr) else {
+                                break;
+                            };
+                            self.client.inner().on_moved(*slot, &to);
+                            target = Some(to);
+                        }
+                        _ => break,
+                    },
+                }
+            }
+            if let Err(e) = result {
+                for n in &list {
+                    self.homeless.insert(n.clone());
+                }
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Subscribes again what lost its node; true when everything found a place.
+    async fn replace(&mut self) -> bool {
+        if self.classic_lost {
+            let subs = lock(&self.wanted).clone();
+            let placed = async {
+                let addr = self.classic_node()?;
+                let ps = self.conn(&addr).await?;
+                if !subs.channels.is_empty() {
+                    ps.subscribe(subs.channels.iter().cloned().collect::<Vec<_>>())
+                        .await?;
+                }
+                if !subs.patterns.is_empty() {
+                    ps.psubscribe(subs.patterns.iter().cloned().collect::<Vec<_>>())
+                        .await?;
+                }
+                Ok::<Addr, Error>(addr)
+            }
+            .await;
+            match placed {
+                Ok(addr) => {
+                    self.classic = Some(addr);
+                    self.classic_lost = false;
+                }
+                Err(_) => {
+                    self.classic = None;
+                    self.client.inner().request_refresh();
+                }
+            }
+        }
+        if !self.homeless.is_empty() {
+            let names: Vec<Bytes> = self.homeless.iter().cloned().collect();
+            if self.place_shard(&names).await.is_err() {
+                self.client.inner().request_refresh();
+            }
+        }
+        self.homeless.is_empty() && !self.classic_lost
+    }
+}

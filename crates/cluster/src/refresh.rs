@@ -1,0 +1,154 @@
+//! When to refresh the slot map: one refresh at a time, requests coalesced, starts
+//! rate-limited and jittered, so that a burst of `MOVED`s costs one `CLUSTER SHARDS`, not
+//! a storm of them. Sans-IO: the driver tells it the time.
+
+use std::time::{Duration, Instant};
+
+use crate::retry::random_unit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    Pending { at: Instant },
+    Running { again: bool },
+}
+
+/// Coalesces refresh requests and spaces refreshes out.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use slotline_cluster::RefreshScheduler;
+///
+/// let mut s = RefreshScheduler::new(Duration::from_millis(250), Duration::ZERO);
+/// let t0 = Instant::now();
+/// assert!(s.request(t0));              // schedules one
+/// for _ in 0..999 {
+///     assert!(!s.request(t0));         // coalesced into it
+/// }
+/// assert!(s.start(t0));
+/// assert!(!s.request(t0));             // during the refresh: one more, later
+/// assert_eq!(s.finish(t0), true);
+/// assert_eq!(s.due(), Some(t0 + Duration::from_millis(250)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RefreshScheduler {
+    min_interval: Duration,
+    jitter: Duration,
+    state: State,
+    last_start: Option<Instant>,
+}
+
+impl RefreshScheduler {
+    /// At most one refresh start per `min_interval`; each scheduled refresh waits a random
+    /// delay up to `jitter` (so that many clients do not ask at the same instant).
+    pub fn new(min_interval: Duration, jitter: Duration) -> Self {
+        RefreshScheduler {
+            min_interval,
+            jitter,
+            state: State::Idle,
+            last_start: None,
+        }
+    }
+
+    fn schedule(&self, now: Instant) -> Instant {
+        let jittered = now + self.jitter.mul_f64(random_unit());
+        match self.last_start {
+            Some(last) => jittered.max(last + self.min_interval),
+            None => jittered,
+        }
+    }
+
+    /// Asks for a refresh. Returns true when this schedules a new one (the driver should
+    /// be woken), false when it joins one already scheduled or running (a request during a
+    /// running refresh makes one more follow it, since that one may have read the cluster
+    /// before the change).
+    pub fn request(&mut self, now: Instant) -> bool {
+        match self.state {
+            State::Idle => {
+                self.state = State::Pending {
+                    at: self.schedule(now),
+                };
+                true
+            }
+            State::Pending { .. } => false,
+            State::Running { .. } => {
+                self.state = State::Running { again: true };
+                false
+            }
+        }
+    }
+
+    /// When the scheduled refresh is due, if one is scheduled (and none is running).
+    pub fn due(&self) -> Option<Instant> {
+        match self.state {
+            State::Pending { at } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// Whether a refresh is running.
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, State::Running { .. })
+    }
+
+    /// Starts the scheduled refresh if it is due; true when the driver should run it now.
+    pub fn start(&mut self, now: Instant) -> bool {
+        match self.state {
+            State::Pending { at } if at <= now => {
+                self.state = State::Running { again: false };
+                self.last_start = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts a refresh now whatever the schedule (an explicit refresh asked for by the
+    /// user); false if one is running already.
+    pub fn start_now(&mut self, now: Instant) -> bool {
+        if self.is_running() {
+            return false;
+        }
+        self.state = State::Running { again: false };
+        self.last_start = Some(now);
+        true
+    }
+
+    /// The running refresh is over. Returns true when another one is scheduled because it
+    /// was asked for meanwhile.
+    pub fn finish(&mut self, now: Instant) -> bool {
+        let again = matches!(self.state, State::Running { again: true });
+        self.state = State::Idle;
+        if again {
+            self.state = State::Pending {
+                at: self.schedule(now),
+            };
+        }
+        again
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limited_and_coalesced() {
+        let gap = Duration::from_millis(100);
+        let mut s = RefreshScheduler::new(gap, Duration::from_millis(10));
+        let t0 = Instant::now();
+        assert!(s.request(t0));
+        let due = s.due().unwrap();
+        assert!(due >= t0 && due <= t0 + Duration::from_millis(10));
+        assert!(!s.start(t0 - Duration::from_millis(1)));
+        assert!(s.start(due));
+        assert!(!s.finish(due));
+        assert_eq!(s.due(), None);
+        // The next one waits for the interval.
+        assert!(s.request(due));
+        assert!(s.due().unwrap() >= due + gap);
+        assert!(!s.start(due + Duration::from_millis(50)));
+        assert!(s.start(due + gap + Duration::from_millis(20)));
+        assert!(!s.start_now(due + gap));
+    }
+}

@@ -1,0 +1,320 @@
+//! What to do with the outcome of one attempt: the redirect and retry rules, sans-IO.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use slotline_conn::{Addr, Error, Frame, ServerErrorKind};
+
+/// Limits on redirects and retries of one command (see
+/// [`ClusterConfig`](crate::ClusterConfig)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Most `MOVED`/`ASK` redirects followed for one command.
+    pub max_redirects: u32,
+    /// Most resends after `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY`,
+    /// an unreachable node, or a slot no node serves.
+    pub max_retries: u32,
+    /// First backoff delay.
+    pub backoff_min: Duration,
+    /// Longest backoff delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_redirects: 16,
+            max_retries: 12,
+            backoff_min: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(250),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `n` (0-based): doubling from `backoff_min`, capped at
+    /// `backoff_max`, jittered down by up to half.
+    pub fn delay(&self, n: u32) -> Duration {
+        let full = self
+            .backoff_min
+            .saturating_mul(1u32 << n.min(16))
+            .min(self.backoff_max);
+        let half = full / 2;
+        half + half.mul_f64(random_unit())
+    }
+}
+
+/// A cheap, shared pseudo-random number in `[0, 1)` (xorshift; for jitter only).
+pub(crate) fn random_unit() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
+            | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// The node answered (possibly with an error reply).
+    Reply(&'a Frame),
+    /// The request failed on the client side or on the way (I/O, timeout, closed, ...).
+    Failed(&'a Error),
+    /// No node serves the slot (as far as the map knows): nothing was sent.
+    NoNode,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Hand the outcome to the caller.
+    Done,
+    /// `MOVED`: patch the slot, refresh the map later, resend to the new owner now.
+    Moved {
+        /// The slot that moved.
+        slot: u16,
+        /// Its owner now.
+        addr: Addr,
+    },
+    /// `ASK`: resend once to this node, preceded by `ASKING`; the map stays as it is.
+    Ask {
+        /// The node importing the slot.
+        addr: Addr,
+    },
+    /// Wait, then resend to where the map says now.
+    Retry {
+        /// How long to wait.
+        delay: Duration,
+        /// Whether the map should be refreshed (a node unreachable, the cluster down).
+        refresh: bool,
+    },
+}
+
+/// The parsed address of a redirect; an empty host (`MOVED 1 :7001`) is the host of the
+/// node that answered.
+pub fn redirect_addr(addr: &str, answered: &Addr) -> Option<Addr> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return match answered {
+            Addr::Tcp { host, .. } => Some(Addr::tcp(host.clone(), port)),
+            Addr::Unix(_) => None,
+        };
+    }
+    Some(Addr::tcp(host, port))
+}
+
+/// The kind of a cluster error reply, parsed only for error lines that may be one.
+pub fn cluster_error_kind(frame: &Frame) -> Option<ServerErrorKind> {
+    let Frame::Error(line) = frame else {
+        return None;
+    };
+    let first = *line.first()?;
+    if !matches!(first, b'M' | b'A' | b'T' | b'C' | b'L' | b'R') {
+        return None;
+    }
+    let kind = ServerErrorKind::parse(line);
+    kind.refused_before_running().then_some(kind)
+}
+
+/// The attempts of one command so far: applies the retry rule and the limits.
+#[derive(Debug, Clone, Default)]
+pub struct Attempts {
+    redirects: u32,
+    retries: u32,
+}
+
+impl Attempts {
+    /// A fresh count.
+    pub fn new() -> Self {
+        Attempts::default()
+    }
+
+    /// Redirects followed so far.
+    pub fn redirects(&self) -> u32 {
+        self.redirects
+    }
+
+    /// Retries made so far.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`.
+    /// `idempotent`: the caller said the command may run twice, so it may be resent after
+    /// a connection loss even if it may have run.
+    pub fn decide(
+        &mut self,
+        policy: &RetryPolicy,
+        outcome: Outcome<'_>,
+        node: Option<&Addr>,
+        idempotent: bool,
+    ) -> Decision {
+        match outcome {
+            Outcome::Reply(frame) => {
+                let Some(kind) = cluster_error_kind(frame) else {
+                    return Decision::Done;
+                };
+                match kind {
+                    ServerErrorKind::Moved { slot, addr } | ServerErrorKind::Ask { slot, addr }
+                        if self.redirects >= policy.max_redirects =>
+                    {
+                        let _ = (slot, addr);
+                        Decision::Done
+                    }
+                    ServerErrorKind::Moved { slot, addr } => {
+                        let unknown = Addr::tcp("", 0);
+                        match redirect_addr(&addr, node.unwrap_or(&unknown)) {
+                            Some(addr) => {
+                                self.redirects += 1;
+                                Decision::Moved { slot, addr }
+                            }
+                            None => Decision::Done,
+                        }
+                    }
+                    ServerErrorKind::Ask { addr, .. } => {
+                        let unknown = Addr::tcp("", 0);
+                        match redirect_addr(&addr, node.unwrap_or(&unknown)) {
+                            Some(addr) => {
+                                self.redirects += 1;
+                                Decision::Ask { addr }
+                            }
+                            None => Decision::Done,
+                        }
+                    }
+                    ServerErrorKind::ClusterDown | ServerErrorKind::ReadOnly => {
+                        self.retry(policy, true)
+                    }
+                    // TRYAGAIN (a multi-key command mid-migration), LOADING, MASTERDOWN.
+                    _ => self.retry(policy, false),
+                }
+            }
+            Outcome::NoNode => self.retry(policy, true),
+            Outcome::Failed(error) => {
+                let resend = error.is_retryable()
+                    || (idempotent && matches!(error, Error::Io { .. } | Error::Closed { .. }));
+                if resend {
+                    self.retry(policy, true)
+                } else {
+                    Decision::Done
+                }
+            }
+        }
+    }
+
+    fn retry(&mut self, policy: &RetryPolicy, refresh: bool) -> Decision {
+        if self.retries >= policy.max_retries {
+            return Decision::Done;
+        }
+        let delay = policy.delay(self.retries);
+        self.retries += 1;
+        Decision::Retry { delay, refresh }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_and_limits() {
+        let policy = RetryPolicy {
+            max_redirects: 2,
+            max_retries: 2,
+            ..RetryPolicy::default()
+        };
+        let node = Addr::tcp("10.0.0.1", 7000);
+        let mut a = Attempts::new();
+        let moved = Frame::error("MOVED 3999 10.0.0.2:7001");
+        assert_eq!(
+            a.decide(&policy, Outcome::Reply(&moved), Some(&node), false),
+            Decision::Moved {
+                slot: 3999,
+                addr: Addr::tcp("10.0.0.2", 7001)
+            }
+        );
+        let ask = Frame::error("ASK 3999 :7002");
+        assert_eq!(
+            a.decide(&policy, Outcome::Reply(&ask), Some(&node), false),
+            Decision::Ask {
+                addr: Addr::tcp("10.0.0.1", 7002)
+            }
+        );
+        assert_eq!(
+            a.decide(&policy, Outcome::Reply(&moved), Some(&node), false),
+            Decision::Done
+        );
+        let tryagain = Frame::error("TRYAGAIN Multiple keys request during rehashing of slot");
+        assert!(matches!(
+            a.decide(&policy, Outcome::Reply(&tryagain), Some(&node), false),
+            Decision::Retry { refresh: false, .. }
+        ));
+        let down = Frame::error("CLUSTERDOWN The cluster is down");
+        assert!(matches!(
+            a.decide(&policy, Outcome::Reply(&down), Some(&node), false),
+            Decision::Retry { refresh: true, .. }
+        ));
+        assert_eq!(
+            a.decide(&policy, Outcome::Reply(&down), Some(&node), false),
+            Decision::Done
+        );
+        let ok = Frame::simple("OK");
+        assert_eq!(
+            Attempts::new().decide(&policy, Outcome::Reply(&ok), None, false),
+            Decision::Done
+        );
+        let wrongtype = Frame::error("WRONGTYPE Operation against a key");
+        assert_eq!(
+            Attempts::new().decide(&policy, Outcome::Reply(&wrongtype), None, false),
+            Decision::Done
+        );
+    }
+
+    #[test]
+    fn the_retry_rule() {
+        let policy = RetryPolicy::default();
+        let unsent = Error::Closed { written: false };
+        let sent = Error::Closed { written: true };
+        let mut a = Attempts::new();
+        assert!(matches!(
+            a.decide(&policy, Outcome::Failed(&unsent), None, false),
+            Decision::Retry { refresh: true, .. }
+        ));
+        assert_eq!(
+            a.decide(&policy, Outcome::Failed(&sent), None, false),
+            Decision::Done
+        );
+        assert!(matches!(
+            a.decide(&policy, Outcome::Failed(&sent), None, true),
+            Decision::Retry { .. }
+        ));
+        let timeout = Error::Timeout {
+            after: Duration::from_secs(1),
+            what: "reply",
+            written: true,
+        };
+        assert_eq!(
+            a.decide(&policy, Outcome::Failed(&timeout), None, true),
+            Decision::Done
+        );
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let p = RetryPolicy::default();
+        for n in 0..40 {
+            let d = p.delay(n);
+            assert!(d <= p.backoff_max, "{d:?}");
+        }
+        assert!(p.delay(0) <= p.backoff_min);
+    }
+}

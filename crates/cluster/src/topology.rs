@@ -1,0 +1,628 @@
+//! The cluster's shape, from `CLUSTER SHARDS` (Redis 7) or `CLUSTER SLOTS`, and the
+//! [`SlotMap`] that routing reads: sans-IO, so any driver (or a test) can feed it replies.
+
+use slotline_conn::{Addr, Error, Frame, Result};
+
+use crate::slot::SLOTS;
+
+/// What a node is in its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Serves the shard's slots, reads and writes.
+    Master,
+    /// Replicates the master; serves reads to connections that sent `READONLY`.
+    Replica,
+}
+
+/// One online node, as the cluster describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Where to connect (the endpoint rules applied: an empty or null endpoint is the host
+    /// that answered).
+    pub addr: Addr,
+    /// The node id, when the reply gave one.
+    pub id: Option<String>,
+    /// Master or replica.
+    pub role: Role,
+}
+
+/// One shard: the slots it serves, its master (if online) and its online replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShardInfo {
+    /// Inclusive slot ranges.
+    pub slots: Vec<(u16, u16)>,
+    /// The master, `None` when it is not online (failed, unknown endpoint).
+    pub master: Option<NodeInfo>,
+    /// Online replicas.
+    pub replicas: Vec<NodeInfo>,
+}
+
+/// The cluster as one node described it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Topology {
+    /// The shards, in the order the node listed them.
+    pub shards: Vec<ShardInfo>,
+}
+
+/// Which command a topology came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopologySource {
+    /// `CLUSTER SHARDS` (Redis >= 7).
+    Shards,
+    /// `CLUSTER SLOTS` (older servers).
+    Slots,
+}
+
+fn bad(what: &str, frame: &Frame) -> Error {
+    let mut text = format!("{frame:?}");
+    text.truncate(200);
+    Error::Refused(format!("unexpected {what} reply: {text}"))
+}
+
+/// Applies the endpoint rules: null or empty means the host that answered; `?` means
+/// unknown (the node is skipped).
+fn endpoint_host(endpoint: Option<&Frame>, answered: &Addr) -> Option<String> {
+    let answered_host = || match answered {
+        Addr::Tcp { host, .. } => Some(host.clone()),
+        Addr::Unix(_) => None,
+    };
+    match endpoint {
+        None | Some(Frame::Null) => answered_host(),
+        Some(f) => match f.as_str() {
+            Some("") => answered_host(),
+            Some("?") => None,
+            Some(host) => Some(host.to_string()),
+            None => None,
+        },
+    }
+}
+
+fn as_port(frame: &Frame) -> Option<u16> {
+    match frame {
+        Frame::Integer(n) => u16::try_from(*n).ok(),
+        other => other.as_str().and_then(|s| s.parse().ok()),
+    }
+}
+
+fn as_slot(frame: &Frame) -> Option<u16> {
+    match frame {
+        Frame::Integer(n) => u16::try_from(*n).ok().filter(|s| *s < SLOTS),
+        other => other
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .filter(|s| *s < SLOTS),
+    }
+}
+
+impl Topology {
+    /// Reads a `CLUSTER SHARDS` reply. `answered` is the node that sent it (for endpoints
+    /// given as empty or null). Nodes whose `health` is not `online`, or whose endpoint is
+    /// `?`, are left out.
+    pub fn from_cluster_shards(reply: &Frame, answered: &Addr) -> Result<Topology> {
+        let shards = reply
+            .as_array()
+            .ok_or_else(|| bad("CLUSTER SHARDS", reply))?;
+        let mut out = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let fields = shard
+                .as_array()
+                .ok_or_else(|| bad("CLUSTER SHARDS", shard))?;
+            let mut info = ShardInfo::default();
+            for pair in fields.chunks(2) {
+                let [name, value] = pair else { break };
+                match name.as_str() {
+                    Some("slots") => {
+                        let bounds = value
+                            .as_array()
+                            .ok_or_else(|| bad("CLUSTER SHARDS slots", value))?;
+                        for range in bounds.chunks(2) {
+                            match range {
+                                [a, b] => match (as_slot(a), as_slot(b)) {
+                                    (Some(a), Some(b)) if a <= b => info.slots.push((a, b)),
+                                    _ => return Err(bad("CLUSTER SHARDS slots", value)),
+                                },
+                                _ => return Err(bad("CLUSTER SHARDS slots", value)),
+                            }
+                        }
+                    }
+                    Some("nodes") => {
+                        let nodes = value
+                            .as_array()
+                            .ok_or_else(|| bad("CLUSTER SHARDS nodes", value))?;
+                        for node in nodes {
+                            if let Some(n) = shards_node(node, answered)? {
+                                match n.role {
+                                    Role::Master => info.master = Some(n),
+                                    Role::Replica => info.replicas.push(n),
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(info);
+        }
+        Ok(Topology { shards: out })
+    }
+
+    /// Reads a `CLUSTER SLOTS` reply (`[[start, end, [host, port, id, ...], replicas...],
+    /// ...]`); ranges of one master make one shard.
+    pub fn from_cluster_slots(reply: &Frame, answered: &Addr) -> Result<Topology> {
+        let ranges = reply
+            .as_array()
+            .ok_or_else(|| bad("CLUSTER SLOTS", reply))?;
+        let mut out: Vec<ShardInfo> = Vec::new();
+        for range in ranges {
+            let parts = range
+                .as_array()
+                .ok_or_else(|| bad("CLUSTER SLOTS", range))?;
+            let (Some(start), Some(end)) = (
+                parts.first().and_then(as_slot),
+                parts.get(1).and_then(as_slot),
+            ) else {
+                return Err(bad("CLUSTER SLOTS", range));
+            };
+            if start > end {
+                return Err(bad("CLUSTER SLOTS", range));
+            }
+            let mut nodes = parts[2..].iter().enumerate().map(|(i, n)| {
+                let role = if i == 0 { Role::Master } else { Role::Replica };
+                slots_node(n, role, answered)
+            });
+            let master = nodes.next().transpose()?.flatten();
+            let replicas: Vec<NodeInfo> = nodes
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            let existing = master.as_ref().and_then(|m| {
+                out.iter_mut()
+                    .find(|s| s.master.as_ref().is_some_and(|o| o.addr == m.addr))
+            });
+            match existing {
+                Some(shard) => {
+                    shard.slots.push((start, end));
+                    for r in replicas {
+                        if !shard.replicas.iter().any(|o| o.addr == r.addr) {
+                            shard.replicas.push(r);
+                        }
+                    }
+                }
+                None => out.push(ShardInfo {
+                    slots: vec![(start, end)],
+                    master,
+                    replicas,
+                }),
+            }
+        }
+        Ok(Topology { shards: out })
+    }
+
+    /// Reads the reply of `source`.
+    pub fn parse(source: TopologySource, reply: &Frame, answered: &Addr) -> Result<Topology> {
+        match source {
+            TopologySource::Shards => Topology::from_cluster_shards(reply, answered),
+            TopologySource::Slots => Topology::from_cluster_slots(reply, answered),
+        }
+    }
+
+    /// How many slots have an online master.
+    pub fn covered_slots(&self) -> usize {
+        self.shards
+            .iter()
+            .filter(|s| s.master.is_some())
+            .flat_map(|s| s.slots.iter())
+            .map(|(a, b)| usize::from(b - a) + 1)
+            .sum()
+    }
+
+    /// Every node, masters first.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        let masters = self.shards.iter().filter_map(|s| s.master.as_ref());
+        let replicas = self.shards.iter().flat_map(|s| s.replicas.iter());
+        masters.chain(replicas)
+    }
+}
+
+/// One node of a `CLUSTER SHARDS` shard: a flat list of field names and values.
+fn shards_node(node: &Frame, answered: &Addr) -> Result<Option<NodeInfo>> {
+    let fields = node
+        .as_array()
+        .ok_or_else(|| bad("CLUSTER SHARDS node", node))?;
+    let (mut id, mut port, mut endpoint, mut ip, mut role, mut health) =
+        (None, None, None, None, None, None);
+    for pair in fields.chunks(2) {
+        let [name, value] = pair else { break };
+        match name.as_str() {
+            Some("id") => id = value.as_str().map(str::to_string),
+            Some("port") => port = as_port(value),
+            Some("endpoint") => endpoint = Some(value),
+            Some("ip") => ip = Some(value),
+            Some("role") => role = value.as_str(),
+            Some("health") => health = value.as_str(),
+            _ => {}
+        }
+    }
+    if health.is_some_and(|h| h != "online") {
+        return Ok(None);
+    }
+    let role = match role {
+        Some("master") => Role::Master,
+        Some("replica") | Some("slave") => Role::Replica,
+        _ => return Ok(None),
+    };
+    let Some(port) = port.filter(|p| *p != 0) else {
+        return Ok(None);
+    };
+    let Some(host) = endpoint_host(endpoint.or(ip), answered) else {
+        return Ok(None);
+    };
+    Ok(Some(NodeInfo {
+        addr: Addr::tcp(host, port),
+        id,
+        role,
+    }))
+}
+
+/// One node of a `CLUSTER SLOTS` range: `[endpoint, port, id?, metadata?]`.
+fn slots_node(node: &Frame, role: Role, answered: &Addr) -> Result<Option<NodeInfo>> {
+    let parts = node
+        .as_array()
+        .ok_or_else(|| bad("CLUSTER SLOTS node", node))?;
+    let Some(port) = parts.get(1).and_then(as_port).filter(|p| *p != 0) else {
+        return Ok(None);
+    };
+    let Some(host) = endpoint_host(parts.first(), answered) else {
+        return Ok(None);
+    };
+    Ok(Some(NodeInfo {
+        addr: Addr::tcp(host, port),
+        id: parts.get(2).and_then(Frame::as_str).map(str::to_string),
+        role,
+    }))
+}
+
+/// Shard index meaning "no online master serves this slot".
+const UNSERVED: u16 = u16::MAX;
+
+/// One shard of a [`SlotMap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// The master, if one is online.
+    pub master: Option<Addr>,
+    /// Online replicas.
+    pub replicas: Vec<Addr>,
+}
+
+/// Which shard serves each of the 16384 slots: what routing reads for every command.
+///
+/// Built from a [`Topology`]; patched one slot at a time by `MOVED`
+/// ([`SlotMap::set_master`]).
+///
+/// ```
+/// use slotline_cluster::{SlotMap, Topology, ShardInfo, NodeInfo, Role};
+/// use slotline_conn::Addr;
+///
+/// let node = |port| NodeInfo { addr: Addr::tcp("127.0.0.1", port), id: None, role: Role::Master };
+/// let topo = Topology { shards: vec![
+///     ShardInfo { slots: vec![(0, 8191)], master: Some(node(7000)), replicas: vec![] },
+///     ShardInfo { slots: vec![(8192, 16383)], master: Some(node(7001)), replicas: vec![] },
+/// ]};
+/// let mut map = SlotMap::new(&topo);
+/// assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7001)));
+/// map.set_master(12739, Addr::tcp("127.0.0.1", 7000)); // after MOVED 12739 127.0.0.1:7000
+/// assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7000)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotMap {
+    slots: Vec<u16>,
+    shards: Vec<Shard>,
+}
+
+impl Default for SlotMap {
+    fn default() -> Self {
+        SlotMap {
+            slots: vec![UNSERVED; usize::from(SLOTS)],
+            shards: Vec::new(),
+        }
+    }
+}
+
+impl SlotMap {
+    /// The map of a topology. Slots of shards without an online master are unserved.
+    pub fn new(topology: &Topology) -> SlotMap {
+        let mut map = SlotMap::default();
+        for info in &topology.shards {
+            let index = match &info.master {
+                // Two entries for one master (should not happen): merge them.
+                Some(m) => match map
+                    .shards
+                    .iter()
+                    .position(|s| s.master.as_ref() == Some(&m.addr))
+                {
+                    Some(i) => i,
+                    None => {
+                        map.shards.push(Shard {
+                            master: Some(m.addr.clone()),
+                            replicas: Vec::new(),
+                        });
+                        map.shards.len() - 1
+                    }
+                },
+                None => {
+                    map.shards.push(Shard {
+                        master: None,
+                        replicas: Vec::new(),
+                    });
+                    map.shards.len() - 1
+                }
+            };
+            for r in &info.replicas {
+                if !map.shards[index].replicas.contains(&r.addr) {
+                    map.shards[index].replicas.push(r.addr.clone());
+                }
+            }
+            if info.master.is_some() {
+                for &(a, b) in &info.slots {
+                    for s in a..=b.min(SLOTS - 1) {
+                        map.slots[usize::from(s)] = index as u16;
+                    }
+                }
+            }
+        }
+        map
+    }
+
+    /// The index of the shard serving `slot`, if one does.
+    pub fn shard_index(&self, slot: u16) -> Option<usize> {
+        match self.slots.get(usize::from(slot)) {
+            Some(&i) if i != UNSERVED => Some(usize::from(i)),
+            _ => None,
+        }
+    }
+
+    /// The shard serving `slot`.
+    pub fn shard_of(&self, slot: u16) -> Option<&Shard> {
+        self.shard_index(slot).and_then(|i| self.shards.get(i))
+    }
+
+    /// The master serving `slot`.
+    pub fn master(&self, slot: u16) -> Option<&Addr> {
+        self.shard_of(slot).and_then(|s| s.master.as_ref())
+    }
+
+    /// Every shard (some may serve no slot after patches).
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// Masters that serve at least one slot, each with the first slot it serves.
+    pub fn serving_masters(&self) -> Vec<(Addr, u16)> {
+        let mut first: Vec<Option<u16>> = vec![None; self.shards.len()];
+        for (slot, &i) in self.slots.iter().enumerate() {
+            if i != UNSERVED {
+                let f = &mut first[usize::from(i)];
+                if f.is_none() {
+                    *f = Some(slot as u16);
+                }
+            }
+        }
+        self.shards
+            .iter()
+            .zip(first)
+            .filter_map(|(s, f)| Some((s.master.clone()?, f?)))
+            .collect()
+    }
+
+    /// Every node address, masters first, without duplicates.
+    pub fn nodes(&self) -> Vec<Addr> {
+        let mut out: Vec<Addr> = Vec::new();
+        for a in self.shards.iter().filter_map(|s| s.master.as_ref()) {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        for a in self.shards.iter().flat_map(|s| s.replicas.iter()) {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
+    /// How many slots are served.
+    pub fn covered_slots(&self) -> usize {
+        self.slots.iter().filter(|&&i| i != UNSERVED).count()
+    }
+
+    /// Inclusive slot ranges with the index of the shard serving them.
+    pub fn ranges(&self) -> Vec<(u16, u16, usize)> {
+        let mut out: Vec<(u16, u16, usize)> = Vec::new();
+        for (slot, &i) in self.slots.iter().enumerate() {
+            if i == UNSERVED {
+                continue;
+            }
+            let slot = slot as u16;
+            match out.last_mut() {
+                Some((_, end, idx)) if *end + 1 == slot && *idx == usize::from(i) => *end = slot,
+                _ => out.push((slot, slot, usize::from(i))),
+            }
+        }
+        out
+    }
+
+    /// Records that `addr` is the master of `slot` now (a `MOVED` reply). Returns the index
+    /// of its shard, and whether the map changed. An address not known as a master gets a
+    /// shard of its own (no replicas known until the next full refresh).
+    pub fn set_master(&mut self, slot: u16, addr: Addr) -> (usize, bool) {
+        let index = match self
+            .shards
+            .iter()
+            .position(|s| s.master.as_ref() == Some(&addr))
+        {
+            Some(i) => i,
+            None => {
+                // A replica promoted since the last refresh keeps its old replicas' company
+                // out of the picture: it is a master now.
+                for s in &mut self.shards {
+                    s.replicas.retain(|r| *r != addr);
+                }
+                self.shards.push(Shard {
+                    master: Some(addr),
+                    replicas: Vec::new(),
+                });
+                self.shards.len() - 1
+            }
+        };
+        let Some(entry) = self.slots.get_mut(usize::from(slot)) else {
+            return (index, false);
+        };
+        let changed = usize::from(*entry) != index;
+        *entry = index as u16;
+        (index, changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Frame {
+        Frame::bulk(s.to_string())
+    }
+
+    fn shards_node_frame(id: &str, port: i64, endpoint: Frame, role: &str, health: &str) -> Frame {
+        Frame::Array(vec![
+            bulk("id"),
+            bulk(id),
+            bulk("port"),
+            Frame::Integer(port),
+            bulk("ip"),
+            bulk("10.0.0.9"),
+            bulk("endpoint"),
+            endpoint,
+            bulk("role"),
+            bulk(role),
+            bulk("replication-offset"),
+            Frame::Integer(1),
+            bulk("health"),
+            bulk(health),
+        ])
+    }
+
+    #[test]
+    fn cluster_shards_endpoint_rules() {
+        let answered = Addr::tcp("seed.local", 7000);
+        let reply = Frame::Array(vec![
+            Frame::Array(vec![
+                bulk("slots"),
+                Frame::Array(vec![
+                    Frame::Integer(0),
+                    Frame::Integer(99),
+                    Frame::Integer(200),
+                    Frame::Integer(300),
+                ]),
+                bulk("nodes"),
+                Frame::Array(vec![
+                    shards_node_frame("a", 7000, bulk(""), "master", "online"),
+                    shards_node_frame("b", 7003, Frame::Null, "replica", "online"),
+                    shards_node_frame("c", 7004, bulk("?"), "replica", "online"),
+                    shards_node_frame("d", 7005, bulk("h5"), "replica", "loading"),
+                ]),
+            ]),
+            Frame::Array(vec![
+                bulk("slots"),
+                Frame::Array(vec![Frame::Integer(100), Frame::Integer(199)]),
+                bulk("nodes"),
+                Frame::Array(vec![
+                    shards_node_frame("e", 7001, bulk("h1"), "master", "failed"),
+                    shards_node_frame("f", 7006, bulk("h6"), "replica", "online"),
+                ]),
+            ]),
+        ]);
+        let topo = Topology::from_cluster_shards(&reply, &answered).unwrap();
+        assert_eq!(topo.shards.len(), 2);
+        let first = &topo.shards[0];
+        assert_eq!(first.slots, vec![(0, 99), (200, 300)]);
+        assert_eq!(
+            first.master.as_ref().unwrap().addr,
+            Addr::tcp("seed.local", 7000)
+        );
+        assert_eq!(first.replicas.len(), 1);
+        assert_eq!(first.replicas[0].addr, Addr::tcp("seed.local", 7003));
+        assert!(topo.shards[1].master.is_none());
+        assert_eq!(topo.covered_slots(), 100 + 101);
+
+        let map = SlotMap::new(&topo);
+        assert_eq!(map.master(0), Some(&Addr::tcp("seed.local", 7000)));
+        assert_eq!(map.master(150), None);
+        assert!(map.shard_of(150).is_none());
+        assert_eq!(map.covered_slots(), 201);
+        assert_eq!(map.ranges(), vec![(0, 99, 0), (200, 300, 0)]);
+    }
+
+    #[test]
+    fn cluster_slots_groups_ranges_by_master() {
+        let answered = Addr::tcp("127.0.0.1", 7000);
+        let node = |host: Frame, port: i64, id: &str| {
+            Frame::Array(vec![
+                host,
+                Frame::Integer(port),
+                bulk(id),
+                Frame::Array(vec![]),
+            ])
+        };
+        let reply = Frame::Array(vec![
+            Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::Integer(5),
+                node(bulk("127.0.0.1"), 7000, "a"),
+                node(Frame::Null, 7003, "b"),
+            ]),
+            Frame::Array(vec![
+                Frame::Integer(6),
+                Frame::Integer(16383),
+                node(bulk("127.0.0.2"), 7001, "c"),
+                node(bulk("?"), 7004, "d"),
+            ]),
+            Frame::Array(vec![
+                Frame::Integer(10),
+                Frame::Integer(11),
+                node(bulk("127.0.0.1"), 7000, "a"),
+            ]),
+        ]);
+        let topo = Topology::from_cluster_slots(&reply, &answered).unwrap();
+        assert_eq!(topo.shards.len(), 2);
+        assert_eq!(topo.shards[0].slots, vec![(0, 5), (10, 11)]);
+        assert_eq!(
+            topo.shards[0].replicas[0].addr,
+            Addr::tcp("127.0.0.1", 7003)
+        );
+        assert!(topo.shards[1].replicas.is_empty());
+        let mut map = SlotMap::new(&topo);
+        assert_eq!(map.master(3), Some(&Addr::tcp("127.0.0.1", 7000)));
+        assert_eq!(map.master(16383), Some(&Addr::tcp("127.0.0.2", 7001)));
+        assert_eq!(map.serving_masters().len(), 2);
+        let (i, changed) = map.set_master(3, Addr::tcp("127.0.0.1", 7003));
+        assert!(changed);
+        assert_eq!(i, 2);
+        assert!(
+            map.shards()[0].replicas.is_empty(),
+            "a promoted replica is a master now"
+        );
+        assert_eq!(map.set_master(3, Addr::tcp("127.0.0.1", 7003)), (2, false));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let a = Addr::tcp("h", 1);
+        assert!(Topology::from_cluster_shards(&Frame::Integer(1), &a).is_err());
+        assert!(Topology::from_cluster_slots(&Frame::Array(vec![Frame::Integer(1)]), &a).is_err());
+        let weird = Frame::Array(vec![Frame::Array(vec![
+            Frame::Integer(0),
+            Frame::Integer(20000),
+        ])]);
+        assert!(Topology::from_cluster_slots(&weird, &a).is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! The blocking [`Client`]: the same names as [`crate::Client`], for threads.
+
+use slotline_conn::blocking::Query;
+use slotline_conn::{Cmd, Frame, Pipeline, Result};
+
+use crate::Target;
+
+/// The blocking twin of [`crate::Client`]: one type for every deployment, opened from a
+/// URL, with the blocking command trait ([`Commands`](slotline_conn::blocking::Commands)).
+///
+/// ```no_run
+/// use slotline::blocking::{Client, Commands};
+/// let c = Client::open("redis+cluster://127.0.0.1:7000")?;
+/// c.set("greeting", "hello")?;
+/// # Ok::<(), slotline::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Client {
+    /// One node.
+    Node(slotline_conn::blocking::Client),
+    /// The master of a sentinel-managed service; follows failovers.
+    SentinelMaster(slotline_sentinel::blocking::SentinelClient),
+    /// Replicas of a sentinel-managed service.
+    SentinelReplica(slotline_sentinel::blocking::ReplicaClient),
+    /// A Redis Cluster.
+    Cluster(slotline_cluster::blocking::ClusterClient),
+}
+
+impl Client {
+    /// Connects to what `url` names (see [`crate::Client::open`]).
+    pub fn open(url: &str) -> Result<Client> {
+        Client::open_target(Target::parse(url)?)
+    }
+
+    /// Connects to a parsed [`Target`].
+    pub fn open_target(target: Target) -> Result<Client> {
+        Ok(match target {
+            Target::Node(config) => Client::Node(slotline_conn::blocking::Client::connect(config)?),
+            Target::Sentinel {
+                sentinels,
+                service,
+                config,
+                replica,
+            } => {
+                let sentinel = slotline_sentinel::blocking::Sentinel::new(sentinels, *config)?;
+                if replica {
+                    Client::SentinelReplica(sentinel.replica_for(&service)?)
+                } else {
+                    Client::SentinelMaster(sentinel.master_for(&service)?)
+                }
+            }
+            Target::Cluster(url) => {
+                Client::Cluster(slotline_cluster::blocking::ClusterClient::open(&url)?)
+            }
+        })
+    }
+
+    /// Which kind of deployment this client serves: `node`, `sentinel` or `cluster`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Client::Node(_) => "node",
+            Client::SentinelMaster(_) | Client::SentinelReplica(_) => "sentinel",
+            Client::Cluster(_) => "cluster",
+        }
+    }
+}
+
+impl Query for Client {
+    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        match self {
+            Client::Node(c) => c.send_command(cmd),
+            Client::SentinelMaster(c) => c.send_command(cmd),
+            Client::SentinelReplica(c) => c.send_command(cmd),
+            Client::Cluster(c) => c.send_command(cmd),
+        }
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        match self {
+            Client::Node(c) => c.send_pipeline(pipe),
+            Client::SentinelMaster(c) => c.send_pipeline(pipe),
+            Client::SentinelReplica(c) => c.send_pipeline(pipe),
+            Client::Cluster(c) => c.send_pipeline(pipe),
+        }
+    }
+}

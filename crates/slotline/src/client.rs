@@ -1,0 +1,97 @@
+//! [`Client`]: one type for every deployment, opened from a URL.
+
+use slotline_cluster::ClusterClient;
+use slotline_conn::{Cmd, Frame, Pipeline, Query, Result};
+use slotline_sentinel::{ReplicaClient, Sentinel, SentinelClient};
+
+use crate::Target;
+
+/// A client for whatever the URL names, with the shared command trait
+/// ([`Commands`](slotline_conn::Commands)) and the same behaviour as the layer it wraps.
+///
+/// ```no_run
+/// # async fn demo() -> slotline::Result<()> {
+/// use slotline::{Client, Commands};
+/// for url in [
+///     "redis://127.0.0.1:6379/0",
+///     "redis+sentinel://127.0.0.1:26379/mymaster",
+///     "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+/// ] {
+///     let c = Client::open(url).await?;
+///     c.set("greeting", "hello").await?;
+///     let v: Option<String> = c.get("greeting").await?;
+/// #   let _ = v;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Client {
+    /// One node (shared, multiplexed).
+    Node(slotline_conn::Client),
+    /// The master of a sentinel-managed service; follows failovers.
+    SentinelMaster(SentinelClient),
+    /// Replicas of a sentinel-managed service (`role=replica`).
+    SentinelReplica(ReplicaClient),
+    /// A Redis Cluster.
+    Cluster(ClusterClient),
+}
+
+impl Client {
+    /// Connects to what `url` names: `redis://`, `rediss://`, `redis+unix://`,
+    /// `redis+sentinel://[user:pass@]h1:p1,h2:p2/service[/db][?role=replica]`,
+    /// `redis+cluster://[user:pass@]h1:p1,h2:p2`.
+    pub async fn open(url: &str) -> Result<Client> {
+        Client::open_target(Target::parse(url)?).await
+    }
+
+    /// Connects to a parsed [`Target`].
+    pub async fn open_target(target: Target) -> Result<Client> {
+        Ok(match target {
+            Target::Node(config) => Client::Node(slotline_conn::Client::connect(config).await?),
+            Target::Sentinel {
+                sentinels,
+                service,
+                config,
+                replica,
+            } => {
+                let sentinel = Sentinel::new(sentinels, *config)?;
+                if replica {
+                    Client::SentinelReplica(sentinel.replica_for(&service).await?)
+                } else {
+                    Client::SentinelMaster(sentinel.master_for(&service).await?)
+                }
+            }
+            Target::Cluster(url) => Client::Cluster(ClusterClient::open(&url).await?),
+        })
+    }
+
+    /// Which kind of deployment this client serves: `node`, `sentinel` or `cluster`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Client::Node(_) => "node",
+            Client::SentinelMaster(_) | Client::SentinelReplica(_) => "sentinel",
+            Client::Cluster(_) => "cluster",
+        }
+    }
+}
+
+impl Query for Client {
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        match self {
+            Client::Node(c) => c.send_command(cmd).await,
+            Client::SentinelMaster(c) => c.send_command(cmd).await,
+            Client::SentinelReplica(c) => c.send_command(cmd).await,
+            Client::Cluster(c) => c.send_command(cmd).await,
+        }
+    }
+
+    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        match self {
+            Client::Node(c) => c.send_pipeline(pipe).await,
+            Client::SentinelMaster(c) => c.send_pipeline(pipe).await,
+            Client::SentinelReplica(c) => c.send_pipeline(pipe).await,
+            Client::Cluster(c) => c.send_pipeline(pipe).await,
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Failover against a real 3 × 1 Redis Cluster: a master killed with SIGKILL (its replica is
+//! promoted, traffic resumes on the same client within node timeout + 3 s), and a manual
+//! `CLUSTER FAILOVER` under load (no error reaches the callers). Async and blocking.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slotline_cluster::{blocking, slot, ClusterClient, ClusterConfig};
+use slotline_conn::{Addr, Commands};
+use slotline_testbed::Cluster;
+
+/// Failovers run one at a time: on a small machine, three clusters failing over at once
+/// slow each other's elections, which would measure the machine, not the client.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The test bed's default `cluster-node-timeout`.
+const NODE_TIMEOUT: Duration = Duration::from_millis(2000);
+
+fn addr(a: SocketAddr) -> Addr {
+    Addr::tcp(a.ip().to_string(), a.port())
+}
+
+/// A key in `s`.
+fn key_in(s: u16, prefix: &str) -> String {
+    (0u64..)
+        .map(|n| format!("{prefix}{n}"))
+        .find(|k| slot(k.as_bytes()) == s)
+        .unwrap()
+}
+
+/// A master, its first slot and its replica.
+fn victim(c: &Cluster) -> (SocketAddr, u16, SocketAddr) {
+    let map = c.slot_map().unwrap();
+    let range = &map[0];
+    let replica = *range.replicas.iter().next().unwrap();
+    (range.master, range.start, replica)
+}
+
+/// Keys spread over every master, with `per_master` keys in `master`'s first slot range.
+fn load_keys(c: &Cluster, n: usize) -> Vec<String> {
+    let _ = c;
+    (0..n).map(|i| format!("load:{i}")).collect()
+}
+
+/// Async callers running INCR and SET/GET until `stop`; every failure is recorded.
+fn start_load(
+    cl: &ClusterClient,
+    keys: &[String],
+    stop: &Arc<AtomicBool>,
+    errors: &Arc<Mutex<Vec<String>>>,
+    ops: &Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..4usize)
+        .map(|t| {
+            let (cl, stop, errors, ops) = (cl.clone(), stop.clone(), errors.clone(), ops.clone());
+            let mine: Vec<String> = keys.iter().skip(t).step_by(4).cloned().collect();
+            tokio::spawn(async move {
+                let mut counts = vec![0i64; mine.len()];
+                let mut round = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for (i, k) in mine.iter().enumerate() {
+                        match cl.incr(k).await {
+                            Ok(n) => {
+                                counts[i] += 1;
+                                if n != counts[i] {
+                                    errors
+                                        .lock()
+                                        .unwrap()
+                                        .push(format!("{k}: {n} != {}", counts[i]));
+                                    counts[i] = n;
+                                }
+                            }
+                            Err(e) => errors.lock().unwrap().push(format!("INCR {k}: {e}")),
+                        }
+                        let value = format!("{t}:{round}:{i}");
+                        let vk = format!("{k}:v");
+                        match cl.set(&vk, &value).await {
+                            Ok(()) => match cl.get::<String>(&vk).await {
+                                Ok(got) if got == value => {}
+                                Ok(got) => errors
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{vk}: {got} != {value}")),
+                                Err(e) => errors.lock().unwrap().push(format!("GET {vk}: {e}")),
+                            },
+                            Err(e) => errors.lock().unwrap().push(format!("SET {vk}: {e}")),
+                        }
+                        ops.fetch_add(3, Ordering::Relaxed);
+                    }
+                    round += 1;
+                }
+            })
+        })
+        .collect()
+}
+
+async fn wait_ops(ops: &AtomicU64, more_than: u64) {
+    let start = Instant::now();
+    while ops.load(Ordering::Relaxed) <= more_than {
+        assert!(start.elapsed() < Duration::from_secs(20), "traffic stalled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
+    let _serial = SERIAL.lock().await;
+    let c = Arc::new(Cluster::start().unwrap());
+    let (dead, s, replica) = victim(&c);
+    let key = key_in(s, "kill:");
+    let cl = ClusterClient::connect(c.seed_addrs(), ClusterConfig::default())
+        .await
+        .unwrap();
+    cl.set(&key, "before").await.unwrap();
+    let (stop, errors, ops) = Default::default();
+    let load = start_load(&cl, &load_keys(&c, 64), &stop, &errors, &ops);
+    wait_ops(&ops, 500).await;
+
+    let killed_at = Instant::now();
+    c.kill(dead).unwrap();
+    // When the cluster itself promoted the replica (its ROLE says master).
+    let promoted = std::thread::spawn({
+        let c = c.clone();
+        move || loop {
+            let role = c.cmd(replica, &["ROLE"]).ok();
+            let first = role
+                .as_ref()
+                .and_then(|r| r.as_array())
+                .and_then(|a| a.first().cloned());
+            if first.as_ref().and_then(|f| f.as_str()) == Some("master") {
+                return killed_at.elapsed();
+            }
+            if killed_at.elapsed() > Duration::from_secs(30) {
+                return Duration::MAX;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    // Probe the dead master's slot until a write goes through again.
+    let mut failures = 0;
+    let resumed = loop {
+        match cl.set(&key, "after").await {
+            Ok(()) => break killed_at.elapsed(),
+            Err(e) => {
+                failures += 1;
+                assert!(
+                    killed_at.elapsed() < NODE_TIMEOUT + Duration::from_secs(3),
+                    "traffic did not resume within node timeout + 3 s (last error: {e})"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let v: String = cl.get(&key).await.unwrap();
+    assert_eq!(v, "after");
+    assert_eq!(
+        cl.master_for_slot(s),
+        Some(addr(replica)),
+        "the replica was promoted"
+    );
+    let new_master = tokio::task::spawn_blocking({
+        let c = c.clone();
+        move || c.wait_for_failover(dead, Duration::from_secs(20))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(new_master, replica);
+    // The background load goes on too.
+    let now = ops.load(Ordering::Relaxed);
+    wait_ops(&ops, now + 300).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.unwrap();
+    }
+    let errors = errors.lock().unwrap();
+    let promoted = promoted.join().unwrap();
+    eprintln!(
+        "replica promoted {promoted:?} after the kill; traffic resumed {resumed:?} after the \
+         kill ({failures} probe failures); {} load errors during the outage; {:?}",
+        errors.len(),
+        cl.stats()
+    );
+    assert!(resumed <= NODE_TIMEOUT + Duration::from_secs(3));
+    // And the client's own part: it found the new master soon after the promotion.
+    assert!(
+        resumed.saturating_sub(promoted) < Duration::from_secs(1),
+        "the client lagged {:?} behind the promotion",
+        resumed.saturating_sub(promoted)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_failover_under_load_no_error_reaches_the_callers() {
+    let _serial = SERIAL.lock().await;
+    let c = Arc::new(Cluster::start().unwrap());
+    let (old, s, replica) = victim(&c);
+    let cl = ClusterClient::connect(c.seed_addrs(), ClusterConfig::default())
+        .await
+        .unwrap();
+    let (stop, errors, ops) = Default::default();
+    let load = start_load(&cl, &load_keys(&c, 64), &stop, &errors, &ops);
+    wait_ops(&ops, 500).await;
+    let failover = tokio::task::spawn_blocking({
+        let c = c.clone();
+        move || c.failover(replica)
+    });
+    failover.await.unwrap().unwrap();
+    let now = ops.load(Ordering::Relaxed);
+    wait_ops(&ops, now + 1000).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.unwrap();
+    }
+    let errors = errors.lock().unwrap().clone();
+    assert!(errors.is_empty(), "errors reached the callers: {errors:?}");
+    assert_eq!(c.slot_owner(s).unwrap(), replica);
+    let key = key_in(s, "mf:");
+    let _: i64 = cl.incr(&key).await.unwrap();
+    assert_eq!(cl.master_for_slot(s), Some(addr(replica)));
+    eprintln!(
+        "manual failover {old} -> {replica} under {} ops, no error; {:?}",
+        ops.load(Ordering::Relaxed),
+        cl.stats()
+    );
+}
+
+#[test]
+fn blocking_failovers_manual_then_kill() {
+    use slotline_conn::blocking::Commands as _;
+    let _serial = SERIAL.blocking_lock();
+    let c = Cluster::start().unwrap();
+    let (old, s, replica) = victim(&c);
+    let cl = blocking::ClusterClient::connect(c.seed_addrs(), ClusterConfig::default()).unwrap();
+    let keys = load_keys(&c, 32);
+    let stop = AtomicBool::new(false);
+    let ops = AtomicU64::new(0);
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let wait_ops = |more_than: u64| {
+        let start = Instant::now();
+        while ops.load(Ordering::Relaxed) <= more_than {
+            assert!(start.elapsed() < Duration::from_secs(20), "traffic stalled");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // Phase 1: manual failover under load from 4 threads: no error at all.
+    std::thread::scope(|scope| {
+        for t in 0..4usize {
+            let (cl, stop, ops, errors) = (&cl, &stop, &ops, &errors);
+            let mine: Vec<String> = keys.iter().skip(t).step_by(4).cloned().collect();
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for k in &mine {
+                        if let Err(e) = cl.incr(k) {
+                            errors.lock().unwrap().push(format!("INCR {k}: {e}"));
+                        }
+                        match cl
+                            .set(format!("{k}:v"), t)
+                            .and_then(|()| cl.get::<usize>(format!("{k}:v")))
+                        {
+                            Ok(v) if v == t => {}
+                            other => errors.lock().unwrap().push(format!("{k}: {other:?}")),
+                        }
+                        ops.fetch_add(3, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        wait_ops(300);
+        c.failover(replica).unwrap();
+        let now = ops.load(Ordering::Relaxed);
+        wait_ops(now + 600);
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "{:?}",
+        errors.lock().unwrap()
+    );
+    assert_eq!(c.slot_owner(s).unwrap(), replica);
+
+    // Phase 2: kill the new master; the old one (its replica now) takes over again.
+    let key = key_in(s, "bkill:");
+    cl.set(&key, 1).unwrap();
+    let killed_at = Instant::now();
+    c.kill(replica).unwrap();
+    let resumed = loop {
+        match cl.set(&key, 2) {
+            Ok(()) => break killed_at.elapsed(),
+            Err(e) => {
+                assert!(
+                    killed_at.elapsed() < NODE_TIMEOUT + Duration::from_secs(3),
+                    "traffic did not resume within node timeout + 3 s (last error: {e})"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    };
+    assert_eq!(cl.get::<i64>(&key).unwrap(), 2);
+    assert_eq!(cl.master_for_slot(s), Some(addr(old)));
+    eprintln!(
+        "blocking: traffic resumed {resumed:?} after the kill; {:?}",
+        cl.stats()
+    );
+}
