@@ -81,7 +81,7 @@ async fn wait_shutdown(shared: &Shared) {
 /// Runs one connection: the writer and the reader, until either fails (the error) or the
 /// client is dropped (`Ok`).
 async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> {
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (mut rd, mut wr) = stream.into_split();
     let writer = async {
         let mut spare = BytesMut::with_capacity(16 * 1024);
         loop {

@@ -22,12 +22,12 @@ pub type CliError = String;
 
 /// Runs the command line with these arguments (without the program name).
 pub fn run(args: &[String]) -> Result<(), CliError> {
-    let mut url = std::env::var("SLOTLINE_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut given = std::env::var("SLOTLINE_URL").ok();
     let mut rest = args;
     loop {
         match rest {
             [flag, value, tail @ ..] if flag == "--url" || flag == "-u" => {
-                url = value.clone();
+                given = Some(value.clone());
                 rest = tail;
             }
             [flag, ..] if flag == "-h" || flag == "--help" || flag == "help" => {
@@ -40,9 +40,16 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
     let Some((first, tail)) = rest.split_first() else {
         return Err(usage());
     };
+    let url = given
+        .clone()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
     match first.as_str() {
         "bench" => {
-            let mut bench_args = vec!["--url".to_string(), url];
+            // `bench` also takes `-h`/`-p`; a URL given before it comes first.
+            let mut bench_args: Vec<String> = given
+                .into_iter()
+                .flat_map(|u| ["--url".into(), u])
+                .collect();
             bench_args.extend(tail.iter().cloned());
             bench::main(&bench_args)
         }
