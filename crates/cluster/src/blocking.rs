@@ -14,10 +14,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+
 use std::time::Duration;
 
-use slotline_conn::blocking::Query;
+use slotline_conn::blocking::{Query, Runtime};
 use slotline_conn::{
     Addr, Cmd, Error, Frame, FromReply, Message, Pipeline, Query as AsyncQuery, Result,
     ScanOptions, Subscriptions, ToArgs,
@@ -35,19 +35,7 @@ use crate::topology::SlotMap;
 #[derive(Debug, Clone)]
 pub struct ClusterClient {
     inner: crate::ClusterClient,
-    runtime: Arc<OwnRuntime>,
-}
-
-/// The client's runtime, shut down without blocking when the last clone goes.
-#[derive(Debug)]
-struct OwnRuntime(Option<tokio::runtime::Runtime>);
-
-impl Drop for OwnRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
+    runtime: Arc<Runtime>,
 }
 
 impl ClusterClient {
@@ -57,20 +45,9 @@ impl ClusterClient {
         I: IntoIterator,
         I::Item: IntoNodeAddr,
     {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("slotline-cluster")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io(e, false))?;
-        let inner = park_on(
-            &runtime,
-            crate::ClusterClient::connect(startup_nodes, config),
-        )?;
-        Ok(ClusterClient {
-            inner,
-            runtime: Arc::new(OwnRuntime(Some(runtime))),
-        })
+        let runtime = Runtime::new("slotline-cluster")?;
+        let inner = runtime.block_on(crate::ClusterClient::connect(startup_nodes, config))?;
+        Ok(ClusterClient { inner, runtime })
     }
 
     /// Connects from a `redis+cluster://` URL.
@@ -80,10 +57,7 @@ impl ClusterClient {
     }
 
     fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        match &self.runtime.0 {
-            Some(runtime) => park_on(runtime, fut),
-            None => Err(Error::Closed { written: false }),
-        }
+        self.runtime.block_on(fut)
     }
 
     /// The async client inside (same nodes, same slot map).
@@ -174,10 +148,10 @@ impl<T: FromReply> Iterator for ClusterScanIter<'_, T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
-        match &self.client.runtime.0 {
-            Some(runtime) => park_on(runtime, self.scan.next()),
-            None => Some(Err(Error::Closed { written: false })),
-        }
+        self.client
+            .runtime
+            .run(self.scan.next())
+            .unwrap_or_else(|closed| Some(Err(closed)))
     }
 }
 
@@ -185,15 +159,12 @@ impl<T: FromReply> Iterator for ClusterScanIter<'_, T> {
 #[derive(Debug)]
 pub struct ClusterPubSub {
     inner: crate::ClusterPubSub,
-    runtime: Arc<OwnRuntime>,
+    runtime: Arc<Runtime>,
 }
 
 impl ClusterPubSub {
     fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        match &self.runtime.0 {
-            Some(runtime) => park_on(runtime, fut),
-            None => Err(Error::Closed { written: false }),
-        }
+        self.runtime.block_on(fut)
     }
 
     /// Subscribes to channels.
@@ -228,51 +199,17 @@ impl ClusterPubSub {
 
     /// The next message (`None` once the subscriber has ended).
     pub fn next_message(&mut self) -> Option<Result<Message>> {
-        match &self.runtime.0 {
-            Some(runtime) => park_on(runtime, self.inner.next_message()),
-            None => None,
-        }
+        self.runtime.run(self.inner.next_message()).ok().flatten()
     }
 
     /// The next message within `timeout`: `Ok(None)` when none came in time.
     pub fn next_message_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
-        match &self.runtime.0 {
-            Some(runtime) => park_on(runtime, self.inner.next_message_timeout(timeout)),
-            None => Err(Error::Closed { written: false }),
-        }
+        self.runtime
+            .block_on(self.inner.next_message_timeout(timeout))
     }
 
     /// What this subscriber is subscribed to.
     pub fn subscriptions(&self) -> Subscriptions {
         self.inner.subscriptions()
-    }
-}
-
-/// Runs `fut` to completion on this thread inside `runtime`'s context (its reactor and
-/// timers run on the runtime's worker), parking between polls; works on threads that are
-/// already in a runtime's context, unlike `Runtime::block_on`.
-fn park_on<T>(runtime: &tokio::runtime::Runtime, fut: impl Future<Output = T>) -> T {
-    let _context = runtime.enter();
-    let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park();
-    }
-}
-
-/// Wakes a parked thread.
-struct Unparker(std::thread::Thread);
-
-impl Wake for Unparker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
     }
 }

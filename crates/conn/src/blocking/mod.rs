@@ -14,6 +14,7 @@ mod connection;
 mod pubsub;
 mod query;
 mod replicated;
+mod runtime;
 mod scan;
 mod stream;
 
@@ -22,4 +23,5 @@ pub use connection::Connection;
 pub use pubsub::{IntoMessages, Messages, PubSub};
 pub use query::{Commands, Query};
 pub use replicated::Replicated;
+pub use runtime::Runtime;
 pub use scan::ScanIter;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use slotline_resp::Frame;
 
-use super::client::OwnRuntime;
+use super::Runtime;
 use super::{Client, Query};
 use crate::config::IntoConnectionConfig;
 use crate::{Cmd, Pipeline, Query as AsyncQuery, ReadFrom, Result};
@@ -31,7 +31,7 @@ pub struct Replicated {
     inner: crate::Replicated,
     master: Client,
     replicas: Vec<Client>,
-    runtime: Arc<OwnRuntime>,
+    runtime: Arc<Runtime>,
 }
 
 impl Replicated {
@@ -43,7 +43,7 @@ impl Replicated {
         R: IntoConnectionConfig,
         I: IntoIterator<Item = R>,
     {
-        let runtime = OwnRuntime::new()?;
+        let runtime = Runtime::new("slotline-client")?;
         let inner = runtime.block_on(crate::Replicated::connect(master, replicas, read_from))?;
         Ok(Replicated::wrap(inner, runtime))
     }
@@ -51,12 +51,12 @@ impl Replicated {
     /// Connects to the master and finds its replicas with `ROLE` (see
     /// [`crate::Replicated::discover`]).
     pub fn discover(master: impl IntoConnectionConfig, read_from: ReadFrom) -> Result<Self> {
-        let runtime = OwnRuntime::new()?;
+        let runtime = Runtime::new("slotline-client")?;
         let inner = runtime.block_on(crate::Replicated::discover(master, read_from))?;
         Ok(Replicated::wrap(inner, runtime))
     }
 
-    fn wrap(inner: crate::Replicated, runtime: Arc<OwnRuntime>) -> Self {
+    fn wrap(inner: crate::Replicated, runtime: Arc<Runtime>) -> Self {
         let master = Client::from_async(inner.master().clone(), runtime.clone());
         let replicas = inner
             .replicas()

@@ -43,6 +43,8 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
             let delay = backoff.next_delay();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
+                // A reconnect asked for (a failover announced) cuts the wait short.
+                _ = shared.kick.notified() => {}
                 _ = wait_shutdown(&shared) => break,
             }
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slotline_cluster::ClusterClient;
-use slotline_conn::{cmd, Client, Cmd, Pipeline, Query};
+use slotline_conn::{cmd, Cmd, Pipeline, Query};
 
 use super::options::Args;
 use super::CliError;
@@ -189,7 +189,12 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
                 clients.push(
                     ClusterClient::open(opts.url.as_str())
                         .await
-                        .map_err(|e| format!("cannot connect to the cluster {}: {e}", opts.url))?,
+                        .map_err(|e| {
+                            format!(
+                                "cannot connect to the cluster {}: {e}",
+                                slotline_conn::url::redact(&opts.url)
+                            )
+                        })?,
                 );
             }
             for test in &opts.tests {
@@ -198,13 +203,12 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
             }
             return Ok(());
         }
+        // Any other URL (one node, or a sentinel-managed service) through the facade.
         let mut clients = Vec::with_capacity(opts.connections);
         for _ in 0..opts.connections {
-            clients.push(
-                Client::connect(opts.url.as_str())
-                    .await
-                    .map_err(|e| format!("cannot connect to {}: {e}", opts.url))?,
-            );
+            clients.push(crate::Client::open(opts.url.as_str()).await.map_err(|e| {
+                format!("cannot connect to {}: {e}", slotline_conn::url::redact(&opts.url))
+            })?);
         }
         for test in &opts.tests {
             let report = run(&clients, &opts, test).await;

@@ -1,0 +1,221 @@
+//! The blocking API: the same names as the async one, for threads.
+//!
+//! Discovery ([`Sentinel::master_addr`], [`Sentinel::replica_addrs`]) runs on the calling
+//! thread with std sockets, driving the same sans-IO machine as the async API. The clients
+//! ([`SentinelClient`], [`ReplicaClient`]) are the async ones run by a small runtime of the
+//! `Sentinel`'s own (one worker thread, made on first need, shared by the clients it makes),
+//! so the failover rules are the same code; the calling thread waits parked. Call them
+//! from any thread; from an async task, use the async API.
+//!
+//! ```no_run
+//! use slotline_conn::blocking::Commands;
+//! use slotline_sentinel::blocking::Sentinel;
+//! use slotline_sentinel::SentinelConfig;
+//!
+//! let sentinel = Sentinel::new(["127.0.0.1:26379"], SentinelConfig::default())?;
+//! let master = sentinel.master_for("mymaster")?;
+//! master.set("k", "v")?;
+//! let v: Option<String> = sentinel.replica_for("mymaster")?.get("k")?;
+//! # let _ = v;
+//! # Ok::<(), slotline_sentinel::Error>(())
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use slotline_conn::blocking::Query;
+use slotline_conn::{Addr, Cmd, Pipeline};
+use slotline_resp::Frame;
+
+use crate::logic::{Discovery, Found, Input, Request, Step, Want};
+use crate::{Error, Inner, IntoSentinelAddr, Result, SentinelConfig};
+use slotline_conn::blocking::Runtime;
+
+/// The blocking twin of [`crate::Sentinel`]. Cheap to clone; clones share the sentinel list
+/// and the runtime of the clients.
+#[derive(Debug, Clone)]
+pub struct Sentinel {
+    inner: crate::Sentinel,
+    runtime: Arc<Mutex<Option<Arc<Runtime>>>>,
+}
+
+impl Sentinel {
+    /// The sentinels at `addrs`, asked in this order. Nothing is connected yet.
+    pub fn new<I>(addrs: I, config: SentinelConfig) -> Result<Sentinel>
+    where
+        I: IntoIterator,
+        I::Item: IntoSentinelAddr,
+    {
+        Ok(Sentinel {
+            inner: crate::Sentinel::new(addrs, config)?,
+            runtime: Arc::default(),
+        })
+    }
+
+    /// The async `Sentinel` underneath (sharing the same list).
+    pub fn as_async(&self) -> &crate::Sentinel {
+        &self.inner
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SentinelConfig {
+        self.inner.config()
+    }
+
+    /// The sentinels, in the order they are asked now (learned ones included).
+    pub fn sentinel_addrs(&self) -> Vec<Addr> {
+        self.inner.sentinel_addrs()
+    }
+
+    /// The address of the master of `service`, checked with `ROLE`.
+    pub fn master_addr(&self, service: &str) -> Result<Addr> {
+        let inner = self.inner.inner();
+        match run(inner, inner.discovery(service, Want::Master))? {
+            Found::Master(addr) => Ok(addr),
+            Found::Replicas(_) => Err(Error::Config(
+                "discovery found replicas for a master".into(),
+            )),
+        }
+    }
+
+    /// The addresses of the healthy replicas of `service` (possibly none).
+    pub fn replica_addrs(&self, service: &str) -> Result<Vec<Addr>> {
+        let inner = self.inner.inner();
+        match run(inner, inner.discovery(service, Want::Replicas))? {
+            Found::Replicas(addrs) => Ok(addrs),
+            Found::Master(_) => Err(Error::Config(
+                "discovery found a master for replicas".into(),
+            )),
+        }
+    }
+
+    /// A client of the master of `service` that follows failovers by itself.
+    pub fn master_for(&self, service: &str) -> Result<SentinelClient> {
+        let runtime = self.runtime()?;
+        let inner = runtime.block_on(self.inner.master_for(service))?;
+        Ok(SentinelClient { inner, runtime })
+    }
+
+    /// A client that spreads commands over the healthy replicas of `service`.
+    pub fn replica_for(&self, service: &str) -> Result<ReplicaClient> {
+        let runtime = self.runtime()?;
+        let inner = runtime.block_on(self.inner.replica_for(service))?;
+        Ok(ReplicaClient { inner, runtime })
+    }
+
+    fn runtime(&self) -> Result<Arc<Runtime>> {
+        let mut slot = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rt) = &*slot {
+            return Ok(rt.clone());
+        }
+        let rt = Runtime::new("slotline-sentinel")?;
+        *slot = Some(rt.clone());
+        Ok(rt)
+    }
+}
+
+/// The blocking driver of the discovery machine: std sockets, `thread::sleep`.
+fn run(inner: &Inner, mut discovery: Discovery) -> Result<Found> {
+    let mut input = Input::Start;
+    loop {
+        input = match discovery.step(input) {
+            Step::Send(request) => Input::Replies(send(inner, &request)),
+            Step::Sleep(delay) => {
+                std::thread::sleep(delay);
+                Input::Slept
+            }
+            Step::Done(finished) => return inner.finish(finished),
+        };
+    }
+}
+
+fn send(inner: &Inner, request: &Request) -> slotline_conn::Result<Vec<Frame>> {
+    let con = slotline_conn::blocking::Connection::connect(inner.config_for(&request.target))?;
+    con.send_pipeline(&request.pipe)
+}
+
+/// The blocking twin of [`crate::SentinelClient`]: the master of a service, followed
+/// through failovers. `Clone + Send + Sync`; implements [`Query`], hence
+/// [`Commands`](slotline_conn::blocking::Commands).
+#[derive(Debug, Clone)]
+pub struct SentinelClient {
+    inner: crate::SentinelClient,
+    runtime: Arc<Runtime>,
+}
+
+impl SentinelClient {
+    /// The service name.
+    pub fn service(&self) -> &str {
+        self.inner.service()
+    }
+
+    /// The address of the master the client is connected to (or was last).
+    pub fn addr(&self) -> Addr {
+        self.inner.addr()
+    }
+
+    /// Whether the client has a connection right now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.is_connected()
+    }
+
+    /// Drops the connection and asks the sentinels for the master again, now.
+    pub fn reconnect(&self) {
+        self.inner.reconnect();
+    }
+}
+
+impl Query for SentinelClient {
+    fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+        self.runtime
+            .block_on(slotline_conn::Query::send_command(&self.inner, cmd))
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
+        self.runtime
+            .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
+    }
+}
+
+/// The blocking twin of [`crate::ReplicaClient`]: commands spread over the healthy
+/// replicas of a service. `Clone + Send + Sync`; implements [`Query`], hence
+/// [`Commands`](slotline_conn::blocking::Commands).
+#[derive(Debug, Clone)]
+pub struct ReplicaClient {
+    inner: crate::ReplicaClient,
+    runtime: Arc<Runtime>,
+}
+
+impl ReplicaClient {
+    /// The service name.
+    pub fn service(&self) -> &str {
+        self.inner.service()
+    }
+
+    /// The replicas in use (healthy when last listed by the sentinels).
+    pub fn replica_addrs(&self) -> Vec<Addr> {
+        self.inner.replica_addrs()
+    }
+
+    /// The replicas connected right now: those commands go to.
+    pub fn connected_replica_addrs(&self) -> Vec<Addr> {
+        self.inner.connected_replica_addrs()
+    }
+
+    /// Asks the sentinels for the replicas now and updates the list (returns at once if a
+    /// refresh is already under way).
+    pub fn refresh(&self) -> Result<()> {
+        self.runtime.block_on(self.inner.refresh())
+    }
+}
+
+impl Query for ReplicaClient {
+    fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+        self.runtime
+            .block_on(slotline_conn::Query::send_command(&self.inner, cmd))
+    }
+
+    fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
+        self.runtime
+            .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
+    }
+}

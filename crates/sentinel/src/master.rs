@@ -1,0 +1,318 @@
+//! [`SentinelClient`]: the master of a service, followed through failovers.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use slotline_conn::{Addr, Client, Cmd, Pipeline, PubSub, Query, Resolver};
+use slotline_resp::Frame;
+use tokio::sync::watch;
+
+use crate::logic::{is_readonly_error, parse_switch, pipeline_refused_by_replica};
+use crate::{Result, Sentinel};
+
+/// How many times a command refused with `READONLY` is sent again (each time after the
+/// client moved away from the node that refused it).
+const READONLY_RESENDS: u32 = 3;
+/// Requests to leave a node after `READONLY` closer than this are one request.
+const KICK_COALESCE: Duration = Duration::from_millis(250);
+/// The longest wait for the client to leave a node that answered `READONLY`.
+const LEAVE_WAIT: Duration = Duration::from_millis(200);
+/// Delays between attempts to subscribe to a sentinel that is down.
+const SUBSCRIBE_MIN: Duration = Duration::from_millis(100);
+const SUBSCRIBE_MAX: Duration = Duration::from_secs(5);
+
+/// A client of the master of a service, that follows failovers by itself.
+///
+/// It is a shared [`slotline_conn::Client`] (one connection, implicit pipelining, cheap to
+/// clone) whose address is asked of the sentinels before every (re)connect, so a
+/// connection loss ends on whichever node is master by then. Besides:
+/// - background tasks listen to `+switch-master` on every known sentinel (subscribing
+///   again, with backoff, to one that died, and re-resolving then in case a switch was
+///   missed) and, on a switch of this service, move the client to the new master at once,
+///   before any I/O error could tell it; the sentinel that announced it is asked first
+///   from then on. The tasks end with the last clone.
+/// - a command answered `READONLY` (it reached a demoted master, and did not run) makes
+///   the client re-resolve, and is sent again, a bounded number of times.
+/// - a command that may have run when a connection broke is reported
+///   ([`may_have_run`](slotline_conn::Error::may_have_run)), never sent twice (unless it
+///   is marked [`idempotent`](slotline_conn::Cmd::idempotent)); one that was never sent
+///   waits for the new master, within its response timeout.
+///
+/// It implements [`Query`], hence [`Commands`](slotline_conn::Commands).
+#[derive(Debug, Clone)]
+pub struct SentinelClient {
+    shared: Arc<MasterShared>,
+}
+
+#[derive(Debug)]
+struct MasterShared {
+    client: Client,
+    service: String,
+    /// The last node the client was told to leave after a `READONLY`, and when.
+    last_leave: Mutex<Option<(Addr, Instant)>>,
+    /// Dropped with the last clone: ends the `+switch-master` tasks.
+    _stop: watch::Sender<()>,
+}
+
+impl SentinelClient {
+    pub(crate) async fn connect(sentinel: Sentinel, service: &str) -> Result<Self> {
+        // Discovery first, for its precise error; the resolver hands its answer to the
+        // client's first connection and asks the sentinels for every later one.
+        let master = sentinel.master_addr(service).await?;
+        let first = Arc::new(Mutex::new(Some(sentinel.config().data_conn(master))));
+        let resolver: Resolver = {
+            let sentinel = sentinel.clone();
+            let service = service.to_string();
+            Arc::new(move || {
+                let first = first.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let sentinel = sentinel.clone();
+                let service = service.clone();
+                Box::pin(async move {
+                    if let Some(config) = first {
+                        return Ok(config);
+                    }
+                    let addr = sentinel.master_addr(&service).await?;
+                    Ok(sentinel.config().data_conn(addr))
+                })
+            })
+        };
+        let client =
+            Client::connect_resolved(resolver, sentinel.config().client_options.clone()).await?;
+        let (stop, stopped) = watch::channel(());
+        let shared = Arc::new(MasterShared {
+            client,
+            service: service.to_string(),
+            last_leave: Mutex::new(None),
+            _stop: stop,
+        });
+        tokio::spawn(follow_switches(
+            Arc::downgrade(&shared),
+            sentinel,
+            service.to_string(),
+            stopped,
+        ));
+        Ok(SentinelClient { shared })
+    }
+
+    /// The shared client underneath (its address changes with failovers).
+    pub fn client(&self) -> &Client {
+        &self.shared.client
+    }
+
+    /// The service name.
+    pub fn service(&self) -> &str {
+        &self.shared.service
+    }
+
+    /// The address of the master the client is connected to (or was last).
+    pub fn addr(&self) -> Addr {
+        self.shared.client.addr()
+    }
+
+    /// Whether the client has a connection right now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.client.is_connected()
+    }
+
+    /// Drops the connection and asks the sentinels for the master again, now.
+    pub fn reconnect(&self) {
+        self.shared.client.reconnect();
+    }
+
+    /// The client got `READONLY` from `from`: unless it moved on already (or was just told
+    /// to), make it re-resolve; then wait (briefly) until it left `from`.
+    async fn leave(&self, from: &Addr) {
+        let client = &self.shared.client;
+        {
+            let mut last = self
+                .shared
+                .last_leave
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let recent =
+                matches!(&*last, Some((a, at)) if a == from && at.elapsed() < KICK_COALESCE);
+            if client.addr() == *from && !recent {
+                *last = Some((from.clone(), Instant::now()));
+                client.reconnect();
+            }
+        }
+        let deadline = Instant::now() + LEAVE_WAIT;
+        while client.addr() == *from && client.is_connected() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl MasterShared {
+    /// A sentinel announced `new` as the master: move there unless already there.
+    fn switch_to(&self, new: &Addr) {
+        if self.client.addr() == *new && self.client.is_connected() {
+            return;
+        }
+        self.client.reconnect();
+    }
+}
+
+impl Query for SentinelClient {
+    async fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+        let mut resent = 0;
+        loop {
+            let from = self.shared.client.addr();
+            let frame = self.shared.client.send_command(cmd).await?;
+            if resent >= READONLY_RESENDS || !is_readonly_error(&frame) {
+                return Ok(frame);
+            }
+            resent += 1;
+            self.leave(&from).await;
+        }
+    }
+
+    async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
+        let mut resent = 0;
+        loop {
+            let from = self.shared.client.addr();
+            let replies = self.shared.client.send_pipeline(pipe).await?;
+            if resent >= READONLY_RESENDS || !pipeline_refused_by_replica(pipe, &replies) {
+                return Ok(replies);
+            }
+            resent += 1;
+            self.leave(&from).await;
+        }
+    }
+}
+
+/// How often the list of sentinels is looked at for sentinels learned since.
+const LEARN_EVERY: Duration = Duration::from_secs(1);
+
+/// Listens to `+switch-master` on every known sentinel (one task each; sentinels learned
+/// later get theirs), until the last client handle is dropped (`stop`'s sender).
+///
+/// Every sentinel, not just one: the sentinel that leads a failover announces the switch
+/// first, the others only once they learned the new configuration from it (about a second
+/// later here), and by then the sentinels may have demoted the old master under the client.
+async fn follow_switches(
+    shared: Weak<MasterShared>,
+    sentinel: Sentinel,
+    service: String,
+    mut stop: watch::Receiver<()>,
+) {
+    let mut watched: Vec<Addr> = Vec::new();
+    loop {
+        for addr in sentinel.inner().list.snapshot() {
+            if !watched.contains(&addr) {
+                watched.push(addr.clone());
+                tokio::spawn(follow_one(
+                    addr,
+                    shared.clone(),
+                    sentinel.clone(),
+                    service.clone(),
+                    stop.clone(),
+                ));
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(LEARN_EVERY) => {}
+        }
+    }
+}
+
+/// What the subscription loop saw.
+enum Event {
+    Stop,
+    Message(slotline_conn::Result<Option<slotline_conn::Message>>),
+}
+
+/// Listens to `+switch-master` on the sentinel at `addr`, subscribing again (with capped
+/// backoff) whenever its connection is lost, until `stop` fires.
+async fn follow_one(
+    addr: Addr,
+    shared: Weak<MasterShared>,
+    sentinel: Sentinel,
+    service: String,
+    mut stop: watch::Receiver<()>,
+) {
+    let ping_every = sentinel.config().subscription_ping;
+    let mut delay = SUBSCRIBE_MIN;
+    let mut lost = false;
+    loop {
+        let subscribed = tokio::select! {
+            _ = stop.changed() => return,
+            s = subscribe(&sentinel, &addr) => s,
+        };
+        let Some(mut ps) = subscribed else {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(SUBSCRIBE_MAX);
+            lost = true;
+            continue;
+        };
+        delay = SUBSCRIBE_MIN;
+        if lost {
+            // A switch may have happened while this subscription was down.
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = catch_up(&shared, &sentinel, &service) => {}
+            }
+        }
+        loop {
+            let event = tokio::select! {
+                _ = stop.changed() => Event::Stop,
+                m = ps.next_message_timeout(ping_every) => Event::Message(m),
+            };
+            match event {
+                Event::Stop => return,
+                Event::Message(Ok(Some(msg))) => {
+                    let Some(switch) = parse_switch(&msg.payload) else {
+                        continue;
+                    };
+                    if switch.service != service {
+                        continue;
+                    }
+                    // This sentinel knows the new configuration: ask it first from now on.
+                    sentinel.inner().list.promote(&addr);
+                    match shared.upgrade() {
+                        Some(s) => s.switch_to(&switch.new),
+                        None => return,
+                    }
+                }
+                Event::Message(Ok(None)) => {
+                    // Quiet: make sure the sentinel is still there (one that froze sends
+                    // no reset).
+                    let alive = tokio::select! {
+                        _ = stop.changed() => return,
+                        r = ps.ping() => r.is_ok(),
+                    };
+                    if !alive {
+                        break;
+                    }
+                }
+                Event::Message(Err(_)) => break,
+            }
+        }
+        lost = true;
+    }
+}
+
+/// Subscribes to `+switch-master` on the sentinel at `addr`.
+async fn subscribe(sentinel: &Sentinel, addr: &Addr) -> Option<PubSub> {
+    let ps = PubSub::connect(sentinel.config().sentinel_conn(addr.clone()))
+        .await
+        .ok()?;
+    ps.subscribe("+switch-master").await.ok()?;
+    Some(ps)
+}
+
+/// Re-resolves the master and moves the client if it is elsewhere.
+async fn catch_up(shared: &Weak<MasterShared>, sentinel: &Sentinel, service: &str) {
+    let Ok(master) = sentinel.master_addr(service).await else {
+        return;
+    };
+    if let Some(s) = shared.upgrade() {
+        if s.client.addr() != master {
+            s.client.reconnect();
+        }
+    }
+}
