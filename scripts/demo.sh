@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: every deployment mode slotline serves so far, against local Redis topologies
+# make demo: every deployment mode slotline serves, against local Redis topologies
 # that the test bed starts and tears down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,21 @@ start_topology replication
 replicas=()
 for r in $(topology_nodes replica); do replicas+=("redis://$r"); done
 "$EX/replication" "redis://$(topology_nodes master)" "${replicas[@]}"
+stop_topologies
+
+echo
+echo "### master with replicas watched by Sentinel (a live failover in the middle)"
+start_topology sentinel
+"$EX/sentinel" "redis+sentinel://$(topology_sentinels)/mymaster"
+stop_topologies
+
+echo
+echo "### Redis Cluster, 3 masters x 1 replica (sharding with failover)"
+start_topology cluster
+seeds=$(topology_nodes master | tr ' ' ',')
+"$EX/cluster" "redis+cluster://$seeds"
+echo "-- slotline topology --url redis+cluster://$seeds"
+target/release/slotline topology --url "redis+cluster://$seeds"
 stop_topologies
 
 echo

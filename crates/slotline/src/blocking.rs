@@ -1,7 +1,10 @@
 //! The blocking [`Client`]: the same names as [`crate::Client`], for threads.
 
-use slotline_conn::blocking::Query;
 use slotline_conn::{Cmd, Frame, Pipeline, Result};
+
+/// The blocking command traits, so that `use slotline::blocking::{Client, Commands}` works
+/// as the async `use slotline::{Client, Commands}` does.
+pub use slotline_conn::blocking::{Commands, Query};
 
 use crate::Target;
 

@@ -42,7 +42,12 @@ impl Target {
             "redis" | "rediss" | "redis+unix" | "unix" => {
                 Ok(Target::Node(parsed.into_connection_config()?))
             }
-            "redis+cluster" | "rediss+cluster" => Ok(Target::Cluster(url.to_string())),
+            "redis+cluster" | "rediss+cluster" => {
+                // Read it now, so that a bad option (`read_from=bogus`, a db) is refused
+                // here rather than at connect time.
+                slotline_cluster::ClusterConfig::from_url(url)?;
+                Ok(Target::Cluster(url.to_string()))
+            }
             "redis+sentinel" | "rediss+sentinel" => sentinel_target(parsed),
             other => Err(Error::Config(format!(
                 "unknown scheme {other:?}: expected redis://, rediss://, redis+unix://, \
@@ -74,6 +79,11 @@ fn sentinel_target(url: RedisUrl) -> Result<Target> {
         &mut node,
         &["role", "sentinel_password", "sentinel_username"],
     )?;
+    if node.username.is_some() && node.password.is_none() {
+        return Err(bad(
+            "a user name needs a password (redis+sentinel://user:pass@host/service)",
+        ));
+    }
     let replica = match url.option("role").unwrap_or("master") {
         "master" | "primary" => false,
         "replica" | "slave" => true,

@@ -186,16 +186,12 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
         if opts.cluster {
             let mut clients = Vec::with_capacity(opts.connections);
             for _ in 0..opts.connections {
-                clients.push(
-                    ClusterClient::open(opts.url.as_str())
-                        .await
-                        .map_err(|e| {
-                            format!(
-                                "cannot connect to the cluster {}: {e}",
-                                slotline_conn::url::redact(&opts.url)
-                            )
-                        })?,
-                );
+                clients.push(ClusterClient::open(opts.url.as_str()).await.map_err(|e| {
+                    format!(
+                        "cannot connect to the cluster {}: {e}",
+                        slotline_conn::url::redact(&opts.url)
+                    )
+                })?);
             }
             for test in &opts.tests {
                 let report = run(&clients, &opts, test).await;
@@ -207,7 +203,10 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
         let mut clients = Vec::with_capacity(opts.connections);
         for _ in 0..opts.connections {
             clients.push(crate::Client::open(opts.url.as_str()).await.map_err(|e| {
-                format!("cannot connect to {}: {e}", slotline_conn::url::redact(&opts.url))
+                format!(
+                    "cannot connect to {}: {e}",
+                    slotline_conn::url::redact(&opts.url)
+                )
             })?);
         }
         for test in &opts.tests {

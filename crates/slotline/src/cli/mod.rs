@@ -30,6 +30,9 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
                 given = Some(value.clone());
                 rest = tail;
             }
+            [flag] if flag == "--url" || flag == "-u" => {
+                return Err(format!("{flag} needs a value\n{}", usage()));
+            }
             [flag, ..] if flag == "-h" || flag == "--help" || flag == "help" => {
                 println!("{}", usage());
                 return Ok(());
