@@ -9,7 +9,7 @@ pub use slotline_conn::blocking::{Commands, Query};
 use crate::Target;
 
 /// The blocking twin of [`crate::Client`]: one type for every deployment, opened from a
-/// URL, with the blocking command trait ([`Commands`](slotline_conn::blocking::Commands)).
+/// URL, with the blocking command trait ([`Commands`]).
 ///
 /// ```no_run
 /// use slotline::blocking::{Client, Commands};

@@ -37,3 +37,8 @@ pub use slotline_conn::{
 pub use slotline_resp as resp;
 pub use slotline_sentinel as sentinel;
 pub use target::Target;
+
+/// The README's Rust examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
