@@ -45,6 +45,7 @@ test: deps lint unit fuzz-ci
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace -q
 
 unit:
 	$(CARGO) test --workspace

@@ -53,6 +53,17 @@ impl Pipeline {
         self
     }
 
+    /// This pipeline as a transaction: itself when already atomic, else an atomic copy.
+    pub fn as_transaction(&self) -> std::borrow::Cow<'_, Pipeline> {
+        if self.atomic {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut copy = self.clone();
+            copy.atomic = true;
+            std::borrow::Cow::Owned(copy)
+        }
+    }
+
     /// Whether this pipeline is a transaction.
     pub fn is_atomic(&self) -> bool {
         self.atomic

@@ -46,17 +46,7 @@ pub trait Query: Sync {
         pipe: &Pipeline,
     ) -> impl Future<Output = Result<Option<T>>> + Send {
         async move {
-            let atomic;
-            let pipe = if pipe.is_atomic() {
-                pipe
-            } else {
-                atomic = {
-                    let mut p = pipe.clone();
-                    p.atomic();
-                    p
-                };
-                &atomic
-            };
+            let pipe = &*pipe.as_transaction();
             let replies = self.send_pipeline(pipe).await?;
             match pipe.collect(replies)? {
                 Some(results) => convert(results).map(Some),

@@ -36,15 +36,7 @@ pub trait Query {
     /// Runs the pipeline as a `MULTI`/`EXEC` transaction; `Ok(None)` when `EXEC` was
     /// aborted because a key under `WATCH` changed.
     fn transaction<T: FromReply>(&self, pipe: &Pipeline) -> Result<Option<T>> {
-        let atomic;
-        let pipe = if pipe.is_atomic() {
-            pipe
-        } else {
-            let mut p = pipe.clone();
-            p.atomic();
-            atomic = p;
-            &atomic
-        };
+        let pipe = &*pipe.as_transaction();
         let replies = self.send_pipeline(pipe)?;
         match pipe.collect(replies)? {
             Some(results) => convert(results).map(Some),
