@@ -194,7 +194,10 @@ impl ClusterConfig {
     /// Returns the startup nodes and the config.
     pub fn from_url(url: &str) -> Result<(Vec<Addr>, ClusterConfig)> {
         let parsed = RedisUrl::parse(url)?;
-        if !matches!(parsed.scheme.as_str(), "redis+cluster" | "redis" | "rediss") {
+        if !matches!(
+            parsed.scheme.as_str(),
+            "redis+cluster" | "rediss+cluster" | "redis" | "rediss"
+        ) {
             return Err(Error::Config(format!(
                 "a cluster URL starts with redis+cluster:// (or redis://), not {}://",
                 parsed.scheme
@@ -205,6 +208,12 @@ impl ClusterConfig {
                 "a cluster URL names at least one node".into(),
             ));
         }
+        if !matches!(parsed.path.as_str(), "" | "/" | "/0") {
+            return Err(Error::Config(format!(
+                "a Redis Cluster has only database 0; the URL asks for {:?}",
+                parsed.path
+            )));
+        }
         let nodes: Vec<Addr> = parsed
             .hosts
             .iter()
@@ -212,7 +221,7 @@ impl ClusterConfig {
             .collect();
         let mut config = ClusterConfig::default();
         let mut connection = ConnectionConfig::new(nodes[0].clone());
-        connection.tls = parsed.scheme == "rediss";
+        connection.tls = parsed.scheme.starts_with("rediss");
         connection.username = parsed.username.clone();
         connection.password = parsed.password.clone();
         parsed.apply_options(&mut connection, &["read_from"])?;

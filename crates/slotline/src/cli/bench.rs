@@ -337,7 +337,9 @@ fn key(seed: &mut u64, keyspace: Option<u64>) -> String {
 fn command(test: &str, key: String, value: &[u8]) -> Cmd {
     match test {
         "set" => cmd("SET").arg(key).arg(value),
-        "incr" => cmd("INCR").arg(key),
+        // Counters of their own, as redis-benchmark's `counter:__rand_int__`: the `SET`
+        // test's values ("xxx") are not integers.
+        "incr" => cmd("INCR").arg(key.replacen("key:", "counter:", 1)),
         "ping" => cmd("PING"),
         _ => cmd("GET").arg(key),
     }

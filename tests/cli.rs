@@ -1,0 +1,780 @@
+//! The `slotline` command line as a real process against the test bed: one command in each
+//! mode (single node, sentinel, cluster) with replies printed as `redis-cli` prints them,
+//! `topology` in sentinel and cluster mode, `bench` in each mode, and bad URLs or
+//! unreachable nodes failing with a message on stderr and a non-zero exit, never a panic.
+//!
+//! The binary lives in another package (`slotline`), so it is built once here with the
+//! `cargo` that runs the tests (`cargo build -p slotline --bin slotline`), which finds the
+//! same target directory and profile; every run of it has a deadline.
+//!
+//! The topologies are shared by the tests of this file (one of each kind, started on first
+//! use); each test uses keys of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use slotline_testbed::{Auth, Cluster, SentinelTopology, Standalone};
+
+/// Deadline of one run of `slotline`.
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+/// Deadline of building it (a cold build of the facade on a small machine).
+const BUILD_DEADLINE: Duration = Duration::from_secs(900);
+
+// ---------------------------------------------------------------------------------------
+// The binary
+// ---------------------------------------------------------------------------------------
+
+/// What one run printed and how it ended.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Asserts exit 0; returns stdout.
+    fn expect_ok(&self, what: &str) -> String {
+        assert!(self.ok(), "{what}: expected success, got {self:#?}");
+        self.stdout.clone()
+    }
+
+    /// Asserts a non-zero exit with a readable message on stderr and no panic; returns
+    /// stderr.
+    fn expect_failure(&self, what: &str) -> String {
+        assert!(
+            matches!(self.code, Some(c) if c != 0),
+            "{what}: expected a non-zero exit, got {self:#?}"
+        );
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "{what}: panicked: {self:#?}"
+        );
+        assert!(
+            self.stderr.starts_with("slotline: ") && self.stderr.trim().len() > 20,
+            "{what}: expected a message on stderr, got {self:#?}"
+        );
+        assert!(
+            self.stdout.trim().is_empty(),
+            "{what}: nothing on stdout, got {self:#?}"
+        );
+        self.stderr.clone()
+    }
+}
+
+/// Runs `program args` with a deadline; kills it and fails the test when it is passed.
+fn run_with_deadline(mut command: Command, deadline: Duration) -> Run {
+    let what = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let end = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {deadline:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// Builds the `slotline` binary once (same cargo, same profile, same target directory as
+/// this test) and returns its path, as cargo reports it.
+fn slotline_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let mut build = Command::new(env!("CARGO"));
+        build.current_dir(workspace_root()).args([
+            "build",
+            "-q",
+            "-p",
+            "slotline",
+            "--bin",
+            "slotline",
+            "--message-format=json-render-diagnostics",
+        ]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let out = run_with_deadline(build, BUILD_DEADLINE);
+        assert!(out.ok(), "building the slotline binary failed: {out:#?}");
+        // The compiler-artifact message of the bin target names the executable.
+        let path = out
+            .stdout
+            .lines()
+            .filter(|l| l.contains("\"compiler-artifact\"") && l.contains("\"kind\":[\"bin\"]"))
+            .filter_map(|l| {
+                let rest = &l[l.find("\"executable\":\"")? + "\"executable\":\"".len()..];
+                Some(PathBuf::from(&rest[..rest.find('"')?]))
+            })
+            .find(|p| p.file_name().is_some_and(|n| n == "slotline"))
+            .unwrap_or_else(|| {
+                // Fallback: the usual place in the target directory.
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .map(|d| {
+                        if d.is_relative() {
+                            workspace_root().join(d)
+                        } else {
+                            d
+                        }
+                    })
+                    .unwrap_or_else(|| workspace_root().join("target"));
+                let profile = if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                };
+                target.join(profile).join("slotline")
+            });
+        assert!(path.is_file(), "no slotline binary at {}", path.display());
+        path
+    })
+}
+
+/// Runs `slotline args...` (without `$SLOTLINE_URL` from the environment).
+fn slotline(args: &[&str]) -> Run {
+    let mut command = Command::new(slotline_bin());
+    command.args(args).env_remove("SLOTLINE_URL");
+    run_with_deadline(command, RUN_DEADLINE)
+}
+
+// ---------------------------------------------------------------------------------------
+// Topologies and URLs
+// ---------------------------------------------------------------------------------------
+
+fn standalone() -> &'static Standalone {
+    static T: OnceLock<Standalone> = OnceLock::new();
+    T.get_or_init(|| Standalone::start().expect("start a standalone node"))
+}
+
+fn sentinel() -> &'static SentinelTopology {
+    static T: OnceLock<SentinelTopology> = OnceLock::new();
+    T.get_or_init(|| SentinelTopology::start().expect("start a sentinel topology"))
+}
+
+fn cluster() -> &'static Cluster {
+    static T: OnceLock<Cluster> = OnceLock::new();
+    T.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `user:pass@`, `:pass@` or nothing.
+fn userinfo(auth: Option<&Auth>) -> String {
+    auth.map(|a| {
+        format!(
+            "{}:{}@",
+            a.user.as_deref().map(encode).unwrap_or_default(),
+            encode(&a.password)
+        )
+    })
+    .unwrap_or_default()
+}
+
+fn join(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `redis+sentinel://[data creds@]s1,s2/service[?sentinel_password=..]` over `sentinels`.
+fn sentinel_url(t: &SentinelTopology, sentinels: &[SocketAddr]) -> String {
+    let mut url = format!(
+        "redis+sentinel://{}{}/{}",
+        userinfo(t.data_auth()),
+        join(sentinels),
+        t.service()
+    );
+    if let Some(a) = t.sentinel_auth() {
+        url.push_str(&format!("?sentinel_password={}", encode(&a.password)));
+        if let Some(user) = &a.user {
+            url.push_str(&format!("&sentinel_username={}", encode(user)));
+        }
+    }
+    url
+}
+
+/// The first two sentinels, as a user would name them.
+fn two_sentinels_url() -> String {
+    let t = sentinel();
+    sentinel_url(t, &t.sentinel_addrs()[..2.min(t.sentinel_addrs().len())])
+}
+
+fn cluster_url() -> String {
+    let c = cluster();
+    format!(
+        "redis+cluster://{}{}",
+        userinfo(c.auth()),
+        join(&c.seed_addrs())
+    )
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn dead_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The data rows of a table printed by `topology`: the lines after the `----` rule, split
+/// on whitespace.
+fn table_rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("---"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty() && !l.contains(" of 16384 slots"))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// One command in each mode
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn standalone_replies_print_like_redis_cli() {
+    let url = standalone().url();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--url", url.as_str()];
+        all.extend_from_slice(args);
+        slotline(&all)
+    };
+    for k in ["cli:sa:str", "cli:sa:n", "cli:sa:hash"] {
+        cli(&["DEL", k]).expect_ok("DEL");
+    }
+    assert_eq!(
+        cli(&["SET", "cli:sa:str", "a b\"c"]).expect_ok("SET"),
+        "OK\n"
+    );
+    assert_eq!(
+        cli(&["GET", "cli:sa:str"]).expect_ok("GET"),
+        "\"a b\\\"c\"\n"
+    );
+    assert_eq!(cli(&["GET", "cli:sa:missing"]).expect_ok("GET"), "(nil)\n");
+    assert_eq!(
+        cli(&["HGETALL", "cli:sa:hash"]).expect_ok("HGETALL"),
+        "(empty array)\n"
+    );
+    assert_eq!(
+        cli(&["INCR", "cli:sa:n"]).expect_ok("INCR"),
+        "(integer) 1\n"
+    );
+    assert_eq!(
+        cli(&["INCRBY", "cli:sa:n", "41"]).expect_ok("INCRBY"),
+        "(integer) 42\n"
+    );
+    assert_eq!(
+        cli(&["RPUSH", "cli:sa:list", "x", "y"]).expect_ok("RPUSH"),
+        "(integer) 2\n"
+    );
+    assert_eq!(
+        cli(&["LRANGE", "cli:sa:list", "0", "-1"]).expect_ok("LRANGE"),
+        "1) \"x\"\n2) \"y\"\n"
+    );
+    cli(&["DEL", "cli:sa:list"]).expect_ok("DEL");
+    // An error reply is printed, as redis-cli does, and is not a failure of the program.
+    let err = cli(&["INCR", "cli:sa:str"]);
+    assert_eq!(
+        err.expect_ok("INCR on a string"),
+        "(error) ERR value is not an integer or out of range\n"
+    );
+    let unknown = cli(&["NOSUCHCOMMAND", "x"]);
+    assert!(
+        unknown
+            .expect_ok("unknown command")
+            .starts_with("(error) ERR unknown command"),
+        "{unknown:#?}"
+    );
+    // The -u short flag and $SLOTLINE_URL name the server too.
+    assert_eq!(
+        slotline(&["-u", &url, "GET", "cli:sa:missing"]).expect_ok("-u"),
+        "(nil)\n"
+    );
+    let mut with_env = Command::new(slotline_bin());
+    with_env
+        .args(["GET", "cli:sa:missing"])
+        .env("SLOTLINE_URL", &url);
+    assert_eq!(
+        run_with_deadline(with_env, RUN_DEADLINE).expect_ok("$SLOTLINE_URL"),
+        "(nil)\n"
+    );
+}
+
+#[test]
+fn standalone_nested_reply_is_indented_like_redis_cli() {
+    let t = standalone();
+    let out = slotline(&["--url", &t.url(), "COMMAND", "INFO", "get"]);
+    let text = out.expect_ok("COMMAND INFO get");
+    let lines: Vec<&str> = text.lines().collect();
+    // 1) one entry, itself an array: `1) 1) "get"` (or `1)  1) "get"` when the entry has
+    //    ten fields or more, as in Redis 7: labels are right-aligned).
+    assert!(
+        lines[0].starts_with("1) ") && lines[0].trim_end().ends_with("1) \"get\""),
+        "{text}"
+    );
+    // Its next fields are aligned under its first one, three columns in.
+    let inner = lines[0].find("1) \"get\"").unwrap();
+    assert_eq!(
+        lines[1],
+        format!("{}2) (integer) 2", " ".repeat(inner)),
+        "{text}"
+    );
+    // The flags: an array inside the array, one level deeper.
+    let flags = &lines[2];
+    assert!(
+        flags.starts_with(&" ".repeat(inner)) && flags.trim_start().starts_with("3) 1) "),
+        "{text}"
+    );
+    let deeper = flags.find("1) ").unwrap();
+    assert!(deeper > inner);
+    assert!(
+        lines[3].len() > deeper && lines[3][..deeper].trim().is_empty(),
+        "the second flag is aligned under the first: {text}"
+    );
+    assert!(lines[3][deeper..].starts_with("2) "), "{text}");
+    // And exactly what redis-cli prints on a terminal, when redis-cli is here to ask.
+    let mut redis_cli = Command::new("redis-cli");
+    redis_cli.args([
+        "-h",
+        &t.addr().ip().to_string(),
+        "-p",
+        &t.addr().port().to_string(),
+        "--no-raw",
+    ]);
+    if let Some(a) = t.auth() {
+        if let Some(user) = &a.user {
+            redis_cli.args(["--user", user]);
+        }
+        redis_cli.args(["-a", &a.password, "--no-auth-warning"]);
+    }
+    redis_cli.args(["COMMAND", "INFO", "get"]);
+    if Command::new("redis-cli")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let reference = run_with_deadline(redis_cli, RUN_DEADLINE);
+        assert_eq!(
+            text,
+            reference.expect_ok("redis-cli"),
+            "slotline vs redis-cli"
+        );
+    } else {
+        eprintln!("redis-cli not found: compared with the expected shape only");
+    }
+}
+
+#[test]
+fn sentinel_url_set_then_get() {
+    let t = sentinel();
+    let url = two_sentinels_url();
+    assert_eq!(
+        slotline(&["--url", &url, "SET", "cli:se:k", "through-sentinel"]).expect_ok("SET"),
+        "OK\n"
+    );
+    assert_eq!(
+        slotline(&["--url", &url, "GET", "cli:se:k"]).expect_ok("GET"),
+        "\"through-sentinel\"\n"
+    );
+    // The write went to the master the sentinels name.
+    let master = t.master_addr().unwrap();
+    let stored = t.conn(master).unwrap().cmd(&["GET", "cli:se:k"]).unwrap();
+    assert_eq!(stored.as_str(), Some("through-sentinel"));
+    // role=replica reads from a replica (once the write has reached one).
+    let replica_url = format!(
+        "{url}{}role=replica",
+        if url.contains('?') { '&' } else { '?' }
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = slotline(&["--url", &replica_url, "GET", "cli:se:k"]);
+        if out.expect_ok("GET from a replica") == "\"through-sentinel\"\n" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica never had the key: {out:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `count` keys `prefix0..` whose slots are served by `count` different masters.
+fn keys_on_different_masters(prefix: &str, count: usize) -> Vec<(String, SocketAddr)> {
+    let c = cluster();
+    let mut found: Vec<(String, SocketAddr)> = Vec::new();
+    for n in 0..1000 {
+        let key = format!("{prefix}{n}");
+        let owner = c.slot_owner(c.keyslot(&key).unwrap()).unwrap();
+        if found.iter().all(|(_, o)| *o != owner) {
+            found.push((key, owner));
+            if found.len() == count {
+                return found;
+            }
+        }
+    }
+    panic!("no {count} keys on different masters");
+}
+
+#[test]
+fn cluster_url_set_get_on_keys_in_different_slots() {
+    let c = cluster();
+    let url = cluster_url();
+    let keys = keys_on_different_masters("cli:cl:", c.masters().unwrap().len().min(3));
+    assert!(keys.len() >= 2);
+    for (i, (key, owner)) in keys.iter().enumerate() {
+        let value = format!("v{i}");
+        assert_eq!(
+            slotline(&["--url", &url, "SET", key, &value]).expect_ok("SET"),
+            "OK\n"
+        );
+        assert_eq!(
+            slotline(&["--url", &url, "GET", key]).expect_ok("GET"),
+            format!("\"{value}\"\n")
+        );
+        // The key is stored on the master that serves its slot.
+        let stored = c.cmd(*owner, &["GET", key.as_str()]).unwrap();
+        assert_eq!(stored.as_str(), Some(value.as_str()), "{key} on {owner}");
+    }
+    // A nested reply: CLUSTER SLOTS, indented as redis-cli does.
+    let out = slotline(&["--url", &url, "CLUSTER", "SLOTS"]);
+    let text = out.expect_ok("CLUSTER SLOTS");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("1) 1) (integer) "), "{text}");
+    assert!(lines[1].starts_with("   2) (integer) "), "{text}");
+    assert_eq!(lines[2], "   3) 1) \"127.0.0.1\"", "{text}");
+    assert!(lines[3].starts_with("      2) (integer) "), "{text}");
+    assert!(lines[4].starts_with("      3) \""), "{text}");
+    let ranges = text.lines().filter(|l| !l.starts_with(' ')).count();
+    assert_eq!(ranges, c.slot_map().unwrap().len(), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------
+// topology
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn topology_shows_the_sentinel_view() {
+    let t = sentinel();
+    let out = slotline(&["topology", "--url", &two_sentinels_url()]);
+    let text = out.expect_ok("topology (sentinel)");
+    assert!(
+        text.starts_with(&format!("service {}\n", t.service())),
+        "{text}"
+    );
+    let rows = table_rows(&text);
+    let of = |role: &str| -> BTreeSet<String> {
+        rows.iter()
+            .filter(|r| r[0] == role)
+            .map(|r| r[1].clone())
+            .collect()
+    };
+    let master = t.master_addr().unwrap().to_string();
+    assert_eq!(of("master"), BTreeSet::from([master]), "{text}");
+    let replicas: BTreeSet<String> = t
+        .replica_addrs()
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(replicas.len(), 2);
+    assert_eq!(of("replica"), replicas, "{text}");
+    // All the sentinels: the two named in the URL and the one learned from them.
+    let sentinels: BTreeSet<String> = t.sentinel_addrs().iter().map(ToString::to_string).collect();
+    assert_eq!(of("sentinel"), sentinels, "{text}");
+    assert_eq!(rows.len(), 1 + 2 + sentinels.len(), "{text}");
+}
+
+#[test]
+fn topology_shows_the_slot_map() {
+    let c = cluster();
+    let expected = c.slot_map().unwrap();
+    let masters: BTreeSet<SocketAddr> = c.masters().unwrap().into_iter().collect();
+    // `--url` before the subcommand works as well as after it.
+    for args in [
+        vec!["topology", "--url", &cluster_url()],
+        vec!["--url", &cluster_url(), "topology"],
+    ] {
+        let out = slotline(&args);
+        let text = out.expect_ok("topology (cluster)");
+        assert!(text.starts_with("slots "), "{text}");
+        let rows = table_rows(&text);
+        assert_eq!(rows.len(), expected.len(), "{text}");
+        let mut next = 0u32;
+        let mut seen = BTreeSet::new();
+        for row in &rows {
+            let (first, last) = row[0].split_once('-').unwrap();
+            let (first, last): (u32, u32) = (first.parse().unwrap(), last.parse().unwrap());
+            assert_eq!(first, next, "ranges are contiguous: {text}");
+            assert_eq!(row[1], (last - first + 1).to_string(), "{text}");
+            let master: SocketAddr = row[2].parse().unwrap();
+            assert!(masters.contains(&master), "{master} is a master: {text}");
+            seen.insert(master);
+            // The same range, master and replicas as the test bed reports.
+            let range = expected
+                .iter()
+                .find(|r| u32::from(r.start) == first && u32::from(r.end) == last)
+                .unwrap_or_else(|| panic!("{first}-{last} not in {expected:?}"));
+            assert_eq!(range.master, master, "{text}");
+            let replicas: BTreeSet<SocketAddr> = row[3..]
+                .iter()
+                .filter(|s| *s != "-")
+                .map(|s| s.trim_end_matches(',').parse().unwrap())
+                .collect();
+            assert_eq!(replicas, range.replicas, "{text}");
+            next = last + 1;
+        }
+        assert_eq!(next, 16384, "slots 0-16383 are covered: {text}");
+        assert_eq!(seen, masters, "{text}");
+        assert!(
+            text.contains(&format!(
+                "16384 of 16384 slots served by {} masters",
+                masters.len()
+            )),
+            "{text}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// bench
+// ---------------------------------------------------------------------------------------
+
+/// Asserts a quiet `-t get,set` run: exit 0, one `requests per second` line per test, no
+/// errors.
+fn assert_bench(out: &Run, what: &str) {
+    assert_bench_tests(out, what, &["GET", "SET"]);
+}
+
+/// Asserts a quiet run of `tests`: exit 0, one `requests per second` line per test, in
+/// order, no errors.
+fn assert_bench_tests(out: &Run, what: &str, tests: &[&str]) {
+    let text = out.expect_ok(what);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("requests per second"))
+        .collect();
+    assert_eq!(lines.len(), tests.len(), "{what}: {text}");
+    for (line, test) in lines.iter().zip(tests) {
+        assert!(line.starts_with(&format!("{test}: ")), "{what}: {text}");
+    }
+    for l in lines {
+        assert!(!l.contains("errors"), "{what}: {l}");
+        let rate: f64 = l
+            .split_whitespace()
+            .nth(1)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: no rate in {l:?}"));
+        assert!(rate > 0.0, "{what}: {l}");
+    }
+}
+
+const BENCH: [&str; 7] = ["bench", "-n", "2000", "-c", "10", "-t", "get,set"];
+
+fn bench(url: &str) -> Run {
+    let mut args = vec!["--url", url];
+    args.extend_from_slice(&BENCH);
+    args.push("-q");
+    slotline(&args)
+}
+
+#[test]
+fn bench_standalone() {
+    let t = standalone();
+    assert_bench(&bench(&t.url()), "bench (standalone)");
+    // redis-benchmark's -h/-p also name the node.
+    let mut args = BENCH.to_vec();
+    let (host, port) = (t.addr().ip().to_string(), t.addr().port().to_string());
+    args.extend(["-h", &host, "-p", &port, "-q"]);
+    if t.auth().is_none() {
+        assert_bench(&slotline(&args), "bench -h -p (standalone)");
+    }
+    // INCR runs on counters of its own (not on the SET test's "xxx" values); explicit
+    // pipelines; two runtime threads.
+    let url = t.url();
+    let out = slotline(&[
+        "--url",
+        &url,
+        "bench",
+        "-n",
+        "1000",
+        "-c",
+        "5",
+        "-P",
+        "10",
+        "-r",
+        "50",
+        "-t",
+        "set,incr,ping",
+        "--threads",
+        "2",
+        "-q",
+    ]);
+    assert_bench_tests(&out, "bench -t set,incr,ping", &["SET", "INCR", "PING"]);
+}
+
+#[test]
+fn bench_sentinel() {
+    let t = sentinel();
+    assert_bench(&bench(&two_sentinels_url()), "bench (sentinel)");
+    // The SETs went to the master the sentinels name.
+    let master = t.master_addr().unwrap();
+    let stored = t
+        .conn(master)
+        .unwrap()
+        .cmd(&["EXISTS", "key:__rand_int__"])
+        .unwrap();
+    assert_eq!(stored.as_int(), Some(1));
+}
+
+#[test]
+fn bench_cluster() {
+    let c = cluster();
+    assert_bench(&bench(&cluster_url()), "bench (cluster URL)");
+    // `bench --url` after the subcommand, with random keys over every master.
+    let url = cluster_url();
+    let mut args = BENCH.to_vec();
+    args.extend(["--url", &url, "-r", "1000", "-q"]);
+    assert_bench(&slotline(&args), "bench -r (cluster URL)");
+    // --cluster with -h/-p naming one node.
+    if c.auth().is_none() {
+        let seed = c.seed_addrs()[0];
+        let (host, port) = (seed.ip().to_string(), seed.port().to_string());
+        let mut args = BENCH.to_vec();
+        args.extend(["--cluster", "-h", &host, "-p", &port, "-q"]);
+        assert_bench(&slotline(&args), "bench --cluster -h -p");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Failures
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn bad_urls_and_unreachable_nodes_fail_with_a_message() {
+    let dead = dead_port();
+    let cases: Vec<(String, &str)> = vec![
+        ("foo://127.0.0.1:6379".into(), "unknown scheme"),
+        ("127.0.0.1:6379".into(), "no scheme"),
+        ("redis://127.0.0.1:99999".into(), "invalid port"),
+        ("redis://127.0.0.1/notadb".into(), "database"),
+        ("redis+sentinel://127.0.0.1:26379".into(), "no service"),
+        (
+            "redis+sentinel://127.0.0.1:26379/mymaster?role=leader".into(),
+            "role",
+        ),
+        (
+            "redis+cluster://127.0.0.1:7000?read_from=anywhere".into(),
+            "read_from",
+        ),
+        (format!("redis://127.0.0.1:{dead}"), "refused"),
+        (
+            format!("redis+sentinel://127.0.0.1:{dead}/mymaster"),
+            "no sentinel reachable",
+        ),
+        (format!("redis+cluster://127.0.0.1:{dead}"), "refused"),
+    ];
+    for (url, why) in &cases {
+        let command = slotline(&["--url", url, "PING"]);
+        let stderr = command.expect_failure(&format!("PING at {url}"));
+        assert!(stderr.contains(why), "PING at {url}: {stderr}");
+        let topology = slotline(&["topology", "--url", url]);
+        let stderr = topology.expect_failure(&format!("topology at {url}"));
+        assert!(stderr.contains(why), "topology at {url}: {stderr}");
+        let mut args = vec!["--url", url.as_str()];
+        args.extend(["bench", "-n", "10", "-c", "1", "-q"]);
+        let bench = slotline(&args);
+        let stderr = bench.expect_failure(&format!("bench at {url}"));
+        assert!(stderr.contains(why), "bench at {url}: {stderr}");
+    }
+    // A service no sentinel knows.
+    let t = sentinel();
+    let unknown = format!(
+        "redis+sentinel://{}{}/no-such-service",
+        userinfo(t.data_auth()),
+        join(t.sentinel_addrs())
+    );
+    if t.sentinel_auth().is_none() {
+        let stderr = slotline(&["--url", &unknown, "PING"]).expect_failure("unknown service");
+        assert!(stderr.contains("no-such-service"), "{stderr}");
+    }
+    // A password in a bad URL is not echoed.
+    let stderr = slotline(&["--url", "redis://:hunter2@127.0.0.1:99999", "PING"])
+        .expect_failure("password in URL");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    // Usage mistakes.
+    slotline(&[]).expect_failure("no arguments");
+    let stderr = slotline(&["--url"]).expect_failure("--url without a value");
+    assert!(stderr.contains("--url needs a value"), "{stderr}");
+    let stderr = slotline(&["topology", "--url", "redis://127.0.0.1:1", "extra"])
+        .expect_failure("topology with extra arguments");
+    assert!(stderr.contains("topology takes only --url"), "{stderr}");
+    let stderr = slotline(&[
+        "--url",
+        &format!("redis://127.0.0.1:{dead}"),
+        "bench",
+        "--bogus",
+    ])
+    .expect_failure("bench with an unknown option");
+    assert!(stderr.contains("--bogus"), "{stderr}");
+    let stderr = slotline(&["bench", "-t", "flushall", "-p", &dead.to_string()])
+        .expect_failure("bench with an unknown test");
+    assert!(stderr.contains("unknown test"), "{stderr}");
+    // Help is not an error.
+    assert!(slotline(&["--help"]).expect_ok("--help").contains("usage"));
+}
