@@ -50,13 +50,18 @@ for target in "${targets[@]}"; do
     seed "$target"
     mkdir -p "artifacts/$target"
     echo "== $target: ${seconds}s" >&2
-    if ! cargo fuzz run "$target" "corpus/$target" -- \
+    # libFuzzer reports every new input it finds; keep that in a log, show its summary.
+    log="artifacts/$target/run.log"
+    if cargo fuzz run "$target" "corpus/$target" -- \
         -max_total_time="$seconds" \
         -timeout=10 \
         -rss_limit_mb=2048 \
         -max_len=65536 \
         -print_final_stats=1 \
-        -artifact_prefix="artifacts/$target/"; then
+        -artifact_prefix="artifacts/$target/" >"$log" 2>&1; then
+        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" >&2 || true
+    else
+        tail -n 60 "$log" >&2
         failed+=("$target")
     fi
 done
