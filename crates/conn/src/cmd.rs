@@ -42,7 +42,9 @@ impl Cmd {
     /// An empty command, to which the name and arguments are added.
     pub fn new() -> Self {
         Cmd {
-            data: BytesMut::new(),
+            // Room for a typical short command, so that adding its arguments does not
+            // reallocate.
+            data: BytesMut::with_capacity(64),
             argc: 0,
             blocks: None,
             idempotent: false,

@@ -168,16 +168,14 @@ impl Shared {
         Ok(config)
     }
 
-    /// Queues one request and waits for its replies (within `timeout`).
-    pub(crate) async fn submit(
+    /// Waits for a place in the bounded queue (it is full), within the deadline.
+    async fn wait_for_slot(
         &self,
-        encode: &(dyn Fn(&mut BytesMut) + Sync),
-        want: usize,
         timeout: Option<Duration>,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Reply> {
+    ) -> Result<OwnedSemaphorePermit> {
         let acquire = self.permits.clone().acquire_owned();
-        let permit = match deadline {
+        match deadline {
             Some(at) => tokio::time::timeout_at(at, acquire)
                 .await
                 .map_err(|_| Error::Timeout {
@@ -187,7 +185,21 @@ impl Shared {
                 })?,
             None => acquire.await,
         }
-        .map_err(|_| Error::Closed { written: false })?;
+        .map_err(|_| Error::Closed { written: false })
+    }
+
+    /// Queues one request and waits for its replies (within `timeout`).
+    pub(crate) async fn submit(
+        &self,
+        encode: &(dyn Fn(&mut BytesMut) + Sync),
+        want: usize,
+        timeout: Option<Duration>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Reply> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => self.wait_for_slot(timeout, deadline).await?,
+        };
         let (tx, mut rx) = oneshot::channel();
         let id;
         {

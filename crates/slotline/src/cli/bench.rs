@@ -322,26 +322,26 @@ where
     }
 }
 
-fn key(seed: &mut u64, keyspace: Option<u64>) -> String {
+fn key(seed: &mut u64, keyspace: Option<u64>) -> std::borrow::Cow<'static, str> {
     match keyspace {
-        None => "key:__rand_int__".to_string(),
+        None => "key:__rand_int__".into(),
         Some(n) => {
             *seed ^= *seed << 13;
             *seed ^= *seed >> 7;
             *seed ^= *seed << 17;
-            format!("key:{:012}", *seed % n.max(1))
+            format!("key:{:012}", *seed % n.max(1)).into()
         }
     }
 }
 
-fn command(test: &str, key: String, value: &[u8]) -> Cmd {
+fn command(test: &str, key: std::borrow::Cow<'static, str>, value: &[u8]) -> Cmd {
     match test {
-        "set" => cmd("SET").arg(key).arg(value),
+        "set" => cmd("SET").arg(&*key).arg(value),
         // Counters of their own, as redis-benchmark's `counter:__rand_int__`: the `SET`
         // test's values ("xxx") are not integers.
         "incr" => cmd("INCR").arg(key.replacen("key:", "counter:", 1)),
         "ping" => cmd("PING"),
-        _ => cmd("GET").arg(key),
+        _ => cmd("GET").arg(&*key),
     }
 }
 
