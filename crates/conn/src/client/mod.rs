@@ -4,6 +4,7 @@ mod backoff;
 mod driver;
 mod options;
 mod shared;
+mod sweeper;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,7 @@ impl Drop for Handle {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
         self.shared.writer_wake.notify_one();
+        self.shared.sweep_wake.notify_one();
     }
 }
 
@@ -146,6 +148,7 @@ impl Client {
         };
         let shared = Arc::new(Shared::new(config, resolver, options, link));
         tokio::spawn(driver::run(shared.clone(), first));
+        tokio::spawn(sweeper::run(shared.clone()));
         Client {
             handle: Arc::new(Handle { shared }),
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use slotline_resp::Frame;
 use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::options::ClientOptions;
 use crate::config::ConnectionConfig;
@@ -25,7 +26,13 @@ pub(crate) enum Reply {
 pub(crate) struct Pending {
     /// Tells this request from the others, for a caller that gives up (see `withdraw`).
     id: u64,
-    tx: oneshot::Sender<Result<Reply>>,
+    /// Where its answer goes; taken when its time runs out while its reply is still due
+    /// (the entry stays, to be matched with that reply and dropped).
+    tx: Option<oneshot::Sender<Result<Reply>>>,
+    /// When its caller stops waiting (none: never).
+    deadline: Option<Instant>,
+    /// Its timeout, for the error message.
+    timeout: Duration,
     /// Replies expected.
     want: usize,
     /// Replies received so far (pipelines only).
@@ -35,20 +42,6 @@ pub(crate) struct Pending {
     end: usize,
     /// Its place in the bounded queue, given back when it is answered or failed.
     _permit: OwnedSemaphorePermit,
-}
-
-/// What became of a request whose caller gave up.
-#[derive(Debug)]
-enum Withdrawn {
-    /// Its bytes were handed to the writer: it may have run.
-    Sent,
-    /// Taken out of the queue before being sent.
-    Unsent {
-        /// Whether a connection was up (the writer was behind) or not (reconnecting).
-        connected: bool,
-    },
-    /// Not in the queue any more: its answer (or failure) was just sent.
-    Answered,
 }
 
 /// Whether the driver has a connection.
@@ -69,6 +62,8 @@ pub(crate) struct State {
     handed: usize,
     /// The id of the next request.
     next_id: u64,
+    /// No request's deadline is earlier than this (the sweeper's next wake-up).
+    next_deadline: Option<Instant>,
     pub(crate) link: Link,
     /// Set when the last `Client` handle is dropped.
     pub(crate) shutdown: bool,
@@ -97,6 +92,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Wakes the writer when `out` gets bytes or on shutdown.
     pub(crate) writer_wake: Notify,
+    /// Wakes the sweeper when a request has an earlier deadline than any before, or on
+    /// shutdown.
+    pub(crate) sweep_wake: Notify,
     /// Bounds queued + in-flight requests.
     permits: Arc<Semaphore>,
 }
@@ -131,10 +129,12 @@ impl Shared {
                 pending: VecDeque::new(),
                 handed: 0,
                 next_id: 0,
+                next_deadline: None,
                 link,
                 shutdown: false,
             }),
             writer_wake: Notify::new(),
+            sweep_wake: Notify::new(),
             permits,
         }
     }
@@ -232,16 +232,30 @@ impl Shared {
             let end = st.out.len();
             st.pending.push_back(Pending {
                 id,
-                tx,
+                tx: Some(tx),
+                deadline,
+                timeout: timeout.unwrap_or_default(),
                 want,
                 got: Vec::new(),
                 start,
                 end,
                 _permit: permit,
             });
+            // Deadlines are watched by one sweeper task, not by a timer per request.
+            let earlier = match (deadline, st.next_deadline) {
+                (Some(at), Some(next)) => at < next,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if earlier {
+                st.next_deadline = deadline;
+            }
             drop(st);
             if start == 0 {
                 self.writer_wake.notify_one();
+            }
+            if earlier {
+                self.sweep_wake.notify_one();
             }
         }
         // If the caller drops this future (an outer `select!` or timeout), its request is
@@ -251,66 +265,89 @@ impl Shared {
             id,
             armed: true,
         };
-        let answer = match deadline {
-            Some(at) => match tokio::time::timeout_at(at, &mut rx).await {
-                Ok(answer) => answer,
-                Err(_) => {
-                    guard.armed = false;
-                    let after = timeout.unwrap_or_default();
-                    return match self.withdraw(id) {
-                        Withdrawn::Sent => Err(Error::Timeout {
-                            after,
-                            what: "reply",
-                            written: true,
-                        }),
-                        Withdrawn::Unsent { connected } => Err(Error::Timeout {
-                            after,
-                            what: if connected {
-                                "the request to be written (it was not sent)"
-                            } else {
-                                "a connection (the request was not sent)"
-                            },
-                            written: false,
-                        }),
-                        // Answered (or failed) just as the time ran out: take that.
-                        Withdrawn::Answered => rx
-                            .try_recv()
-                            .unwrap_or(Err(Error::Closed { written: true })),
-                    };
-                }
-            },
-            None => (&mut rx).await,
-        };
+        // The answer, or the timeout error the sweeper sends when the deadline passes.
+        let answer = (&mut rx).await;
         guard.armed = false;
         answer.map_err(|_| Error::Closed { written: true })?
     }
 
-    /// A caller gives up on request `id` (its time ran out). If its bytes were not handed
-    /// to the writer yet (waiting for a connection, or behind a writer stuck on a stalled
-    /// server), they are taken out of the queue, so that it is never sent late and the
-    /// caller may be told it was not sent; its slot is freed at once. A request already
-    /// handed to the writer stays queued, to be matched with its reply.
-    fn withdraw(&self, id: u64) -> Withdrawn {
+    /// A caller gives up on request `id` (it dropped its future). If its bytes were not
+    /// handed to the writer yet, they are taken out of the queue, so that it is never sent
+    /// late and its slot is freed at once. A request already handed to the writer stays
+    /// queued, to be matched with its reply.
+    fn withdraw(&self, id: u64) {
+        let _ = self.take_unsent(id);
+    }
+
+    /// Fails the requests whose deadline has passed: one handed to the writer gets a
+    /// timeout that says it may have run (its entry stays, to be matched with its reply);
+    /// one still queued is taken out of the queue (never sent late) and told so. Returns
+    /// when the sweeper should look again.
+    pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
+        let mut failed = Vec::new();
+        let next = {
+            let mut st = self.lock();
+            let connected = st.link == Link::Up;
+            let handed = st.handed;
+            let mut next: Option<Instant> = None;
+            let mut unsent = Vec::new();
+            for (i, p) in st.pending.iter_mut().enumerate() {
+                let Some(at) = p.deadline.filter(|_| p.tx.is_some()) else {
+                    continue;
+                };
+                if at > now {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                } else if i < handed {
+                    if let Some(tx) = p.tx.take() {
+                        failed.push((tx, Error::Timeout { after: p.timeout, what: "reply", written: true }));
+                    }
+                } else {
+                    unsent.push(p.id);
+                }
+            }
+            st.next_deadline = next;
+            drop(st);
+            for id in unsent {
+                if let (Some(tx), after) = self.take_unsent(id) {
+                    let what = if connected {
+                        "the request to be written (it was not sent)"
+                    } else {
+                        "a connection (the request was not sent)"
+                    };
+                    failed.push((tx, Error::Timeout { after, what, written: false }));
+                }
+            }
+            next
+        };
+        for (tx, error) in failed {
+            let _ = tx.send(Err(error));
+        }
+        next
+    }
+
+    /// Takes request `id`, not handed to the writer yet, out of the queue and its bytes out
+    /// of `out`; returns where its answer would have gone.
+    fn take_unsent(&self, id: u64) -> (Option<oneshot::Sender<Result<Reply>>>, Duration) {
         let mut st = self.lock();
         let Some(pos) = st.pending.iter().position(|p| p.id == id) else {
-            return Withdrawn::Answered;
+            return (None, Duration::ZERO);
         };
         if pos < st.handed {
-            return Withdrawn::Sent;
+            return (None, Duration::ZERO);
         }
-        let connected = st.link == Link::Up;
         let State { out, pending, .. } = &mut *st;
-        if let Some(p) = pending.remove(pos) {
-            // Everything from `pos` on is still in `out`, after this request's bytes.
-            let len = p.end - p.start;
-            let rest = out.split_off(p.start);
-            out.extend_from_slice(&rest[len..]);
-            for later in pending.iter_mut().skip(pos) {
-                later.start -= len;
-                later.end -= len;
-            }
+        let Some(mut p) = pending.remove(pos) else {
+            return (None, Duration::ZERO);
+        };
+        // Everything from `pos` on is still in `out`, after this request's bytes.
+        let len = p.end - p.start;
+        let rest = out.split_off(p.start);
+        out.extend_from_slice(&rest[len..]);
+        for later in pending.iter_mut().skip(pos) {
+            later.start -= len;
+            later.end -= len;
         }
-        Withdrawn::Unsent { connected }
+        (p.tx.take(), p.timeout)
     }
 
     /// Hands every queued request to the writer: returns the bytes to write (swapped with
@@ -353,7 +390,10 @@ impl Shared {
                 };
                 if let Some(p) = st.pending.pop_front() {
                     st.handed = st.handed.saturating_sub(1);
-                    done.push((p.tx, complete));
+                    // No sender: its caller was already told it timed out.
+                    if let Some(tx) = p.tx {
+                        done.push((tx, complete));
+                    }
                 }
             }
         }
@@ -389,8 +429,8 @@ impl Shared {
             st.link = Link::Down(Some(error.to_string()));
             st.pending.drain(..handed).collect()
         };
-        for p in failed {
-            let _ = p.tx.send(Err(error.clone().into_written()));
+        for tx in failed.into_iter().filter_map(|p| p.tx) {
+            let _ = tx.send(Err(error.clone().into_written()));
         }
     }
 
@@ -406,8 +446,8 @@ impl Shared {
             st.out.clear();
             st.pending.drain(..).collect()
         };
-        for p in failed {
-            let _ = p.tx.send(Err(error.clone()));
+        for tx in failed.into_iter().filter_map(|p| p.tx) {
+            let _ = tx.send(Err(error.clone()));
         }
     }
 
@@ -417,10 +457,11 @@ impl Shared {
         let mut st = self.lock();
         st.link = Link::Up;
         let State { out, pending, .. } = &mut *st;
-        if pending.iter().any(|p| p.tx.is_closed()) {
+        let gone = |p: &Pending| p.tx.as_ref().is_none_or(|tx| tx.is_closed());
+        if pending.iter().any(gone) {
             let old = std::mem::take(out);
             pending.retain_mut(|p| {
-                if p.tx.is_closed() {
+                if gone(p) {
                     return false;
                 }
                 let start = out.len();
@@ -445,8 +486,8 @@ impl Shared {
             st.handed = 0;
             st.pending.drain(..).collect()
         };
-        for p in failed {
-            let _ = p.tx.send(Err(Error::Closed { written: false }));
+        for tx in failed.into_iter().filter_map(|p| p.tx) {
+            let _ = tx.send(Err(Error::Closed { written: false }));
         }
         self.permits.close();
     }

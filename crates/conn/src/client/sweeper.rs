@@ -1,0 +1,27 @@
+//! The task that fails requests whose deadline passed: one timer for the whole client
+//! instead of one per request.
+
+use std::sync::Arc;
+
+use super::shared::Shared;
+
+/// Sleeps until the earliest deadline (or until a request with an earlier one arrives),
+/// fails what has expired, and so on until the client is dropped.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut next = None;
+    loop {
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = shared.sweep_wake.notified() => {}
+                }
+            }
+            None => shared.sweep_wake.notified().await,
+        }
+        if shared.lock().shutdown {
+            return;
+        }
+        next = shared.expire(tokio::time::Instant::now());
+    }
+}
