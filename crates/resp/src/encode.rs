@@ -75,9 +75,22 @@ where
 
 #[inline]
 fn put_header(dst: &mut BytesMut, kind: u8, len: u64) {
-    dst.put_u8(kind);
-    dst.put_slice(Decimal::new(len).as_bytes());
-    dst.put_slice(b"\r\n");
+    // The whole `<kind><digits>\r\n` line is built on the stack and copied once.
+    let mut line = [0u8; 23];
+    let mut start = line.len() - 2;
+    line[start..].copy_from_slice(b"\r\n");
+    let mut n = len;
+    loop {
+        start -= 1;
+        line[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    start -= 1;
+    line[start] = kind;
+    dst.put_slice(&line[start..]);
 }
 
 fn put_signed(dst: &mut BytesMut, kind: u8, n: i64) {
