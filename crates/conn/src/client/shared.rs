@@ -299,7 +299,14 @@ impl Shared {
                     next = Some(next.map_or(at, |n| n.min(at)));
                 } else if i < handed {
                     if let Some(tx) = p.tx.take() {
-                        failed.push((tx, Error::Timeout { after: p.timeout, what: "reply", written: true }));
+                        failed.push((
+                            tx,
+                            Error::Timeout {
+                                after: p.timeout,
+                                what: "reply",
+                                written: true,
+                            },
+                        ));
                     }
                 } else {
                     unsent.push(p.id);
@@ -314,7 +321,14 @@ impl Shared {
                     } else {
                         "a connection (the request was not sent)"
                     };
-                    failed.push((tx, Error::Timeout { after, what, written: false }));
+                    failed.push((
+                        tx,
+                        Error::Timeout {
+                            after,
+                            what,
+                            written: false,
+                        },
+                    ));
                 }
             }
             next
