@@ -12,6 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::{cluster, encode, join, sentinel, standalone, userinfo};
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
@@ -20,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use slotline_testbed::{Auth, Cluster, SentinelTopology, Standalone};
+use slotline_testbed::SentinelTopology;
 
 /// Deadline of one run of `slotline`.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -181,52 +184,6 @@ fn slotline(args: &[&str]) -> Run {
 // ---------------------------------------------------------------------------------------
 // Topologies and URLs
 // ---------------------------------------------------------------------------------------
-
-fn standalone() -> &'static Standalone {
-    static T: OnceLock<Standalone> = OnceLock::new();
-    T.get_or_init(|| Standalone::start().expect("start a standalone node"))
-}
-
-fn sentinel() -> &'static SentinelTopology {
-    static T: OnceLock<SentinelTopology> = OnceLock::new();
-    T.get_or_init(|| SentinelTopology::start().expect("start a sentinel topology"))
-}
-
-fn cluster() -> &'static Cluster {
-    static T: OnceLock<Cluster> = OnceLock::new();
-    T.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `user:pass@`, `:pass@` or nothing.
-fn userinfo(auth: Option<&Auth>) -> String {
-    auth.map(|a| {
-        format!(
-            "{}:{}@",
-            a.user.as_deref().map(encode).unwrap_or_default(),
-            encode(&a.password)
-        )
-    })
-    .unwrap_or_default()
-}
-
-fn join(addrs: &[SocketAddr]) -> String {
-    addrs
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 /// `redis+sentinel://[data creds@]s1,s2/service[?sentinel_password=..]` over `sentinels`.
 fn sentinel_url(t: &SentinelTopology, sentinels: &[SocketAddr]) -> String {

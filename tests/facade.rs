@@ -8,7 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener};
+mod support;
+use support::{cluster, encode, join, sentinel, standalone, userinfo};
+
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -17,7 +20,7 @@ use slotline::cluster::ClusterConfig;
 use slotline::conn::{Addr, DEFAULT_PORT};
 use slotline::sentinel::DEFAULT_SENTINEL_PORT;
 use slotline::{Client, Commands, Error, ReadFrom, Target};
-use slotline_testbed::{Auth, Cluster, SentinelTopology, Standalone};
+use slotline_testbed::Standalone;
 
 /// Longest wait for a write to reach a replica.
 const REPLICATION_DEADLINE: Duration = Duration::from_secs(20);
@@ -301,11 +304,6 @@ fn invalid_urls_are_refused_with_a_config_error() {
 // Client::open in every mode
 // ---------------------------------------------------------------------------------------
 
-fn standalone() -> &'static Standalone {
-    static T: OnceLock<Standalone> = OnceLock::new();
-    T.get_or_init(|| Standalone::start().expect("start a standalone node"))
-}
-
 /// A local node that also listens on a Unix socket.
 fn unix_node() -> &'static (Standalone, PathBuf) {
     static T: OnceLock<(Standalone, PathBuf)> = OnceLock::new();
@@ -321,46 +319,6 @@ fn unix_node() -> &'static (Standalone, PathBuf) {
             .expect("start a node with a Unix socket");
         (node, path)
     })
-}
-
-fn sentinel() -> &'static SentinelTopology {
-    static T: OnceLock<SentinelTopology> = OnceLock::new();
-    T.get_or_init(|| SentinelTopology::start().expect("start a sentinel topology"))
-}
-
-fn cluster() -> &'static Cluster {
-    static T: OnceLock<Cluster> = OnceLock::new();
-    T.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn userinfo(auth: Option<&Auth>) -> String {
-    auth.map(|a| {
-        format!(
-            "{}:{}@",
-            a.user.as_deref().map(encode).unwrap_or_default(),
-            encode(&a.password)
-        )
-    })
-    .unwrap_or_default()
-}
-
-fn join(addrs: &[SocketAddr]) -> String {
-    addrs
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// `redis+sentinel://[creds@]s1,s2,s3/service[?role=replica][&sentinel_password=..]`.

@@ -1,0 +1,60 @@
+//! Helpers shared by the facade and command-line tests: one topology of each kind per test
+//! binary, and URLs to reach them.
+
+#![allow(dead_code, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use slotline_testbed::{Auth, Cluster, SentinelTopology, Standalone};
+
+/// A standalone node, started once per test binary.
+pub(crate) fn standalone() -> &'static Standalone {
+    static T: OnceLock<Standalone> = OnceLock::new();
+    T.get_or_init(|| Standalone::start().expect("start a standalone node"))
+}
+
+/// A sentinel topology, started once per test binary.
+pub(crate) fn sentinel() -> &'static SentinelTopology {
+    static T: OnceLock<SentinelTopology> = OnceLock::new();
+    T.get_or_init(|| SentinelTopology::start().expect("start a sentinel topology"))
+}
+
+/// A 3 × 1 cluster, started once per test binary.
+pub(crate) fn cluster() -> &'static Cluster {
+    static T: OnceLock<Cluster> = OnceLock::new();
+    T.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
+}
+
+/// Percent-encodes everything but unreserved URL characters.
+pub(crate) fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `user:pass@`, `:pass@` or nothing.
+pub(crate) fn userinfo(auth: Option<&Auth>) -> String {
+    auth.map(|a| {
+        format!(
+            "{}:{}@",
+            a.user.as_deref().map(encode).unwrap_or_default(),
+            encode(&a.password)
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// `h1:p1,h2:p2,...`.
+pub(crate) fn join(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
