@@ -13,11 +13,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::{cluster, encode, join, sentinel, standalone, userinfo};
+use support::{cluster, cluster_url, dead_port, encode, join, sentinel, standalone, userinfo};
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -206,24 +206,6 @@ fn sentinel_url(t: &SentinelTopology, sentinels: &[SocketAddr]) -> String {
 fn two_sentinels_url() -> String {
     let t = sentinel();
     sentinel_url(t, &t.sentinel_addrs()[..2.min(t.sentinel_addrs().len())])
-}
-
-fn cluster_url() -> String {
-    let c = cluster();
-    format!(
-        "redis+cluster://{}{}",
-        userinfo(c.auth()),
-        join(&c.seed_addrs())
-    )
-}
-
-/// A loopback port nothing listens on (bound, then released).
-fn dead_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The data rows of a table printed by `topology`: the lines after the `----` rule, split
@@ -431,7 +413,7 @@ fn keys_on_different_masters(prefix: &str, count: usize) -> Vec<(String, SocketA
 #[test]
 fn cluster_url_set_get_on_keys_in_different_slots() {
     let c = cluster();
-    let url = cluster_url();
+    let url = cluster_url("");
     let keys = keys_on_different_masters("cli:cl:", c.masters().unwrap().len().min(3));
     assert!(keys.len() >= 2);
     for (i, (key, owner)) in keys.iter().enumerate() {
@@ -504,8 +486,8 @@ fn topology_shows_the_slot_map() {
     let masters: BTreeSet<SocketAddr> = c.masters().unwrap().into_iter().collect();
     // `--url` before the subcommand works as well as after it.
     for args in [
-        vec!["topology", "--url", &cluster_url()],
-        vec!["--url", &cluster_url(), "topology"],
+        vec!["topology", "--url", &cluster_url("")],
+        vec!["--url", &cluster_url(""), "topology"],
     ] {
         let out = slotline(&args);
         let text = out.expect_ok("topology (cluster)");
@@ -642,9 +624,9 @@ fn bench_sentinel() {
 #[test]
 fn bench_cluster() {
     let c = cluster();
-    assert_bench(&bench(&cluster_url()), "bench (cluster URL)");
+    assert_bench(&bench(&cluster_url("")), "bench (cluster URL)");
     // `bench --url` after the subcommand, with random keys over every master.
-    let url = cluster_url();
+    let url = cluster_url("");
     let mut args = BENCH.to_vec();
     args.extend(["--url", &url, "-r", "1000", "-q"]);
     assert_bench(&slotline(&args), "bench -r (cluster URL)");

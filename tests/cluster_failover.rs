@@ -125,20 +125,7 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
     // When the cluster itself promoted the replica (its ROLE says master).
     let promoted = std::thread::spawn({
         let c = c.clone();
-        move || loop {
-            let role = c.cmd(replica, &["ROLE"]).ok();
-            let first = role
-                .as_ref()
-                .and_then(|r| r.as_array())
-                .and_then(|a| a.first().cloned());
-            if first.as_ref().and_then(|f| f.as_str()) == Some("master") {
-                return killed_at.elapsed();
-            }
-            if killed_at.elapsed() > Duration::from_secs(30) {
-                return Duration::MAX;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        move || promoted_after(&c, replica, killed_at)
     });
     // Probe the dead master's slot until a write goes through again.
     let mut failures = 0;
@@ -292,20 +279,7 @@ fn blocking_failovers_manual_then_kill() {
     let killed_at = Instant::now();
     c.kill(replica).unwrap();
     let (resumed, promoted) = std::thread::scope(|scope| {
-        let promoted = scope.spawn(|| loop {
-            let role = c.cmd(old, &["ROLE"]).ok();
-            let first = role
-                .as_ref()
-                .and_then(|r| r.as_array())
-                .and_then(|a| a.first().cloned());
-            if first.as_ref().and_then(|f| f.as_str()) == Some("master") {
-                return killed_at.elapsed();
-            }
-            if killed_at.elapsed() > Duration::from_secs(30) {
-                return Duration::MAX;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        });
+        let promoted = scope.spawn(|| promoted_after(&c, old, killed_at));
         let resumed = loop {
             match cl.set(&key, 2) {
                 Ok(()) => break killed_at.elapsed(),
@@ -330,4 +304,23 @@ fn blocking_failovers_manual_then_kill() {
         "blocking: traffic resumed {resumed:?} after the kill; {:?}",
         cl.stats()
     );
+}
+
+/// How long after `killed_at` the node `addr` said it is a master (`ROLE`), polled every
+/// 10 ms; `Duration::MAX` when it did not within 30 s.
+fn promoted_after(c: &Cluster, addr: SocketAddr, killed_at: Instant) -> Duration {
+    loop {
+        let role = c.cmd(addr, &["ROLE"]).ok();
+        let first = role
+            .as_ref()
+            .and_then(|r| r.as_array())
+            .and_then(|a| a.first().cloned());
+        if first.as_ref().and_then(|f| f.as_str()) == Some("master") {
+            return killed_at.elapsed();
+        }
+        if killed_at.elapsed() > Duration::from_secs(30) {
+            return Duration::MAX;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

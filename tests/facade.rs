@@ -9,9 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::{cluster, encode, join, sentinel, standalone, userinfo};
+use support::{cluster, cluster_url, dead_port, encode, join, sentinel, standalone, userinfo};
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -345,23 +344,6 @@ fn sentinel_url(replica: bool) -> String {
         url.push_str(&options.join("&"));
     }
     url
-}
-
-fn cluster_url(options: &str) -> String {
-    let c = cluster();
-    format!(
-        "redis+cluster://{}{}{options}",
-        userinfo(c.auth()),
-        join(&c.seed_addrs())
-    )
-}
-
-fn dead_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Polls `read` every 20 ms until it returns `expected`, or fails after the deadline.

@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::expect_used)]
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::OnceLock;
 
 use slotline_testbed::{Auth, Cluster, SentinelTopology, Standalone};
@@ -57,4 +57,23 @@ pub(crate) fn join(addrs: &[SocketAddr]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// `redis+cluster://` URL of [`cluster`], with `options` (e.g. `?read_from=replica`) appended.
+pub(crate) fn cluster_url(options: &str) -> String {
+    let c = cluster();
+    format!(
+        "redis+cluster://{}{}{options}",
+        userinfo(c.auth()),
+        join(&c.seed_addrs())
+    )
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub(crate) fn dead_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a loopback port")
+        .local_addr()
+        .expect("its address")
+        .port()
 }

@@ -317,12 +317,22 @@ pub fn lookup_name(name: &str) -> Option<&'static CommandInfo> {
 /// The keys of `cmd`, in the order Redis's `COMMAND GETKEYS` gives them (see
 /// [`CommandInfo::key_refs`]). Empty for unknown and keyless commands.
 pub fn keys(cmd: &Cmd) -> Keys<'_> {
-    let args: Vec<&[u8]> = cmd.args().collect();
-    let found = match lookup_in(&args) {
-        Some(info) => find_key_refs(info, &args, false),
+    keys_of(cmd, false)
+}
+
+/// The key references of the arguments `args` (name first); with `channels`, shard
+/// channels count as keys too.
+fn refs_in(args: &[&[u8]], channels: bool) -> Vec<KeyRef> {
+    match lookup_in(args) {
+        Some(info) => find_key_refs(info, args, channels),
         None => Vec::new(),
-    };
-    let keys: Vec<&[u8]> = found
+    }
+}
+
+/// The arguments of `cmd` that [`refs_in`] finds.
+fn keys_of(cmd: &Cmd, channels: bool) -> Keys<'_> {
+    let args: Vec<&[u8]> = cmd.args().collect();
+    let keys: Vec<&[u8]> = refs_in(&args, channels)
         .iter()
         .filter_map(|k| args.get(k.pos).copied())
         .collect();
@@ -339,27 +349,13 @@ pub fn key_positions(cmd: &Cmd) -> Vec<usize> {
 /// The keys of `cmd` with their indices and flags, as [`keys`] finds them.
 pub fn key_refs(cmd: &Cmd) -> Vec<KeyRef> {
     let args: Vec<&[u8]> = cmd.args().collect();
-    match lookup_in(&args) {
-        Some(info) => find_key_refs(info, &args, false),
-        None => Vec::new(),
-    }
+    refs_in(&args, false)
 }
 
 /// The arguments of `cmd` whose hash slot decides where Redis Cluster runs it: its keys,
 /// plus the shard channels of `SPUBLISH`/`SSUBSCRIBE`/`SUNSUBSCRIBE`.
 pub fn slot_keys(cmd: &Cmd) -> Keys<'_> {
-    let args: Vec<&[u8]> = cmd.args().collect();
-    let found = match lookup_in(&args) {
-        Some(info) => find_key_refs(info, &args, true),
-        None => Vec::new(),
-    };
-    let keys: Vec<&[u8]> = found
-        .iter()
-        .filter_map(|k| args.get(k.pos).copied())
-        .collect();
-    Keys {
-        inner: keys.into_iter(),
-    }
+    keys_of(cmd, true)
 }
 
 /// Whether `cmd` only reads and may go to a replica. Unknown commands are not read-only.
