@@ -11,11 +11,32 @@ use crate::config::{Addr, ConnectionConfig};
 use crate::socket::tune_tcp;
 use crate::{Error, Result};
 
-/// A connected socket.
+/// A connected socket, kept as its two halves (the shared client's driver reads and
+/// writes at once; a plain connection uses both through this type).
 #[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
+pub(crate) struct Stream {
+    rd: ReadHalf,
+    wr: WriteHalf,
+}
+
+impl From<TcpStream> for Stream {
+    fn from(tcp: TcpStream) -> Self {
+        let (r, w) = tcp.into_split();
+        Stream {
+            rd: ReadHalf::Tcp(r),
+            wr: WriteHalf::Tcp(w),
+        }
+    }
+}
+
+impl From<UnixStream> for Stream {
+    fn from(unix: UnixStream) -> Self {
+        let (r, w) = unix.into_split();
+        Stream {
+            rd: ReadHalf::Unix(r),
+            wr: WriteHalf::Unix(w),
+        }
+    }
 }
 
 impl Stream {
@@ -30,7 +51,7 @@ impl Stream {
                         match TcpStream::connect(addr).await {
                             Ok(tcp) => {
                                 tune_tcp(socket2::SockRef::from(&tcp), config)?;
-                                return Ok(Stream::Tcp(tcp));
+                                return Ok(Stream::from(tcp));
                             }
                             Err(e) => last = Some(e),
                         }
@@ -42,7 +63,7 @@ impl Stream {
                         )
                     }))
                 }
-                Addr::Unix(path) => UnixStream::connect(path).await.map(Stream::Unix),
+                Addr::Unix(path) => UnixStream::connect(path).await.map(Stream::from),
             }
         };
         let connected = match config.connect_timeout {
@@ -71,16 +92,7 @@ impl Stream {
     /// Splits into a read half and a write half that can be used at the same time, without
     /// a lock between them.
     pub(crate) fn into_split(self) -> (ReadHalf, WriteHalf) {
-        match self {
-            Stream::Tcp(s) => {
-                let (r, w) = s.into_split();
-                (ReadHalf::Tcp(r), WriteHalf::Tcp(w))
-            }
-            Stream::Unix(s) => {
-                let (r, w) = s.into_split();
-                (ReadHalf::Unix(r), WriteHalf::Unix(w))
-            }
-        }
+        (self.rd, self.wr)
     }
 }
 
@@ -144,10 +156,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().rd).poll_read(cx, buf)
     }
 }
 
@@ -157,38 +166,14 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().wr).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().wr).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
+        Pin::new(&mut self.get_mut().wr).poll_shutdown(cx)
     }
 }
