@@ -146,6 +146,12 @@ impl Pipeline {
         longest
     }
 
+    /// Refuses a pipeline with a command a request/response client cannot read (see
+    /// `Cmd::check_request_response`).
+    pub(crate) fn check_request_response(&self) -> Result<()> {
+        self.cmds.iter().try_for_each(Cmd::check_request_response)
+    }
+
     /// Bytes the pipeline takes on the wire.
     pub fn encoded_len(&self) -> usize {
         let wrap = if self.atomic { 15 + 14 } else { 0 };

@@ -191,9 +191,7 @@ impl Query for Connection {
         if pipe.reply_count() == 0 {
             return Ok(Vec::new());
         }
-        pipe.cmds()
-            .iter()
-            .try_for_each(Cmd::check_request_response)?;
+        pipe.check_request_response()?;
         let timeout = pipe.response_timeout(self.config.response_timeout);
         self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
     }

@@ -228,9 +228,7 @@ impl Query for Client {
         if want == 0 {
             return Ok(Vec::new());
         }
-        pipe.cmds()
-            .iter()
-            .try_for_each(Cmd::check_request_response)?;
+        pipe.check_request_response()?;
         let timeout = pipe.response_timeout(self.config().response_timeout);
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         match self
