@@ -209,3 +209,42 @@ async fn concurrent_requests_leave_in_few_writes() {
     );
     assert_eq!(connections_named(p, name), 1);
 }
+
+/// Requests too large for the socket to take at once: the caller that writes the queue
+/// itself leaves the rest to the writer task, and every byte still leaves in queue order.
+/// The server is stopped first, so the socket's buffers fill and writes are cut short; one
+/// runtime thread, so that the callers (not the writer task) meet the full socket first.
+#[tokio::test]
+async fn large_requests_cut_short_by_a_full_socket_arrive_whole_and_in_order() {
+    let server = Standalone::builder().local().start().unwrap();
+    let client = Client::connect(format!("{}/0?response_timeout=30s", server.url()))
+        .await
+        .unwrap();
+    client.ping().await.unwrap();
+    server.stop().unwrap();
+    const TASKS: usize = 64;
+    const SIZE: usize = 512 * 1024;
+    let value = |i: usize| -> Vec<u8> { (0..SIZE).map(|j| (i * 31 + j % 251) as u8).collect() };
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let c = client.clone();
+            let v = value(i);
+            tokio::spawn(async move { c.set(format!("big:{i}"), v).await })
+        })
+        .collect();
+    // 32 MiB queued against a stopped server, far more than the socket buffers hold. How
+    // much is queued when the server resumes changes which path writes it, not the outcome.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.cont().unwrap();
+    for t in tasks {
+        tokio::time::timeout(DEADLINE, t)
+            .await
+            .expect("a SET hung")
+            .unwrap()
+            .unwrap();
+    }
+    for i in 0..TASKS {
+        let got: Vec<u8> = client.get(format!("big:{i}")).await.unwrap();
+        assert!(got == value(i), "big:{i} holds the wrong bytes");
+    }
+}

@@ -62,8 +62,9 @@ pub struct ClusterConfig {
     /// Where read-only commands go (default [`ReadFrom::Primary`]). With replicas in play,
     /// node connections send `READONLY`.
     pub read_from: ReadFrom,
-    /// Options of each node's shared client (queue bound, reconnect delays). Node clients
-    /// always fail fast while reconnecting: the cluster client decides where to go instead.
+    /// Options of each node's shared client (queue bound, reconnect delays; by default
+    /// without [`overlap_writes`](ClientOptions::overlap_writes)). Node clients always fail
+    /// fast while reconnecting: the cluster client decides where to go instead.
     pub client_options: ClientOptions,
     /// Redirect and retry limits, and the backoff between retries.
     pub retry: RetryPolicy,
@@ -84,7 +85,8 @@ impl Default for ClusterConfig {
             connection: ConnectionConfig::new(Addr::tcp("127.0.0.1", slotline_conn::DEFAULT_PORT)),
             node_credentials: HashMap::new(),
             read_from: ReadFrom::Primary,
-            client_options: ClientOptions::default(),
+            // Node links overlap one another already; larger writes per link suit them.
+            client_options: ClientOptions::default().with_overlap_writes(false),
             retry: RetryPolicy::default(),
             refresh_min_interval: Duration::from_millis(250),
             refresh_jitter: Duration::from_millis(20),

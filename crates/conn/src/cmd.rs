@@ -202,12 +202,17 @@ impl<'a> Iterator for Args<'a> {
             return None;
         }
         // Each argument is `$<len>\r\n<bytes>\r\n`, written by `Cmd` itself.
-        let header_end = self.rest.iter().position(|&b| b == b'\r')?;
-        let len: usize = std::str::from_utf8(self.rest.get(1..header_end)?)
-            .ok()?
-            .parse()
-            .ok()?;
-        let start = header_end + 2;
+        let mut len = 0usize;
+        let mut i = 1;
+        loop {
+            let d = self.rest.get(i)?.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            len = len.checked_mul(10)?.checked_add(usize::from(d))?;
+            i += 1;
+        }
+        let start = i + 2;
         let arg = self.rest.get(start..start + len)?;
         self.rest = self.rest.get(start + len + 2..)?;
         self.left -= 1;

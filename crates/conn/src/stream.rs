@@ -110,6 +110,38 @@ pub(crate) enum WriteHalf {
     Unix(tokio::net::unix::OwnedWriteHalf),
 }
 
+impl WriteHalf {
+    /// Writes what the socket takes now, without waiting (`WouldBlock` when it takes
+    /// nothing).
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            WriteHalf::Tcp(s) => s.try_write(buf),
+            WriteHalf::Unix(s) => s.try_write(buf),
+        }
+    }
+
+    /// Waits until the socket may take more bytes.
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        match self {
+            WriteHalf::Tcp(s) => s.writable().await,
+            WriteHalf::Unix(s) => s.writable().await,
+        }
+    }
+
+    /// Writes all of `buf`, from a shared reference (several writers take turns).
+    pub(crate) async fn write_all_shared(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.try_write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 impl AsyncRead for ReadHalf {
     fn poll_read(
         self: Pin<&mut Self>,

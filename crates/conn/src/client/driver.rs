@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use super::backoff::Backoff;
 use super::shared::Shared;
@@ -30,7 +30,6 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
                 _ = shared.kick.notified() => {}
                 _ = std::future::ready(()) => {}
             }
-            shared.connection_up();
             match serve(&shared, stream, inbox).await {
                 Ok(()) => break,
                 Err(e) => shared.connection_lost(&e),
@@ -83,13 +82,18 @@ async fn wait_shutdown(shared: &Shared) {
 /// Runs one connection: the writer and the reader, until either fails (the error) or the
 /// client is dropped (`Ok`).
 async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> {
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, wr) = stream.into_split();
+    let wr = Arc::new(wr);
+    shared.connection_up(wr.clone());
     let writer = async {
         let mut spare = BytesMut::with_capacity(16 * 1024);
         loop {
             match shared.take_out(&mut spare) {
                 Some(mut chunk) => {
-                    wr.write_all(&chunk).await.map_err(|e| Error::io(e, true))?;
+                    wr.write_all_shared(&chunk)
+                        .await
+                        .map_err(|e| Error::io(e, true))?;
+                    shared.written();
                     chunk.clear();
                     spare = chunk;
                 }

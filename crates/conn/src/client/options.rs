@@ -20,6 +20,14 @@ pub struct ClientOptions {
     /// How many times a request that may be resent (never written, or marked
     /// [`idempotent`](crate::Cmd::idempotent)) is resent after a connection loss (default 2).
     pub retries: u32,
+    /// Whether callers write the queue themselves once as many requests wait as are in
+    /// flight (default), so that under load about two batches overlap: the server works on
+    /// one while the callers build the next. When off, a caller writes at once only when
+    /// nothing is in flight; otherwise the requests of every woken caller leave together in
+    /// one write. Off suits clients that spread their callers over many connections (a
+    /// cluster client's node links, which already overlap one another) or share CPUs with
+    /// the servers: fewer, larger writes.
+    pub overlap_writes: bool,
 }
 
 impl Default for ClientOptions {
@@ -30,6 +38,7 @@ impl Default for ClientOptions {
             reconnect_max: Duration::from_secs(2),
             wait_for_reconnect: true,
             retries: 2,
+            overlap_writes: true,
         }
     }
 }
@@ -51,6 +60,12 @@ impl ClientOptions {
     /// With requests made while reconnecting failing at once instead of waiting.
     pub fn fail_fast(mut self) -> Self {
         self.wait_for_reconnect = false;
+        self
+    }
+
+    /// With overlapping write batches on or off (see [`ClientOptions::overlap_writes`]).
+    pub fn with_overlap_writes(mut self, on: bool) -> Self {
+        self.overlap_writes = on;
         self
     }
 

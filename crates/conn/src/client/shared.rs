@@ -5,13 +5,14 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use slotline_resp::Frame;
 use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::options::ClientOptions;
 use crate::config::ConnectionConfig;
+use crate::stream::WriteHalf;
 use crate::{Error, Result};
 
 /// The answer to one request: one reply, or a pipeline's replies.
@@ -67,6 +68,18 @@ pub(crate) struct State {
     pub(crate) link: Link,
     /// Set when the last `Client` handle is dropped.
     pub(crate) shutdown: bool,
+    /// The socket's write half while connected: a caller writes through it at once when
+    /// the server would otherwise sit idle (see [`Shared::submit`]).
+    writer: Option<Arc<WriteHalf>>,
+    /// Someone (the writer task or a caller) has taken bytes off `out` and is writing
+    /// them; nobody else writes until it is done, so bytes leave in queue order.
+    writing: bool,
+    /// Bytes a caller took that the socket did not accept at once; the writer task sends
+    /// them before `out`.
+    leftover: BytesMut,
+    /// Counts connection changes, so that a caller's write that ends after its connection
+    /// went is not taken for one on the next.
+    epoch: u64,
 }
 
 /// Asked before every connection attempt for the settings to connect with (the address of
@@ -132,6 +145,10 @@ impl Shared {
                 next_deadline: None,
                 link,
                 shutdown: false,
+                writer: None,
+                writing: false,
+                leftover: BytesMut::new(),
+                epoch: 0,
             }),
             writer_wake: Notify::new(),
             sweep_wake: Notify::new(),
@@ -250,9 +267,12 @@ impl Shared {
             if earlier {
                 st.next_deadline = deadline;
             }
+            let write_now = self.take_for_caller(&mut st);
             drop(st);
-            if start == 0 {
-                self.writer_wake.notify_one();
+            match write_now {
+                Some((chunk, writer, epoch)) => self.write_now(chunk, &writer, epoch),
+                None if start == 0 => self.writer_wake.notify_one(),
+                None => {}
             }
             if earlier {
                 self.sweep_wake.notify_one();
@@ -269,6 +289,54 @@ impl Shared {
         let answer = (&mut rx).await;
         guard.armed = false;
         answer.map_err(|_| Error::Closed { written: true })?
+    }
+
+    /// Whether the caller that just queued a request writes the queue itself, now, rather
+    /// than leave it to the writer task (which runs only after every task already woken):
+    /// when nothing is being written and nothing is in flight, or (with
+    /// [`overlap_writes`](ClientOptions::overlap_writes)) at least as many requests wait as
+    /// are in flight. A lone caller's request leaves at once, and under load the requests
+    /// in flight form about two batches, so the server works on one while the callers make
+    /// the next, instead of both sides taking turns to wait. Takes the bytes when so.
+    fn take_for_caller(&self, st: &mut State) -> Option<(BytesMut, Arc<WriteHalf>, u64)> {
+        let queued = st.pending.len() - st.handed;
+        let need = match (st.handed, self.options.overlap_writes) {
+            (0, _) => 1,
+            (handed, true) => handed,
+            (_, false) => return None,
+        };
+        if st.writing || !st.leftover.is_empty() || queued < need {
+            return None;
+        }
+        let writer = st.writer.clone()?;
+        st.handed = st.pending.len();
+        st.writing = true;
+        Some((st.out.split(), writer, st.epoch))
+    }
+
+    /// A caller writes the bytes it took, as far as the socket takes them without waiting;
+    /// the writer task sends the rest (and meets any error again, to report it).
+    fn write_now(&self, mut chunk: BytesMut, writer: &WriteHalf, epoch: u64) {
+        while !chunk.is_empty() {
+            match writer.try_write(&chunk) {
+                Ok(n) if n > 0 => chunk.advance(n),
+                _ => break,
+            }
+        }
+        let mut st = self.lock();
+        if st.epoch != epoch {
+            // The connection went meanwhile, and with it the requests these bytes carried.
+            return;
+        }
+        st.writing = false;
+        if !chunk.is_empty() {
+            st.leftover = chunk;
+        }
+        let wake = !st.leftover.is_empty() || !st.out.is_empty();
+        drop(st);
+        if wake {
+            self.writer_wake.notify_one();
+        }
     }
 
     /// A caller gives up on request `id` (it dropped its future). If its bytes were not
@@ -364,15 +432,29 @@ impl Shared {
         (p.tx.take(), p.timeout)
     }
 
-    /// Hands every queued request to the writer: returns the bytes to write (swapped with
-    /// `spare`), or `None` when there are none.
+    /// Hands the writer task what is left to write: a caller's unwritten bytes first,
+    /// then every queued request (swapped with `spare`); `None` when there is nothing, or
+    /// while a caller is writing. Call [`Shared::written`] once the bytes are written.
     pub(crate) fn take_out(&self, spare: &mut BytesMut) -> Option<BytesMut> {
         let mut st = self.lock();
+        if st.writing {
+            return None;
+        }
+        if !st.leftover.is_empty() {
+            st.writing = true;
+            return Some(std::mem::take(&mut st.leftover));
+        }
         if st.out.is_empty() {
             return None;
         }
         st.handed = st.pending.len();
+        st.writing = true;
         Some(std::mem::replace(&mut st.out, std::mem::take(spare)))
+    }
+
+    /// The writer task has written what [`Shared::take_out`] gave it.
+    pub(crate) fn written(&self) {
+        self.lock().writing = false;
     }
 
     /// Matches decoded replies with the oldest requests, in order; answers the complete
@@ -441,6 +523,7 @@ impl Shared {
             let handed = st.handed.min(st.pending.len());
             st.handed = 0;
             st.link = Link::Down(Some(error.to_string()));
+            st.forget_writer();
             st.pending.drain(..handed).collect()
         };
         for tx in failed.into_iter().filter_map(|p| p.tx) {
@@ -465,11 +548,13 @@ impl Shared {
         }
     }
 
-    /// A new connection is up: drops queued requests whose callers gave up (so they are
-    /// not sent late), compacting their bytes out of `out`.
-    pub(crate) fn connection_up(&self) {
+    /// A new connection is up, writing through `writer`: drops queued requests whose
+    /// callers gave up (so they are not sent late), compacting their bytes out of `out`.
+    pub(crate) fn connection_up(&self, writer: Arc<WriteHalf>) {
         let mut st = self.lock();
         st.link = Link::Up;
+        st.forget_writer();
+        st.writer = Some(writer);
         let State { out, pending, .. } = &mut *st;
         let gone = |p: &Pending| p.tx.as_ref().is_none_or(|tx| tx.is_closed());
         if pending.iter().any(gone) {
@@ -498,12 +583,23 @@ impl Shared {
             let mut st = self.lock();
             st.out.clear();
             st.handed = 0;
+            st.forget_writer();
             st.pending.drain(..).collect()
         };
         for tx in failed.into_iter().filter_map(|p| p.tx) {
             let _ = tx.send(Err(Error::Closed { written: false }));
         }
         self.permits.close();
+    }
+}
+
+impl State {
+    /// Drops the connection's write half and whatever was being written on it.
+    fn forget_writer(&mut self) {
+        self.writer = None;
+        self.writing = false;
+        self.leftover.clear();
+        self.epoch += 1;
     }
 }
 

@@ -263,15 +263,17 @@ where
                     break;
                 }
                 let batch = (opts.requests - first).min(opts.pipeline as u64) as usize;
-                let mut next_key = || key(&mut seed, opts.keyspace);
+                let mut key_buf = [0u8; 16];
                 let sent = Instant::now();
                 let ok = if opts.pipeline == 1 {
-                    let c = command(&test, next_key(), &value);
+                    let len = key(&mut seed, opts.keyspace, &mut key_buf);
+                    let c = command(&test, &key_buf[..len], &value);
                     target.send_command(&c).await.is_ok_and(|f| !f.is_error())
                 } else {
                     let mut p = Pipeline::with_capacity(batch);
                     for _ in 0..batch {
-                        p.add(command(&test, next_key(), &value));
+                        let len = key(&mut seed, opts.keyspace, &mut key_buf);
+                        p.add(command(&test, &key_buf[..len], &value));
                     }
                     target
                         .send_pipeline(&p)
@@ -322,26 +324,34 @@ where
     }
 }
 
-fn key(seed: &mut u64, keyspace: Option<u64>) -> std::borrow::Cow<'static, str> {
-    match keyspace {
-        None => "key:__rand_int__".into(),
-        Some(n) => {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            format!("key:{:012}", *seed % n.max(1)).into()
-        }
+/// The key of the next request: `key:__rand_int__` without a keyspace (as
+/// redis-benchmark), else `key:` and twelve digits of a random number below it, written in
+/// place (formatting a string per request would cost more than sending it).
+fn key(seed: &mut u64, keyspace: Option<u64>, buf: &mut [u8; 16]) -> usize {
+    buf[..4].copy_from_slice(b"key:");
+    let Some(n) = keyspace else {
+        buf[4..16].copy_from_slice(b"__rand_int__");
+        return 16;
+    };
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let mut v = *seed % n.max(1);
+    for digit in buf[4..16].iter_mut().rev() {
+        *digit = b'0' + (v % 10) as u8;
+        v /= 10;
     }
+    16
 }
 
-fn command(test: &str, key: std::borrow::Cow<'static, str>, value: &[u8]) -> Cmd {
+fn command(test: &str, key: &[u8], value: &[u8]) -> Cmd {
     match test {
-        "set" => cmd("SET").arg(&*key).arg(value),
+        "set" => cmd("SET").arg(key).arg(value),
         // Counters of their own, as redis-benchmark's `counter:__rand_int__`: the `SET`
         // test's values ("xxx") are not integers.
-        "incr" => cmd("INCR").arg(key.replacen("key:", "counter:", 1)),
+        "incr" => cmd("INCR").arg([&b"counter:"[..], &key[4..]].concat()),
         "ping" => cmd("PING"),
-        _ => cmd("GET").arg(&*key),
+        _ => cmd("GET").arg(key),
     }
 }
 
