@@ -138,8 +138,30 @@ fn drain(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
     n
 }
 
+/// As [`drain`], through [`Decoder::decode_reply`]: the replies are views, no frames built.
+#[inline]
+fn drain_replies(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    while let Some(reply) = dec.decode_reply(buf).unwrap() {
+        black_box(&reply);
+        drop(reply);
+        n += 1;
+    }
+    n
+}
+
+/// Group `decode`: every shape through `decode` (frames).
 fn bench_whole(c: &mut Criterion) {
-    let mut group = c.benchmark_group("decode");
+    bench_shapes(c, "decode", drain);
+}
+
+/// Group `reply_view`: every shape through `decode_reply` (views, no frames).
+fn bench_reply_view(c: &mut Criterion) {
+    bench_shapes(c, "reply_view", drain_replies);
+}
+
+fn bench_shapes(c: &mut Criterion, group: &str, drain: fn(&mut Decoder, &mut BytesMut) -> usize) {
+    let mut group = c.benchmark_group(group);
 
     let (wire, replies) = pipelined_small();
     group.throughput(Throughput::Elements(replies as u64));
@@ -265,6 +287,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_whole, bench_pieces, bench_floor, bench_encode
+    targets = bench_whole, bench_reply_view, bench_pieces, bench_floor, bench_encode
 }
 criterion_main!(benches);

@@ -22,7 +22,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, ProtocolErrorKind};
 use crate::number::parse_int_line;
-use crate::{Frame, Limits};
+use crate::{Frame, Limits, Reply};
 
 /// The token buffer of a reply with more elements than this is released after use, so one
 /// huge reply does not pin its index for the life of a connection (smaller ones keep it, at
@@ -40,24 +40,26 @@ const FAST_LINE: usize = 4096;
 /// where its payload starts in the reply; `value` holds where the payload ends, the integer,
 /// or the array length.
 #[derive(Debug, Clone, Copy)]
-struct Token {
-    head: usize,
-    value: u64,
+pub(crate) struct Token {
+    pub(crate) head: usize,
+    pub(crate) value: u64,
 }
 
 impl Token {
-    const SIMPLE: usize = 0;
-    const ERROR: usize = 1;
-    const INTEGER: usize = 2;
-    const BULK: usize = 3;
-    const NULL: usize = 4;
-    const NULL_ARRAY: usize = 5;
-    const EMPTY_ARRAY: usize = 6;
-    /// An array of `value` (at least one) elements, which follow as tokens.
-    const ARRAY: usize = 7;
+    pub(crate) const SIMPLE: usize = 0;
+    pub(crate) const ERROR: usize = 1;
+    pub(crate) const INTEGER: usize = 2;
+    pub(crate) const BULK: usize = 3;
+    pub(crate) const NULL: usize = 4;
+    pub(crate) const NULL_ARRAY: usize = 5;
+    pub(crate) const EMPTY_ARRAY: usize = 6;
+    /// An array of `value` (at least one) elements, which follow as tokens. In a
+    /// [`Reply`](crate::Reply), `head >> 3` is how many tokens the array takes, itself
+    /// included.
+    pub(crate) const ARRAY: usize = 7;
 
     #[inline(always)]
-    fn span(kind: usize, start: usize, end: usize) -> Self {
+    pub(crate) fn span(kind: usize, start: usize, end: usize) -> Self {
         Token {
             head: (start << 3) | kind,
             value: end as u64,
@@ -80,7 +82,7 @@ impl Token {
     }
 
     #[inline(always)]
-    fn integer(n: i64) -> Self {
+    pub(crate) fn integer(n: i64) -> Self {
         Token {
             head: Self::INTEGER,
             value: n as u64,
@@ -96,7 +98,7 @@ impl Token {
     }
 
     #[inline(always)]
-    fn unit(kind: usize) -> Self {
+    pub(crate) fn unit(kind: usize) -> Self {
         Token {
             head: kind,
             value: 0,
@@ -104,19 +106,19 @@ impl Token {
     }
 
     #[inline(always)]
-    fn kind(self) -> usize {
+    pub(crate) fn kind(self) -> usize {
         self.head & 7
     }
 
     /// The payload's range, for the kinds that have one.
     #[inline(always)]
-    fn range(self) -> std::ops::Range<usize> {
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
         (self.head >> 3)..(self.value as usize)
     }
 
     /// The length of an array token.
     #[inline(always)]
-    fn array_len(self) -> Option<usize> {
+    pub(crate) fn array_len(self) -> Option<usize> {
         (self.kind() == Self::ARRAY).then_some(self.value as usize)
     }
 }
@@ -312,6 +314,69 @@ impl Decoder {
     /// The array path: read the outer header, scan (resuming), then build once the reply is
     /// complete.
     fn decode_array(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let total = match self.scan_array(src)? {
+            None => return Ok(None),
+            Some(ArrayScan::Unit(frame)) => return Ok(Some(frame)),
+            Some(ArrayScan::Complete(total)) => total,
+        };
+        let reply = src.split_to(total).freeze();
+        let frame = if self.nested {
+            build_nested(&self.tokens, &reply, &mut self.building)
+        } else {
+            build_flat(&self.tokens, &reply)
+        };
+        self.reset();
+        Ok(Some(frame))
+    }
+
+    /// Takes exactly one complete reply off the front of `src`, like
+    /// [`decode`](Decoder::decode), as a [`Reply`]: an array stays in its received bytes,
+    /// with the decoder's index of its elements, and no frame is built (no allocation per
+    /// array, no reference count per payload). Read it through [`Reply::view`].
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use slotline_resp::Decoder;
+    ///
+    /// let mut dec = Decoder::default();
+    /// let mut buf = BytesMut::from(&b"*3\r\n$1\r\na\r\n$-1\r\n*1\r\n:7\r\n"[..]);
+    /// let reply = dec.decode_reply(&mut buf)?.expect("complete");
+    /// let items: Vec<_> = reply.view().iter().collect();
+    /// assert_eq!(items[0].as_bytes(), Some(&b"a"[..]));
+    /// assert!(items[1].is_null());
+    /// assert_eq!(items[2].iter().next().and_then(|e| e.as_int()), Some(7));
+    /// # Ok::<(), slotline_resp::ProtocolError>(())
+    /// ```
+    pub fn decode_reply(&mut self, src: &mut BytesMut) -> Result<Option<Reply>, ProtocolError> {
+        if self.pos == 0 && src.first() != Some(&b'*') {
+            return Ok(self.decode(src)?.map(Reply::from_unit));
+        }
+        if self.pos > src.len() {
+            self.reset();
+        }
+        let scanned = match self.scan_array(src) {
+            Ok(scanned) => scanned,
+            Err(e) => {
+                self.reset();
+                return Err(e);
+            }
+        };
+        let total = match scanned {
+            None => return Ok(None),
+            Some(ArrayScan::Unit(frame)) => return Ok(Some(Reply::from_unit(frame))),
+            Some(ArrayScan::Complete(total)) => total,
+        };
+        let buf = src.split_to(total).freeze();
+        let mut tokens = std::mem::take(&mut self.tokens);
+        mark_subtrees(&mut tokens, self.nested, &mut self.open);
+        self.reset();
+        Ok(Some(Reply::from_tokens(buf, tokens)))
+    }
+
+    /// Reads the outer header of the array reply at the front of `src` (unless already
+    /// read) and scans on: the frame of a null or empty array, the reply's total length
+    /// once its last element is in, or `None` when more bytes are needed.
+    fn scan_array(&mut self, src: &mut BytesMut) -> Result<Option<ArrayScan>, ProtocolError> {
         if self.pos == 0 {
             let Some((len, end)) = self.array_header(&src[..], 0)? else {
                 return Ok(None);
@@ -338,20 +403,10 @@ impl Decoder {
             };
             if let Some(frame) = empty {
                 src.advance(end);
-                return Ok(Some(frame));
+                return Ok(Some(ArrayScan::Unit(frame)));
             }
         }
-        let Some(total) = self.scan(&src[..])? else {
-            return Ok(None);
-        };
-        let reply = src.split_to(total).freeze();
-        let frame = if self.nested {
-            self.build_nested(&reply)
-        } else {
-            build_flat(&self.tokens, &reply)
-        };
-        self.reset();
-        Ok(Some(frame))
+        Ok(self.scan(&src[..])?.map(ArrayScan::Complete))
     }
 
     /// Scans elements from `self.pos` on, inside the open arrays. Returns the reply's total
@@ -497,40 +552,6 @@ impl Decoder {
         Ok(Some((len, end)))
     }
 
-    /// Turns the scanned tokens of a reply with nested arrays into frames whose payloads are
-    /// slices of `reply`. Each frame is written once, straight into the `Vec` of the array
-    /// that holds it (allocated with its exact length when its header is met).
-    fn build_nested(&mut self, reply: &Bytes) -> Frame {
-        let parents = &mut self.building;
-        parents.clear();
-        let (outer, rest) = match self.tokens.split_first() {
-            Some((first, rest)) if first.array_len().is_some() => (first.value as usize, rest),
-            // The scan only builds nested replies from an outer array.
-            _ => return Frame::NullArray,
-        };
-        let mut items: Vec<Frame> = Vec::with_capacity(outer);
-        let mut left = outer;
-        for &token in rest {
-            if let Some(len) = token.array_len() {
-                parents.push((std::mem::replace(&mut items, Vec::with_capacity(len)), left));
-                left = len;
-                continue;
-            }
-            items.push(scalar_frame(token, reply));
-            left -= 1;
-            while left == 0 {
-                let Some((parent, parent_left)) = parents.pop() else {
-                    return Frame::Array(items);
-                };
-                let done = std::mem::replace(&mut items, parent);
-                items.push(Frame::Array(done));
-                left = parent_left - 1;
-            }
-        }
-        // Unreachable: the scan reports a reply complete only when its outer array closes.
-        Frame::Array(items)
-    }
-
     /// Where the bulk string whose `$` is at `at` lies: `None` until its header, payload
     /// and final CRLF have all arrived.
     fn bulk_extent(&self, buf: &[u8], at: usize) -> Result<Option<BulkExtent>, ProtocolError> {
@@ -608,6 +629,86 @@ impl Decoder {
     }
 }
 
+/// Turns the scanned tokens of a reply with nested arrays (from the outer array's token on)
+/// into frames whose payloads are slices of `reply`. Each frame is written once, straight
+/// into the `Vec` of the array that holds it (allocated with its exact length when its
+/// header is met). `parents` is scratch space, kept for its capacity.
+pub(crate) fn build_nested(
+    tokens: &[Token],
+    reply: &Bytes,
+    parents: &mut Vec<(Vec<Frame>, usize)>,
+) -> Frame {
+    parents.clear();
+    let (outer, rest) = match tokens.split_first() {
+        Some((first, rest)) if first.array_len().is_some() => (first.value as usize, rest),
+        // The scan only builds nested replies from an outer array.
+        _ => return Frame::NullArray,
+    };
+    let mut items: Vec<Frame> = Vec::with_capacity(outer);
+    let mut left = outer;
+    for &token in rest {
+        if let Some(len) = token.array_len() {
+            parents.push((std::mem::replace(&mut items, Vec::with_capacity(len)), left));
+            left = len;
+            continue;
+        }
+        items.push(scalar_frame(token, reply));
+        left -= 1;
+        while left == 0 {
+            let Some((parent, parent_left)) = parents.pop() else {
+                return Frame::Array(items);
+            };
+            let done = std::mem::replace(&mut items, parent);
+            items.push(Frame::Array(done));
+            left = parent_left - 1;
+        }
+    }
+    // Unreachable: the scan reports a reply complete only when its outer array closes.
+    Frame::Array(items)
+}
+
+/// Records in each array token of a complete reply how many tokens its subtree takes (see
+/// [`Token::ARRAY`]), so that a [`Reply`] view can step over an element whole. `open` is
+/// scratch space.
+fn mark_subtrees(tokens: &mut [Token], nested: bool, open: &mut Vec<usize>) {
+    let total = tokens.len();
+    if !nested {
+        if let Some(root) = tokens.first_mut() {
+            root.head = (total << 3) | Token::ARRAY;
+        }
+        return;
+    }
+    // The token index of each open array; while open, its `head` counts down the elements
+    // it still expects (its length stays in `value`).
+    open.clear();
+    for i in 0..total {
+        let token = tokens[i];
+        if let Some(len) = token.array_len() {
+            tokens[i].head = (len << 3) | Token::ARRAY;
+            open.push(i);
+            continue;
+        }
+        // One element is complete: close every array it completes.
+        while let Some(&at) = open.last() {
+            let due = (tokens[at].head >> 3) - 1;
+            if due > 0 {
+                tokens[at].head = (due << 3) | Token::ARRAY;
+                break;
+            }
+            tokens[at].head = ((i + 1 - at) << 3) | Token::ARRAY;
+            open.pop();
+        }
+    }
+}
+
+/// What scanning an array reply gave.
+enum ArrayScan {
+    /// A null or empty array (nothing to index).
+    Unit(Frame),
+    /// A complete reply of this many bytes, its elements in the token index.
+    Complete(usize),
+}
+
 /// The length an array header declares.
 enum ArrayLen {
     /// `*-1`.
@@ -635,7 +736,7 @@ fn build_flat(tokens: &[Token], reply: &Bytes) -> Frame {
 
 /// The frame of a token that is not a non-empty array.
 #[inline(always)]
-fn scalar_frame(token: Token, reply: &Bytes) -> Frame {
+pub(crate) fn scalar_frame(token: Token, reply: &Bytes) -> Frame {
     match token.kind() {
         Token::BULK => Frame::Bulk(reply.slice(token.range())),
         Token::INTEGER => Frame::Integer(token.value as i64),

@@ -36,6 +36,7 @@ mod error;
 mod frame;
 mod limits;
 mod number;
+mod reply;
 
 #[cfg(feature = "codec")]
 mod codec;
@@ -49,3 +50,4 @@ pub use encode::{
 pub use error::{ProtocolError, ProtocolErrorKind};
 pub use frame::Frame;
 pub use limits::Limits;
+pub use reply::{Elements, Reply, ReplyRef};

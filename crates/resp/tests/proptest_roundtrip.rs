@@ -1,12 +1,13 @@
 //! Property tests: encoding then decoding gives the frame back, and the same bytes split at
-//! any points and fed piece by piece give the same frames (and errors) as fed whole.
+//! any points and fed piece by piece give the same frames (and errors) as fed whole; a
+//! [`Reply`] view of the same bytes reads the same as the frame, and fails the same way.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use slotline_resp::{Decoder, Frame, Limits, ProtocolError};
+use slotline_resp::{Decoder, Frame, Limits, ProtocolError, Reply, ReplyRef};
 
 /// A line for a simple string or error: any bytes but CR and LF.
 fn line() -> impl Strategy<Value = Bytes> {
@@ -100,6 +101,53 @@ fn decode_pieces(
         }
     }
     (frames, None, buf.len())
+}
+
+/// As [`decode_pieces`], through [`Decoder::decode_reply`].
+fn decode_replies_in_pieces(
+    wire: &[u8],
+    cuts: &[usize],
+    limits: Limits,
+) -> (Vec<Reply>, Option<ProtocolError>) {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    points.push(0);
+    points.push(wire.len());
+    points.sort_unstable();
+    let mut dec = Decoder::with_limits(limits);
+    let mut buf = BytesMut::new();
+    let mut replies = Vec::new();
+    for piece in points.windows(2) {
+        buf.extend_from_slice(&wire[piece[0]..piece[1]]);
+        loop {
+            match dec.decode_reply(&mut buf) {
+                Ok(Some(reply)) => replies.push(reply),
+                Ok(None) => break,
+                Err(e) => return (replies, Some(e)),
+            }
+        }
+    }
+    (replies, None)
+}
+
+/// Checks that every accessor of `view` answers as the same accessor of `frame`, down the
+/// whole tree.
+fn same_reading(view: ReplyRef<'_>, frame: &Frame) -> Result<(), TestCaseError> {
+    prop_assert_eq!(view.type_name(), frame.type_name());
+    prop_assert_eq!(view.as_bytes(), frame.as_bytes());
+    prop_assert_eq!(view.to_bytes(), frame.to_bytes());
+    prop_assert_eq!(view.as_str(), frame.as_str());
+    prop_assert_eq!(view.as_int(), frame.as_int());
+    prop_assert_eq!(view.is_null(), frame.is_null());
+    prop_assert_eq!(view.is_error(), frame.is_error());
+    prop_assert_eq!(view.error_line(), frame.error_line());
+    prop_assert_eq!(view.array_len(), frame.as_array().map(<[Frame]>::len));
+    prop_assert_eq!(view.iter().len(), frame.iter().len());
+    prop_assert_eq!(&view.to_frame(), frame);
+    for (element, expected) in view.iter().zip(frame.iter()) {
+        same_reading(element, expected)?;
+    }
+    prop_assert!(view.get(frame.iter().len()).is_none());
+    Ok(())
 }
 
 fn wire_of(frames: &[Frame]) -> Vec<u8> {
@@ -196,5 +244,45 @@ proptest! {
                 prop_assert!(err.offset < whole.2, "{:?} with {} bytes left", err, whole.2);
             }
         }
+    }
+
+    #[test]
+    fn a_reply_view_reads_as_the_frame(
+        frames in prop::collection::vec(frame(), 1..6),
+        cuts in prop::collection::vec(any::<usize>(), 0..24),
+    ) {
+        let wire = wire_of(&frames);
+        let (replies, error) = decode_replies_in_pieces(&wire, &cuts, Limits::default());
+        prop_assert!(error.is_none(), "{:?}", error);
+        prop_assert_eq!(replies.len(), frames.len());
+        for (reply, frame) in replies.iter().zip(&frames) {
+            same_reading(reply.view(), frame)?;
+            prop_assert_eq!(&reply.clone().into_frame(), frame);
+        }
+    }
+
+    /// Damaged replies: the view decoder gives the same replies and the same error, kind
+    /// and offset included, as the frame decoder.
+    #[test]
+    fn a_reply_view_fails_as_the_frame_decoder(
+        frames in prop::collection::vec(frame(), 1..4),
+        damage in prop::collection::vec((any::<usize>(), prop_oneof![
+            any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b'9'), Just(b'*'), Just(b'$'),
+        ]), 1..4),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        max_depth in 0usize..8,
+        max_array in 0usize..10,
+    ) {
+        let mut wire = wire_of(&frames);
+        for (at, byte) in damage {
+            let at = at % wire.len();
+            wire[at] = byte;
+        }
+        let limits = Limits { max_depth, max_array_len: max_array, ..Limits::default() };
+        let (frames, frame_error, _) = decode_pieces(&wire, &cuts, limits);
+        let (replies, reply_error) = decode_replies_in_pieces(&wire, &cuts, limits);
+        let read: Vec<Frame> = replies.into_iter().map(Reply::into_frame).collect();
+        prop_assert_eq!(read, frames);
+        prop_assert_eq!(reply_error, frame_error);
     }
 }

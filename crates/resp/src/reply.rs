@@ -1,0 +1,261 @@
+//! [`Reply`]: a decoded reply read in place, without building [`Frame`]s.
+//!
+//! [`Decoder::decode_reply`](crate::Decoder::decode_reply) hands out the reply's bytes (one
+//! frozen buffer) together with the index the decoder's scan made of its elements. Reading
+//! it through [`ReplyRef`] views costs no allocation per array and no reference count per
+//! payload; a payload becomes a `Bytes` (still without a copy) only when asked for with
+//! [`ReplyRef::to_bytes`].
+
+use bytes::Bytes;
+
+use crate::decode::{build_nested, scalar_frame, Token};
+use crate::Frame;
+
+/// One complete reply, kept in its received bytes with an index of its elements.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use slotline_resp::{Decoder, Frame};
+///
+/// let mut dec = Decoder::default();
+/// let mut buf = BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n:42\r\n"[..]);
+/// let reply = dec.decode_reply(&mut buf)?.expect("complete");
+/// let view = reply.view();
+/// assert_eq!(view.array_len(), Some(2));
+/// assert_eq!(view.get(0).and_then(|e| e.as_str()), Some("foo"));
+/// assert_eq!(view.get(1).and_then(|e| e.as_int()), Some(42));
+/// assert_eq!(reply.into_frame(), Frame::Array(vec![Frame::bulk("foo"), Frame::Integer(42)]));
+/// # Ok::<(), slotline_resp::ProtocolError>(())
+/// ```
+#[derive(Clone)]
+pub struct Reply {
+    /// The bytes the payload offsets point into.
+    buf: Bytes,
+    /// The element of a reply that is not a non-empty array (then `tokens` is empty).
+    root: Token,
+    /// A non-empty array's elements, depth first, the array itself first.
+    tokens: Vec<Token>,
+}
+
+impl Reply {
+    /// A reply that is not a non-empty array, from its frame (the decoder's scalar path).
+    pub(crate) fn from_unit(frame: Frame) -> Reply {
+        let (buf, root) = match frame {
+            Frame::Simple(b) => {
+                let len = b.len();
+                (b, Token::span(Token::SIMPLE, 0, len))
+            }
+            Frame::Error(b) => {
+                let len = b.len();
+                (b, Token::span(Token::ERROR, 0, len))
+            }
+            Frame::Bulk(b) => {
+                let len = b.len();
+                (b, Token::span(Token::BULK, 0, len))
+            }
+            Frame::Integer(n) => (Bytes::new(), Token::integer(n)),
+            Frame::Null => (Bytes::new(), Token::unit(Token::NULL)),
+            Frame::NullArray => (Bytes::new(), Token::unit(Token::NULL_ARRAY)),
+            // The decoder's scalar path gives only empty arrays.
+            Frame::Array(_) => (Bytes::new(), Token::unit(Token::EMPTY_ARRAY)),
+        };
+        Reply {
+            buf,
+            root,
+            tokens: Vec::new(),
+        }
+    }
+
+    /// A non-empty array reply: its bytes and its tokens, subtree sizes marked.
+    pub(crate) fn from_tokens(buf: Bytes, tokens: Vec<Token>) -> Reply {
+        Reply {
+            buf,
+            root: Token::unit(Token::NULL),
+            tokens,
+        }
+    }
+
+    /// The reply's top element.
+    pub fn view(&self) -> ReplyRef<'_> {
+        let tokens = if self.tokens.is_empty() {
+            std::slice::from_ref(&self.root)
+        } else {
+            &self.tokens
+        };
+        ReplyRef {
+            buf: &self.buf,
+            tokens,
+        }
+    }
+
+    /// The same reply as a [`Frame`] (payloads still share the received bytes).
+    pub fn into_frame(self) -> Frame {
+        self.view().to_frame()
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.view(), f)
+    }
+}
+
+/// One element of a [`Reply`], read in place.
+#[derive(Clone, Copy)]
+pub struct ReplyRef<'a> {
+    buf: &'a Bytes,
+    /// This element's token first, then its subtree's.
+    tokens: &'a [Token],
+}
+
+impl<'a> ReplyRef<'a> {
+    fn token(&self) -> Token {
+        self.tokens
+            .first()
+            .copied()
+            .unwrap_or(Token::unit(Token::NULL))
+    }
+
+    fn payload(&self, kinds: &[usize]) -> Option<&'a [u8]> {
+        let token = self.token();
+        if !kinds.contains(&token.kind()) {
+            return None;
+        }
+        self.buf.get(token.range())
+    }
+
+    /// The RESP type's name, as [`Frame::type_name`] gives it.
+    pub fn type_name(&self) -> &'static str {
+        match self.token().kind() {
+            Token::SIMPLE => "simple string",
+            Token::ERROR => "error",
+            Token::INTEGER => "integer",
+            Token::BULK => "bulk string",
+            Token::NULL => "null",
+            Token::NULL_ARRAY => "null array",
+            _ => "array",
+        }
+    }
+
+    /// The payload of a bulk or simple string.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        self.payload(&[Token::BULK, Token::SIMPLE])
+    }
+
+    /// The payload of a bulk or simple string, as a shared view of the received bytes.
+    pub fn to_bytes(&self) -> Option<Bytes> {
+        let token = self.token();
+        match token.kind() {
+            // The decoder's offsets always lie within the reply's bytes.
+            Token::BULK | Token::SIMPLE => Some(self.buf.slice(token.range())),
+            _ => None,
+        }
+    }
+
+    /// The payload of a bulk or simple string, if it is valid UTF-8.
+    pub fn as_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.as_bytes()?).ok()
+    }
+
+    /// The value of an integer reply.
+    pub fn as_int(&self) -> Option<i64> {
+        let token = self.token();
+        (token.kind() == Token::INTEGER).then_some(token.value as i64)
+    }
+
+    /// Whether this is the null bulk string or the null array.
+    pub fn is_null(&self) -> bool {
+        matches!(self.token().kind(), Token::NULL | Token::NULL_ARRAY)
+    }
+
+    /// Whether this is an error reply.
+    pub fn is_error(&self) -> bool {
+        self.token().kind() == Token::ERROR
+    }
+
+    /// The whole line of an error reply (`ERR unknown command ...`).
+    pub fn error_line(&self) -> Option<&'a [u8]> {
+        self.payload(&[Token::ERROR])
+    }
+
+    /// The number of elements of an array (0 for an empty one); `None` for other types.
+    pub fn array_len(&self) -> Option<usize> {
+        match self.token().kind() {
+            Token::EMPTY_ARRAY => Some(0),
+            Token::ARRAY => Some(self.token().value as usize),
+            _ => None,
+        }
+    }
+
+    /// The elements of an array, in order (none for other types).
+    pub fn iter(&self) -> Elements<'a> {
+        let token = self.token();
+        let (rest, left) = match token.kind() {
+            Token::ARRAY => (self.tokens.get(1..).unwrap_or(&[]), token.value as usize),
+            _ => (&[][..], 0),
+        };
+        Elements {
+            buf: self.buf,
+            rest,
+            left,
+        }
+    }
+
+    /// Element `index` of an array.
+    pub fn get(&self, index: usize) -> Option<ReplyRef<'a>> {
+        self.iter().nth(index)
+    }
+
+    /// This element as a [`Frame`] (payloads share the received bytes).
+    pub fn to_frame(&self) -> Frame {
+        let token = self.token();
+        if token.kind() != Token::ARRAY {
+            return scalar_frame(token, self.buf);
+        }
+        let size = (token.head >> 3).min(self.tokens.len());
+        build_nested(&self.tokens[..size], self.buf, &mut Vec::new())
+    }
+}
+
+impl std::fmt::Debug for ReplyRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.to_frame(), f)
+    }
+}
+
+/// The elements of an array [`ReplyRef`], in order.
+#[derive(Clone)]
+pub struct Elements<'a> {
+    buf: &'a Bytes,
+    /// The tokens of the elements not yet given.
+    rest: &'a [Token],
+    left: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = ReplyRef<'a>;
+
+    fn next(&mut self) -> Option<ReplyRef<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let first = *self.rest.first()?;
+        let size = match first.kind() {
+            Token::ARRAY => (first.head >> 3).max(1),
+            _ => 1,
+        };
+        let (tokens, rest) = self.rest.split_at(size.min(self.rest.len()));
+        self.rest = rest;
+        self.left -= 1;
+        Some(ReplyRef {
+            buf: self.buf,
+            tokens,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Elements<'_> {}
