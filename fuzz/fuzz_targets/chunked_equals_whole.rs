@@ -1,12 +1,13 @@
 //! Arbitrary bytes cut at arbitrary points and fed piece by piece give the same frames, and
-//! the same error (kind and offset) or none, as the same bytes fed whole.
+//! the same error (kind and offset) or none, as the same bytes fed whole; so do the same
+//! pieces decoded as `Reply` views (`decode_reply`) and turned into frames.
 
 #![no_main]
 
 use arbitrary::Arbitrary;
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use slotline_resp::{Decoder, Frame, Limits, ProtocolError};
+use slotline_resp::{Decoder, Frame, Limits, ProtocolError, Reply};
 
 mod common;
 
@@ -30,7 +31,12 @@ fn whole(wire: &[u8], limits: Limits) -> (Vec<Frame>, Option<ProtocolError>) {
     }
 }
 
-fn pieces(wire: &[u8], cuts: &[u16], limits: Limits) -> (Vec<Frame>, Option<ProtocolError>) {
+fn pieces(
+    wire: &[u8],
+    cuts: &[u16],
+    limits: Limits,
+    views: bool,
+) -> (Vec<Frame>, Option<ProtocolError>) {
     let mut points: Vec<usize> = cuts
         .iter()
         .map(|&c| usize::from(c) % (wire.len() + 1))
@@ -43,7 +49,13 @@ fn pieces(wire: &[u8], cuts: &[u16], limits: Limits) -> (Vec<Frame>, Option<Prot
     for piece in points.windows(2) {
         buf.extend_from_slice(&wire[piece[0]..piece[1]]);
         loop {
-            match common::decode_checked(&mut dec, &mut buf) {
+            let decoded = match views {
+                false => common::decode_checked(&mut dec, &mut buf),
+                true => dec
+                    .decode_reply(&mut buf)
+                    .map(|reply| reply.map(Reply::into_frame)),
+            };
+            match decoded {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
                 Err(e) => return (frames, Some(e)),
@@ -55,8 +67,7 @@ fn pieces(wire: &[u8], cuts: &[u16], limits: Limits) -> (Vec<Frame>, Option<Prot
 
 fuzz_target!(|input: Input| {
     let limits = common::limits(input.limits);
-    assert_eq!(
-        pieces(&input.wire, &input.cuts, limits),
-        whole(&input.wire, limits)
-    );
+    let whole = whole(&input.wire, limits);
+    assert_eq!(pieces(&input.wire, &input.cuts, limits, false), whole);
+    assert_eq!(pieces(&input.wire, &input.cuts, limits, true), whole);
 });
