@@ -134,9 +134,11 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
             Ok(()) => break killed_at.elapsed(),
             Err(e) => {
                 failures += 1;
+                // A deadline for the probing; the bound itself is checked below, once the
+                // promotion time is known.
                 assert!(
-                    killed_at.elapsed() < NODE_TIMEOUT + Duration::from_secs(3),
-                    "traffic did not resume within node timeout + 3 s (last error: {e})"
+                    killed_at.elapsed() < Duration::from_secs(20),
+                    "traffic did not resume within 20 s (last error: {e})"
                 );
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -172,7 +174,13 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
         errors.len(),
         cl.stats()
     );
-    assert!(resumed <= NODE_TIMEOUT + Duration::from_secs(3));
+    // The bound of issue 7 (node timeout + 3 s), counted from the promotion when the
+    // cluster's own election (not the client) took longer than the node timeout, as it can
+    // when seven processes share two loaded cores (seen: promoted 4.8 s after the kill).
+    assert!(
+        resumed <= NODE_TIMEOUT.max(promoted) + Duration::from_secs(3),
+        "traffic resumed {resumed:?} after the kill, promotion {promoted:?}"
+    );
     // And the client's own part: it found the new master soon after the promotion.
     assert!(
         resumed.saturating_sub(promoted) < Duration::from_secs(1),
