@@ -40,19 +40,14 @@ pub struct Reply {
 impl Reply {
     /// A reply that is not a non-empty array, from its frame (the decoder's scalar path).
     pub(crate) fn from_unit(frame: Frame) -> Reply {
+        let whole = |kind, b: Bytes| {
+            let len = b.len();
+            (b, Token::span(kind, 0, len))
+        };
         let (buf, root) = match frame {
-            Frame::Simple(b) => {
-                let len = b.len();
-                (b, Token::span(Token::SIMPLE, 0, len))
-            }
-            Frame::Error(b) => {
-                let len = b.len();
-                (b, Token::span(Token::ERROR, 0, len))
-            }
-            Frame::Bulk(b) => {
-                let len = b.len();
-                (b, Token::span(Token::BULK, 0, len))
-            }
+            Frame::Simple(b) => whole(Token::SIMPLE, b),
+            Frame::Error(b) => whole(Token::ERROR, b),
+            Frame::Bulk(b) => whole(Token::BULK, b),
             Frame::Integer(n) => (Bytes::new(), Token::integer(n)),
             Frame::Null => (Bytes::new(), Token::unit(Token::NULL)),
             Frame::NullArray => (Bytes::new(), Token::unit(Token::NULL_ARRAY)),

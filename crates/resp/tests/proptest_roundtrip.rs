@@ -76,39 +76,14 @@ fn decode_whole(wire: &[u8], limits: Limits) -> (Vec<Frame>, Option<ProtocolErro
     }
 }
 
-/// Feeds `wire` in pieces cut at `cuts`, appending each to one buffer and decoding while
-/// replies come out; stops at the first error.
-fn decode_pieces(
+/// Feeds `wire` in pieces cut at `cuts`, appending each to one buffer and decoding with
+/// `step` while replies come out; stops at the first error.
+fn feed_pieces<T>(
     wire: &[u8],
     cuts: &[usize],
     limits: Limits,
-) -> (Vec<Frame>, Option<ProtocolError>, usize) {
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-    points.push(0);
-    points.push(wire.len());
-    points.sort_unstable();
-    let mut dec = Decoder::with_limits(limits);
-    let mut buf = BytesMut::new();
-    let mut frames = Vec::new();
-    for piece in points.windows(2) {
-        buf.extend_from_slice(&wire[piece[0]..piece[1]]);
-        loop {
-            match dec.decode(&mut buf) {
-                Ok(Some(frame)) => frames.push(frame),
-                Ok(None) => break,
-                Err(e) => return (frames, Some(e), buf.len()),
-            }
-        }
-    }
-    (frames, None, buf.len())
-}
-
-/// As [`decode_pieces`], through [`Decoder::decode_reply`].
-fn decode_replies_in_pieces(
-    wire: &[u8],
-    cuts: &[usize],
-    limits: Limits,
-) -> (Vec<Reply>, Option<ProtocolError>) {
+    mut step: impl FnMut(&mut Decoder, &mut BytesMut) -> Result<Option<T>, ProtocolError>,
+) -> (Vec<T>, Option<ProtocolError>, usize) {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
     points.push(0);
     points.push(wire.len());
@@ -119,14 +94,62 @@ fn decode_replies_in_pieces(
     for piece in points.windows(2) {
         buf.extend_from_slice(&wire[piece[0]..piece[1]]);
         loop {
-            match dec.decode_reply(&mut buf) {
+            match step(&mut dec, &mut buf) {
                 Ok(Some(reply)) => replies.push(reply),
                 Ok(None) => break,
-                Err(e) => return (replies, Some(e)),
+                Err(e) => return (replies, Some(e), buf.len()),
             }
         }
     }
-    (replies, None)
+    (replies, None, buf.len())
+}
+
+/// [`feed_pieces`] through [`Decoder::decode`].
+fn decode_pieces(
+    wire: &[u8],
+    cuts: &[usize],
+    limits: Limits,
+) -> (Vec<Frame>, Option<ProtocolError>, usize) {
+    feed_pieces(wire, cuts, limits, Decoder::decode)
+}
+
+/// [`feed_pieces`] through [`Decoder::decode_reply`].
+fn decode_replies_in_pieces(
+    wire: &[u8],
+    cuts: &[usize],
+    limits: Limits,
+) -> (Vec<Reply>, Option<ProtocolError>) {
+    let (replies, error, _) = feed_pieces(wire, cuts, limits, Decoder::decode_reply);
+    (replies, error)
+}
+
+/// A few bytes to overwrite, biased towards the ones that matter to the parser.
+fn damage() -> impl Strategy<Value = Vec<(usize, u8)>> {
+    prop::collection::vec(
+        (
+            any::<usize>(),
+            prop_oneof![
+                any::<u8>(),
+                Just(b'\r'),
+                Just(b'\n'),
+                Just(b'-'),
+                Just(b'9'),
+                Just(b'*'),
+                Just(b'$'),
+            ],
+        ),
+        1..4,
+    )
+}
+
+/// The wire form of `frames` with the `damage` bytes written over it.
+fn damaged(frames: &[Frame], damage: &[(usize, u8)]) -> Vec<u8> {
+    let mut wire = wire_of(frames);
+    for &(at, byte) in damage {
+        let at = at % wire.len();
+        wire[at] = byte;
+    }
+    wire
 }
 
 /// Checks that every accessor of `view` answers as the same accessor of `frame`, down the
@@ -216,20 +239,14 @@ proptest! {
     #[test]
     fn damaged_bytes_fail_the_same_way_in_pieces(
         frames in prop::collection::vec(frame(), 1..4),
-        damage in prop::collection::vec((any::<usize>(), prop_oneof![
-            any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b'9'), Just(b'*'), Just(b'$'),
-        ]), 1..4),
+        damage in damage(),
         cuts in prop::collection::vec(any::<usize>(), 0..16),
         max_line in 0usize..40,
         max_bulk in 0usize..80,
         max_array in 0usize..10,
         max_depth in 0usize..8,
     ) {
-        let mut wire = wire_of(&frames);
-        for (at, byte) in damage {
-            let at = at % wire.len();
-            wire[at] = byte;
-        }
+        let wire = damaged(&frames, &damage);
         for limits in [
             Limits::default(),
             Limits { max_line_len: max_line, max_bulk_len: max_bulk, max_array_len: max_array, max_depth },
@@ -266,18 +283,12 @@ proptest! {
     #[test]
     fn a_reply_view_fails_as_the_frame_decoder(
         frames in prop::collection::vec(frame(), 1..4),
-        damage in prop::collection::vec((any::<usize>(), prop_oneof![
-            any::<u8>(), Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b'9'), Just(b'*'), Just(b'$'),
-        ]), 1..4),
+        damage in damage(),
         cuts in prop::collection::vec(any::<usize>(), 0..16),
         max_depth in 0usize..8,
         max_array in 0usize..10,
     ) {
-        let mut wire = wire_of(&frames);
-        for (at, byte) in damage {
-            let at = at % wire.len();
-            wire[at] = byte;
-        }
+        let wire = damaged(&frames, &damage);
         let limits = Limits { max_depth, max_array_len: max_array, ..Limits::default() };
         let (frames, frame_error, _) = decode_pieces(&wire, &cuts, limits);
         let (replies, reply_error) = decode_replies_in_pieces(&wire, &cuts, limits);

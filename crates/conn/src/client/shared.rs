@@ -309,8 +309,7 @@ impl Shared {
             return None;
         }
         let writer = st.writer.clone()?;
-        st.handed = st.pending.len();
-        st.writing = true;
+        st.hand_out_queue();
         Some((st.out.split(), writer, st.epoch))
     }
 
@@ -447,8 +446,7 @@ impl Shared {
         if st.out.is_empty() {
             return None;
         }
-        st.handed = st.pending.len();
-        st.writing = true;
+        st.hand_out_queue();
         Some(std::mem::replace(&mut st.out, std::mem::take(spare)))
     }
 
@@ -594,6 +592,12 @@ impl Shared {
 }
 
 impl State {
+    /// Marks every queued request handed to a writer, which is about to take `out`.
+    fn hand_out_queue(&mut self) {
+        self.handed = self.pending.len();
+        self.writing = true;
+    }
+
     /// Drops the connection's write half and whatever was being written on it.
     fn forget_writer(&mut self) {
         self.writer = None;
