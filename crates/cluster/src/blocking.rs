@@ -135,6 +135,11 @@ impl Query for ClusterClient {
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
         self.block_on(self.inner.send_pipeline(pipe))
     }
+
+    /// Converts straight from the reply's bytes, as the async client does.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        self.block_on(AsyncQuery::query(&self.inner, cmd))
+    }
 }
 
 /// A blocking cluster-wide cursor iteration ([`ClusterClient::scan`]).

@@ -10,8 +10,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use slotline_conn::{
-    cmd, Addr, Client, Cmd, Connection, Error, Frame, Pipeline, Query, ReadFrom, Result,
-    ScanOptions, ServerError, ServerErrorKind,
+    cmd, convert, convert_read, Addr, Client, Cmd, Connection, Error, Frame, FromReply, Pipeline,
+    Query, ReadFrom, Reply, Result, ScanOptions, ServerError, ServerErrorKind,
 };
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -686,7 +686,7 @@ struct Job {
 
 impl ClusterClient {
     /// One command to one node, following redirects: the hot path.
-    async fn run_single(&self, cmd: &Cmd, slot: Option<u16>, readonly: bool) -> Result<Frame> {
+    async fn run_single(&self, cmd: &Cmd, slot: Option<u16>, readonly: bool) -> Result<Reply> {
         let inner = &*self.inner;
         let policy = &inner.config.retry;
         let mut attempts = Attempts::new();
@@ -713,18 +713,18 @@ impl ClusterClient {
             };
             let result = match node.client().await {
                 Ok(client) => match ask.take() {
-                    None => client.send_command(cmd).await,
+                    None => client.send_command_reply(cmd).await,
                     Some(_) => client
-                        .send_pipeline(&asking(cmd))
+                        .send_pipeline_replies(&asking(cmd))
                         .await
                         .and_then(|mut r| r.pop().ok_or(Error::Closed { written: true })),
                 },
                 Err(e) => Err(e),
             };
             let outcome = match &result {
-                Ok(frame) => {
+                Ok(reply) => {
                     node.set_healthy(true);
-                    Outcome::Reply(frame)
+                    Outcome::Reply(reply.view().error_line())
                 }
                 Err(e) => {
                     if e.is_connection_lost() {
@@ -799,7 +799,7 @@ impl ClusterClient {
             let mut wait: Option<(Duration, bool)> = None;
             let mut decide = |part: &mut Part<'_>, node: Option<&Arc<Node>>, got: Got| {
                 let outcome = match &got {
-                    Got::Reply(frame) => Outcome::Reply(frame),
+                    Got::Reply(frame) => Outcome::Reply(frame.error_line()),
                     Got::Failed(e) => Outcome::Failed(e),
                     Got::NoNode => Outcome::NoNode,
                 };
@@ -1027,7 +1027,7 @@ impl ClusterClient {
                 Err(_) => None,
             };
             let outcome = match (&result, &refusal) {
-                (Ok(_), Some(frame)) => Outcome::Reply(frame),
+                (Ok(_), Some(frame)) => Outcome::Reply(frame.error_line()),
                 (Ok(_), None) => return result,
                 (Err(e), _) => Outcome::Failed(e),
             };
@@ -1043,18 +1043,42 @@ impl ClusterClient {
     }
 }
 
+impl ClusterClient {
+    /// A command split across slots or fanned out to nodes, its parts merged.
+    async fn run_split(&self, cmd: &Cmd, route: Route) -> Result<Frame> {
+        let mut parts = Vec::new();
+        let job = self.plan(cmd, route, &mut parts);
+        self.run_parts(&mut parts).await?;
+        let mut out = ClusterClient::finish(vec![job], parts)?;
+        out.pop().ok_or(Error::Closed { written: true })
+    }
+}
+
 impl Query for ClusterClient {
     async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
         match route(cmd)? {
-            Route::Slot { slot, readonly } => self.run_single(cmd, Some(slot), readonly).await,
-            Route::Any { readonly } => self.run_single(cmd, None, readonly).await,
-            other => {
-                let mut parts = Vec::new();
-                let job = self.plan(cmd, other, &mut parts);
-                self.run_parts(&mut parts).await?;
-                let mut out = ClusterClient::finish(vec![job], parts)?;
-                out.pop().ok_or(Error::Closed { written: true })
+            Route::Slot { slot, readonly } => self
+                .run_single(cmd, Some(slot), readonly)
+                .await
+                .map(Reply::into_frame),
+            Route::Any { readonly } => self
+                .run_single(cmd, None, readonly)
+                .await
+                .map(Reply::into_frame),
+            other => self.run_split(cmd, other).await,
+        }
+    }
+
+    /// A command for one node converts straight from the reply's bytes, through a view.
+    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        match route(cmd)? {
+            Route::Slot { slot, readonly } => {
+                convert_read(self.run_single(cmd, Some(slot), readonly).await?.view())
             }
+            Route::Any { readonly } => {
+                convert_read(self.run_single(cmd, None, readonly).await?.view())
+            }
+            other => convert(self.run_split(cmd, other).await?),
         }
     }
 

@@ -42,7 +42,10 @@ pub use client::{ClusterClient, ClusterStats};
 pub use config::{ClusterConfig, Credentials, IntoNodeAddr};
 pub use pubsub::ClusterPubSub;
 pub use refresh::RefreshScheduler;
-pub use retry::{cluster_error_kind, redirect_addr, Attempts, Decision, Outcome, RetryPolicy};
+pub use retry::{
+    cluster_error_kind, cluster_error_line_kind, redirect_addr, Attempts, Decision, Outcome,
+    RetryPolicy,
+};
 pub use route::{route, Merge, Route, SPLIT_COMMANDS};
 pub use scan::{ClusterScan, ClusterScanState, ScanStep};
 pub use slot::{hash_tag, slot, SLOTS};

@@ -64,8 +64,8 @@ pub(crate) fn random_unit() -> f64 {
 /// What happened to one attempt.
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome<'a> {
-    /// The node answered (possibly with an error reply).
-    Reply(&'a Frame),
+    /// The node answered: the line of its error reply, if it answered with one.
+    Reply(Option<&'a [u8]>),
     /// The request failed on the client side or on the way (I/O, timeout, closed, ...).
     Failed(&'a Error),
     /// No node serves the slot (as far as the map knows): nothing was sent.
@@ -115,9 +115,11 @@ pub fn redirect_addr(addr: &str, answered: &Addr) -> Option<Addr> {
 
 /// The kind of a cluster error reply, parsed only for error lines that may be one.
 pub fn cluster_error_kind(frame: &Frame) -> Option<ServerErrorKind> {
-    let Frame::Error(line) = frame else {
-        return None;
-    };
+    cluster_error_line_kind(frame.error_line()?)
+}
+
+/// [`cluster_error_kind`] of an error reply's line.
+pub fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
     let first = *line.first()?;
     if !matches!(first, b'M' | b'A' | b'T' | b'C' | b'L' | b'R') {
         return None;
@@ -160,8 +162,8 @@ impl Attempts {
         idempotent: bool,
     ) -> Decision {
         match outcome {
-            Outcome::Reply(frame) => {
-                let Some(kind) = cluster_error_kind(frame) else {
+            Outcome::Reply(error) => {
+                let Some(kind) = error.and_then(cluster_error_line_kind) else {
                     return Decision::Done;
                 };
                 match kind {
@@ -236,7 +238,12 @@ mod tests {
         let mut a = Attempts::new();
         let moved = Frame::error("MOVED 3999 10.0.0.2:7001");
         assert_eq!(
-            a.decide(&policy, Outcome::Reply(&moved), Some(&node), false),
+            a.decide(
+                &policy,
+                Outcome::Reply(moved.error_line()),
+                Some(&node),
+                false
+            ),
             Decision::Moved {
                 slot: 3999,
                 addr: Addr::tcp("10.0.0.2", 7001)
@@ -244,37 +251,62 @@ mod tests {
         );
         let ask = Frame::error("ASK 3999 :7002");
         assert_eq!(
-            a.decide(&policy, Outcome::Reply(&ask), Some(&node), false),
+            a.decide(
+                &policy,
+                Outcome::Reply(ask.error_line()),
+                Some(&node),
+                false
+            ),
             Decision::Ask {
                 addr: Addr::tcp("10.0.0.1", 7002)
             }
         );
         assert_eq!(
-            a.decide(&policy, Outcome::Reply(&moved), Some(&node), false),
+            a.decide(
+                &policy,
+                Outcome::Reply(moved.error_line()),
+                Some(&node),
+                false
+            ),
             Decision::Done
         );
         let tryagain = Frame::error("TRYAGAIN Multiple keys request during rehashing of slot");
         assert!(matches!(
-            a.decide(&policy, Outcome::Reply(&tryagain), Some(&node), false),
+            a.decide(
+                &policy,
+                Outcome::Reply(tryagain.error_line()),
+                Some(&node),
+                false
+            ),
             Decision::Retry { refresh: false, .. }
         ));
         let down = Frame::error("CLUSTERDOWN The cluster is down");
         assert!(matches!(
-            a.decide(&policy, Outcome::Reply(&down), Some(&node), false),
+            a.decide(
+                &policy,
+                Outcome::Reply(down.error_line()),
+                Some(&node),
+                false
+            ),
             Decision::Retry { refresh: true, .. }
         ));
         assert_eq!(
-            a.decide(&policy, Outcome::Reply(&down), Some(&node), false),
+            a.decide(
+                &policy,
+                Outcome::Reply(down.error_line()),
+                Some(&node),
+                false
+            ),
             Decision::Done
         );
         let ok = Frame::simple("OK");
         assert_eq!(
-            Attempts::new().decide(&policy, Outcome::Reply(&ok), None, false),
+            Attempts::new().decide(&policy, Outcome::Reply(ok.error_line()), None, false),
             Decision::Done
         );
         let wrongtype = Frame::error("WRONGTYPE Operation against a key");
         assert_eq!(
-            Attempts::new().decide(&policy, Outcome::Reply(&wrongtype), None, false),
+            Attempts::new().decide(&policy, Outcome::Reply(wrongtype.error_line()), None, false),
             Decision::Done
         );
     }

@@ -178,7 +178,7 @@ impl<'a, T: FromReply> ClusterScan<'a, T> {
             };
             let outcome = match &result {
                 None => Outcome::NoNode,
-                Some(Ok(frame)) => Outcome::Reply(frame),
+                Some(Ok(frame)) => Outcome::Reply(frame.error_line()),
                 Some(Err(e)) => Outcome::Failed(e),
             };
             match attempts.decide(&policy, outcome, addr, true) {

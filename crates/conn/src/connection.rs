@@ -4,13 +4,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox};
 use crate::stream::Stream;
-use crate::{Cmd, Error, Pipeline, Query, Result};
+use crate::{convert_read, Cmd, Error, FromReply, Pipeline, Query, Result};
 
 /// One async connection to one server.
 ///
@@ -90,7 +90,7 @@ impl Connection {
         encode: impl FnOnce(&mut BytesMut) + Send,
         want: usize,
         timeout: Option<Duration>,
-    ) -> Result<Vec<Frame>> {
+    ) -> Result<Vec<Reply>> {
         let mut io = self.io.lock().await;
         if io.broken {
             return Err(Error::Closed { written: false });
@@ -118,7 +118,7 @@ impl Io {
         &mut self,
         encode: impl FnOnce(&mut BytesMut),
         want: usize,
-    ) -> Result<Vec<Frame>> {
+    ) -> Result<Vec<Reply>> {
         self.out.clear();
         encode(&mut self.out);
         self.stream
@@ -159,12 +159,21 @@ pub(crate) async fn with_timeout<T>(
     }
 }
 
-impl Query for Connection {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+impl Connection {
+    /// Sends one command and returns its reply still in the received bytes, to be read
+    /// through [`Reply::view`] without building [`Frame`]s (an error reply is returned as
+    /// is). [`query`](Query::query) converts from it.
+    pub async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
         replies.pop().ok_or(Error::Closed { written: true })
+    }
+}
+
+impl Query for Connection {
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        self.send_command_reply(cmd).await.map(Reply::into_frame)
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
@@ -173,7 +182,14 @@ impl Query for Connection {
         }
         pipe.check_request_response()?;
         let timeout = pipe.response_timeout(self.config.response_timeout);
-        self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
-            .await
+        let replies = self
+            .exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+            .await?;
+        Ok(replies.into_iter().map(Reply::into_frame).collect())
+    }
+
+    /// Converts straight from the reply's bytes, through a view.
+    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        convert_read(self.send_command_reply(cmd).await?.view())
     }
 }

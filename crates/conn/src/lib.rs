@@ -48,7 +48,7 @@ pub use pubsub::{
 };
 pub use query::{Commands, Query};
 pub use replicated::{replica_addrs_from_role, ReadFrom, Replicated};
-pub use reply::{convert, FromReply};
+pub use reply::{convert, convert_read, FromReply};
 pub use scan::{ScanOptions, ScanState, ScanStream};
 pub use script::{Script, ScriptCall};
-pub use slotline_resp::Frame;
+pub use slotline_resp::{Frame, ReadReply, Reply, ReplyKind, ReplyRef};

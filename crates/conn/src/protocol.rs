@@ -2,7 +2,7 @@
 //! read buffer with its decoder, and the handshake.
 
 use bytes::BytesMut;
-use slotline_resp::{Decoder, Frame};
+use slotline_resp::{Decoder, Frame, Reply};
 
 use crate::config::ConnectionConfig;
 use crate::error::{ServerError, ServerErrorKind};
@@ -32,11 +32,17 @@ impl Inbox {
         Ok(self.decoder.decode(&mut self.buf)?)
     }
 
+    /// The next complete reply, if one is buffered, kept in its bytes (read through views).
+    #[inline]
+    pub(crate) fn next_reply(&mut self) -> Result<Option<Reply>> {
+        Ok(self.decoder.decode_reply(&mut self.buf)?)
+    }
+
     /// Moves buffered replies into `out` until it holds `want`; true when it does.
-    pub(crate) fn fill(&mut self, out: &mut Vec<Frame>, want: usize) -> Result<bool> {
+    pub(crate) fn fill(&mut self, out: &mut Vec<Reply>, want: usize) -> Result<bool> {
         while out.len() < want {
-            match self.next_frame()? {
-                Some(frame) => out.push(frame),
+            match self.next_reply()? {
+                Some(reply) => out.push(reply),
                 None => return Ok(false),
             }
         }
@@ -76,9 +82,9 @@ pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
 
 /// Checks the handshake's replies; the first error wins, so a wrong password is reported as
 /// `WRONGPASS`, not as the `NOAUTH` that follows it.
-pub(crate) fn check_handshake(replies: Vec<Frame>) -> Result<()> {
-    for frame in replies {
-        if let Frame::Error(line) = frame {
+pub(crate) fn check_handshake(replies: Vec<Reply>) -> Result<()> {
+    for reply in replies {
+        if let Some(line) = reply.view().to_error_line() {
             let err = ServerError::parse(line);
             return Err(match err.kind {
                 ServerErrorKind::WrongPass | ServerErrorKind::NoAuth => Error::Server(err),

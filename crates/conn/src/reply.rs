@@ -4,14 +4,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 
 use bytes::Bytes;
-use slotline_resp::Frame;
+use slotline_resp::{Frame, ReadReply, ReplyKind};
 
 use crate::error::{ServerError, TypeError};
 use crate::{Error, Result};
 
 /// A Rust type that a reply converts into.
 ///
-/// Top-level error replies never get here (they become [`Error::Server`]); an error frame
+/// Conversions read the reply through [`ReadReply`], so they serve a [`Frame`] and a reply
+/// still in its received bytes (a [`ReplyRef`](slotline_resp::ReplyRef), which is what the
+/// shared [`Client`](crate::Client) hands them) alike, without copying it first.
+///
+/// Top-level error replies never get here (they become [`Error::Server`]); an error
 /// inside an array converts into [`Frame`] as is and into any other type as an error.
 ///
 /// | reply | converts into |
@@ -31,9 +35,32 @@ use crate::{Error, Result};
 /// assert_eq!(map["b"], 2);
 /// # Ok::<(), slotline_conn::Error>(())
 /// ```
+///
+/// A type of your own implements [`from_read`](FromReply::from_read):
+///
+/// ```
+/// use slotline_conn::{FromReply, Frame, Result};
+/// use slotline_resp::ReadReply;
+///
+/// /// A reply's length in bytes.
+/// struct Len(usize);
+///
+/// impl FromReply for Len {
+///     fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+///         Ok(Len(reply.as_bytes().map_or(0, <[u8]>::len)))
+///     }
+/// }
+/// assert_eq!(Len::from_reply(Frame::bulk("hello"))?.0, 5);
+/// # Ok::<(), slotline_conn::Error>(())
+/// ```
 pub trait FromReply: Sized {
+    /// Converts the reply element `reply` reads, or says why it cannot.
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self>;
+
     /// Converts `frame`, or says why it cannot.
-    fn from_reply(frame: Frame) -> Result<Self>;
+    fn from_reply(frame: Frame) -> Result<Self> {
+        Self::from_read(&frame)
+    }
 
     /// How many consecutive elements of a flat array make one value (2 for pairs), so that
     /// `Vec<(K, V)>` reads `HGETALL`'s `k v k v` replies.
@@ -42,9 +69,9 @@ pub trait FromReply: Sized {
 
     /// Reads one value from consecutive elements of a flat array.
     #[doc(hidden)]
-    fn from_flat(items: &mut std::vec::IntoIter<Frame>) -> Result<Self> {
+    fn from_flat<'a, R: ReadReply<'a>>(items: &mut R::Elements) -> Result<Self> {
         match items.next() {
-            Some(frame) => Self::from_reply(frame),
+            Some(item) => Self::from_read(item),
             None => Err(missing::<Self>()),
         }
     }
@@ -52,8 +79,9 @@ pub trait FromReply: Sized {
     /// Turns a whole bulk string into a vector of `Self`; only `u8` does, so that
     /// `Vec<u8>` reads binary strings.
     #[doc(hidden)]
-    fn from_bulk_as_vec(bytes: Bytes) -> std::result::Result<Vec<Self>, Bytes> {
-        Err(bytes)
+    fn from_bulk_as_vec(bytes: &[u8]) -> Option<Vec<Self>> {
+        let _ = bytes;
+        None
     }
 }
 
@@ -65,88 +93,110 @@ fn missing<T>() -> Error {
     })
 }
 
-fn mismatch<T>(frame: &Frame) -> Error {
-    if let Some(err) = ServerError::from_frame(frame) {
-        return Error::Server(err);
+/// The error for a reply `T` cannot be made of: the server's, when the reply is an error.
+fn mismatch<'a, T>(reply: impl ReadReply<'a>) -> Error {
+    match reply.to_error_line() {
+        Some(line) => Error::Server(ServerError::parse(line)),
+        None => type_error::<T>(reply, String::new()),
     }
-    Error::Type(TypeError::new::<T>(frame, ""))
+}
+
+fn type_error<'a, T>(reply: impl ReadReply<'a>, detail: String) -> Error {
+    Error::Type(TypeError {
+        expected: std::any::type_name::<T>(),
+        got: reply.type_name(),
+        detail,
+    })
 }
 
 impl FromReply for Frame {
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        Ok(reply.to_frame())
+    }
+
     fn from_reply(frame: Frame) -> Result<Self> {
         Ok(frame)
     }
 }
 
 impl FromReply for () {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Error(_) => Err(mismatch::<()>(&frame)),
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        match reply.kind() {
+            ReplyKind::Error => Err(mismatch::<()>(reply)),
             _ => Ok(()),
         }
     }
 }
 
 impl FromReply for Bytes {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Bulk(b) | Frame::Simple(b) => Ok(b),
-            Frame::Integer(n) => Ok(Bytes::from(n.to_string())),
-            other => Err(mismatch::<Self>(&other)),
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        if let Some(bytes) = reply.to_bytes() {
+            return Ok(bytes);
+        }
+        match reply.as_int() {
+            Some(n) => Ok(Bytes::from(n.to_string())),
+            None => Err(mismatch::<Self>(reply)),
         }
     }
 }
 
 impl FromReply for String {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Bulk(ref b) | Frame::Simple(ref b) => match std::str::from_utf8(b) {
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        if let Some(bytes) = reply.as_bytes() {
+            return match std::str::from_utf8(bytes) {
                 Ok(s) => Ok(s.to_string()),
-                Err(e) => Err(Error::Type(TypeError::new::<Self>(
-                    &frame,
+                Err(e) => Err(type_error::<Self>(
+                    reply,
                     format!("not UTF-8 ({e}); ask for Vec<u8> or Bytes"),
-                ))),
-            },
-            Frame::Integer(n) => Ok(n.to_string()),
-            other => Err(mismatch::<Self>(&other)),
+                )),
+            };
+        }
+        match reply.as_int() {
+            Some(n) => Ok(n.to_string()),
+            None => Err(mismatch::<Self>(reply)),
         }
     }
 }
 
 impl FromReply for u8 {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        int_from_frame(frame)
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        int_from_read(reply)
     }
 
-    fn from_bulk_as_vec(bytes: Bytes) -> std::result::Result<Vec<Self>, Bytes> {
-        Ok(bytes.to_vec())
+    fn from_bulk_as_vec(bytes: &[u8]) -> Option<Vec<Self>> {
+        Some(bytes.to_vec())
     }
 }
 
-fn int_from_frame<T>(frame: Frame) -> Result<T>
+fn int_from_read<'a, T>(reply: impl ReadReply<'a>) -> Result<T>
 where
     T: TryFrom<i64> + std::str::FromStr,
 {
-    let parsed = match &frame {
-        Frame::Integer(n) => T::try_from(*n).ok(),
-        Frame::Bulk(b) | Frame::Simple(b) => {
-            std::str::from_utf8(b).ok().and_then(|s| s.parse().ok())
-        }
-        _ => return Err(mismatch::<T>(&frame)),
+    let parsed = match reply.kind() {
+        ReplyKind::Integer => reply.as_int().and_then(|n| T::try_from(n).ok()),
+        ReplyKind::Bulk | ReplyKind::Simple => reply
+            .as_bytes()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse().ok()),
+        _ => return Err(mismatch::<T>(reply)),
     };
     parsed.ok_or_else(|| {
-        Error::Type(TypeError::new::<T>(
-            &frame,
-            format!("{:?} is not a {}", frame, std::any::type_name::<T>()),
-        ))
+        type_error::<T>(
+            reply,
+            format!(
+                "{:?} is not a {}",
+                reply.to_frame(),
+                std::any::type_name::<T>()
+            ),
+        )
     })
 }
 
 macro_rules! int_from_reply {
     ($($t:ty),*) => {$(
         impl FromReply for $t {
-            fn from_reply(frame: Frame) -> Result<Self> {
-                int_from_frame(frame)
+            fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+                int_from_read(reply)
             }
         }
     )*};
@@ -156,13 +206,16 @@ int_from_reply!(i8, i16, u16, i32, u32, i64, u64, i128, u128, isize, usize);
 macro_rules! float_from_reply {
     ($($t:ty),*) => {$(
         impl FromReply for $t {
-            fn from_reply(frame: Frame) -> Result<Self> {
-                let parsed = match &frame {
-                    Frame::Integer(n) => Some(*n as $t),
-                    Frame::Bulk(b) | Frame::Simple(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
-                    _ => return Err(mismatch::<$t>(&frame)),
+            fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+                let parsed = match reply.kind() {
+                    ReplyKind::Integer => reply.as_int().map(|n| n as $t),
+                    ReplyKind::Bulk | ReplyKind::Simple => reply
+                        .as_bytes()
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|s| s.parse().ok()),
+                    _ => return Err(mismatch::<$t>(reply)),
                 };
-                parsed.ok_or_else(|| Error::Type(TypeError::new::<$t>(&frame, "not a number")))
+                parsed.ok_or_else(|| type_error::<$t>(reply, "not a number".into()))
             }
         }
     )*};
@@ -170,136 +223,121 @@ macro_rules! float_from_reply {
 float_from_reply!(f32, f64);
 
 impl FromReply for bool {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match &frame {
-            Frame::Integer(n) => Ok(*n != 0),
-            Frame::Null | Frame::NullArray => Ok(false),
-            Frame::Bulk(b) | Frame::Simple(b) => match &b[..] {
-                b"1" | b"OK" | b"true" => Ok(true),
-                b"0" | b"false" => Ok(false),
-                _ => Err(Error::Type(TypeError::new::<bool>(
-                    &frame,
-                    "expected 1 or 0",
-                ))),
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        match reply.kind() {
+            ReplyKind::Integer => Ok(reply.as_int() != Some(0)),
+            ReplyKind::Null | ReplyKind::NullArray => Ok(false),
+            ReplyKind::Bulk | ReplyKind::Simple => match reply.as_bytes() {
+                Some(b"1" | b"OK" | b"true") => Ok(true),
+                Some(b"0" | b"false") => Ok(false),
+                _ => Err(type_error::<bool>(reply, "expected 1 or 0".into())),
             },
-            _ => Err(mismatch::<bool>(&frame)),
+            _ => Err(mismatch::<bool>(reply)),
         }
     }
 }
 
 impl<T: FromReply> FromReply for Option<T> {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Null | Frame::NullArray => Ok(None),
-            other => T::from_reply(other).map(Some),
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        match reply.kind() {
+            ReplyKind::Null | ReplyKind::NullArray => Ok(None),
+            _ => T::from_read(reply).map(Some),
         }
     }
 }
 
 impl<T: FromReply> FromReply for Vec<T> {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Array(items) => collect_items(items),
-            Frame::Null | Frame::NullArray => Ok(Vec::new()),
-            Frame::Bulk(b) | Frame::Simple(b) => T::from_bulk_as_vec(b)
-                .map_err(|b| Error::Type(TypeError::new::<Self>(&Frame::Bulk(b), ""))),
+    fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+        let text;
+        let bytes = match reply.kind() {
+            ReplyKind::Array => return collect_items(reply),
+            ReplyKind::Null | ReplyKind::NullArray => return Ok(Vec::new()),
+            ReplyKind::Bulk | ReplyKind::Simple => reply.as_bytes().unwrap_or_default(),
             // `Vec<u8>` reads an integer reply as its decimal text, as `String` does.
-            Frame::Integer(n) => T::from_bulk_as_vec(Bytes::from(n.to_string()))
-                .map_err(|_| Error::Type(TypeError::new::<Self>(&Frame::Integer(n), ""))),
-            other => Err(mismatch::<Self>(&other)),
-        }
+            ReplyKind::Integer => {
+                text = reply.as_int().unwrap_or_default().to_string();
+                text.as_bytes()
+            }
+            ReplyKind::Error => return Err(mismatch::<Self>(reply)),
+        };
+        T::from_bulk_as_vec(bytes).ok_or_else(|| type_error::<Self>(reply, String::new()))
     }
 }
 
 /// Converts array elements one by one, or in runs of `T::FLAT_ARITY` when the array is
 /// flat (`k v k v`) and `T` is a tuple.
-fn collect_items<T: FromReply, C: FromIterator<T>>(items: Vec<Frame>) -> Result<C> {
-    let flat = T::FLAT_ARITY > 1 && !matches!(items.first(), Some(Frame::Array(_)));
+fn collect_items<'a, T, C, R>(reply: R) -> Result<C>
+where
+    T: FromReply,
+    C: FromIterator<T>,
+    R: ReadReply<'a>,
+{
+    let mut items = reply.elements();
+    let flat = T::FLAT_ARITY > 1
+        && !matches!(
+            reply.elements().next().map(|first| first.kind()),
+            Some(ReplyKind::Array)
+        );
     if !flat {
-        return items.into_iter().map(T::from_reply).collect();
+        return items.map(T::from_read).collect();
     }
-    if items.len() % T::FLAT_ARITY != 0 {
+    let len = items.len();
+    if len % T::FLAT_ARITY != 0 {
         return Err(Error::Type(TypeError {
             expected: std::any::type_name::<T>(),
             got: "array",
             detail: format!(
                 "{} elements do not split into groups of {}",
-                items.len(),
+                len,
                 T::FLAT_ARITY
             ),
         }));
     }
-    let count = items.len() / T::FLAT_ARITY;
-    let mut iter = items.into_iter();
-    (0..count).map(|_| T::from_flat(&mut iter)).collect()
+    (0..len / T::FLAT_ARITY)
+        .map(|_| T::from_flat::<R>(&mut items))
+        .collect()
 }
 
-impl<T: FromReply + Eq + Hash, S: BuildHasher + Default> FromReply for HashSet<T, S> {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Array(items) => collect_items(items),
-            Frame::Null | Frame::NullArray => Ok(HashSet::default()),
-            other => Err(mismatch::<Self>(&other)),
+/// A collection read from an array; a null reads as an empty one.
+macro_rules! collection_from_reply {
+    ($(impl<$($gen:ident),*> for $ty:ty where [$($bounds:tt)*] as $item:ty;)*) => {$(
+        impl<$($gen),*> FromReply for $ty where $($bounds)* {
+            fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+                match reply.kind() {
+                    ReplyKind::Array => collect_items::<$item, _, R>(reply),
+                    ReplyKind::Null | ReplyKind::NullArray => Ok(Self::default()),
+                    _ => Err(mismatch::<Self>(reply)),
+                }
+            }
         }
-    }
+    )*};
 }
-
-impl<T: FromReply + Ord> FromReply for BTreeSet<T> {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Array(items) => collect_items(items),
-            Frame::Null | Frame::NullArray => Ok(BTreeSet::new()),
-            other => Err(mismatch::<Self>(&other)),
-        }
-    }
-}
-
-impl<K, V, S> FromReply for HashMap<K, V, S>
-where
-    K: FromReply + Eq + Hash,
-    V: FromReply,
-    S: BuildHasher + Default,
-{
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Array(items) => collect_items::<(K, V), _>(items),
-            Frame::Null | Frame::NullArray => Ok(HashMap::default()),
-            other => Err(mismatch::<Self>(&other)),
-        }
-    }
-}
-
-impl<K: FromReply + Ord, V: FromReply> FromReply for BTreeMap<K, V> {
-    fn from_reply(frame: Frame) -> Result<Self> {
-        match frame {
-            Frame::Array(items) => collect_items::<(K, V), _>(items),
-            Frame::Null | Frame::NullArray => Ok(BTreeMap::new()),
-            other => Err(mismatch::<Self>(&other)),
-        }
-    }
+collection_from_reply! {
+    impl<T, S> for HashSet<T, S> where [T: FromReply + Eq + Hash, S: BuildHasher + Default] as T;
+    impl<T> for BTreeSet<T> where [T: FromReply + Ord] as T;
+    impl<K, V, S> for HashMap<K, V, S>
+        where [K: FromReply + Eq + Hash, V: FromReply, S: BuildHasher + Default] as (K, V);
+    impl<K, V> for BTreeMap<K, V> where [K: FromReply + Ord, V: FromReply] as (K, V);
 }
 
 macro_rules! tuple_from_reply {
     ($n:expr; $($name:ident)+) => {
         impl<$($name: FromReply),+> FromReply for ($($name,)+) {
-            fn from_reply(frame: Frame) -> Result<Self> {
-                match frame {
-                    Frame::Array(items) if items.len() == $n => {
-                        let mut iter = items.into_iter();
-                        Self::from_flat(&mut iter)
-                    }
-                    other => Err(Error::Type(TypeError::new::<Self>(
-                        &other,
+            fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
+                if reply.array_len() != Some($n) {
+                    return Err(type_error::<Self>(
+                        reply,
                         format!("expected an array of {} elements", $n),
-                    ))),
+                    ));
                 }
+                Self::from_flat::<R>(&mut reply.elements())
             }
 
             const FLAT_ARITY: usize = $n;
 
-            fn from_flat(items: &mut std::vec::IntoIter<Frame>) -> Result<Self> {
+            fn from_flat<'a, R: ReadReply<'a>>(items: &mut R::Elements) -> Result<Self> {
                 Ok(($(
-                    $name::from_reply(items.next().ok_or_else(missing::<Self>)?)?,
+                    $name::from_read(items.next().ok_or_else(missing::<Self>)?)?,
                 )+))
             }
         }
@@ -320,5 +358,15 @@ pub fn convert<T: FromReply>(frame: Frame) -> Result<T> {
     match frame {
         Frame::Error(line) => Err(Error::Server(ServerError::parse(line))),
         other => T::from_reply(other),
+    }
+}
+
+/// [`convert`] for a reply read in place (a [`ReplyRef`](slotline_resp::ReplyRef) or a
+/// `&Frame`): an error reply becomes [`Error::Server`], anything else goes through `T`'s
+/// conversion.
+pub fn convert_read<'a, T: FromReply, R: ReadReply<'a>>(reply: R) -> Result<T> {
+    match reply.to_error_line() {
+        Some(line) => Err(Error::Server(ServerError::parse(line))),
+        None => T::from_read(reply),
     }
 }

@@ -36,6 +36,7 @@ mod error;
 mod frame;
 mod limits;
 mod number;
+mod read;
 mod reply;
 
 #[cfg(feature = "codec")]
@@ -50,4 +51,5 @@ pub use encode::{
 pub use error::{ProtocolError, ProtocolErrorKind};
 pub use frame::Frame;
 pub use limits::Limits;
+pub use read::{ReadReply, ReplyKind};
 pub use reply::{Elements, Reply, ReplyRef};

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use crate::decode::{build_nested, scalar_frame, Token};
-use crate::Frame;
+use crate::{Frame, ReplyKind};
 
 /// One complete reply, kept in its received bytes with an index of its elements.
 ///
@@ -85,6 +85,15 @@ impl Reply {
 
     /// The same reply as a [`Frame`] (payloads still share the received bytes).
     pub fn into_frame(self) -> Frame {
+        // A string reply's bytes are its payload: handed over without touching a count.
+        if self.tokens.is_empty() && self.root.range() == (0..self.buf.len()) {
+            match self.root.kind() {
+                Token::BULK => return Frame::Bulk(self.buf),
+                Token::SIMPLE => return Frame::Simple(self.buf),
+                Token::ERROR => return Frame::Error(self.buf),
+                _ => {}
+            }
+        }
         self.view().to_frame()
     }
 }
@@ -132,6 +141,19 @@ impl<'a> ReplyRef<'a> {
         }
     }
 
+    /// The element's RESP2 type.
+    pub fn kind(&self) -> ReplyKind {
+        match self.token().kind() {
+            Token::SIMPLE => ReplyKind::Simple,
+            Token::ERROR => ReplyKind::Error,
+            Token::INTEGER => ReplyKind::Integer,
+            Token::BULK => ReplyKind::Bulk,
+            Token::NULL => ReplyKind::Null,
+            Token::NULL_ARRAY => ReplyKind::NullArray,
+            _ => ReplyKind::Array,
+        }
+    }
+
     /// The payload of a bulk or simple string.
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
         self.payload(&[Token::BULK, Token::SIMPLE])
@@ -171,6 +193,13 @@ impl<'a> ReplyRef<'a> {
     /// The whole line of an error reply (`ERR unknown command ...`).
     pub fn error_line(&self) -> Option<&'a [u8]> {
         self.payload(&[Token::ERROR])
+    }
+
+    /// The whole line of an error reply, as a shared view of the received bytes.
+    pub fn to_error_line(&self) -> Option<Bytes> {
+        let token = self.token();
+        // The decoder's offsets always lie within the reply's bytes.
+        (token.kind() == Token::ERROR).then(|| self.buf.slice(token.range()))
     }
 
     /// The number of elements of an array (0 for an empty one); `None` for other types.

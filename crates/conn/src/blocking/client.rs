@@ -8,7 +8,7 @@ use slotline_resp::Frame;
 
 use super::{Query, Runtime};
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{ClientOptions, Cmd, Pipeline, Query as AsyncQuery, Result};
+use crate::{ClientOptions, Cmd, FromReply, Pipeline, Query as AsyncQuery, Result};
 
 /// The blocking twin of [`crate::Client`]: `Clone + Send + Sync`, one socket shared by
 /// every thread; requests that threads make at once leave in one write.
@@ -85,5 +85,10 @@ impl Query for Client {
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
         self.block_on(self.inner.send_pipeline(pipe))
+    }
+
+    /// Converts straight from the reply's bytes, as the async client does.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        self.block_on(AsyncQuery::query(&self.inner, cmd))
     }
 }

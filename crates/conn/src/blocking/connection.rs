@@ -5,13 +5,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 use super::stream::Stream;
 use super::Query;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox, READ_CHUNK};
-use crate::{Cmd, Error, Pipeline, Result};
+use crate::{convert_read, Cmd, Error, FromReply, Pipeline, Result};
 
 /// One blocking connection to one server; the twin of the async
 /// [`Connection`](crate::Connection), with the same behaviour on failure: a request that
@@ -83,7 +83,7 @@ impl Connection {
         encode: impl FnOnce(&mut BytesMut),
         want: usize,
         timeout: Option<Duration>,
-    ) -> Result<Vec<Frame>> {
+    ) -> Result<Vec<Reply>> {
         let mut io = self
             .io
             .lock()
@@ -122,7 +122,7 @@ impl Io {
         encode: impl FnOnce(&mut BytesMut),
         want: usize,
         timeout: Option<Duration>,
-    ) -> Result<Vec<Frame>> {
+    ) -> Result<Vec<Reply>> {
         if self.timeout != timeout {
             self.stream
                 .set_timeout(timeout)
@@ -179,12 +179,21 @@ impl Io {
     }
 }
 
-impl Query for Connection {
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+impl Connection {
+    /// Sends one command and returns its reply still in the received bytes, to be read
+    /// through [`Reply::view`] without building [`Frame`]s (an error reply is returned as
+    /// is). [`query`](Query::query) converts from it.
+    pub fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout)?;
         replies.pop().ok_or(Error::Closed { written: true })
+    }
+}
+
+impl Query for Connection {
+    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        self.send_command_reply(cmd).map(Reply::into_frame)
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
@@ -193,6 +202,12 @@ impl Query for Connection {
         }
         pipe.check_request_response()?;
         let timeout = pipe.response_timeout(self.config.response_timeout);
-        self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+        let replies = self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)?;
+        Ok(replies.into_iter().map(Reply::into_frame).collect())
+    }
+
+    /// Converts straight from the reply's bytes, through a view.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        convert_read(self.send_command_reply(cmd)?.view())
     }
 }

@@ -107,7 +107,7 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
         }
     };
     let reader = async {
-        let mut frames = Vec::new();
+        let mut replies = Vec::new();
         let mut done = Vec::new();
         loop {
             inbox.reserve();
@@ -118,11 +118,11 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
             if n == 0 {
                 return Err(Error::Closed { written: true });
             }
-            while let Some(frame) = inbox.next_frame()? {
-                frames.push(frame);
+            while let Some(reply) = inbox.next_reply()? {
+                replies.push(reply);
             }
-            if !frames.is_empty() {
-                shared.deliver(&mut frames, &mut done)?;
+            if !replies.is_empty() {
+                shared.deliver(&mut replies, &mut done)?;
             }
         }
     };

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 pub use options::ClientOptions;
 pub use shared::Resolver;
-use shared::{Reply, Shared};
+use shared::{Answer, Shared};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{Cmd, Connection, Error, Pipeline, Query, Result};
+use crate::{convert_read, Cmd, Connection, Error, FromReply, Pipeline, Query, Result};
 
 /// A cheap-to-clone handle on one connection shared by every task that holds a clone.
 ///
@@ -184,7 +184,7 @@ impl Client {
         want: usize,
         timeout: Option<Duration>,
         idempotent: bool,
-    ) -> Result<Reply> {
+    ) -> Result<Answer> {
         let shared = &self.handle.shared;
         // One deadline for the request, resends included.
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -210,20 +210,25 @@ fn may_resend(error: &Error, idempotent: bool) -> bool {
     }
 }
 
-impl Query for Client {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+impl Client {
+    /// Sends one command and returns its reply still in the received bytes, to be read
+    /// through [`Reply::view`] without building [`Frame`]s (an error reply is returned as
+    /// is). [`query`](Query::query) converts from it.
+    pub async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config().response_timeout);
         match self
             .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
             .await?
         {
-            Reply::One(frame) => Ok(frame),
-            Reply::Many(mut frames) => frames.pop().ok_or(Error::Closed { written: true }),
+            Answer::One(reply) => Ok(reply),
+            Answer::Many(mut replies) => replies.pop().ok_or(Error::Closed { written: true }),
         }
     }
 
-    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+    /// Sends a pipeline and returns its replies still in the received bytes, one per
+    /// command (see [`send_command_reply`](Client::send_command_reply)).
+    pub async fn send_pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
         let want = pipe.reply_count();
         if want == 0 {
             return Ok(Vec::new());
@@ -235,8 +240,24 @@ impl Query for Client {
             .request(&|out| pipe.encode(out), want, timeout, idempotent)
             .await?
         {
-            Reply::One(frame) => Ok(vec![frame]),
-            Reply::Many(frames) => Ok(frames),
+            Answer::One(reply) => Ok(vec![reply]),
+            Answer::Many(replies) => Ok(replies),
         }
+    }
+}
+
+impl Query for Client {
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        self.send_command_reply(cmd).await.map(Reply::into_frame)
+    }
+
+    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        let replies = self.send_pipeline_replies(pipe).await?;
+        Ok(replies.into_iter().map(Reply::into_frame).collect())
+    }
+
+    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
+    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        convert_read(self.send_command_reply(cmd).await?.view())
     }
 }

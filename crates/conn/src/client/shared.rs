@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use slotline_resp::Frame;
+use slotline_resp::Reply;
 use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -15,11 +15,13 @@ use crate::config::ConnectionConfig;
 use crate::stream::WriteHalf;
 use crate::{Error, Result};
 
-/// The answer to one request: one reply, or a pipeline's replies.
+/// The answer to one request: one reply, or a pipeline's replies, each still in its
+/// received bytes (converted by the caller, through [`ReplyRef`](slotline_resp::ReplyRef)
+/// views).
 #[derive(Debug)]
-pub(crate) enum Reply {
-    One(Frame),
-    Many(Vec<Frame>),
+pub(crate) enum Answer {
+    One(Reply),
+    Many(Vec<Reply>),
 }
 
 /// One request whose replies have not all arrived.
@@ -29,7 +31,7 @@ pub(crate) struct Pending {
     id: u64,
     /// Where its answer goes; taken when its time runs out while its reply is still due
     /// (the entry stays, to be matched with that reply and dropped).
-    tx: Option<oneshot::Sender<Result<Reply>>>,
+    tx: Option<oneshot::Sender<Result<Answer>>>,
     /// When its caller stops waiting (none: never).
     deadline: Option<Instant>,
     /// Its timeout, for the error message.
@@ -37,7 +39,7 @@ pub(crate) struct Pending {
     /// Replies expected.
     want: usize,
     /// Replies received so far (pipelines only).
-    got: Vec<Frame>,
+    got: Vec<Reply>,
     /// Where its bytes lie in `State::out` while not handed to the writer.
     start: usize,
     end: usize,
@@ -212,7 +214,7 @@ impl Shared {
         want: usize,
         timeout: Option<Duration>,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<Reply> {
+    ) -> Result<Answer> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => self.wait_for_slot(timeout, deadline).await?,
@@ -408,7 +410,7 @@ impl Shared {
 
     /// Takes request `id`, not handed to the writer yet, out of the queue and its bytes out
     /// of `out`; returns where its answer would have gone.
-    fn take_unsent(&self, id: u64) -> (Option<oneshot::Sender<Result<Reply>>>, Duration) {
+    fn take_unsent(&self, id: u64) -> (Option<oneshot::Sender<Result<Answer>>>, Duration) {
         let mut st = self.lock();
         let Some(pos) = st.pending.iter().position(|p| p.id == id) else {
             return (None, Duration::ZERO);
@@ -459,27 +461,27 @@ impl Shared {
     /// ones outside the lock. A reply nobody asked for is a protocol violation.
     pub(crate) fn deliver(
         &self,
-        frames: &mut Vec<Frame>,
-        done: &mut Vec<(oneshot::Sender<Result<Reply>>, Reply)>,
+        replies: &mut Vec<Reply>,
+        done: &mut Vec<(oneshot::Sender<Result<Answer>>, Answer)>,
     ) -> Result<()> {
         let mut unasked = None;
         {
             let mut st = self.lock();
-            for frame in frames.drain(..) {
+            for reply in replies.drain(..) {
                 // Only written requests await replies (queued ones are not sent yet).
                 let written = st.handed > 0;
                 let complete = match st.pending.front_mut().filter(|_| written) {
                     None => {
-                        unasked = Some(frame);
+                        unasked = Some(reply);
                         break;
                     }
-                    Some(front) if front.want == 1 => Reply::One(frame),
+                    Some(front) if front.want == 1 => Answer::One(reply),
                     Some(front) => {
-                        front.got.push(frame);
+                        front.got.push(reply);
                         if front.got.len() < front.want {
                             continue;
                         }
-                        Reply::Many(std::mem::take(&mut front.got))
+                        Answer::Many(std::mem::take(&mut front.got))
                     }
                 };
                 if let Some(p) = st.pending.pop_front() {
@@ -492,20 +494,20 @@ impl Shared {
             }
         }
         // Replies matched before an unasked one are still their callers'.
-        for (tx, reply) in done.drain(..) {
+        for (tx, answer) in done.drain(..) {
             // The caller may have given up (timeout, cancellation); its reply is dropped.
-            let _ = tx.send(Ok(reply));
+            let _ = tx.send(Ok(answer));
         }
         match unasked {
             None => Ok(()),
             // The stream is out of step: the connection must go, and requests written on
             // it may have run (so not `Refused`, which says nothing was sent).
-            Some(frame) => Err(Error::io(
+            Some(reply) => Err(Error::io(
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!(
                         "the server sent a reply nobody asked for (a {})",
-                        frame.type_name()
+                        reply.view().type_name()
                     ),
                 ),
                 true,
