@@ -56,7 +56,7 @@ fuzz-ci: fuzz-deps
 fuzz: fuzz-deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 
-## slotline bench beside redis-benchmark against a local server; writes BENCHMARKS.md's table.
+## slotline bench beside redis-benchmark, one server and a cluster; writes BENCHMARKS.md's tables.
 bench: deps
 	bash scripts/bench.sh
 

@@ -1,71 +1,139 @@
 #!/usr/bin/env bash
-# make bench: slotline bench beside redis-benchmark, same server, same parameters; the table
-# goes into BENCHMARKS.md between the bench markers.
+# make bench: slotline bench beside redis-benchmark, same servers, same parameters, taken
+# alternately; each topology's table goes into BENCHMARKS.md between its markers.
+#
+#   scripts/bench.sh [standalone|cluster]...   (default: both)
+#
+# N (requests per run, default 1000000 standalone, 300000 cluster) and REPEAT (alternating
+# runs per row, the median is kept; default 1 standalone, 3 cluster) can be set in the
+# environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/topology.sh
 cargo build -q --release -p slotline -p slotline-testbed
-start_topology standalone
-ADDR=$(topology_nodes master)
-PORT=${ADDR##*:}
-N=${N:-1000000}
 SL=target/release/slotline
 
-REDIS_PID=$(pgrep -f "redis-server 127.0.0.1:$PORT" | head -1)
+# median V...: the middle value.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-rows=()
-# run_pair LABEL PLACEMENT PARAMS...: PLACEMENT is "unpinned", "same core" (server and
-# client on CPU 0) or "split cores" (server on CPU 0, client on CPU 1).
+# run_pair LABEL PLACEMENT PARAMS...: PLACEMENT is "unpinned", "same core" (servers and
+# client on CPU 0) or "split cores" (servers on CPU 0, client on CPU 1). Uses SERVER_PIDS,
+# TARGET (the connection flags) and REPEAT; appends a table row to ROWS.
 run_pair() {
   local label=$1 placement=$2; shift 2
-  local pin=()
+  local pin=() cpus pid
   case $placement in
-    "same core") taskset -cp 0 "$REDIS_PID" >/dev/null; pin=(taskset -c 0) ;;
-    "split cores") taskset -cp 0 "$REDIS_PID" >/dev/null; pin=(taskset -c 1) ;;
-    *) taskset -cp 0-$(($(nproc) - 1)) "$REDIS_PID" >/dev/null ;;
+    "same core") cpus=0; pin=(taskset -c 0) ;;
+    "split cores") cpus=0; pin=(taskset -c 1) ;;
+    *) cpus=0-$(($(nproc) - 1)) ;;
   esac
-  local rb sl
-  rb=$("${pin[@]}" redis-benchmark -p "$PORT" "$@" --csv | awk -F'","' 'NR==2 {print $2}')
-  sl=$("${pin[@]}" "$SL" bench -p "$PORT" "$@" -q)
-  local sl_rps sl_cpu ratio
-  sl_rps=$(sed -E 's/^[A-Z]+: ([0-9.]+) requests.*/\1/' <<<"$sl")
-  sl_cpu=$(sed -nE 's/.*client cpu=([0-9.]+) usec.*/\1/p' <<<"$sl")
-  ratio=$(python3 -c "print(f'{$sl_rps/$rb:.2f}')")
-  rows+=("| $label | $placement | \`$*\` | ${rb%.*} | ${sl_rps%.*} | ${ratio}x | ${sl_cpu:-n/a} |")
-  echo "$label ($placement): redis-benchmark $rb/s, slotline $sl_rps/s (${ratio}x), client cpu ${sl_cpu:-?} us/req" >&2
+  for pid in $SERVER_PIDS; do taskset -cp "$cpus" "$pid" >/dev/null; done
+  local rbs=() sls=() cpus_used=() i out
+  for ((i = 0; i < REPEAT; i++)); do
+    rbs+=("$("${pin[@]}" redis-benchmark $TARGET "$@" --csv | awk -F'","' '/^"[A-Z]/ && !/^"test"/ {print $2; exit}')")
+    out=$("${pin[@]}" "$SL" bench $TARGET ${SL_FLAGS:-} "$@" -q)
+    sls+=("$(sed -E 's/^[A-Z]+: ([0-9.]+) requests.*/\1/' <<<"$out")")
+    cpus_used+=("$(sed -nE 's/.*client cpu=([0-9.]+) usec.*/\1/p' <<<"$out")")
+  done
+  local rb sl cpu ratio
+  rb=$(median "${rbs[@]}")
+  sl=$(median "${sls[@]}")
+  cpu=$(median "${cpus_used[@]}")
+  ratio=$(python3 -c "print(f'{$sl/$rb:.2f}')")
+  local runs=""
+  if ((REPEAT > 1)); then
+    runs=" | $(printf '%.0fk ' "${rbs[@]/%/e-3}")/ $(printf '%.0fk ' "${sls[@]/%/e-3}")"
+  fi
+  ROWS+=("| $label | $placement | \`$*\`${SL_FLAGS:+ (slotline: \`$SL_FLAGS\`)} | ${rb%.*} | ${sl%.*} | ${ratio}x | ${cpu:-n/a}${runs} |")
+  echo "$label ($placement): redis-benchmark $rb/s, slotline $sl/s (${ratio}x), client cpu ${cpu:-?} us/req" >&2
 }
 
-run_pair "GET, 50 callers" unpinned -c 50 -n "$N" -t get
-run_pair "GET, 50 callers" "same core" -c 50 -n "$N" -t get
-run_pair "GET, 50 callers" "split cores" -c 50 -n "$N" -t get
-run_pair "SET, 50 callers" unpinned -c 50 -n "$N" -t set
-run_pair "GET, 50 callers, pipeline 16" unpinned -c 50 -n $((N * 4)) -t get -P 16
-run_pair "SET, 50 callers, pipeline 16" unpinned -c 50 -n $((N * 4)) -t set -P 16
-run_pair "GET, 50 callers, pipeline 16" "split cores" -c 50 -n $((N * 4)) -t get -P 16
-
-{
-  echo "<!-- bench:begin -->"
-  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(redis-server --version | sed -E 's/.*v=([^ ]+).*/Redis \1/'), with \`make bench\`"
-  echo "(\`scripts/bench.sh\`). redis-benchmark opens one connection per client (\`-c\`);"
-  echo "\`slotline bench\` runs \`-c\` tasks on ONE shared \`Client\` (one socket, implicit pipelining),"
-  echo "on one thread (\`--threads 1\`), as redis-benchmark runs one event loop. Placement: where the"
-  echo "scheduler or \`taskset\` puts the server and the client on this 2-vCPU guest."
-  echo
-  echo "| workload | placement | parameters | redis-benchmark req/s | slotline req/s | ratio | slotline client CPU µs/req |"
-  echo "|---|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
-  echo "<!-- bench:end -->"
-} >/tmp/slotline-bench-table.md
-
-if [ -f BENCHMARKS.md ] && grep -q '<!-- bench:begin -->' BENCHMARKS.md; then
-  python3 - <<'PY'
-import re
+# write_table MARKER HEADING INTRO: replaces BENCHMARKS.md's text between the markers
+# <!-- MARKER:begin --> and <!-- MARKER:end --> with ROWS' table, or appends it.
+write_table() {
+  local marker=$1 heading=$2 intro=$3 extra_head="" extra_rule=""
+  if ((REPEAT > 1)); then
+    extra_head=" | each run: redis-benchmark / slotline"
+    extra_rule="|---"
+  fi
+  {
+    echo "<!-- $marker:begin -->"
+    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(redis-server --version | sed -E 's/.*v=([^ ]+).*/Redis \1/'), with \`make bench\`"
+    echo "(\`scripts/bench.sh\`). $intro"
+    echo "\`slotline bench\` runs on one thread (\`--threads 1\`), as redis-benchmark runs one event loop."
+    echo "Placement: where the scheduler or \`taskset\` puts the servers and the client on this"
+    echo "guest. Each row is the median of $REPEAT run(s) taken alternately with redis-benchmark."
+    echo
+    echo "| workload | placement | parameters | redis-benchmark req/s | slotline req/s | ratio | slotline client CPU µs/req$extra_head |"
+    echo "|---|---|---|---|---|---|---$extra_rule|"
+    printf '%s\n' "${ROWS[@]}"
+    echo "<!-- $marker:end -->"
+  } >/tmp/slotline-bench-table.md
+  if [ -f BENCHMARKS.md ] && grep -q "<!-- $marker:begin -->" BENCHMARKS.md; then
+    MARKER=$marker python3 - <<'PY'
+import os, re
+marker = os.environ["MARKER"]
 doc = open("BENCHMARKS.md").read()
 table = open("/tmp/slotline-bench-table.md").read().strip()
-doc = re.sub(r"<!-- bench:begin -->.*?<!-- bench:end -->", lambda _: table, doc, flags=re.S)
+pattern = rf"<!-- {marker}:begin -->.*?<!-- {marker}:end -->"
+doc = re.sub(pattern, lambda _: table, doc, flags=re.S)
 open("BENCHMARKS.md", "w").write(doc)
 PY
-else
-  { echo; echo "## End to end against one local redis-server"; echo; cat /tmp/slotline-bench-table.md; } >>BENCHMARKS.md
-fi
-cat /tmp/slotline-bench-table.md
+  else
+    { echo; echo "## $heading"; echo; cat /tmp/slotline-bench-table.md; } >>BENCHMARKS.md
+  fi
+  cat /tmp/slotline-bench-table.md
+}
+
+bench_standalone() {
+  start_topology standalone
+  local addr
+  addr=$(topology_nodes master)
+  TARGET="-p ${addr##*:}"
+  SERVER_PIDS=$(pgrep -f "redis-server 127.0.0.1:${addr##*:}" | head -1)
+  local n=${N:-1000000}
+  REPEAT=${REPEAT:-1}
+  ROWS=()
+  run_pair "GET, 50 callers" unpinned -c 50 -n "$n" -t get
+  run_pair "GET, 50 callers" "same core" -c 50 -n "$n" -t get
+  run_pair "GET, 50 callers" "split cores" -c 50 -n "$n" -t get
+  run_pair "SET, 50 callers" unpinned -c 50 -n "$n" -t set
+  run_pair "GET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t get -P 16
+  run_pair "SET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t set -P 16
+  run_pair "GET, 50 callers, pipeline 16" "split cores" -c 50 -n $((n * 4)) -t get -P 16
+  write_table bench "End to end against one local redis-server" \
+    "redis-benchmark opens one connection per client (\`-c\`); \`slotline bench\` runs \`-c\` tasks on ONE shared \`Client\` (one socket, implicit pipelining)."
+  stop_topologies
+}
+
+bench_cluster() {
+  start_topology cluster
+  local addr ports port
+  ports=$(for addr in $(topology_nodes master) $(topology_nodes replica); do echo "${addr##*:}"; done)
+  addr=$(topology_nodes master | awk '{print $1}')
+  TARGET="--cluster -p ${addr##*:}"
+  SERVER_PIDS=$(for port in $ports; do pgrep -f "redis-server 127.0.0.1:$port" | head -1; done)
+  local n=${N:-300000}
+  REPEAT=${REPEAT:-3}
+  ROWS=()
+  local placement
+  for placement in unpinned "same core" "split cores"; do
+    run_pair "GET, 50 callers" "$placement" -c 50 -n "$n" -t get -r 100000
+    run_pair "SET, 50 callers" "$placement" -c 50 -n "$n" -t set -r 100000
+  done
+  run_pair "GET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
+  # redis-benchmark --cluster gives each connection one master's hash tag: the same key
+  # layout for slotline.
+  SL_FLAGS=--tagged
+  run_pair "GET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t get -r 100000
+  run_pair "SET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t set -r 100000
+  run_pair "GET, 50 callers, pipeline 16, keys tagged per master" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
+  SL_FLAGS=
+  write_table bench-cluster "End to end against a local Redis Cluster (3 masters × 1 replica)" \
+    "Cluster from \`slotline-testbed up cluster\` (3 masters, 1 replica each: 6 redis-server processes); both tools get \`--cluster -p\` one master's port. redis-benchmark opens \`-c\` connections to every master; \`slotline bench\` runs \`-c\` tasks on one \`ClusterClient\` (one shared client per node)."
+  stop_topologies
+}
+
+for topology in "${@:-standalone cluster}"; do
+  for t in $topology; do "bench_$t"; done
+done

@@ -638,6 +638,21 @@ fn bench_cluster() {
         args.extend(["--cluster", "-h", &host, "-p", &port, "-q"]);
         assert_bench(&slotline(&args), "bench --cluster -h -p");
     }
+    // --tagged: each caller's keys carry one master's hash tag, as redis-benchmark
+    // --cluster lays them out; explicit pipelines then stay on one node.
+    let mut args = BENCH.to_vec();
+    args.extend(["--url", &url, "--tagged", "-r", "1000", "-P", "4", "-q"]);
+    assert_bench(&slotline(&args), "bench --tagged");
+    for master in c.masters().unwrap() {
+        let keys = c.cmd(master, &["KEYS", "key:{*"]).unwrap();
+        let tags: BTreeSet<String> = keys
+            .iter()
+            .filter_map(|k| k.as_str())
+            .filter_map(|k| k.split_once('{').and_then(|(_, rest)| rest.split_once('}')))
+            .map(|(tag, _)| tag.to_string())
+            .collect();
+        assert_eq!(tags.len(), 1, "one tag per master, {master} has {tags:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

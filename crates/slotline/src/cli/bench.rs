@@ -6,6 +6,9 @@
 //!
 //! `--cluster` (or a `redis+cluster://h:p,h:p` URL) benchmarks a Redis Cluster through
 //! `slotline-cluster`'s client: each caller's command goes to the node serving its key.
+//! Keys are drawn over every slot, unless `--tagged`: then each caller's keys carry one
+//! master's hash tag (`key:{tag}:000000012345`), callers spread over the masters, as
+//! `redis-benchmark --cluster` lays its keys out (so its pipelines never split).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -43,6 +46,11 @@ pub struct BenchOptions {
     /// Runtime worker threads (`--threads`, default 1, like `redis-benchmark`'s one event
     /// loop; more uses tokio's multi-thread scheduler).
     pub threads: usize,
+    /// Cluster only (`--tagged`): each caller's keys carry one master's hash tag, as
+    /// `redis-benchmark --cluster` does.
+    pub tagged: bool,
+    /// The hash tags, one per master, that callers take in turn (filled in when `tagged`).
+    pub key_tags: Vec<String>,
 }
 
 impl BenchOptions {
@@ -63,6 +71,8 @@ impl BenchOptions {
             connections: 1,
             quiet: false,
             threads: 1,
+            tagged: false,
+            key_tags: Vec::new(),
         };
         let mut args = Args::new(args);
         while let Some(flag) = args.next_arg() {
@@ -86,6 +96,7 @@ impl BenchOptions {
                 "--connections" => opts.connections = args.parsed(flag)?,
                 "--threads" => opts.threads = args.parsed(flag)?,
                 "--cluster" => opts.cluster = true,
+                "--tagged" => opts.tagged = true,
                 "-q" | "--quiet" => opts.quiet = true,
                 other => return Err(format!("bench: unknown option {other:?}")),
             }
@@ -182,6 +193,7 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
             .build(),
     }
     .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let mut opts = opts;
     runtime.block_on(async {
         if opts.cluster {
             let mut clients = Vec::with_capacity(opts.connections);
@@ -192,6 +204,9 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
                         slotline_conn::url::redact(&opts.url)
                     )
                 })?);
+            }
+            if opts.tagged {
+                opts.key_tags = clients.first().map(node_tags).unwrap_or_default();
             }
             for test in &opts.tests {
                 let report = run(&clients, &opts, test).await;
@@ -215,6 +230,43 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
         }
         Ok(())
     })
+}
+
+/// Room for the longest key: `key:{tag}:` and 12 digits.
+const KEY_MAX: usize = 32;
+
+/// One hash tag per master of `client`'s cluster (the shortest base-36 strings whose slot
+/// the master serves), in the order of its master list.
+fn node_tags(client: &ClusterClient) -> Vec<String> {
+    let masters = client.masters();
+    let mut tags: Vec<Option<String>> = vec![None; masters.len()];
+    for n in 0u32..36 * 36 * 36 {
+        if tags.iter().all(Option::is_some) {
+            break;
+        }
+        let tag = base36(n);
+        let Some(master) = client.master_for_slot(slotline_cluster::slot(tag.as_bytes())) else {
+            continue;
+        };
+        if let Some(i) = masters.iter().position(|m| *m == master) {
+            tags[i].get_or_insert(tag);
+        }
+    }
+    tags.into_iter().flatten().collect()
+}
+
+fn base36(mut n: u32) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs one test with `opts.clients` callers spread over `targets`.
@@ -257,22 +309,26 @@ where
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1);
+            let tag = match opts.key_tags.len() {
+                0 => None,
+                n => opts.key_tags.get(i % n).cloned(),
+            };
             loop {
                 let first = issued.fetch_add(opts.pipeline as u64, Ordering::Relaxed);
                 if first >= opts.requests {
                     break;
                 }
                 let batch = (opts.requests - first).min(opts.pipeline as u64) as usize;
-                let mut key_buf = [0u8; 16];
+                let mut key_buf = [0u8; KEY_MAX];
                 let sent = Instant::now();
                 let ok = if opts.pipeline == 1 {
-                    let len = key(&mut seed, opts.keyspace, &mut key_buf);
+                    let len = key(&mut seed, opts.keyspace, tag.as_deref(), &mut key_buf);
                     let c = command(&test, &key_buf[..len], &value);
                     target.send_command(&c).await.is_ok_and(|f| !f.is_error())
                 } else {
                     let mut p = Pipeline::with_capacity(batch);
                     for _ in 0..batch {
-                        let len = key(&mut seed, opts.keyspace, &mut key_buf);
+                        let len = key(&mut seed, opts.keyspace, tag.as_deref(), &mut key_buf);
                         p.add(command(&test, &key_buf[..len], &value));
                     }
                     target
@@ -327,21 +383,30 @@ where
 /// The key of the next request: `key:__rand_int__` without a keyspace (as
 /// redis-benchmark), else `key:` and twelve digits of a random number below it, written in
 /// place (formatting a string per request would cost more than sending it).
-fn key(seed: &mut u64, keyspace: Option<u64>, buf: &mut [u8; 16]) -> usize {
+fn key(seed: &mut u64, keyspace: Option<u64>, tag: Option<&str>, buf: &mut [u8; KEY_MAX]) -> usize {
     buf[..4].copy_from_slice(b"key:");
+    let mut at = 4;
+    if let Some(tag) = tag.filter(|t| t.len() <= KEY_MAX - 4 - 3 - 12) {
+        buf[at] = b'{';
+        buf[at + 1..at + 1 + tag.len()].copy_from_slice(tag.as_bytes());
+        at += 1 + tag.len();
+        buf[at..at + 2].copy_from_slice(b"}:");
+        at += 2;
+    }
+    let digits = &mut buf[at..at + 12];
     let Some(n) = keyspace else {
-        buf[4..16].copy_from_slice(b"__rand_int__");
-        return 16;
+        digits.copy_from_slice(b"__rand_int__");
+        return at + 12;
     };
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
     let mut v = *seed % n.max(1);
-    for digit in buf[4..16].iter_mut().rev() {
+    for digit in digits.iter_mut().rev() {
         *digit = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    16
+    at + 12
 }
 
 fn command(test: &str, key: &[u8], value: &[u8]) -> Cmd {
