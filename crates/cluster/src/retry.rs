@@ -235,80 +235,55 @@ mod tests {
             ..RetryPolicy::default()
         };
         let node = Addr::tcp("10.0.0.1", 7000);
-        let mut a = Attempts::new();
-        let moved = Frame::error("MOVED 3999 10.0.0.2:7001");
-        assert_eq!(
+        // An attempt answered with `error` (an error reply's line), or with no error.
+        let answered = |a: &mut Attempts, error: Option<&str>| {
             a.decide(
                 &policy,
-                Outcome::Reply(moved.error_line()),
+                Outcome::Reply(error.map(str::as_bytes)),
                 Some(&node),
-                false
-            ),
+                false,
+            )
+        };
+        let moved = Some("MOVED 3999 10.0.0.2:7001");
+        let down = Some("CLUSTERDOWN The cluster is down");
+        let mut a = Attempts::new();
+        assert_eq!(
+            answered(&mut a, moved),
             Decision::Moved {
                 slot: 3999,
                 addr: Addr::tcp("10.0.0.2", 7001)
             }
         );
-        let ask = Frame::error("ASK 3999 :7002");
         assert_eq!(
-            a.decide(
-                &policy,
-                Outcome::Reply(ask.error_line()),
-                Some(&node),
-                false
-            ),
+            answered(&mut a, Some("ASK 3999 :7002")),
             Decision::Ask {
                 addr: Addr::tcp("10.0.0.1", 7002)
             }
         );
-        assert_eq!(
-            a.decide(
-                &policy,
-                Outcome::Reply(moved.error_line()),
-                Some(&node),
-                false
-            ),
-            Decision::Done
-        );
-        let tryagain = Frame::error("TRYAGAIN Multiple keys request during rehashing of slot");
+        assert_eq!(answered(&mut a, moved), Decision::Done);
         assert!(matches!(
-            a.decide(
-                &policy,
-                Outcome::Reply(tryagain.error_line()),
-                Some(&node),
-                false
+            answered(
+                &mut a,
+                Some("TRYAGAIN Multiple keys request during rehashing of slot")
             ),
             Decision::Retry { refresh: false, .. }
         ));
-        let down = Frame::error("CLUSTERDOWN The cluster is down");
         assert!(matches!(
-            a.decide(
-                &policy,
-                Outcome::Reply(down.error_line()),
-                Some(&node),
-                false
-            ),
+            answered(&mut a, down),
             Decision::Retry { refresh: true, .. }
         ));
+        assert_eq!(answered(&mut a, down), Decision::Done);
+        assert_eq!(answered(&mut Attempts::new(), None), Decision::Done);
         assert_eq!(
-            a.decide(
-                &policy,
-                Outcome::Reply(down.error_line()),
-                Some(&node),
-                false
+            answered(
+                &mut Attempts::new(),
+                Some("WRONGTYPE Operation against a key")
             ),
             Decision::Done
         );
-        let ok = Frame::simple("OK");
-        assert_eq!(
-            Attempts::new().decide(&policy, Outcome::Reply(ok.error_line()), None, false),
-            Decision::Done
-        );
-        let wrongtype = Frame::error("WRONGTYPE Operation against a key");
-        assert_eq!(
-            Attempts::new().decide(&policy, Outcome::Reply(wrongtype.error_line()), None, false),
-            Decision::Done
-        );
+        // `cluster_error_kind` reads a frame the same way: only error frames have a kind.
+        assert!(cluster_error_kind(&Frame::error("MOVED 1 h:1")).is_some());
+        assert!(cluster_error_kind(&Frame::simple("MOVED 1 h:1")).is_none());
     }
 
     #[test]

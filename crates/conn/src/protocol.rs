@@ -49,6 +49,16 @@ impl Inbox {
         Ok(true)
     }
 
+    /// Reads once from a blocking source into the buffer (at most [`READ_CHUNK`] bytes),
+    /// keeping only the bytes read; `Ok(0)` is the end of the stream.
+    pub(crate) fn read_from(&mut self, src: &mut impl std::io::Read) -> std::io::Result<usize> {
+        let filled = self.buf.len();
+        self.buf.resize(filled + READ_CHUNK, 0);
+        let read = src.read(&mut self.buf[filled..]);
+        self.buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+        read
+    }
+
     /// Makes room for the next read.
     pub(crate) fn reserve(&mut self) {
         self.buf.reserve(READ_CHUNK);

@@ -1,6 +1,6 @@
 //! [`Connection`]: one blocking socket, one caller at a time.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use slotline_resp::{Frame, Reply};
 use super::stream::Stream;
 use super::Query;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::protocol::{check_handshake, handshake, Inbox, READ_CHUNK};
+use crate::protocol::{check_handshake, handshake, Inbox};
 use crate::{convert_read, Cmd, Error, FromReply, Pipeline, Result};
 
 /// One blocking connection to one server; the twin of the async
@@ -163,11 +163,7 @@ impl Io {
                     self.timeout = Some(left);
                 }
             }
-            let buf = &mut self.inbox.buf;
-            let filled = buf.len();
-            buf.resize(filled + READ_CHUNK, 0);
-            let read = self.stream.read(&mut buf[filled..]);
-            buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+            let read = self.inbox.read_from(&mut self.stream);
             match read {
                 Ok(0) => return Err(Error::Closed { written: true }),
                 Ok(_) => {}

@@ -2,7 +2,7 @@
 //! their answer arrives, queuing the messages that come first.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use super::stream::Stream;
 use super::Connection;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::protocol::{Inbox, READ_CHUNK};
+use crate::protocol::Inbox;
 use crate::pubsub::session::{Event, Family, Op, Reply, Session};
 use crate::{Error, Message, Result, Subscriptions, ToArgs};
 
@@ -323,11 +323,7 @@ impl PubSub {
         if let Err(e) = self.set_timeout(wait) {
             return Err(self.fail(Error::io(e, true)));
         }
-        let buf = &mut self.inbox.buf;
-        let filled = buf.len();
-        buf.resize(filled + READ_CHUNK, 0);
-        let read = self.stream.read(&mut buf[filled..]);
-        buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+        let read = self.inbox.read_from(&mut self.stream);
         match read {
             Ok(0) => Err(self.fail(Error::Closed { written: true })),
             Ok(_) => Ok(true),
