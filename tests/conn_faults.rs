@@ -678,16 +678,25 @@ async fn unsolicited_replies_are_not_handed_to_the_next_caller() {
     assert_eq!(fake.finish(), ["GET k", "GET k"]);
 
     // The shared client: the first caller keeps its reply, the next one gets a new
-    // connection.
-    let mut fake = FakeServer::start(vec![
-        vec![Read, Send(extra.clone()), Hang],
-        vec![Read, Send(b"+PONG\r\n".to_vec()), Hang],
-    ]);
-    let client = slotline_conn::Client::connect(fake.config()).await.unwrap();
-    assert_eq!(client.get::<String>("k").await.unwrap(), "ok");
-    assert_eq!(client.ping().await.unwrap(), "PONG");
-    drop(client);
-    assert_eq!(fake.finish(), ["GET k", "PING"]);
+    // connection, whether the reply is followed by an unasked one or by a malformed one.
+    // The connection is given up before the first caller is woken, so its next request is
+    // never written on the dying connection (and failed with it); repeated, because that
+    // was a race between the caller and the reader task.
+    let malformed = b"$2\r\nok\r\n?bad\r\n".to_vec();
+    for round in 0..20 {
+        for tail in [&extra, &malformed] {
+            let mut fake = FakeServer::start(vec![
+                vec![Read, Send(tail.clone()), Hang],
+                vec![Read, Send(b"+PONG\r\n".to_vec()), Hang],
+            ]);
+            let client = slotline_conn::Client::connect(fake.config()).await.unwrap();
+            assert_eq!(client.get::<String>("k").await.unwrap(), "ok");
+            let pong = client.ping().await;
+            assert_eq!(pong.ok().as_deref(), Some("PONG"), "round {round}");
+            drop(client);
+            assert_eq!(fake.finish(), ["GET k", "PING"]);
+        }
+    }
 }
 
 /// A server that answers, but too slowly: the response timeout bounds the whole wait for

@@ -118,11 +118,16 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
             if n == 0 {
                 return Err(Error::Closed { written: true });
             }
-            while let Some(reply) = inbox.next_reply()? {
-                replies.push(reply);
-            }
-            if !replies.is_empty() {
-                shared.deliver(&mut replies, &mut done)?;
+            // Replies decoded before a malformed one are still delivered.
+            let broken = loop {
+                match inbox.next_reply() {
+                    Ok(Some(reply)) => replies.push(reply),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            if !replies.is_empty() || broken.is_some() {
+                shared.deliver(&mut replies, &mut done, broken)?;
             }
         }
     };

@@ -438,7 +438,8 @@ impl Shared {
     /// while a caller is writing. Call [`Shared::written`] once the bytes are written.
     pub(crate) fn take_out(&self, spare: &mut BytesMut) -> Option<BytesMut> {
         let mut st = self.lock();
-        if st.writing {
+        // Writing stops the moment the connection is given up (see `deliver`).
+        if st.writing || st.writer.is_none() {
             return None;
         }
         if !st.leftover.is_empty() {
@@ -458,13 +459,17 @@ impl Shared {
     }
 
     /// Matches decoded replies with the oldest requests, in order; answers the complete
-    /// ones outside the lock. A reply nobody asked for is a protocol violation.
+    /// ones outside the lock. A reply nobody asked for is a protocol violation, and
+    /// `broken` is an error met after these replies (one that could not be decoded): either
+    /// way the connection is given up before any caller is answered, so that a caller
+    /// woken by its reply cannot write its next request on the dying connection.
     pub(crate) fn deliver(
         &self,
         replies: &mut Vec<Reply>,
         done: &mut Vec<(oneshot::Sender<Result<Answer>>, Answer)>,
+        mut broken: Option<Error>,
     ) -> Result<()> {
-        let mut unasked = None;
+        let mut failed = Vec::new();
         {
             let mut st = self.lock();
             for reply in replies.drain(..) {
@@ -472,7 +477,19 @@ impl Shared {
                 let written = st.handed > 0;
                 let complete = match st.pending.front_mut().filter(|_| written) {
                     None => {
-                        unasked = Some(reply);
+                        // The stream is out of step: the connection must go, and requests
+                        // written on it may have run (so not `Refused`, which says nothing
+                        // was sent).
+                        broken = Some(Error::io(
+                            std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!(
+                                    "the server sent a reply nobody asked for (a {})",
+                                    reply.view().type_name()
+                                ),
+                            ),
+                            true,
+                        ));
                         break;
                     }
                     Some(front) if front.want == 1 => Answer::One(reply),
@@ -492,43 +509,29 @@ impl Shared {
                     }
                 }
             }
+            if let Some(error) = &broken {
+                failed = st.lose_connection(error);
+            }
         }
-        // Replies matched before an unasked one are still their callers'.
+        // Replies matched before the stream broke are still their callers'.
         for (tx, answer) in done.drain(..) {
             // The caller may have given up (timeout, cancellation); its reply is dropped.
             let _ = tx.send(Ok(answer));
         }
-        match unasked {
+        match broken {
             None => Ok(()),
-            // The stream is out of step: the connection must go, and requests written on
-            // it may have run (so not `Refused`, which says nothing was sent).
-            Some(reply) => Err(Error::io(
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "the server sent a reply nobody asked for (a {})",
-                        reply.view().type_name()
-                    ),
-                ),
-                true,
-            )),
+            Some(error) => {
+                fail_written(failed, &error);
+                Err(error)
+            }
         }
     }
 
     /// The connection is gone: fails every request handed to it (they may have run) and
     /// marks the link down; requests still queued wait for the next connection.
     pub(crate) fn connection_lost(&self, error: &Error) {
-        let failed: Vec<Pending> = {
-            let mut st = self.lock();
-            let handed = st.handed.min(st.pending.len());
-            st.handed = 0;
-            st.link = Link::Down(Some(error.to_string()));
-            st.forget_writer();
-            st.pending.drain(..handed).collect()
-        };
-        for tx in failed.into_iter().filter_map(|p| p.tx) {
-            let _ = tx.send(Err(error.clone().into_written()));
-        }
+        let failed = self.lock().lose_connection(error);
+        fail_written(failed, error);
     }
 
     /// A connection attempt failed. In fail-fast mode, queued requests fail now (nothing
@@ -594,6 +597,15 @@ impl Shared {
 }
 
 impl State {
+    /// Marks the link down and takes out the requests handed to it, to be failed.
+    fn lose_connection(&mut self, error: &Error) -> Vec<Pending> {
+        let handed = self.handed.min(self.pending.len());
+        self.handed = 0;
+        self.link = Link::Down(Some(error.to_string()));
+        self.forget_writer();
+        self.pending.drain(..handed).collect()
+    }
+
     /// Marks every queued request handed to a writer, which is about to take `out`.
     fn hand_out_queue(&mut self) {
         self.handed = self.pending.len();
@@ -606,6 +618,13 @@ impl State {
         self.writing = false;
         self.leftover.clear();
         self.epoch += 1;
+    }
+}
+
+/// Fails requests that were written on a connection now gone (they may have run).
+fn fail_written(failed: Vec<Pending>, error: &Error) {
+    for tx in failed.into_iter().filter_map(|p| p.tx) {
+        let _ = tx.send(Err(error.clone().into_written()));
     }
 }
 
