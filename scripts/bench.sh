@@ -16,6 +16,19 @@ SL=target/release/slotline
 # median V...: the middle value.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
+# server_ticks: the CPU time (user + system, in clock ticks) the servers in SERVER_PIDS
+# have used so far.
+server_ticks() {
+  local pid total=0
+  for pid in $SERVER_PIDS; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+# per_request TICKS N: CPU microseconds per request.
+per_request() { python3 -c "print(f'{$1 * 1e6 / $(getconf CLK_TCK) / $2:.2f}')"; }
+
 # run_pair LABEL PLACEMENT PARAMS...: PLACEMENT is "unpinned", "same core" (servers and
 # client on CPU 0) or "split cores" (servers on CPU 0, client on CPU 1). Uses SERVER_PIDS,
 # TARGET (the connection flags) and REPEAT; appends a table row to ROWS.
@@ -28,24 +41,32 @@ run_pair() {
     *) cpus=0-$(($(nproc) - 1)) ;;
   esac
   for pid in $SERVER_PIDS; do taskset -cp "$cpus" "$pid" >/dev/null; done
-  local rbs=() sls=() cpus_used=() i out
+  local n
+  n=$(sed -nE 's/.*-n ([0-9]+).*/\1/p' <<<"$*")
+  local rbs=() sls=() cpus_used=() rb_servers=() sl_servers=() i out before
   for ((i = 0; i < REPEAT; i++)); do
+    before=$(server_ticks)
     rbs+=("$("${pin[@]}" redis-benchmark $TARGET "$@" --csv | awk -F'","' '/^"[A-Z]/ && !/^"test"/ {print $2; exit}')")
+    rb_servers+=("$(per_request $(($(server_ticks) - before)) "$n")")
+    before=$(server_ticks)
     out=$("${pin[@]}" "$SL" bench $TARGET ${SL_FLAGS:-} "$@" -q)
+    sl_servers+=("$(per_request $(($(server_ticks) - before)) "$n")")
     sls+=("$(sed -E 's/^[A-Z]+: ([0-9.]+) requests.*/\1/' <<<"$out")")
     cpus_used+=("$(sed -nE 's/.*client cpu=([0-9.]+) usec.*/\1/p' <<<"$out")")
   done
-  local rb sl cpu ratio
+  local rb sl cpu ratio rb_server sl_server
   rb=$(median "${rbs[@]}")
   sl=$(median "${sls[@]}")
   cpu=$(median "${cpus_used[@]}")
+  rb_server=$(median "${rb_servers[@]}")
+  sl_server=$(median "${sl_servers[@]}")
   ratio=$(python3 -c "print(f'{$sl/$rb:.2f}')")
   local runs=""
   if ((REPEAT > 1)); then
     runs=" | $(printf '%.0fk ' "${rbs[@]/%/e-3}")/ $(printf '%.0fk ' "${sls[@]/%/e-3}")"
   fi
-  ROWS+=("| $label | $placement | \`$*\`${SL_FLAGS:+ (slotline: \`$SL_FLAGS\`)} | ${rb%.*} | ${sl%.*} | ${ratio}x | ${cpu:-n/a}${runs} |")
-  echo "$label ($placement): redis-benchmark $rb/s, slotline $sl/s (${ratio}x), client cpu ${cpu:-?} us/req" >&2
+  ROWS+=("| $label | $placement | \`$*\`${SL_FLAGS:+ (slotline: \`$SL_FLAGS\`)} | ${rb%.*} | ${sl%.*} | ${ratio}x | ${cpu:-n/a} | $rb_server / $sl_server${runs} |")
+  echo "$label ($placement): redis-benchmark $rb/s, slotline $sl/s (${ratio}x), client cpu ${cpu:-?} us/req, server cpu $rb_server / $sl_server us/req" >&2
 }
 
 # write_table MARKER HEADING INTRO: replaces BENCHMARKS.md's text between the markers
@@ -63,9 +84,11 @@ write_table() {
     echo "\`slotline bench\` runs on one thread (\`--threads 1\`), as redis-benchmark runs one event loop."
     echo "Placement: where the scheduler or \`taskset\` puts the servers and the client on this"
     echo "guest. Each row is the median of $REPEAT run(s) taken alternately with redis-benchmark."
+    echo "Server CPU: the CPU time (user + system, from \`/proc/PID/stat\`) all the topology's"
+    echo "redis-server processes used during the run, per request."
     echo
-    echo "| workload | placement | parameters | redis-benchmark req/s | slotline req/s | ratio | slotline client CPU µs/req$extra_head |"
-    echo "|---|---|---|---|---|---|---$extra_rule|"
+    echo "| workload | placement | parameters | redis-benchmark req/s | slotline req/s | ratio | slotline client CPU µs/req | server CPU µs/req: redis-benchmark / slotline$extra_head |"
+    echo "|---|---|---|---|---|---|---|---$extra_rule|"
     printf '%s\n' "${ROWS[@]}"
     echo "<!-- $marker:end -->"
   } >/tmp/slotline-bench-table.md
