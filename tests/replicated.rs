@@ -1,7 +1,7 @@
 //! `Replicated` against the test bed's replication topology (a master and 2 replicas):
 //! where reads and writes land (checked with each node's `INFO commandstats`), the
-//! `ReadOnly` error of a write sent to a replica, discovery with `ROLE`, and replicas
-//! going down and coming back.
+//! `ReadOnly` error of a write sent to a replica, discovery with `ROLE`, replicas going down
+//! and coming back, and reads a replica refuses (`MASTERDOWN`) going elsewhere.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -335,4 +335,86 @@ fn blocking_replicated_routes_reads_and_follows_a_replica_down_and_up() {
         let _ = r.get::<Option<String>>("k1");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Reads the key `refused` ten times through `r`, checking each value; how many of the
+/// reads the master served.
+async fn reads_on_master(t: &Replication, r: &Replicated) -> i64 {
+    let before = gets(t);
+    for _ in 0..10 {
+        let v: String = r.get("refused").await.unwrap();
+        assert_eq!(v, "v");
+    }
+    delta(&before, &gets(t)).0
+}
+
+/// A replica that cannot serve (its link to the master is down and it is told not to serve
+/// stale data: `MASTERDOWN`) passes each read on: to another replica, or to the master
+/// under `PreferReplica`; under `Replica` with no other replica, the caller gets the
+/// refusal as a server error, not a hang or a wrong value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_refused_by_a_replica_go_elsewhere() {
+    let t = start();
+    let m = t.master_addr();
+    let (stale, good) = (t.replica_addrs()[0], t.replica_addrs()[1]);
+    let c = Replicated::connect(t.url_for(m), [t.url_for(good)], ReadFrom::Replica)
+        .await
+        .unwrap();
+    c.set("refused", "v").await.unwrap();
+    synced(&t).await;
+    let node = t.process(stale).unwrap();
+    node.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "no"])
+        .unwrap();
+    // A master nobody listens on: the link stays down.
+    node.cmd(&["REPLICAOF", "127.0.0.1", "1"]).unwrap();
+    let masterdown = |addr: SocketAddr| match t.process(addr).unwrap().cmd(&["GET", "refused"]) {
+        Err(e) => e.to_string().contains("MASTERDOWN"),
+        Ok(_) => false,
+    };
+    wait_for("the replica to refuse reads", || masterdown(stale)).await;
+
+    // Two replicas, one refusing: every read is answered, by the other one.
+    let both = Replicated::connect(
+        t.url_for(m),
+        [t.url_for(stale), t.url_for(good)],
+        ReadFrom::Replica,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reads_on_master(&t, &both).await,
+        0,
+        "ReadFrom::Replica read on the master"
+    );
+
+    // The refusing replica alone: PreferReplica falls back to the master ...
+    let prefer = Replicated::connect(t.url_for(m), [t.url_for(stale)], ReadFrom::PreferReplica)
+        .await
+        .unwrap();
+    assert_eq!(reads_on_master(&t, &prefer).await, 10);
+    // ... and Replica reports the refusal.
+    let only = Replicated::connect(t.url_for(m), [t.url_for(stale)], ReadFrom::Replica)
+        .await
+        .unwrap();
+    match only.get::<Option<String>>("refused").await {
+        Err(Error::Server(e)) => assert_eq!(e.kind, ServerErrorKind::MasterDown, "{e:?}"),
+        other => panic!("expected MASTERDOWN, got {other:?}"),
+    }
+    // The blocking twin asks elsewhere too.
+    let (m_url, stale_url, good_url) = (t.url_for(m), t.url_for(stale), t.url_for(good));
+    let v = blocking(move || {
+        use slotline_conn::blocking::Commands as _;
+        let b = slotline_conn::blocking::Replicated::connect(
+            m_url,
+            [stale_url, good_url],
+            ReadFrom::Replica,
+        )
+        .unwrap();
+        (0..10)
+            .map(|_| b.get::<String>("refused").unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await;
+    assert!(v.iter().all(|s| s == "v"), "{v:?}");
+    drop(c);
 }

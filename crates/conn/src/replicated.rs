@@ -3,11 +3,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 use crate::command_table;
 use crate::config::{Addr, ConnectionConfig, IntoConnectionConfig};
-use crate::{cmd, Client, ClientOptions, Cmd, Error, Pipeline, Query, Result};
+use crate::{
+    cmd, convert_read, Client, ClientOptions, Cmd, Error, FromReply, Pipeline, Query, Result,
+};
 
 /// Where read-only commands go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,23 +183,55 @@ pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
         .collect()
 }
 
-impl Query for Replicated {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+impl Replicated {
+    /// Sends one command to the node its kind goes to and returns its reply still in the
+    /// received bytes (see [`Client::send_command_reply`]). A read that a replica could not
+    /// serve (it dropped just now, or answered `LOADING`/`MASTERDOWN` before running it)
+    /// is asked once more, of another replica or (with [`ReadFrom::PreferReplica`]) of the
+    /// master; when there is nowhere else to ask, the caller gets the replica's answer.
+    pub async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         let read_only = command_table::is_readonly(cmd);
         let target = self.route(read_only)?;
-        let on_replica = !std::ptr::eq(target, &self.master);
-        match target.send_command(cmd).await {
-            // A replica that dropped just now: a read that never left may go elsewhere.
-            Err(e) if on_replica && e.is_retryable() => self.route(true)?.send_command(cmd).await,
-            // A replica that cannot serve yet (`LOADING`, `MASTERDOWN`) refused the read
-            // before running it: ask the next node.
-            Ok(Frame::Error(line))
-                if on_replica && crate::ServerErrorKind::parse(&line).refused_before_running() =>
-            {
-                self.route(true)?.send_command(cmd).await
-            }
-            other => other,
+        let result = target.send_command_reply(cmd).await;
+        if std::ptr::eq(target, &self.master) {
+            return result;
         }
+        let refused = match &result {
+            // A replica that dropped just now: a read that never left may go elsewhere.
+            Err(e) => e.is_retryable(),
+            // A replica that cannot serve yet (`LOADING`, `MASTERDOWN`) refused the read
+            // before running it.
+            Ok(reply) => reply
+                .view()
+                .error_line()
+                .is_some_and(|line| crate::ServerErrorKind::parse(line).refused_before_running()),
+        };
+        match refused.then(|| self.route_elsewhere(target)).flatten() {
+            Some(next) => next.send_command_reply(cmd).await,
+            None => result,
+        }
+    }
+
+    /// Where a read refused by replica `refused` goes next: another connected replica, or
+    /// the master when the policy allows it.
+    fn route_elsewhere(&self, refused: &Client) -> Option<&Client> {
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| &self.replicas[(start + i) % n])
+            .find(|r| !std::ptr::eq(*r, refused) && r.is_connected())
+            .or((self.read_from == ReadFrom::PreferReplica).then_some(&self.master))
+    }
+}
+
+impl Query for Replicated {
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        self.send_command_reply(cmd).await.map(Reply::into_frame)
+    }
+
+    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
+    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        convert_read(self.send_command_reply(cmd).await?.view())
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {

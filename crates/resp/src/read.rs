@@ -63,6 +63,16 @@ pub trait ReadReply<'a>: Copy {
     /// The value of an integer.
     fn as_int(&self) -> Option<i64>;
 
+    /// The whole line of an error reply.
+    fn error_line(&self) -> Option<&'a [u8]>;
+
+    /// The first word of an error reply's line (`"MOVED"`, `"READONLY"`, ...).
+    fn error_kind(&self) -> Option<&'a [u8]> {
+        let line = self.error_line()?;
+        let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+        Some(&line[..end])
+    }
+
     /// The whole line of an error reply, as a shared view of the received bytes.
     fn to_error_line(&self) -> Option<Bytes>;
 
@@ -110,6 +120,13 @@ impl<'a> ReadReply<'a> for &'a Frame {
         Frame::as_int(self)
     }
 
+    fn error_line(&self) -> Option<&'a [u8]> {
+        match self {
+            Frame::Error(line) => Some(line),
+            _ => None,
+        }
+    }
+
     fn to_error_line(&self) -> Option<Bytes> {
         match self {
             Frame::Error(line) => Some(line.clone()),
@@ -151,6 +168,10 @@ impl<'a> ReadReply<'a> for ReplyRef<'a> {
 
     fn as_int(&self) -> Option<i64> {
         ReplyRef::as_int(self)
+    }
+
+    fn error_line(&self) -> Option<&'a [u8]> {
+        ReplyRef::error_line(self)
     }
 
     fn to_error_line(&self) -> Option<Bytes> {

@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use slotline_resp::{Decoder, Frame, Limits, ProtocolError, Reply, ReplyRef};
+use slotline_resp::{Decoder, Frame, Limits, ProtocolError, ReadReply, Reply, ReplyRef};
 
 /// A line for a simple string or error: any bytes but CR and LF.
 fn line() -> impl Strategy<Value = Bytes> {
@@ -163,6 +163,17 @@ fn same_reading(view: ReplyRef<'_>, frame: &Frame) -> Result<(), TestCaseError> 
     prop_assert_eq!(view.is_null(), frame.is_null());
     prop_assert_eq!(view.is_error(), frame.is_error());
     prop_assert_eq!(view.error_line(), frame.error_line());
+    // The same through the reading trait both implement.
+    prop_assert_eq!(ReadReply::kind(&view), ReadReply::kind(&frame));
+    prop_assert_eq!(ReadReply::error_line(&view), ReadReply::error_line(&frame));
+    prop_assert_eq!(ReadReply::error_kind(&view), ReadReply::error_kind(&frame));
+    prop_assert_eq!(
+        ReadReply::to_error_line(&view),
+        ReadReply::to_error_line(&frame)
+    );
+    if let Some(kind) = frame.error_kind() {
+        prop_assert_eq!(ReadReply::error_kind(&frame), Some(kind.as_bytes()));
+    }
     prop_assert_eq!(view.array_len(), frame.as_array().map(<[Frame]>::len));
     prop_assert_eq!(view.iter().len(), frame.iter().len());
     prop_assert_eq!(&view.to_frame(), frame);

@@ -23,7 +23,7 @@
 use std::sync::{Arc, Mutex};
 
 use slotline_conn::blocking::Query;
-use slotline_conn::{Addr, Cmd, Pipeline};
+use slotline_conn::{Addr, Cmd, FromReply, Pipeline};
 use slotline_resp::Frame;
 
 use crate::logic::{Discovery, Found, Input, Request, Step, Want};
@@ -174,6 +174,12 @@ impl Query for SentinelClient {
         self.runtime
             .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
     }
+
+    /// Converts straight from the reply's bytes, as the async twin does.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
+        self.runtime
+            .block_on(slotline_conn::Query::query(&self.inner, cmd))
+    }
 }
 
 /// The blocking twin of [`crate::ReplicaClient`]: commands spread over the healthy
@@ -217,5 +223,11 @@ impl Query for ReplicaClient {
     fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
         self.runtime
             .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
+    }
+
+    /// Converts straight from the reply's bytes, as the async twin does.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
+        self.runtime
+            .block_on(slotline_conn::Query::query(&self.inner, cmd))
     }
 }

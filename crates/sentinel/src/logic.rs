@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use slotline_conn::{cmd, command_table, pipe, Addr, Pipeline, ServerErrorKind};
-use slotline_resp::Frame;
+use slotline_resp::{Frame, ReadReply};
 
 use crate::{Error, Result};
 
@@ -535,9 +535,10 @@ pub(crate) fn parse_switch(payload: &[u8]) -> Option<Switch> {
     })
 }
 
-/// Whether `frame` is a `READONLY` error: the command reached a replica and did not run.
-pub(crate) fn is_readonly_error(frame: &Frame) -> bool {
-    frame.error_kind() == Some("READONLY")
+/// Whether `reply` (a [`Frame`] or a view) is a `READONLY` error: the command reached a
+/// replica and did not run.
+pub(crate) fn is_readonly_error<'a>(reply: impl ReadReply<'a>) -> bool {
+    reply.error_kind() == Some(b"READONLY")
 }
 
 /// Whether a pipeline's replies say it reached a replica and none of its writes ran, so
@@ -560,10 +561,10 @@ pub(crate) fn pipeline_refused_by_replica(p: &Pipeline, replies: &[Frame]) -> bo
         .all(|(c, reply)| command_table::is_readonly(c) || is_readonly_error(reply))
 }
 
-/// Whether a replica's reply says it cannot serve now and refused before running
-/// (`LOADING`, `MASTERDOWN`): a read may go to another node.
-pub(crate) fn replica_cannot_serve(frame: &Frame) -> bool {
-    matches!(frame.error_kind(), Some("LOADING" | "MASTERDOWN"))
+/// Whether a replica's reply (a [`Frame`] or a view) says it cannot serve now and refused
+/// before running (`LOADING`, `MASTERDOWN`): a read may go to another node.
+pub(crate) fn replica_cannot_serve<'a>(reply: impl ReadReply<'a>) -> bool {
+    matches!(reply.error_kind(), Some(b"LOADING" | b"MASTERDOWN"))
 }
 
 /// Round robin: the first index from `start` (modulo `len`) that is `usable`.
@@ -905,6 +906,23 @@ mod tests {
         assert!(replica_cannot_serve(&Frame::error(
             "LOADING Redis is loading"
         )));
+        // Views of the received bytes read the same; only the whole first word counts.
+        let view = |wire: &[u8]| {
+            slotline_resp::Decoder::default()
+                .decode_reply(&mut bytes::BytesMut::from(wire))
+                .unwrap()
+                .unwrap()
+        };
+        assert!(is_readonly_error(
+            view(b"-READONLY You can't write against a read only replica.\r\n").view()
+        ));
+        assert!(is_readonly_error(view(b"-READONLY\r\n").view()));
+        assert!(!is_readonly_error(view(b"-READONLYX no\r\n").view()));
+        assert!(!is_readonly_error(view(b"+READONLY\r\n").view()));
+        assert!(replica_cannot_serve(
+            view(b"-MASTERDOWN Link with MASTER is down\r\n").view()
+        ));
+        assert!(!replica_cannot_serve(view(b"$7\r\nLOADING\r\n").view()));
     }
 
     #[test]

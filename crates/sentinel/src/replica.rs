@@ -4,8 +4,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{command_table, Addr, Client, ClientOptions, Cmd, Pipeline, Query, Resolver};
-use slotline_resp::Frame;
+use slotline_conn::{
+    command_table, convert_read, Addr, Client, ClientOptions, Cmd, FromReply, Pipeline, Query,
+    Resolver,
+};
+use slotline_resp::{Frame, Reply};
 use tokio::sync::{oneshot, OnceCell};
 
 use crate::logic::{replica_cannot_serve, replica_ready, round_robin};
@@ -266,10 +269,10 @@ async fn refresh_periodically(shared: Weak<ReplicaShared>, mut stop: oneshot::Re
 }
 
 impl Target {
-    async fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+    async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
         match self {
-            Target::Replica(c) => c.send_command(cmd).await,
-            Target::Master(m) => m.send_command(cmd).await,
+            Target::Replica(c) => c.send_command_reply(cmd).await,
+            Target::Master(m) => m.send_command_reply(cmd).await,
         }
     }
 
@@ -291,16 +294,20 @@ fn try_elsewhere(e: &slotline_conn::Error, reads_only: bool) -> bool {
     e.is_connection_lost() && (e.is_retryable() || reads_only)
 }
 
-impl Query for ReplicaClient {
-    async fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+impl ReplicaClient {
+    /// Sends one command to a replica and returns its reply still in the received bytes
+    /// (see [`Client::send_command_reply`]). A replica that cannot serve (`LOADING`,
+    /// `MASTERDOWN`, or gone while the request had not left or only read) passes the
+    /// command to the next one, a few times at most.
+    pub async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
         let reads_only = command_table::is_readonly(cmd);
         let mut tries = 0;
         loop {
             tries += 1;
             let target = self.target().await?;
             let last = tries >= MAX_TRIES || !target.is_replica();
-            match target.send_command(cmd).await {
-                Ok(frame) if !last && replica_cannot_serve(&frame) => {
+            match target.send_command_reply(cmd).await {
+                Ok(reply) if !last && replica_cannot_serve(reply.view()) => {
                     self.shared.refresh_soon();
                 }
                 Err(e) if !last && try_elsewhere(&e, reads_only) => {
@@ -309,6 +316,17 @@ impl Query for ReplicaClient {
                 other => return other,
             }
         }
+    }
+}
+
+impl Query for ReplicaClient {
+    async fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+        self.send_command_reply(cmd).await.map(Reply::into_frame)
+    }
+
+    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
+    async fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
+        convert_read(self.send_command_reply(cmd).await?.view())
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {

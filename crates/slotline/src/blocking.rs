@@ -1,6 +1,6 @@
 //! The blocking [`Client`]: the same names as [`crate::Client`], for threads.
 
-use slotline_conn::{Cmd, Frame, Pipeline, Result};
+use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Result};
 
 /// The blocking command traits, so that `use slotline::blocking::{Client, Commands}` works
 /// as the async `use slotline::{Client, Commands}` does.
@@ -85,6 +85,16 @@ impl Query for Client {
             Client::SentinelMaster(c) => c.send_pipeline(pipe),
             Client::SentinelReplica(c) => c.send_pipeline(pipe),
             Client::Cluster(c) => c.send_pipeline(pipe),
+        }
+    }
+
+    /// Each mode's own `query`, which converts straight from the reply's bytes.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        match self {
+            Client::Node(c) => c.query(cmd),
+            Client::SentinelMaster(c) => c.query(cmd),
+            Client::SentinelReplica(c) => c.query(cmd),
+            Client::Cluster(c) => c.query(cmd),
         }
     }
 }

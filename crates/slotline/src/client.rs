@@ -1,7 +1,7 @@
 //! [`Client`]: one type for every deployment, opened from a URL.
 
 use slotline_cluster::ClusterClient;
-use slotline_conn::{Cmd, Frame, Pipeline, Query, Result};
+use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Query, Result};
 use slotline_sentinel::{ReplicaClient, Sentinel, SentinelClient};
 
 use crate::Target;
@@ -92,6 +92,16 @@ impl Query for Client {
             Client::SentinelMaster(c) => c.send_pipeline(pipe).await,
             Client::SentinelReplica(c) => c.send_pipeline(pipe).await,
             Client::Cluster(c) => c.send_pipeline(pipe).await,
+        }
+    }
+
+    /// Each mode's own `query`, which converts straight from the reply's bytes.
+    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        match self {
+            Client::Node(c) => c.query(cmd).await,
+            Client::SentinelMaster(c) => c.query(cmd).await,
+            Client::SentinelReplica(c) => c.query(cmd).await,
+            Client::Cluster(c) => c.query(cmd).await,
         }
     }
 }

@@ -8,7 +8,7 @@ use slotline_resp::Frame;
 use super::Runtime;
 use super::{Client, Query};
 use crate::config::IntoConnectionConfig;
-use crate::{Cmd, Pipeline, Query as AsyncQuery, ReadFrom, Result};
+use crate::{Cmd, FromReply, Pipeline, Query as AsyncQuery, ReadFrom, Result};
 
 /// The blocking twin of [`crate::Replicated`], with the same names: a master and its
 /// replicas behind one `Clone + Send + Sync` handle; read-only commands go to replicas
@@ -94,5 +94,10 @@ impl Query for Replicated {
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
         self.runtime.block_on(self.inner.send_pipeline(pipe))
+    }
+
+    /// Converts straight from the reply's bytes, as the async twin does.
+    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
+        self.runtime.block_on(AsyncQuery::query(&self.inner, cmd))
     }
 }
