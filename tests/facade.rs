@@ -534,7 +534,29 @@ async fn open_fails_cleanly_when_nothing_answers() {
         );
         let err = Client::open(&url).await.unwrap_err();
         assert!(err.to_string().contains("no-such-service"), "{err}");
+        // The discovery error itself, for callers that act on it.
+        match slotline::sentinel::Error::in_conn_error(&err) {
+            Some(slotline::sentinel::Error::UnknownService { service, asked }) => {
+                assert_eq!(service, "no-such-service");
+                assert_eq!(asked.len(), t.sentinel_addrs().len(), "{asked:?}");
+            }
+            other => panic!("expected UnknownService inside {err:?}, got {other:?}"),
+        }
     }
+    // No sentinel up: which ones were asked, and why each failed.
+    let url = format!("redis+sentinel://127.0.0.1:{dead}/mymaster");
+    let err = Client::open(&url).await.unwrap_err();
+    match slotline::sentinel::Error::in_conn_error(&err) {
+        Some(slotline::sentinel::Error::NoSentinelReachable { failures }) => {
+            assert_eq!(failures.len(), 1, "{failures:?}");
+        }
+        other => panic!("expected NoSentinelReachable inside {err:?}, got {other:?}"),
+    }
+    // Other errors have none inside.
+    let err = Client::open(&format!("redis://127.0.0.1:{dead}"))
+        .await
+        .unwrap_err();
+    assert!(slotline::sentinel::Error::in_conn_error(&err).is_none());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -83,10 +83,31 @@ impl From<Error> for slotline_conn::Error {
         match e {
             Error::Conn(inner) => inner,
             Error::Config(msg) => slotline_conn::Error::Config(msg),
+            // The discovery error rides inside, for `Error::in_conn_error`.
             other => slotline_conn::Error::io(
-                std::io::Error::new(std::io::ErrorKind::NotConnected, other.to_string()),
+                std::io::Error::new(std::io::ErrorKind::NotConnected, other),
                 false,
             ),
+        }
+    }
+}
+
+impl Error {
+    /// The discovery error inside an error from a client that discovers its nodes through
+    /// sentinels (`SentinelClient`, `ReplicaClient`, the facade's `Client::open` with a
+    /// `redis+sentinel://` URL), which report it as a connection failure before anything was
+    /// sent; `None` for any other error.
+    ///
+    /// ```
+    /// use slotline_sentinel::Error;
+    /// let e: slotline_conn::Error = Error::UnknownService { service: "cache".into(), asked: vec![] }.into();
+    /// assert!(e.is_retryable());
+    /// assert!(matches!(Error::in_conn_error(&e), Some(Error::UnknownService { service, .. }) if service == "cache"));
+    /// ```
+    pub fn in_conn_error(e: &slotline_conn::Error) -> Option<&Error> {
+        match e {
+            slotline_conn::Error::Io { source, .. } => source.get_ref()?.downcast_ref(),
+            _ => None,
         }
     }
 }
