@@ -26,6 +26,12 @@ server_ticks() {
   echo "$total"
 }
 
+# server_pids PORT...: the pids of the local redis-servers listening on these ports.
+server_pids() {
+  local port
+  for port in "$@"; do pgrep -f "redis-server 127.0.0.1:$port" | head -1; done
+}
+
 # per_request TICKS N: CPU microseconds per request.
 per_request() { python3 -c "print(f'{$1 * 1e6 / $(getconf CLK_TCK) / $2:.2f}')"; }
 
@@ -113,9 +119,8 @@ bench_standalone() {
   local addr
   addr=$(topology_nodes master)
   TARGET="-p ${addr##*:}"
-  SERVER_PIDS=$(pgrep -f "redis-server 127.0.0.1:${addr##*:}" | head -1)
-  local n=${N:-1000000}
-  REPEAT=${REPEAT:-1}
+  SERVER_PIDS=$(server_pids "${addr##*:}")
+  local n=${N:-1000000} REPEAT=${REPEAT:-1}
   ROWS=()
   run_pair "GET, 50 callers" unpinned -c 50 -n "$n" -t get
   run_pair "GET, 50 callers" "same core" -c 50 -n "$n" -t get
@@ -131,13 +136,12 @@ bench_standalone() {
 
 bench_cluster() {
   start_topology cluster
-  local addr ports port
+  local addr ports
   ports=$(for addr in $(topology_nodes master) $(topology_nodes replica); do echo "${addr##*:}"; done)
   addr=$(topology_nodes master | awk '{print $1}')
   TARGET="--cluster -p ${addr##*:}"
-  SERVER_PIDS=$(for port in $ports; do pgrep -f "redis-server 127.0.0.1:$port" | head -1; done)
-  local n=${N:-300000}
-  REPEAT=${REPEAT:-3}
+  SERVER_PIDS=$(server_pids $ports)
+  local n=${N:-300000} REPEAT=${REPEAT:-3}
   ROWS=()
   local placement
   for placement in unpinned "same core" "split cores"; do
@@ -147,16 +151,13 @@ bench_cluster() {
   run_pair "GET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
   # redis-benchmark --cluster gives each connection one master's hash tag: the same key
   # layout for slotline.
-  SL_FLAGS=--tagged
-  run_pair "GET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t get -r 100000
-  run_pair "SET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t set -r 100000
-  run_pair "GET, 50 callers, pipeline 16, keys tagged per master" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
-  SL_FLAGS=
+  SL_FLAGS=--tagged run_pair "GET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t get -r 100000
+  SL_FLAGS=--tagged run_pair "SET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t set -r 100000
+  SL_FLAGS=--tagged run_pair "GET, 50 callers, pipeline 16, keys tagged per master" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
   write_table bench-cluster "End to end against a local Redis Cluster (3 masters × 1 replica)" \
     "Cluster from \`slotline-testbed up cluster\` (3 masters, 1 replica each: 6 redis-server processes); both tools get \`--cluster -p\` one master's port. redis-benchmark opens \`-c\` connections to every master; \`slotline bench\` runs \`-c\` tasks on one \`ClusterClient\` (one shared client per node)."
   stop_topologies
 }
 
-for topology in "${@:-standalone cluster}"; do
-  for t in $topology; do "bench_$t"; done
-done
+(($#)) || set -- standalone cluster
+for topology in "$@"; do "bench_$topology"; done

@@ -345,7 +345,7 @@ impl Shared {
     /// late and its slot is freed at once. A request already handed to the writer stays
     /// queued, to be matched with its reply.
     fn withdraw(&self, id: u64) {
-        let _ = self.take_unsent(id);
+        let _ = self.lock().take_unsent(id);
     }
 
     /// Fails the requests whose deadline has passed: one handed to the writer gets a
@@ -382,9 +382,10 @@ impl Shared {
                 }
             }
             st.next_deadline = next;
-            drop(st);
+            // Under the same lock: a writer must not hand these out in between, or they
+            // would be sent late with nobody told and no deadline left to watch.
             for id in unsent {
-                if let (Some(tx), after) = self.take_unsent(id) {
+                if let (Some(tx), after) = st.take_unsent(id) {
                     let what = if connected {
                         "the request to be written (it was not sent)"
                     } else {
@@ -406,31 +407,6 @@ impl Shared {
             let _ = tx.send(Err(error));
         }
         next
-    }
-
-    /// Takes request `id`, not handed to the writer yet, out of the queue and its bytes out
-    /// of `out`; returns where its answer would have gone.
-    fn take_unsent(&self, id: u64) -> (Option<oneshot::Sender<Result<Answer>>>, Duration) {
-        let mut st = self.lock();
-        let Some(pos) = st.pending.iter().position(|p| p.id == id) else {
-            return (None, Duration::ZERO);
-        };
-        if pos < st.handed {
-            return (None, Duration::ZERO);
-        }
-        let State { out, pending, .. } = &mut *st;
-        let Some(mut p) = pending.remove(pos) else {
-            return (None, Duration::ZERO);
-        };
-        // Everything from `pos` on is still in `out`, after this request's bytes.
-        let len = p.end - p.start;
-        let rest = out.split_off(p.start);
-        out.extend_from_slice(&rest[len..]);
-        for later in pending.iter_mut().skip(pos) {
-            later.start -= len;
-            later.end -= len;
-        }
-        (p.tx.take(), p.timeout)
     }
 
     /// Hands the writer task what is left to write: a caller's unwritten bytes first,
@@ -597,6 +573,30 @@ impl Shared {
 }
 
 impl State {
+    /// Takes request `id`, not handed to the writer yet, out of the queue and its bytes out
+    /// of `out`; returns where its answer would have gone.
+    fn take_unsent(&mut self, id: u64) -> (Option<oneshot::Sender<Result<Answer>>>, Duration) {
+        let Some(pos) = self.pending.iter().position(|p| p.id == id) else {
+            return (None, Duration::ZERO);
+        };
+        if pos < self.handed {
+            return (None, Duration::ZERO);
+        }
+        let State { out, pending, .. } = self;
+        let Some(mut p) = pending.remove(pos) else {
+            return (None, Duration::ZERO);
+        };
+        // Everything from `pos` on is still in `out`, after this request's bytes.
+        let len = p.end - p.start;
+        let rest = out.split_off(p.start);
+        out.extend_from_slice(&rest[len..]);
+        for later in pending.iter_mut().skip(pos) {
+            later.start -= len;
+            later.end -= len;
+        }
+        (p.tx.take(), p.timeout)
+    }
+
     /// Marks the link down and takes out the requests handed to it, to be failed.
     fn lose_connection(&mut self, error: &Error) -> Vec<Pending> {
         let handed = self.handed.min(self.pending.len());
