@@ -151,6 +151,12 @@ async fn cross_slot_multi_key_commands_are_split_and_merged() {
             assert_eq!(v.as_deref(), Some(format!("={k}").as_str()));
         }
     }
+    // The merged reply, read in place, is the merged frame.
+    let mget = cmd("MGET").arg(&asked);
+    let reply = cl.send_command_reply(&mget).await.unwrap();
+    let frame = cl.send_command(&mget).await.unwrap();
+    assert_eq!(reply.view().to_frame(), frame);
+    assert_eq!(reply.view().array_len(), Some(asked.len()));
     // Counts are summed.
     assert_eq!(cl.exists(&asked).await.unwrap(), 100);
     assert_eq!(cl.touch(&asked).await.unwrap(), 100);

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use slotline_conn::blocking::{Query, Runtime};
 use slotline_conn::{
-    Addr, Cmd, Error, Frame, FromReply, Message, Pipeline, Query as AsyncQuery, Result,
+    Addr, Cmd, Error, Frame, FromReply, Message, Pipeline, Query as AsyncQuery, Reply, Result,
     ScanOptions, Subscriptions, ToArgs,
 };
 
@@ -128,6 +128,11 @@ impl ClusterClient {
 }
 
 impl Query for ClusterClient {
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        self.block_on(self.inner.send_command_reply(cmd))
+    }
+
+    /// A split command's merged frame as it is, as the async client gives it.
     fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
         self.block_on(self.inner.send_command(cmd))
     }
@@ -136,7 +141,7 @@ impl Query for ClusterClient {
         self.block_on(self.inner.send_pipeline(pipe))
     }
 
-    /// Converts straight from the reply's bytes, as the async client does.
+    /// Converts as the async client does (a split command from its merged frame).
     fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
         self.block_on(AsyncQuery::query(&self.inner, cmd))
     }

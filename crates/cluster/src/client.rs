@@ -1054,31 +1054,44 @@ impl ClusterClient {
     }
 }
 
+/// Where a routed command goes: one node (its slot's, or any for a keyless command) and
+/// whether it only reads; `Err` with the route of a command split over several nodes.
+fn one_node(route: Route) -> std::result::Result<(Option<u16>, bool), Route> {
+    match route {
+        Route::Slot { slot, readonly } => Ok((Some(slot), readonly)),
+        Route::Any { readonly } => Ok((None, readonly)),
+        split => Err(split),
+    }
+}
+
 impl Query for ClusterClient {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        match route(cmd)? {
-            Route::Slot { slot, readonly } => self
-                .run_single(cmd, Some(slot), readonly)
-                .await
-                .map(Reply::into_frame),
-            Route::Any { readonly } => self
-                .run_single(cmd, None, readonly)
-                .await
-                .map(Reply::into_frame),
-            other => self.run_split(cmd, other).await,
+    /// A command split over several nodes is merged, then read back into a `Reply`.
+    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        match one_node(route(cmd)?) {
+            Ok((slot, readonly)) => self.run_single(cmd, slot, readonly).await,
+            Err(split) => Ok(Reply::from_frame(self.run_split(cmd, split).await?)?),
         }
     }
 
-    /// A command for one node converts straight from the reply's bytes, through a view.
+    /// A split command's merged frame as it is (not read back).
+    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        match one_node(route(cmd)?) {
+            Ok((slot, readonly)) => self
+                .run_single(cmd, slot, readonly)
+                .await
+                .map(Reply::into_frame),
+            Err(split) => self.run_split(cmd, split).await,
+        }
+    }
+
+    /// A command for one node converts straight from the reply's bytes, a split one from
+    /// its merged frame.
     async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        match route(cmd)? {
-            Route::Slot { slot, readonly } => {
-                convert_read(self.run_single(cmd, Some(slot), readonly).await?.view())
+        match one_node(route(cmd)?) {
+            Ok((slot, readonly)) => {
+                convert_read(self.run_single(cmd, slot, readonly).await?.view())
             }
-            Route::Any { readonly } => {
-                convert_read(self.run_single(cmd, None, readonly).await?.view())
-            }
-            other => convert(self.run_split(cmd, other).await?),
+            Err(split) => convert(self.run_split(cmd, split).await?),
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox};
 use crate::stream::Stream;
-use crate::{convert_read, Cmd, Error, FromReply, Pipeline, Query, Result};
+use crate::{Cmd, Error, Pipeline, Query, Result};
 
 /// One async connection to one server.
 ///
@@ -159,21 +159,12 @@ pub(crate) async fn with_timeout<T>(
     }
 }
 
-impl Connection {
-    /// Sends one command and returns its reply still in the received bytes, to be read
-    /// through [`Reply::view`] without building [`Frame`]s (an error reply is returned as
-    /// is). [`query`](Query::query) converts from it.
-    pub async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+impl Query for Connection {
+    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
         replies.pop().ok_or(Error::Closed { written: true })
-    }
-}
-
-impl Query for Connection {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.send_command_reply(cmd).await.map(Reply::into_frame)
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
@@ -186,10 +177,5 @@ impl Query for Connection {
             .exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
             .await?;
         Ok(replies.into_iter().map(Reply::into_frame).collect())
-    }
-
-    /// Converts straight from the reply's bytes, through a view.
-    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        convert_read(self.send_command_reply(cmd).await?.view())
     }
 }

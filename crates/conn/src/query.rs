@@ -3,10 +3,10 @@
 
 use std::future::Future;
 
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 use crate::commands::{block_time, command_list, eval_cmd};
-use crate::reply::convert;
+use crate::reply::{convert, convert_read};
 use crate::scan::{ScanOptions, ScanStream};
 use crate::script::ScriptCall;
 use crate::{cmd, Cmd, FromReply, Pipeline, Result, ToArgs};
@@ -15,8 +15,15 @@ use crate::{cmd, Cmd, FromReply, Pipeline, Result, ToArgs};
 /// connection, the shared client, replication, sentinel and cluster clients), and with it
 /// gets [`Commands`].
 pub trait Query: Sync {
+    /// Sends one command; returns its reply still in the received bytes, to be read through
+    /// [`Reply::view`] without building [`Frame`]s (an error reply is returned as is).
+    /// [`query`](Query::query) and every typed command convert from it.
+    fn send_command_reply(&self, cmd: &Cmd) -> impl Future<Output = Result<Reply>> + Send;
+
     /// Sends one command; returns its raw reply (an error reply as a [`Frame::Error`]).
-    fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send;
+    fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send {
+        async move { self.send_command_reply(cmd).await.map(Reply::into_frame) }
+    }
 
     /// Sends a pipeline in one round trip; returns its raw replies, one per command (plus
     /// `MULTI`'s and `EXEC`'s for a transaction).
@@ -24,7 +31,7 @@ pub trait Query: Sync {
 
     /// Sends one command and converts its reply; an error reply is an [`Error::Server`](crate::Error::Server).
     fn query<T: FromReply>(&self, cmd: &Cmd) -> impl Future<Output = Result<T>> + Send {
-        async move { convert(self.send_command(cmd).await?) }
+        async move { convert_read(self.send_command_reply(cmd).await?.view()) }
     }
 
     /// Runs a pipeline and converts the array of its kept replies (see

@@ -7,9 +7,7 @@ use slotline_resp::{Frame, Reply};
 
 use crate::command_table;
 use crate::config::{Addr, ConnectionConfig, IntoConnectionConfig};
-use crate::{
-    cmd, convert_read, Client, ClientOptions, Cmd, Error, FromReply, Pipeline, Query, Result,
-};
+use crate::{cmd, Client, ClientOptions, Cmd, Error, Pipeline, Query, Result};
 
 /// Where read-only commands go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,20 +113,32 @@ impl Replicated {
         if !read_only || self.read_from == ReadFrom::Primary {
             return Ok(&self.master);
         }
-        let n = self.replicas.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            let replica = &self.replicas[(start + i) % n];
-            if replica.is_connected() {
-                return Ok(replica);
-            }
+        if let Some(replica) = self.next_replica(Client::is_connected) {
+            return Ok(replica);
         }
         match self.read_from {
             ReadFrom::Replica => Err(Error::Refused(format!(
-                "no replica is connected (of {n}); ReadFrom::PreferReplica would read from the master"
+                "no replica is connected (of {}); ReadFrom::PreferReplica would read from the master",
+                self.replicas.len()
             ))),
             _ => Ok(&self.master),
         }
+    }
+
+    /// Where a read refused by replica `refused` goes next: another connected replica, or
+    /// the master when the policy allows it.
+    fn route_elsewhere(&self, refused: &Client) -> Option<&Client> {
+        self.next_replica(|r| !std::ptr::eq(r, refused) && r.is_connected())
+            .or((self.read_from == ReadFrom::PreferReplica).then_some(&self.master))
+    }
+
+    /// The next replica in round-robin order that is `usable`.
+    fn next_replica(&self, usable: impl Fn(&Client) -> bool) -> Option<&Client> {
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| &self.replicas[(start + i) % n])
+            .find(|r| usable(r))
     }
 }
 
@@ -183,13 +193,12 @@ pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
         .collect()
 }
 
-impl Replicated {
-    /// Sends one command to the node its kind goes to and returns its reply still in the
-    /// received bytes (see [`Client::send_command_reply`]). A read that a replica could not
+impl Query for Replicated {
+    /// Sends the command to the node its kind goes to. A read that a replica could not
     /// serve (it dropped just now, or answered `LOADING`/`MASTERDOWN` before running it)
     /// is asked once more, of another replica or (with [`ReadFrom::PreferReplica`]) of the
     /// master; when there is nowhere else to ask, the caller gets the replica's answer.
-    pub async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         let read_only = command_table::is_readonly(cmd);
         let target = self.route(read_only)?;
         let result = target.send_command_reply(cmd).await;
@@ -210,28 +219,6 @@ impl Replicated {
             Some(next) => next.send_command_reply(cmd).await,
             None => result,
         }
-    }
-
-    /// Where a read refused by replica `refused` goes next: another connected replica, or
-    /// the master when the policy allows it.
-    fn route_elsewhere(&self, refused: &Client) -> Option<&Client> {
-        let n = self.replicas.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|i| &self.replicas[(start + i) % n])
-            .find(|r| !std::ptr::eq(*r, refused) && r.is_connected())
-            .or((self.read_from == ReadFrom::PreferReplica).then_some(&self.master))
-    }
-}
-
-impl Query for Replicated {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.send_command_reply(cmd).await.map(Reply::into_frame)
-    }
-
-    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
-    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        convert_read(self.send_command_reply(cmd).await?.view())
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {

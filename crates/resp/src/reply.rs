@@ -6,10 +6,10 @@
 //! payload; a payload becomes a `Bytes` (still without a copy) only when asked for with
 //! [`ReplyRef::to_bytes`].
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::decode::{build_nested, scalar_frame, Token};
-use crate::{Frame, ReplyKind};
+use crate::{Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, ReplyKind};
 
 /// One complete reply, kept in its received bytes with an index of its elements.
 ///
@@ -59,6 +59,35 @@ impl Reply {
             root,
             tokens: Vec::new(),
         }
+    }
+
+    /// A reply that reads as `frame`, for code that builds replies itself (a cluster
+    /// command answered by several nodes, merged). A non-empty array is encoded and read
+    /// back; that fails only for arrays nested deeper than [`Limits::DEPTH_CEILING`].
+    ///
+    /// ```
+    /// use slotline_resp::{Frame, Reply};
+    /// let frame = Frame::Array(vec![Frame::bulk("a"), Frame::Integer(1)]);
+    /// let reply = Reply::from_frame(frame.clone())?;
+    /// assert_eq!(reply.view().to_frame(), frame);
+    /// # Ok::<(), slotline_resp::ProtocolError>(())
+    /// ```
+    pub fn from_frame(frame: Frame) -> Result<Reply, ProtocolError> {
+        if !matches!(&frame, Frame::Array(items) if !items.is_empty()) {
+            return Ok(Reply::from_unit(frame));
+        }
+        let mut wire = BytesMut::with_capacity(frame.encoded_len());
+        frame.encode(&mut wire);
+        let len = wire.len();
+        let limits = Limits {
+            max_bulk_len: usize::MAX,
+            max_array_len: usize::MAX,
+            max_depth: Limits::DEPTH_CEILING,
+            max_line_len: usize::MAX,
+        };
+        Decoder::with_limits(limits)
+            .decode_reply(&mut wire)?
+            .ok_or_else(|| ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, len))
     }
 
     /// A non-empty array reply: its bytes and its tokens, subtree sizes marked.

@@ -286,6 +286,8 @@ proptest! {
         for (reply, frame) in replies.iter().zip(&frames) {
             same_reading(reply.view(), frame)?;
             prop_assert_eq!(&reply.clone().into_frame(), frame);
+            // A reply built from the frame itself reads the same.
+            same_reading(Reply::from_frame(frame.clone()).unwrap().view(), frame)?;
         }
     }
 

@@ -23,8 +23,8 @@
 use std::sync::{Arc, Mutex};
 
 use slotline_conn::blocking::Query;
-use slotline_conn::{Addr, Cmd, FromReply, Pipeline};
-use slotline_resp::Frame;
+use slotline_conn::{Addr, Cmd, Pipeline};
+use slotline_resp::{Frame, Reply};
 
 use crate::logic::{Discovery, Found, Input, Request, Step, Want};
 use crate::{Error, Inner, IntoSentinelAddr, Result, SentinelConfig};
@@ -165,20 +165,14 @@ impl SentinelClient {
 }
 
 impl Query for SentinelClient {
-    fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+    fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
         self.runtime
-            .block_on(slotline_conn::Query::send_command(&self.inner, cmd))
+            .block_on(slotline_conn::Query::send_command_reply(&self.inner, cmd))
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
         self.runtime
             .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
-    }
-
-    /// Converts straight from the reply's bytes, as the async twin does.
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
-        self.runtime
-            .block_on(slotline_conn::Query::query(&self.inner, cmd))
     }
 }
 
@@ -215,19 +209,13 @@ impl ReplicaClient {
 }
 
 impl Query for ReplicaClient {
-    fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
+    fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
         self.runtime
-            .block_on(slotline_conn::Query::send_command(&self.inner, cmd))
+            .block_on(slotline_conn::Query::send_command_reply(&self.inner, cmd))
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
         self.runtime
             .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
-    }
-
-    /// Converts straight from the reply's bytes, as the async twin does.
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
-        self.runtime
-            .block_on(slotline_conn::Query::query(&self.inner, cmd))
     }
 }

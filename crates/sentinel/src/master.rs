@@ -3,9 +3,7 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{
-    convert_read, Addr, Client, Cmd, FromReply, Pipeline, PubSub, Query, Resolver,
-};
+use slotline_conn::{Addr, Client, Cmd, Pipeline, PubSub, Query, Resolver};
 use slotline_resp::{Frame, Reply};
 use tokio::sync::watch;
 
@@ -155,11 +153,10 @@ impl MasterShared {
     }
 }
 
-impl SentinelClient {
-    /// Sends one command to the master and returns its reply still in the received bytes
-    /// (see [`Client::send_command_reply`]). A `READONLY` refusal (the node was demoted)
-    /// moves the client to the master the sentinels name and sends the command again.
-    pub async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
+impl Query for SentinelClient {
+    /// Sends the command to the master. A `READONLY` refusal (the node was demoted) moves
+    /// the client to the master the sentinels name and sends the command again.
+    async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
         let mut resent = 0;
         loop {
             let from = self.shared.client.addr();
@@ -170,17 +167,6 @@ impl SentinelClient {
             resent += 1;
             self.leave(&from).await;
         }
-    }
-}
-
-impl Query for SentinelClient {
-    async fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
-        self.send_command_reply(cmd).await.map(Reply::into_frame)
-    }
-
-    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
-    async fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
-        convert_read(self.send_command_reply(cmd).await?.view())
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {

@@ -4,10 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{
-    command_table, convert_read, Addr, Client, ClientOptions, Cmd, FromReply, Pipeline, Query,
-    Resolver,
-};
+use slotline_conn::{command_table, Addr, Client, ClientOptions, Cmd, Pipeline, Query, Resolver};
 use slotline_resp::{Frame, Reply};
 use tokio::sync::{oneshot, OnceCell};
 
@@ -294,12 +291,11 @@ fn try_elsewhere(e: &slotline_conn::Error, reads_only: bool) -> bool {
     e.is_connection_lost() && (e.is_retryable() || reads_only)
 }
 
-impl ReplicaClient {
-    /// Sends one command to a replica and returns its reply still in the received bytes
-    /// (see [`Client::send_command_reply`]). A replica that cannot serve (`LOADING`,
+impl Query for ReplicaClient {
+    /// Sends the command to a replica. A replica that cannot serve (`LOADING`,
     /// `MASTERDOWN`, or gone while the request had not left or only read) passes the
     /// command to the next one, a few times at most.
-    pub async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
+    async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
         let reads_only = command_table::is_readonly(cmd);
         let mut tries = 0;
         loop {
@@ -316,17 +312,6 @@ impl ReplicaClient {
                 other => return other,
             }
         }
-    }
-}
-
-impl Query for ReplicaClient {
-    async fn send_command(&self, cmd: &Cmd) -> slotline_conn::Result<Frame> {
-        self.send_command_reply(cmd).await.map(Reply::into_frame)
-    }
-
-    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
-    async fn query<T: FromReply>(&self, cmd: &Cmd) -> slotline_conn::Result<T> {
-        convert_read(self.send_command_reply(cmd).await?.view())
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {

@@ -1,6 +1,6 @@
 //! The blocking [`Client`]: the same names as [`crate::Client`], for threads.
 
-use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Result};
+use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Reply, Result};
 
 /// The blocking command traits, so that `use slotline::blocking::{Client, Commands}` works
 /// as the async `use slotline::{Client, Commands}` does.
@@ -70,31 +70,21 @@ impl Client {
 }
 
 impl Query for Client {
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        each_mode!(self, c => c.send_command_reply(cmd))
+    }
+
+    /// Each mode's own (a cluster's split command gives its merged frame as it is).
     fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        match self {
-            Client::Node(c) => c.send_command(cmd),
-            Client::SentinelMaster(c) => c.send_command(cmd),
-            Client::SentinelReplica(c) => c.send_command(cmd),
-            Client::Cluster(c) => c.send_command(cmd),
-        }
+        each_mode!(self, c => c.send_command(cmd))
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        match self {
-            Client::Node(c) => c.send_pipeline(pipe),
-            Client::SentinelMaster(c) => c.send_pipeline(pipe),
-            Client::SentinelReplica(c) => c.send_pipeline(pipe),
-            Client::Cluster(c) => c.send_pipeline(pipe),
-        }
+        each_mode!(self, c => c.send_pipeline(pipe))
     }
 
-    /// Each mode's own `query`, which converts straight from the reply's bytes.
+    /// Each mode's own (a cluster's split command converts from its merged frame).
     fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        match self {
-            Client::Node(c) => c.query(cmd),
-            Client::SentinelMaster(c) => c.query(cmd),
-            Client::SentinelReplica(c) => c.query(cmd),
-            Client::Cluster(c) => c.query(cmd),
-        }
+        each_mode!(self, c => c.query(cmd))
     }
 }

@@ -1,7 +1,7 @@
 //! [`Client`]: one type for every deployment, opened from a URL.
 
 use slotline_cluster::ClusterClient;
-use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Query, Result};
+use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Query, Reply, Result};
 use slotline_sentinel::{ReplicaClient, Sentinel, SentinelClient};
 
 use crate::Target;
@@ -77,31 +77,21 @@ impl Client {
 }
 
 impl Query for Client {
+    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        each_mode!(self, c => c.send_command_reply(cmd).await)
+    }
+
+    /// Each mode's own (a cluster's split command gives its merged frame as it is).
     async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        match self {
-            Client::Node(c) => c.send_command(cmd).await,
-            Client::SentinelMaster(c) => c.send_command(cmd).await,
-            Client::SentinelReplica(c) => c.send_command(cmd).await,
-            Client::Cluster(c) => c.send_command(cmd).await,
-        }
+        each_mode!(self, c => c.send_command(cmd).await)
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        match self {
-            Client::Node(c) => c.send_pipeline(pipe).await,
-            Client::SentinelMaster(c) => c.send_pipeline(pipe).await,
-            Client::SentinelReplica(c) => c.send_pipeline(pipe).await,
-            Client::Cluster(c) => c.send_pipeline(pipe).await,
-        }
+        each_mode!(self, c => c.send_pipeline(pipe).await)
     }
 
-    /// Each mode's own `query`, which converts straight from the reply's bytes.
+    /// Each mode's own (a cluster's split command converts from its merged frame).
     async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        match self {
-            Client::Node(c) => c.query(cmd).await,
-            Client::SentinelMaster(c) => c.query(cmd).await,
-            Client::SentinelReplica(c) => c.query(cmd).await,
-            Client::Cluster(c) => c.query(cmd).await,
-        }
+        each_mode!(self, c => c.query(cmd).await)
     }
 }

@@ -22,6 +22,19 @@
 //! | `slotline-sentinel` | [`sentinel`] | sentinel discovery and clients that follow failover |
 //! | `slotline-cluster` | [`cluster`] | slots, routing, redirects, the cluster client |
 
+/// Runs `$body` with `$c` bound to the client inside whichever mode `$client` (a facade
+/// `Client`, async or blocking) is in.
+macro_rules! each_mode {
+    ($client:expr, $c:ident => $body:expr) => {
+        match $client {
+            Self::Node($c) => $body,
+            Self::SentinelMaster($c) => $body,
+            Self::SentinelReplica($c) => $body,
+            Self::Cluster($c) => $body,
+        }
+    };
+}
+
 pub mod blocking;
 pub mod cli;
 mod client;

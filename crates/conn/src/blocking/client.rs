@@ -4,11 +4,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 use super::{Query, Runtime};
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{ClientOptions, Cmd, FromReply, Pipeline, Query as AsyncQuery, Result};
+use crate::{ClientOptions, Cmd, Pipeline, Query as AsyncQuery, Result};
 
 /// The blocking twin of [`crate::Client`]: `Clone + Send + Sync`, one socket shared by
 /// every thread; requests that threads make at once leave in one write.
@@ -79,16 +79,11 @@ impl Client {
 }
 
 impl Query for Client {
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.block_on(self.inner.send_command(cmd))
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        self.block_on(self.inner.send_command_reply(cmd))
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
         self.block_on(self.inner.send_pipeline(pipe))
-    }
-
-    /// Converts straight from the reply's bytes, as the async client does.
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        self.block_on(AsyncQuery::query(&self.inner, cmd))
     }
 }

@@ -11,7 +11,7 @@ use super::stream::Stream;
 use super::Query;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox};
-use crate::{convert_read, Cmd, Error, FromReply, Pipeline, Result};
+use crate::{Cmd, Error, Pipeline, Result};
 
 /// One blocking connection to one server; the twin of the async
 /// [`Connection`](crate::Connection), with the same behaviour on failure: a request that
@@ -175,21 +175,12 @@ impl Io {
     }
 }
 
-impl Connection {
-    /// Sends one command and returns its reply still in the received bytes, to be read
-    /// through [`Reply::view`] without building [`Frame`]s (an error reply is returned as
-    /// is). [`query`](Query::query) converts from it.
-    pub fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+impl Query for Connection {
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout)?;
         replies.pop().ok_or(Error::Closed { written: true })
-    }
-}
-
-impl Query for Connection {
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.send_command_reply(cmd).map(Reply::into_frame)
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
@@ -200,10 +191,5 @@ impl Query for Connection {
         let timeout = pipe.response_timeout(self.config.response_timeout);
         let replies = self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)?;
         Ok(replies.into_iter().map(Reply::into_frame).collect())
-    }
-
-    /// Converts straight from the reply's bytes, through a view.
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        convert_read(self.send_command_reply(cmd)?.view())
     }
 }

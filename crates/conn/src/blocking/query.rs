@@ -1,11 +1,11 @@
 //! The blocking [`Query`] trait and its typed helpers, [`Commands`]: the same names as the
 //! async ones.
 
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 use super::ScanIter;
 use crate::commands::{block_time, command_list, eval_cmd};
-use crate::reply::convert;
+use crate::reply::{convert, convert_read};
 use crate::scan::ScanOptions;
 use crate::script::ScriptCall;
 use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
@@ -13,15 +13,22 @@ use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
 /// Sends commands and pipelines, blocking the calling thread. Every blocking client in
 /// slotline implements it, and with it gets [`Commands`].
 pub trait Query {
+    /// Sends one command; returns its reply still in the received bytes, to be read through
+    /// [`Reply::view`] without building [`Frame`]s (an error reply is returned as is).
+    /// [`query`](Query::query) and every typed command convert from it.
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply>;
+
     /// Sends one command; returns its raw reply (an error reply as a [`Frame::Error`]).
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame>;
+    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
+        self.send_command_reply(cmd).map(Reply::into_frame)
+    }
 
     /// Sends a pipeline in one round trip; returns its raw replies.
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>>;
 
     /// Sends one command and converts its reply; an error reply is an [`Error::Server`].
     fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        convert(self.send_command(cmd)?)
+        convert_read(self.send_command_reply(cmd)?.view())
     }
 
     /// Runs a pipeline and converts the array of its kept replies.

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use slotline_resp::Frame;
+use slotline_resp::{Frame, Reply};
 
 use super::Runtime;
 use super::{Client, Query};
 use crate::config::IntoConnectionConfig;
-use crate::{Cmd, FromReply, Pipeline, Query as AsyncQuery, ReadFrom, Result};
+use crate::{Cmd, Pipeline, Query as AsyncQuery, ReadFrom, Result};
 
 /// The blocking twin of [`crate::Replicated`], with the same names: a master and its
 /// replicas behind one `Clone + Send + Sync` handle; read-only commands go to replicas
@@ -88,16 +88,11 @@ impl Replicated {
 }
 
 impl Query for Replicated {
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.runtime.block_on(self.inner.send_command(cmd))
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        self.runtime.block_on(self.inner.send_command_reply(cmd))
     }
 
     fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
         self.runtime.block_on(self.inner.send_pipeline(pipe))
-    }
-
-    /// Converts straight from the reply's bytes, as the async twin does.
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        self.runtime.block_on(AsyncQuery::query(&self.inner, cmd))
     }
 }

@@ -17,7 +17,7 @@ pub use shared::Resolver;
 use shared::{Answer, Shared};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{convert_read, Cmd, Connection, Error, FromReply, Pipeline, Query, Result};
+use crate::{Cmd, Connection, Error, Pipeline, Query, Result};
 
 /// A cheap-to-clone handle on one connection shared by every task that holds a clone.
 ///
@@ -211,23 +211,8 @@ fn may_resend(error: &Error, idempotent: bool) -> bool {
 }
 
 impl Client {
-    /// Sends one command and returns its reply still in the received bytes, to be read
-    /// through [`Reply::view`] without building [`Frame`]s (an error reply is returned as
-    /// is). [`query`](Query::query) converts from it.
-    pub async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        cmd.check_request_response()?;
-        let timeout = cmd.response_timeout(self.config().response_timeout);
-        match self
-            .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
-            .await?
-        {
-            Answer::One(reply) => Ok(reply),
-            Answer::Many(mut replies) => replies.pop().ok_or(Error::Closed { written: true }),
-        }
-    }
-
     /// Sends a pipeline and returns its replies still in the received bytes, one per
-    /// command (see [`send_command_reply`](Client::send_command_reply)).
+    /// command (see [`Query::send_command_reply`]).
     pub async fn send_pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
         let want = pipe.reply_count();
         if want == 0 {
@@ -247,17 +232,20 @@ impl Client {
 }
 
 impl Query for Client {
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.send_command_reply(cmd).await.map(Reply::into_frame)
+    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        cmd.check_request_response()?;
+        let timeout = cmd.response_timeout(self.config().response_timeout);
+        match self
+            .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
+            .await?
+        {
+            Answer::One(reply) => Ok(reply),
+            Answer::Many(mut replies) => replies.pop().ok_or(Error::Closed { written: true }),
+        }
     }
 
     async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
         let replies = self.send_pipeline_replies(pipe).await?;
         Ok(replies.into_iter().map(Reply::into_frame).collect())
-    }
-
-    /// Converts straight from the reply's bytes (see [`Client::send_command_reply`]).
-    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        convert_read(self.send_command_reply(cmd).await?.view())
     }
 }
