@@ -256,6 +256,18 @@ impl ServerErrorKind {
         }
     }
 
+    /// The kind of an error reply (a [`Frame`](slotline_resp::Frame) or a view); `None`
+    /// for any other reply.
+    pub fn of_reply<'a>(reply: impl slotline_resp::ReadReply<'a>) -> Option<Self> {
+        reply.error_line().map(Self::parse)
+    }
+
+    /// Whether a replica refused a read because it cannot serve now (`LOADING`,
+    /// `MASTERDOWN`), before running it: the read may go to another node.
+    pub fn replica_cannot_serve(&self) -> bool {
+        matches!(self, ServerErrorKind::Loading | ServerErrorKind::MasterDown)
+    }
+
     /// Whether the server refused the command before running it, so that it may be sent
     /// again (to the same node later, or to the node a redirect names).
     pub fn refused_before_running(&self) -> bool {

@@ -210,10 +210,8 @@ impl Query for Replicated {
             Err(e) => e.is_retryable(),
             // A replica that cannot serve yet (`LOADING`, `MASTERDOWN`) refused the read
             // before running it.
-            Ok(reply) => reply
-                .view()
-                .error_line()
-                .is_some_and(|line| crate::ServerErrorKind::parse(line).refused_before_running()),
+            Ok(reply) => crate::ServerErrorKind::of_reply(reply.view())
+                .is_some_and(|kind| kind.replica_cannot_serve()),
         };
         match refused.then(|| self.route_elsewhere(target)).flatten() {
             Some(next) => next.send_command_reply(cmd).await,

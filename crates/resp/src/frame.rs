@@ -135,9 +135,7 @@ impl Frame {
 
     /// The kind word of an error reply: `ERR`, `WRONGTYPE`, `MOVED`, ...
     pub fn error_kind(&self) -> Option<&str> {
-        let line = self.error_line()?;
-        let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-        std::str::from_utf8(&line[..end]).ok()
+        std::str::from_utf8(crate::ReadReply::error_kind(&self)?).ok()
     }
 
     /// The rest of an error reply after its kind word (empty when there is none).

@@ -106,10 +106,7 @@ impl<'a> ReadReply<'a> for &'a Frame {
     }
 
     fn as_bytes(&self) -> Option<&'a [u8]> {
-        match self {
-            Frame::Bulk(b) | Frame::Simple(b) => Some(b),
-            _ => None,
-        }
+        Frame::as_bytes(self)
     }
 
     fn to_bytes(&self) -> Option<Bytes> {
@@ -121,10 +118,7 @@ impl<'a> ReadReply<'a> for &'a Frame {
     }
 
     fn error_line(&self) -> Option<&'a [u8]> {
-        match self {
-            Frame::Error(line) => Some(line),
-            _ => None,
-        }
+        Frame::error_line(self)
     }
 
     fn to_error_line(&self) -> Option<Bytes> {

@@ -538,7 +538,7 @@ pub(crate) fn parse_switch(payload: &[u8]) -> Option<Switch> {
 /// Whether `reply` (a [`Frame`] or a view) is a `READONLY` error: the command reached a
 /// replica and did not run.
 pub(crate) fn is_readonly_error<'a>(reply: impl ReadReply<'a>) -> bool {
-    reply.error_kind() == Some(b"READONLY")
+    ServerErrorKind::of_reply(reply) == Some(ServerErrorKind::ReadOnly)
 }
 
 /// Whether a pipeline's replies say it reached a replica and none of its writes ran, so
@@ -562,9 +562,9 @@ pub(crate) fn pipeline_refused_by_replica(p: &Pipeline, replies: &[Frame]) -> bo
 }
 
 /// Whether a replica's reply (a [`Frame`] or a view) says it cannot serve now and refused
-/// before running (`LOADING`, `MASTERDOWN`): a read may go to another node.
+/// before running (see [`ServerErrorKind::replica_cannot_serve`]).
 pub(crate) fn replica_cannot_serve<'a>(reply: impl ReadReply<'a>) -> bool {
-    matches!(reply.error_kind(), Some(b"LOADING" | b"MASTERDOWN"))
+    ServerErrorKind::of_reply(reply).is_some_and(|kind| kind.replica_cannot_serve())
 }
 
 /// Round robin: the first index from `start` (modulo `len`) that is `usable`.
