@@ -174,6 +174,11 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
         errors.len(),
         cl.stats()
     );
+    assert_resumed_in_time(resumed, promoted);
+}
+
+/// Traffic resumed `resumed` after the kill, the replica was promoted `promoted` after it.
+fn assert_resumed_in_time(resumed: Duration, promoted: Duration) {
     // The bound of issue 7 (node timeout + 3 s), counted from the promotion when the
     // cluster's own election (not the client) took longer than the node timeout, as it can
     // when seven processes share two loaded cores (seen: promoted 4.8 s after the kill).
@@ -184,8 +189,7 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
     // And the client's own part: it found the new master soon after the promotion.
     assert!(
         resumed.saturating_sub(promoted) < Duration::from_secs(1),
-        "the client lagged {:?} behind the promotion",
-        resumed.saturating_sub(promoted)
+        "the client resumed {resumed:?} after the kill, {promoted:?} after it the cluster promoted"
     );
 }
 
@@ -302,10 +306,7 @@ fn blocking_failovers_manual_then_kill() {
         };
         (resumed, promoted.join().unwrap())
     });
-    assert!(
-        resumed.saturating_sub(promoted) < Duration::from_secs(1),
-        "the client resumed {resumed:?} after the kill, {promoted:?} after it the cluster promoted"
-    );
+    assert_resumed_in_time(resumed, promoted);
     assert_eq!(cl.get::<i64>(&key).unwrap(), 2);
     assert_eq!(cl.master_for_slot(s), Some(addr(old)));
     eprintln!(
@@ -315,7 +316,7 @@ fn blocking_failovers_manual_then_kill() {
 }
 
 /// How long after `killed_at` the node `addr` said it is a master (`ROLE`), polled every
-/// 10 ms; `Duration::MAX` when it did not within 30 s.
+/// 10 ms; fails the test when it did not within 30 s.
 fn promoted_after(c: &Cluster, addr: SocketAddr, killed_at: Instant) -> Duration {
     loop {
         let role = c.cmd(addr, &["ROLE"]).ok();
@@ -326,9 +327,10 @@ fn promoted_after(c: &Cluster, addr: SocketAddr, killed_at: Instant) -> Duration
         if first.as_ref().and_then(|f| f.as_str()) == Some("master") {
             return killed_at.elapsed();
         }
-        if killed_at.elapsed() > Duration::from_secs(30) {
-            return Duration::MAX;
-        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(30),
+            "{addr} was not promoted within 30 s of the kill"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -522,7 +522,8 @@ async fn open_fails_cleanly_when_nothing_answers() {
             .unwrap_err();
         assert!(!matches!(err, Error::Config(_)), "{url}: {err:?}");
         assert!(!err.to_string().is_empty());
-        assert!(started.elapsed() < Duration::from_secs(30));
+        // Nothing listens: refused at once, well inside the hang guard above.
+        assert!(started.elapsed() < Duration::from_secs(10), "{url}: slow");
     }
     // A service the sentinels do not know.
     let t = sentinel();

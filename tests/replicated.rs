@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use slotline_conn::{pipe, Commands, Error, Query, ReadFrom, Replicated, ServerErrorKind};
 use slotline_testbed::Replication;
 
+mod support;
+
 const DEADLINE: Duration = Duration::from_secs(20);
 const N: usize = 100;
 
@@ -21,16 +23,7 @@ fn start() -> Arc<Replication> {
 
 /// `calls=` of `cmdstat_<name>` on a node (0 when the command never ran).
 fn calls(t: &Replication, addr: SocketAddr, name: &str) -> i64 {
-    let reply = t
-        .process(addr)
-        .unwrap()
-        .cmd(&["INFO", "commandstats"])
-        .unwrap();
-    let text = reply.as_str().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-        .unwrap_or(0)
+    support::command_stat(t.process(addr).unwrap(), name, "calls")
 }
 
 /// GET calls on the master and on each replica.
@@ -357,10 +350,11 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
     let t = start();
     let m = t.master_addr();
     let (stale, good) = (t.replica_addrs()[0], t.replica_addrs()[1]);
-    let c = Replicated::connect(t.url_for(m), [t.url_for(good)], ReadFrom::Replica)
+    connect(&t, ReadFrom::Primary)
+        .await
+        .set("refused", "v")
         .await
         .unwrap();
-    c.set("refused", "v").await.unwrap();
     synced(&t).await;
     let node = t.process(stale).unwrap();
     node.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "no"])
@@ -372,6 +366,8 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
         Ok(_) => false,
     };
     wait_for("the replica to refuse reads", || masterdown(stale)).await;
+    // GETs the refusing replica turned away.
+    let refused = || support::command_stat(t.process(stale).unwrap(), "get", "rejected_calls");
 
     // Two replicas, one refusing: every read is answered, by the other one.
     let both = Replicated::connect(
@@ -381,17 +377,21 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
     )
     .await
     .unwrap();
+    let before = refused();
     assert_eq!(
         reads_on_master(&t, &both).await,
         0,
         "ReadFrom::Replica read on the master"
     );
+    assert!(refused() > before, "the refusing replica was never asked");
 
     // The refusing replica alone: PreferReplica falls back to the master ...
     let prefer = Replicated::connect(t.url_for(m), [t.url_for(stale)], ReadFrom::PreferReplica)
         .await
         .unwrap();
+    let before = refused();
     assert_eq!(reads_on_master(&t, &prefer).await, 10);
+    assert_eq!(refused() - before, 10, "each read asked the replica first");
     // ... and Replica reports the refusal.
     let only = Replicated::connect(t.url_for(m), [t.url_for(stale)], ReadFrom::Replica)
         .await
@@ -402,6 +402,7 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
     }
     // The blocking twin asks elsewhere too.
     let (m_url, stale_url, good_url) = (t.url_for(m), t.url_for(stale), t.url_for(good));
+    let (before, before_refused) = (gets(&t), refused());
     let v = blocking(move || {
         use slotline_conn::blocking::Commands as _;
         let b = slotline_conn::blocking::Replicated::connect(
@@ -416,5 +417,13 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
     })
     .await;
     assert!(v.iter().all(|s| s == "v"), "{v:?}");
-    drop(c);
+    assert_eq!(
+        delta(&before, &gets(&t)).0,
+        0,
+        "blocking: read on the master"
+    );
+    assert!(
+        refused() > before_refused,
+        "blocking: the refusing replica was never asked"
+    );
 }

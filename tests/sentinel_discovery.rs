@@ -22,6 +22,8 @@ use slotline_resp::{Decoder, Frame};
 use slotline_sentinel::{blocking, Error, Sentinel, SentinelConfig};
 use slotline_testbed::{Replication, SentinelTopology};
 
+mod support;
+
 const DEADLINE: Duration = Duration::from_secs(15);
 
 fn addr(s: SocketAddr) -> Addr {
@@ -497,18 +499,7 @@ async fn writes_refused_with_readonly_are_resent_to_the_new_master() {
 
 /// `rejected_calls=` of a command on a node (refused before running: `READONLY`, ...).
 fn rejected(node: &slotline_testbed::Process, command: &str) -> i64 {
-    let info = node.cmd(&["INFO", "commandstats"]).unwrap();
-    info.as_str()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:")))
-        .and_then(|stats| {
-            stats
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("rejected_calls="))
-                .map(|n| n.parse().unwrap())
-        })
-        .unwrap_or(0)
+    support::command_stat(node, command, "rejected_calls")
 }
 
 /// Subscribed clients on the sentinels that are up, in all (`CLIENT LIST` entries with

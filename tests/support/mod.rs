@@ -1,5 +1,5 @@
-//! Helpers shared by the facade and command-line tests: one topology of each kind per test
-//! binary, and URLs to reach them.
+//! Helpers shared by the end-to-end tests: one topology of each kind per test binary, URLs
+//! to reach them, and a node's command statistics.
 
 #![allow(dead_code, clippy::expect_used)]
 
@@ -24,6 +24,24 @@ pub(crate) fn sentinel() -> &'static SentinelTopology {
 pub(crate) fn cluster() -> &'static Cluster {
     static T: OnceLock<Cluster> = OnceLock::new();
     T.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
+}
+
+/// A field of `cmdstat_<command>` in a node's `INFO commandstats` (`calls`,
+/// `rejected_calls`, ...); 0 when the command never ran there.
+pub(crate) fn command_stat(node: &slotline_testbed::Process, command: &str, field: &str) -> i64 {
+    let info = node
+        .cmd(&["INFO", "commandstats"])
+        .expect("INFO commandstats");
+    let text = info.as_str().expect("INFO is text").to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:")))
+        .and_then(|stats| {
+            stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(field)?.strip_prefix('='))
+                .map(|n| n.parse().expect("a count"))
+        })
+        .unwrap_or(0)
 }
 
 /// Percent-encodes everything but unreserved URL characters.

@@ -64,16 +64,7 @@ fn frame() -> impl Strategy<Value = Frame> {
 
 /// Feeds `wire` whole, decoding replies until none is left or one fails.
 fn decode_whole(wire: &[u8], limits: Limits) -> (Vec<Frame>, Option<ProtocolError>, usize) {
-    let mut dec = Decoder::with_limits(limits);
-    let mut buf = BytesMut::from(wire);
-    let mut frames = Vec::new();
-    loop {
-        match dec.decode(&mut buf) {
-            Ok(Some(frame)) => frames.push(frame),
-            Ok(None) => return (frames, None, buf.len()),
-            Err(e) => return (frames, Some(e), buf.len()),
-        }
-    }
+    feed_pieces(wire, &[], limits, Decoder::decode)
 }
 
 /// Feeds `wire` in pieces cut at `cuts`, appending each to one buffer and decoding with
