@@ -19,7 +19,7 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use slotline_resp::{encode_command, Decoder};
+use slotline_resp::{encode_command, Decoder, Reply};
 
 mod common;
 use common::{
@@ -34,28 +34,40 @@ fn arrive(read_buf: &mut BytesMut, wire: &[u8]) -> BytesMut {
     read_buf.split()
 }
 
-/// Decodes every reply in `buf`, dropping each, and returns how many there were.
-#[inline]
-fn drain(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
+/// Takes every reply out of `buf` with `next`, dropping each; how many there were.
+#[inline(always)]
+fn drain_by<T>(
+    dec: &mut Decoder,
+    buf: &mut BytesMut,
+    next: impl Fn(&mut Decoder, &mut BytesMut) -> Option<T>,
+) -> usize {
     let mut n = 0;
-    while let Some(frame) = dec.decode(buf).unwrap() {
-        black_box(&frame);
-        drop(frame);
-        n += 1;
-    }
-    n
-}
-
-/// As [`drain`], through [`Decoder::decode_reply`]: the replies are views, no frames built.
-#[inline]
-fn drain_replies(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
-    let mut n = 0;
-    while let Some(reply) = dec.decode_reply(buf).unwrap() {
+    while let Some(reply) = next(dec, buf) {
         black_box(&reply);
         drop(reply);
         n += 1;
     }
     n
+}
+
+/// Decodes every reply in `buf` into a frame.
+#[inline]
+fn drain(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
+    drain_by(dec, buf, |d, b| d.decode(b).unwrap())
+}
+
+/// As [`drain`], through [`Decoder::decode_reply`]: the replies are views, no frames built.
+#[inline]
+fn drain_replies(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
+    drain_by(dec, buf, |d, b| d.decode_reply(b).unwrap())
+}
+
+/// Views turned into frames ([`Reply::into_frame`]): what `send_command` and pipelines pay.
+#[inline]
+fn drain_reply_frames(dec: &mut Decoder, buf: &mut BytesMut) -> usize {
+    drain_by(dec, buf, |d, b| {
+        d.decode_reply(b).unwrap().map(Reply::into_frame)
+    })
 }
 
 /// Group `decode`: every shape through `decode` (frames).
@@ -66,6 +78,11 @@ fn bench_whole(c: &mut Criterion) {
 /// Group `reply_view`: every shape through `decode_reply` (views, no frames).
 fn bench_reply_view(c: &mut Criterion) {
     bench_shapes(c, "reply_view", drain_replies);
+}
+
+/// Group `reply_frame`: every shape through `decode_reply`, then into a frame.
+fn bench_reply_frame(c: &mut Criterion) {
+    bench_shapes(c, "reply_frame", drain_reply_frames);
 }
 
 fn bench_shapes(c: &mut Criterion, group: &str, drain: fn(&mut Decoder, &mut BytesMut) -> usize) {
@@ -186,6 +203,6 @@ fn bench_encode(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_whole, bench_reply_view, bench_pieces, bench_floor, bench_encode
+    targets = bench_whole, bench_reply_view, bench_reply_frame, bench_pieces, bench_floor, bench_encode
 }
 criterion_main!(benches);

@@ -729,7 +729,7 @@ enum BulkExtent {
 
 /// Builds an array none of whose elements is a non-empty array: one pass, no stack.
 #[inline(never)]
-fn build_flat(tokens: &[Token], reply: &Bytes) -> Frame {
+pub(crate) fn build_flat(tokens: &[Token], reply: &Bytes) -> Frame {
     let items = tokens.get(1..).unwrap_or(&[]);
     Frame::Array(items.iter().map(|&t| scalar_frame(t, reply)).collect())
 }

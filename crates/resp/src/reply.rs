@@ -8,7 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::decode::{build_nested, scalar_frame, Token};
+use crate::decode::{build_flat, build_nested, scalar_frame, Token};
 use crate::{Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, ReplyKind};
 
 /// One complete reply, kept in its received bytes with an index of its elements.
@@ -266,6 +266,10 @@ impl<'a> ReplyRef<'a> {
             return scalar_frame(token, self.buf);
         }
         let size = (token.head >> 3).min(self.tokens.len());
+        // One token per element: none of them is a non-empty array.
+        if size as u64 == token.value + 1 {
+            return build_flat(&self.tokens[..size], self.buf);
+        }
         build_nested(&self.tokens[..size], self.buf, &mut Vec::new())
     }
 }
