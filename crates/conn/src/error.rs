@@ -157,10 +157,12 @@ impl ServerError {
 
     /// The error from an error frame, or `None` for any other frame.
     pub fn from_frame(frame: &Frame) -> Option<Self> {
-        match frame {
-            Frame::Error(line) => Some(ServerError::parse(line.clone())),
-            _ => None,
-        }
+        Self::from_reply(frame)
+    }
+
+    /// The error of an error reply (a [`Frame`] or a view); `None` for any other reply.
+    pub fn from_reply<'a>(reply: impl slotline_resp::ReadReply<'a>) -> Option<Self> {
+        reply.to_error_line().map(ServerError::parse)
     }
 
     /// The text after the kind word.
@@ -298,10 +300,13 @@ pub struct TypeError {
 
 impl TypeError {
     /// A mismatch between `frame` and the Rust type `T`.
-    pub fn new<T: ?Sized>(frame: &Frame, detail: impl Into<String>) -> Self {
+    pub fn new<'a, T: ?Sized>(
+        reply: impl slotline_resp::ReadReply<'a>,
+        detail: impl Into<String>,
+    ) -> Self {
         TypeError {
             expected: std::any::type_name::<T>(),
-            got: frame.type_name(),
+            got: reply.type_name(),
             detail: detail.into(),
         }
     }

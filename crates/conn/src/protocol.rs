@@ -94,8 +94,7 @@ pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
 /// `WRONGPASS`, not as the `NOAUTH` that follows it.
 pub(crate) fn check_handshake(replies: Vec<Reply>) -> Result<()> {
     for reply in replies {
-        if let Some(line) = reply.view().to_error_line() {
-            let err = ServerError::parse(line);
+        if let Some(err) = ServerError::from_reply(reply.view()) {
             return Err(match err.kind {
                 ServerErrorKind::WrongPass | ServerErrorKind::NoAuth => Error::Server(err),
                 _ if err.line.starts_with(b"ERR AUTH")

@@ -95,18 +95,11 @@ fn missing<T>() -> Error {
 
 /// The error for a reply `T` cannot be made of: the server's, when the reply is an error.
 fn mismatch<'a, T>(reply: impl ReadReply<'a>) -> Error {
-    match reply.to_error_line() {
-        Some(line) => Error::Server(ServerError::parse(line)),
-        None => type_error::<T>(reply, String::new()),
-    }
+    ServerError::from_reply(reply).map_or_else(|| type_error::<T>(reply, ""), Error::Server)
 }
 
-fn type_error<'a, T>(reply: impl ReadReply<'a>, detail: String) -> Error {
-    Error::Type(TypeError {
-        expected: std::any::type_name::<T>(),
-        got: reply.type_name(),
-        detail,
-    })
+fn type_error<'a, T>(reply: impl ReadReply<'a>, detail: impl Into<String>) -> Error {
+    Error::Type(TypeError::new::<T>(reply, detail))
 }
 
 impl FromReply for Frame {
@@ -215,7 +208,7 @@ macro_rules! float_from_reply {
                         .and_then(|s| s.parse().ok()),
                     _ => return Err(mismatch::<$t>(reply)),
                 };
-                parsed.ok_or_else(|| type_error::<$t>(reply, "not a number".into()))
+                parsed.ok_or_else(|| type_error::<$t>(reply, "not a number"))
             }
         }
     )*};
@@ -230,7 +223,7 @@ impl FromReply for bool {
             ReplyKind::Bulk | ReplyKind::Simple => match reply.as_bytes() {
                 Some(b"1" | b"OK" | b"true") => Ok(true),
                 Some(b"0" | b"false") => Ok(false),
-                _ => Err(type_error::<bool>(reply, "expected 1 or 0".into())),
+                _ => Err(type_error::<bool>(reply, "expected 1 or 0")),
             },
             _ => Err(mismatch::<bool>(reply)),
         }
@@ -260,7 +253,7 @@ impl<T: FromReply> FromReply for Vec<T> {
             }
             ReplyKind::Error => return Err(mismatch::<Self>(reply)),
         };
-        T::from_bulk_as_vec(bytes).ok_or_else(|| type_error::<Self>(reply, String::new()))
+        T::from_bulk_as_vec(bytes).ok_or_else(|| type_error::<Self>(reply, ""))
     }
 }
 
@@ -365,8 +358,8 @@ pub fn convert<T: FromReply>(frame: Frame) -> Result<T> {
 /// `&Frame`): an error reply becomes [`Error::Server`], anything else goes through `T`'s
 /// conversion.
 pub fn convert_read<'a, T: FromReply, R: ReadReply<'a>>(reply: R) -> Result<T> {
-    match reply.to_error_line() {
-        Some(line) => Err(Error::Server(ServerError::parse(line))),
+    match ServerError::from_reply(reply) {
+        Some(e) => Err(Error::Server(e)),
         None => T::from_read(reply),
     }
 }
