@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 120
 CI_FUZZ_SECONDS ?= 30
 TOPOLOGY ?= standalone
 
-.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench redis-up clean
+.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench bench-peers redis-up clean
 
 ## Debian's Redis packages (server, sentinel, cli/benchmark), only when missing.
 deps: rust-deps
@@ -59,6 +59,11 @@ fuzz: fuzz-deps
 ## slotline bench beside redis-benchmark, one server and a cluster; writes BENCHMARKS.md's tables.
 bench: deps
 	bash scripts/bench.sh
+
+## slotline beside redis-rs in one process, every runtime flavour (benches/peers, outside the
+## workspace: the one place the redis crate appears); writes BENCHMARKS.md's peer table.
+bench-peers: deps
+	$(CARGO) run -q --release --manifest-path benches/peers/Cargo.toml -- --write BENCHMARKS.md $(PEERS_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -35,11 +35,12 @@ server_pids() {
 # per_request TICKS N: CPU microseconds per request.
 per_request() { python3 -c "print(f'{$1 * 1e6 / $(getconf CLK_TCK) / $2:.2f}')"; }
 
-# run_pair LABEL PLACEMENT PARAMS...: PLACEMENT is "unpinned", "same core" (servers and
-# client on CPU 0) or "split cores" (servers on CPU 0, client on CPU 1). Uses SERVER_PIDS,
-# TARGET (the connection flags) and REPEAT; appends a table row to ROWS.
+# run_pair LABEL PLACEMENT RUNTIME PARAMS...: PLACEMENT is "unpinned", "same core" (servers
+# and client on CPU 0) or "split cores" (servers on CPU 0, client on CPU 1); RUNTIME is
+# slotline bench's --runtime (current, multi:1, multi). Uses SERVER_PIDS, TARGET (the
+# connection flags) and REPEAT; appends a table row to ROWS.
 run_pair() {
-  local label=$1 placement=$2; shift 2
+  local label=$1 placement=$2 runtime=$3; shift 3
   local pin=() cpus pid
   case $placement in
     "same core") cpus=0; pin=(taskset -c 0) ;;
@@ -49,21 +50,23 @@ run_pair() {
   for pid in $SERVER_PIDS; do taskset -cp "$cpus" "$pid" >/dev/null; done
   local n
   n=$(sed -nE 's/.*-n ([0-9]+).*/\1/p' <<<"$*")
-  local rbs=() sls=() cpus_used=() rb_servers=() sl_servers=() i out before
+  local rbs=() sls=() cpus_used=() writes=() rb_servers=() sl_servers=() i out before
   for ((i = 0; i < REPEAT; i++)); do
     before=$(server_ticks)
     rbs+=("$("${pin[@]}" redis-benchmark $TARGET "$@" --csv | awk -F'","' '/^"[A-Z]/ && !/^"test"/ {print $2; exit}')")
     rb_servers+=("$(per_request $(($(server_ticks) - before)) "$n")")
     before=$(server_ticks)
-    out=$("${pin[@]}" "$SL" bench $TARGET ${SL_FLAGS:-} "$@" -q)
+    out=$("${pin[@]}" "$SL" bench $TARGET --runtime "$runtime" ${SL_FLAGS:-} "$@" -q)
     sl_servers+=("$(per_request $(($(server_ticks) - before)) "$n")")
     sls+=("$(sed -E 's/^[A-Z]+: ([0-9.]+) requests.*/\1/' <<<"$out")")
     cpus_used+=("$(sed -nE 's/.*client cpu=([0-9.]+) usec.*/\1/p' <<<"$out")")
+    writes+=("$(sed -nE 's/.*writes=([0-9.]+)\/req.*/\1/p' <<<"$out")")
   done
-  local rb sl cpu ratio rb_server sl_server
+  local rb sl cpu ratio rb_server sl_server write
   rb=$(median "${rbs[@]}")
   sl=$(median "${sls[@]}")
   cpu=$(median "${cpus_used[@]}")
+  write=$(median "${writes[@]}")
   rb_server=$(median "${rb_servers[@]}")
   sl_server=$(median "${sl_servers[@]}")
   ratio=$(python3 -c "print(f'{$sl/$rb:.2f}')")
@@ -71,8 +74,8 @@ run_pair() {
   if ((REPEAT > 1)); then
     runs=" | $(printf '%.0fk ' "${rbs[@]/%/e-3}")/ $(printf '%.0fk ' "${sls[@]/%/e-3}")"
   fi
-  ROWS+=("| $label | $placement | \`$*\`${SL_FLAGS:+ (slotline: \`$SL_FLAGS\`)} | ${rb%.*} | ${sl%.*} | ${ratio}x | ${cpu:-n/a} | $rb_server / $sl_server${runs} |")
-  echo "$label ($placement): redis-benchmark $rb/s, slotline $sl/s (${ratio}x), client cpu ${cpu:-?} us/req, server cpu $rb_server / $sl_server us/req" >&2
+  ROWS+=("| $label | $placement | $runtime | \`$*\`${SL_FLAGS:+ (slotline: \`$SL_FLAGS\`)} | ${rb%.*} | ${sl%.*} | ${ratio}x | ${cpu:-n/a} | ${write:-n/a} | $rb_server / $sl_server${runs} |")
+  echo "$label ($placement, $runtime): redis-benchmark $rb/s, slotline $sl/s (${ratio}x), client cpu ${cpu:-?} us/req, ${write:-?} writes/req, server cpu $rb_server / $sl_server us/req" >&2
 }
 
 # write_table MARKER HEADING INTRO: replaces BENCHMARKS.md's text between the markers
@@ -87,14 +90,15 @@ write_table() {
     echo "<!-- $marker:begin -->"
     echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(redis-server --version | sed -E 's/.*v=([^ ]+).*/Redis \1/'), with \`make bench\`"
     echo "(\`scripts/bench.sh\`). $intro"
-    echo "\`slotline bench\` runs on one thread (\`--threads 1\`), as redis-benchmark runs one event loop."
+    echo "Runtime: the tokio runtime \`slotline bench\` runs its callers on (\`--runtime\`): \`multi\` is \`#[tokio::main]\`'s (a worker per core),"
+    echo "\`multi:1\` one worker, \`current\` a current-thread runtime. Writes: socket write calls (\`send\`) per request, as \`slotline bench\` counts them."
     echo "Placement: where the scheduler or \`taskset\` puts the servers and the client on this"
     echo "guest. Each row is the median of $REPEAT run(s) taken alternately with redis-benchmark."
     echo "Server CPU: the CPU time (user + system, from \`/proc/PID/stat\`) all the topology's"
     echo "redis-server processes used during the run, per request."
     echo
-    echo "| workload | placement | parameters | redis-benchmark req/s | slotline req/s | ratio | slotline client CPU µs/req | server CPU µs/req: redis-benchmark / slotline$extra_head |"
-    echo "|---|---|---|---|---|---|---|---$extra_rule|"
+    echo "| workload | placement | runtime | parameters | redis-benchmark req/s | slotline req/s | ratio | slotline client CPU µs/req | slotline writes/req | server CPU µs/req: redis-benchmark / slotline$extra_head |"
+    echo "|---|---|---|---|---|---|---|---|---|---$extra_rule|"
     printf '%s\n' "${ROWS[@]}"
     echo "<!-- $marker:end -->"
   } >/tmp/slotline-bench-table.md
@@ -122,13 +126,17 @@ bench_standalone() {
   SERVER_PIDS=$(server_pids "${addr##*:}")
   local n=${N:-1000000} REPEAT=${REPEAT:-1}
   ROWS=()
-  run_pair "GET, 50 callers" unpinned -c 50 -n "$n" -t get
-  run_pair "GET, 50 callers" "same core" -c 50 -n "$n" -t get
-  run_pair "GET, 50 callers" "split cores" -c 50 -n "$n" -t get
-  run_pair "SET, 50 callers" unpinned -c 50 -n "$n" -t set
-  run_pair "GET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t get -P 16
-  run_pair "SET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t set -P 16
-  run_pair "GET, 50 callers, pipeline 16" "split cores" -c 50 -n $((n * 4)) -t get -P 16
+  local runtime
+  for runtime in multi multi:1 current; do
+    run_pair "GET, 50 callers" unpinned "$runtime" -c 50 -n "$n" -t get
+  done
+  run_pair "GET, 50 callers" "same core" multi -c 50 -n "$n" -t get
+  run_pair "GET, 50 callers" "split cores" multi -c 50 -n "$n" -t get
+  run_pair "SET, 50 callers" unpinned multi -c 50 -n "$n" -t set
+  run_pair "SET, 50 callers" unpinned current -c 50 -n "$n" -t set
+  run_pair "GET, 50 callers, pipeline 16" unpinned multi -c 50 -n $((n * 4)) -t get -P 16
+  run_pair "SET, 50 callers, pipeline 16" unpinned multi -c 50 -n $((n * 4)) -t set -P 16
+  run_pair "GET, 50 callers, pipeline 16" "split cores" multi -c 50 -n $((n * 4)) -t get -P 16
   write_table bench "End to end against one local redis-server" \
     "redis-benchmark opens one connection per client (\`-c\`); \`slotline bench\` runs \`-c\` tasks on ONE shared \`Client\` (one socket, implicit pipelining)."
   stop_topologies
@@ -143,17 +151,21 @@ bench_cluster() {
   SERVER_PIDS=$(server_pids $ports)
   local n=${N:-300000} REPEAT=${REPEAT:-3}
   ROWS=()
-  local placement
-  for placement in unpinned "same core" "split cores"; do
-    run_pair "GET, 50 callers" "$placement" -c 50 -n "$n" -t get -r 100000
-    run_pair "SET, 50 callers" "$placement" -c 50 -n "$n" -t set -r 100000
+  local placement runtime
+  for runtime in multi multi:1 current; do
+    run_pair "GET, 50 callers" unpinned "$runtime" -c 50 -n "$n" -t get -r 100000
+    run_pair "SET, 50 callers" unpinned "$runtime" -c 50 -n "$n" -t set -r 100000
   done
-  run_pair "GET, 50 callers, pipeline 16" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
+  for placement in "same core" "split cores"; do
+    run_pair "GET, 50 callers" "$placement" multi -c 50 -n "$n" -t get -r 100000
+    run_pair "SET, 50 callers" "$placement" multi -c 50 -n "$n" -t set -r 100000
+  done
+  run_pair "GET, 50 callers, pipeline 16" unpinned multi -c 50 -n $((n * 4)) -t get -r 100000 -P 16
   # redis-benchmark --cluster gives each connection one master's hash tag: the same key
   # layout for slotline.
-  SL_FLAGS=--tagged run_pair "GET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t get -r 100000
-  SL_FLAGS=--tagged run_pair "SET, 50 callers, keys tagged per master" unpinned -c 50 -n "$n" -t set -r 100000
-  SL_FLAGS=--tagged run_pair "GET, 50 callers, pipeline 16, keys tagged per master" unpinned -c 50 -n $((n * 4)) -t get -r 100000 -P 16
+  SL_FLAGS=--tagged run_pair "GET, 50 callers, keys tagged per master" unpinned multi -c 50 -n "$n" -t get -r 100000
+  SL_FLAGS=--tagged run_pair "SET, 50 callers, keys tagged per master" unpinned multi -c 50 -n "$n" -t set -r 100000
+  SL_FLAGS=--tagged run_pair "GET, 50 callers, pipeline 16, keys tagged per master" unpinned multi -c 50 -n $((n * 4)) -t get -r 100000 -P 16
   write_table bench-cluster "End to end against a local Redis Cluster (3 masters × 1 replica)" \
     "Cluster from \`slotline-testbed up cluster\` (3 masters, 1 replica each: 6 redis-server processes); both tools get \`--cluster -p\` one master's port. redis-benchmark opens \`-c\` connections to every master; \`slotline bench\` runs \`-c\` tasks on one \`ClusterClient\` (one shared client per node)."
   stop_topologies

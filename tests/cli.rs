@@ -600,8 +600,8 @@ fn bench_standalone() {
         "50",
         "-t",
         "set,incr,ping",
-        "--threads",
-        "2",
+        "--runtime",
+        "multi:2",
         "-q",
     ]);
     assert_bench_tests(&out, "bench -t set,incr,ping", &["SET", "INCR", "PING"]);

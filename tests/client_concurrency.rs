@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,37 +79,38 @@ async fn async_caller(c: Client, task: usize) {
     assert_eq!(total, 33);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thousand_tasks_on_one_client_get_their_own_replies() {
-    let server = Standalone::builder().local().start().unwrap();
-    let p = server.process().unwrap();
-    let name = "conc-async";
-    let client = Client::connect(format!("{}/0?client_name={name}", server.url()))
-        .await
-        .unwrap();
-    let connections_before = info_int(p, "stats", "total_connections_received");
-
-    let tasks: Vec<_> = (0..1000)
-        .map(|t| tokio::spawn(async_caller(client.clone(), t)))
-        .collect();
-    for t in tasks {
-        tokio::time::timeout(DEADLINE, t)
+on_both_runtimes! {
+    async fn thousand_tasks_on_one_client_get_their_own_replies() {
+        let server = Standalone::builder().local().start().unwrap();
+        let p = server.process().unwrap();
+        let name = "conc-async";
+        let client = Client::connect(format!("{}/0?client_name={name}", server.url()))
             .await
-            .expect("a task hung")
             .unwrap();
-    }
+        let connections_before = info_int(p, "stats", "total_connections_received");
 
-    // One connection served them all, and it never had to reconnect.
-    assert_eq!(connections_named(p, name), 1);
-    let connections_after = info_int(p, "stats", "total_connections_received");
-    // Only the INFO/CLIENT LIST probes themselves connected meanwhile.
-    assert_eq!(connections_after - connections_before, 2);
-    // Every command reached the server once.
-    assert_eq!(calls(p, "set"), 33_000);
-    assert_eq!(calls(p, "incr"), 33_000);
-    assert_eq!(calls(p, "get"), 34_000);
-    let n: i64 = client.query(&cmd("DBSIZE")).await.unwrap();
-    assert_eq!(n, 1000 * 34);
+        let tasks: Vec<_> = (0..1000)
+            .map(|t| tokio::spawn(async_caller(client.clone(), t)))
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(DEADLINE, t)
+                .await
+                .expect("a task hung")
+                .unwrap();
+        }
+
+        // One connection served them all, and it never had to reconnect.
+        assert_eq!(connections_named(p, name), 1);
+        let connections_after = info_int(p, "stats", "total_connections_received");
+        // Only the INFO/CLIENT LIST probes themselves connected meanwhile.
+        assert_eq!(connections_after - connections_before, 2);
+        // Every command reached the server once.
+        assert_eq!(calls(p, "set"), 33_000);
+        assert_eq!(calls(p, "incr"), 33_000);
+        assert_eq!(calls(p, "get"), 34_000);
+        let n: i64 = client.query(&cmd("DBSIZE")).await.unwrap();
+        assert_eq!(n, 1000 * 34);
+    }
 }
 
 #[test]
@@ -147,67 +151,68 @@ fn sixty_four_threads_on_one_blocking_client_get_their_own_replies() {
     assert!(client.is_connected());
 }
 
-/// 1,000 GETs made at once while the server is frozen: they pile up in the client and
-/// leave in a few large writes. Once the server runs again it reads them in a handful of
-/// read events (`total_reads_processed`), where one round trip per request would take
-/// 1,000.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_requests_leave_in_few_writes() {
-    let server = Standalone::builder().local().start().unwrap();
-    let p = server.process().unwrap();
-    let name = "conc-pipelining";
-    let client = Client::connect(format!(
-        "{}/0?client_name={name}&response_timeout=20s",
-        server.url()
-    ))
-    .await
-    .unwrap();
-    client.set("shared", "value").await.unwrap();
-    let reads_before = info_int(p, "stats", "total_reads_processed");
-    let gets_before = calls(p, "get");
+on_both_runtimes! {
+    /// 1,000 GETs made at once while the server is frozen: they pile up in the client and
+    /// leave in a few large writes. Once the server runs again it reads them in a handful of
+    /// read events (`total_reads_processed`), where one round trip per request would take
+    /// 1,000.
+    async fn concurrent_requests_leave_in_few_writes() {
+        let server = Standalone::builder().local().start().unwrap();
+        let p = server.process().unwrap();
+        let name = "conc-pipelining";
+        let client = Client::connect(format!(
+            "{}/0?client_name={name}&response_timeout=20s",
+            server.url()
+        ))
+        .await
+        .unwrap();
+        client.set("shared", "value").await.unwrap();
+        let reads_before = info_int(p, "stats", "total_reads_processed");
+        let gets_before = calls(p, "get");
 
-    server.stop().unwrap();
-    let started = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let c = client.clone();
-            let started = started.clone();
-            tokio::spawn(async move {
-                started.fetch_add(1, Ordering::SeqCst);
-                let v: Option<String> = c.get("shared").await?;
-                Ok::<_, slotline_conn::Error>(v)
+        server.stop().unwrap();
+        let started = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let c = client.clone();
+                let started = started.clone();
+                tokio::spawn(async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let v: Option<String> = c.get("shared").await?;
+                    Ok::<_, slotline_conn::Error>(v)
+                })
+            })
+            .collect();
+        let s = started.clone();
+        tokio::task::spawn_blocking(move || {
+            wait_until("every task to send its GET", || {
+                s.load(Ordering::SeqCst) == 1000
             })
         })
-        .collect();
-    let s = started.clone();
-    tokio::task::spawn_blocking(move || {
-        wait_until("every task to send its GET", || {
-            s.load(Ordering::SeqCst) == 1000
-        })
-    })
-    .await
-    .unwrap();
-    // Let the last tasks finish the poll in which they queued their request.
-    tokio::task::yield_now().await;
-    server.cont().unwrap();
+        .await
+        .unwrap();
+        // Let the last tasks finish the poll in which they queued their request.
+        tokio::task::yield_now().await;
+        server.cont().unwrap();
 
-    for t in tasks {
-        let v = tokio::time::timeout(DEADLINE, t)
-            .await
-            .expect("a GET hung")
-            .unwrap()
-            .unwrap();
-        assert_eq!(v.as_deref(), Some("value"));
+        for t in tasks {
+            let v = tokio::time::timeout(DEADLINE, t)
+                .await
+                .expect("a GET hung")
+                .unwrap()
+                .unwrap();
+            assert_eq!(v.as_deref(), Some("value"));
+        }
+        assert_eq!(calls(p, "get") - gets_before, 1000);
+        let reads = info_int(p, "stats", "total_reads_processed") - reads_before;
+        eprintln!("server reads for 1000 GETs: {reads}");
+        // The two INFO probes above account for a few reads; the 1,000 GETs for the rest.
+        assert!(
+            reads < 50,
+            "1,000 concurrent GETs took {reads} server reads: not pipelined"
+        );
+        assert_eq!(connections_named(p, name), 1);
     }
-    assert_eq!(calls(p, "get") - gets_before, 1000);
-    let reads = info_int(p, "stats", "total_reads_processed") - reads_before;
-    eprintln!("server reads for 1000 GETs: {reads}");
-    // The two INFO probes above account for a few reads; the 1,000 GETs for the rest.
-    assert!(
-        reads < 50,
-        "1,000 concurrent GETs took {reads} server reads: not pipelined"
-    );
-    assert_eq!(connections_named(p, name), 1);
 }
 
 /// Requests too large for the socket to take at once: the caller that writes the queue

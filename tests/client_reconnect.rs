@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,283 +67,288 @@ struct Outcome {
     result: Result<i64, Error>,
 }
 
-/// Tasks push their sequence numbers through one `Client` while the server is killed and
-/// restarted (without persistence, so the new server starts empty). Afterwards, each list
-/// on the new server must be exactly the pushes that returned `Ok` from its first element
-/// on: nothing twice, nothing that returned an error (in-flight pushes are not resent),
-/// and every push made after the restart.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_mid_run_fails_in_flight_requests_and_applies_no_write_twice() {
-    const TASKS: usize = 16;
-    let server = start_server();
-    let p = server.process().unwrap();
-    let client = Client::connect(format!(
-        "{}?client_name=restart&response_timeout=10s",
-        server.url()
-    ))
-    .await
-    .unwrap();
+on_both_runtimes! {
+    /// Tasks push their sequence numbers through one `Client` while the server is killed and
+    /// restarted (without persistence, so the new server starts empty). Afterwards, each list
+    /// on the new server must be exactly the pushes that returned `Ok` from its first element
+    /// on: nothing twice, nothing that returned an error (in-flight pushes are not resent),
+    /// and every push made after the restart.
+    async fn restart_mid_run_fails_in_flight_requests_and_applies_no_write_twice() {
+        const TASKS: usize = 16;
+        let server = start_server();
+        let p = server.process().unwrap();
+        let client = Client::connect(format!(
+            "{}?client_name=restart&response_timeout=10s",
+            server.url()
+        ))
+        .await
+        .unwrap();
 
-    let restarted = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let oks = Arc::new(AtomicUsize::new(0));
-    let oks_after = Arc::new(Mutex::new(vec![0usize; TASKS]));
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|t| {
-            let c = client.clone();
-            let (restarted, stop, oks, oks_after) = (
-                restarted.clone(),
-                stop.clone(),
-                oks.clone(),
-                oks_after.clone(),
-            );
-            tokio::spawn(async move {
-                let key = format!("list:{t}");
-                let mut outcomes = Vec::new();
-                let mut seq = 0i64;
-                while !stop.load(Ordering::SeqCst) {
-                    let after_restart = restarted.load(Ordering::SeqCst);
-                    let result = bounded("an RPUSH", c.rpush(&key, seq)).await;
-                    if result.is_ok() {
-                        oks.fetch_add(1, Ordering::SeqCst);
-                        if after_restart {
-                            oks_after.lock().unwrap()[t] += 1;
+        let restarted = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let oks = Arc::new(AtomicUsize::new(0));
+        let oks_after = Arc::new(Mutex::new(vec![0usize; TASKS]));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|t| {
+                let c = client.clone();
+                let (restarted, stop, oks, oks_after) = (
+                    restarted.clone(),
+                    stop.clone(),
+                    oks.clone(),
+                    oks_after.clone(),
+                );
+                tokio::spawn(async move {
+                    let key = format!("list:{t}");
+                    let mut outcomes = Vec::new();
+                    let mut seq = 0i64;
+                    while !stop.load(Ordering::SeqCst) {
+                        let after_restart = restarted.load(Ordering::SeqCst);
+                        let result = bounded("an RPUSH", c.rpush(&key, seq)).await;
+                        if result.is_ok() {
+                            oks.fetch_add(1, Ordering::SeqCst);
+                            if after_restart {
+                                oks_after.lock().unwrap()[t] += 1;
+                            }
                         }
+                        outcomes.push(Outcome {
+                            seq,
+                            after_restart,
+                            result,
+                        });
+                        seq += 1;
                     }
-                    outcomes.push(Outcome {
-                        seq,
-                        after_restart,
-                        result,
-                    });
-                    seq += 1;
-                }
-                outcomes
+                    outcomes
+                })
             })
+            .collect();
+
+        let o = oks.clone();
+        wait_for("traffic before the kill", || {
+            o.load(Ordering::SeqCst) >= 2000
         })
-        .collect();
+        .await;
+        let s = server.clone();
+        blocking(move || s.kill().unwrap()).await;
+        let c = client.clone();
+        wait_for("the client to notice the kill", || !c.is_connected()).await;
+        let s = server.clone();
+        blocking(move || s.restart().unwrap()).await;
+        restarted.store(true, Ordering::SeqCst);
+        let c = client.clone();
+        wait_for("the same client to reconnect", || c.is_connected()).await;
+        let oa = oks_after.clone();
+        wait_for("traffic after the restart", || {
+            oa.lock().unwrap().iter().all(|&n| n >= 50)
+        })
+        .await;
+        stop.store(true, Ordering::SeqCst);
 
-    let o = oks.clone();
-    wait_for("traffic before the kill", || {
-        o.load(Ordering::SeqCst) >= 2000
-    })
-    .await;
-    let s = server.clone();
-    blocking(move || s.kill().unwrap()).await;
-    let c = client.clone();
-    wait_for("the client to notice the kill", || !c.is_connected()).await;
-    let s = server.clone();
-    blocking(move || s.restart().unwrap()).await;
-    restarted.store(true, Ordering::SeqCst);
-    let c = client.clone();
-    wait_for("the same client to reconnect", || c.is_connected()).await;
-    let oa = oks_after.clone();
-    wait_for("traffic after the restart", || {
-        oa.lock().unwrap().iter().all(|&n| n >= 50)
-    })
-    .await;
-    stop.store(true, Ordering::SeqCst);
-
-    let mut errors = 0;
-    for (t, task) in tasks.into_iter().enumerate() {
-        let outcomes = bounded("a task", task).await.unwrap();
-        for o in &outcomes {
-            if let Err(e) = &o.result {
-                errors += 1;
-                // Waiting requests wait for the new connection; only those on the wire
-                // when the server died fail, and they say they may have run.
-                assert!(
-                    e.may_have_run() && !e.is_retryable(),
-                    "task {t} seq {}: {e:?}",
-                    o.seq
-                );
-                assert!(!o.after_restart, "task {t} seq {} failed: {e:?}", o.seq);
+        let mut errors = 0;
+        for (t, task) in tasks.into_iter().enumerate() {
+            let outcomes = bounded("a task", task).await.unwrap();
+            for o in &outcomes {
+                if let Err(e) = &o.result {
+                    errors += 1;
+                    // Waiting requests wait for the new connection; only those on the wire
+                    // when the server died fail, and they say they may have run.
+                    assert!(
+                        e.may_have_run() && !e.is_retryable(),
+                        "task {t} seq {}: {e:?}",
+                        o.seq
+                    );
+                    assert!(!o.after_restart, "task {t} seq {} failed: {e:?}", o.seq);
+                }
             }
+            let list: Vec<i64> = p
+                .cmd(&["LRANGE", &format!("list:{t}"), "0", "-1"])
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().parse().unwrap())
+                .collect();
+            let first = *list.first().expect("nothing reached the new server");
+            let expected: Vec<i64> = outcomes
+                .iter()
+                .filter(|o| o.seq >= first)
+                .map(|o| {
+                    assert!(
+                        o.result.is_ok(),
+                        "task {t}: seq {} is on the new server but returned {:?}",
+                        o.seq,
+                        o.result
+                    );
+                    o.seq
+                })
+                .collect();
+            assert_eq!(list, expected, "task {t}: the new server's list");
+            // RPUSH answered with the list's length: each push counted once.
+            for (i, o) in outcomes.iter().filter(|o| o.seq >= first).enumerate() {
+                assert_eq!(*o.result.as_ref().unwrap(), i as i64 + 1, "task {t}");
+            }
+            assert!(outcomes
+                .iter()
+                .filter(|o| o.after_restart)
+                .all(|o| o.seq >= first));
         }
-        let list: Vec<i64> = p
-            .cmd(&["LRANGE", &format!("list:{t}"), "0", "-1"])
-            .unwrap()
-            .iter()
-            .map(|f| f.as_str().unwrap().parse().unwrap())
-            .collect();
-        let first = *list.first().expect("nothing reached the new server");
-        let expected: Vec<i64> = outcomes
-            .iter()
-            .filter(|o| o.seq >= first)
-            .map(|o| {
-                assert!(
-                    o.result.is_ok(),
-                    "task {t}: seq {} is on the new server but returned {:?}",
-                    o.seq,
-                    o.result
-                );
-                o.seq
-            })
-            .collect();
-        assert_eq!(list, expected, "task {t}: the new server's list");
-        // RPUSH answered with the list's length: each push counted once.
-        for (i, o) in outcomes.iter().filter(|o| o.seq >= first).enumerate() {
-            assert_eq!(*o.result.as_ref().unwrap(), i as i64 + 1, "task {t}");
-        }
-        assert!(outcomes
-            .iter()
-            .filter(|o| o.after_restart)
-            .all(|o| o.seq >= first));
+        eprintln!("{errors} requests were on the wire when the server died");
+        // At most one request per task was on the wire when the server died.
+        assert!(
+            (1..=TASKS).contains(&errors),
+            "{errors} errors for {TASKS} tasks"
+        );
+        assert!(client.is_connected());
     }
-    eprintln!("{errors} requests were on the wire when the server died");
-    // At most one request per task was on the wire when the server died.
-    assert!(
-        (1..=TASKS).contains(&errors),
-        "{errors} errors for {TASKS} tasks"
-    );
-    assert!(client.is_connected());
 }
 
-/// With `fail_fast`, a request made while the client reconnects fails at once with an
-/// error that says it was never sent (so it may be retried), and it is indeed never sent.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fail_fast_fails_at_once_while_reconnecting() {
-    let server = start_server();
-    let client = Client::connect_with(
-        format!("{}?response_timeout=30s", server.url()),
-        ClientOptions::default().fail_fast(),
-    )
-    .await
-    .unwrap();
-    client.set("k", "v").await.unwrap();
-
-    let s = server.clone();
-    blocking(move || s.kill().unwrap()).await;
-    let c = client.clone();
-    wait_for("the client to notice the kill", || !c.is_connected()).await;
-    // Far less than the 30 s response timeout: it did not wait.
-    let err = tokio::time::timeout(Duration::from_secs(5), client.rpush("ff", 1))
-        .await
-        .expect("a fail-fast request waited")
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Io { written: false, .. }),
-        "got {err:?}"
-    );
-    assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
-
-    let s = server.clone();
-    blocking(move || s.restart().unwrap()).await;
-    let c = client.clone();
-    wait_for("the client to reconnect", || c.is_connected()).await;
-    // The failed push was dropped, not sent late: the list holds only the new one.
-    assert_eq!(bounded("RPUSH", client.rpush("ff", 2)).await.unwrap(), 1);
-    let list: Vec<i64> = client.lrange("ff", 0, -1).await.unwrap();
-    assert_eq!(list, vec![2]);
-}
-
-/// By default, a request made while the client reconnects waits for the connection and
-/// succeeds once the server is back (within its response timeout), exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_waits_for_the_server_to_come_back() {
-    let server = start_server();
-    let client = Client::connect(format!("{}?response_timeout=20s", server.url()))
-        .await
-        .unwrap();
-    client.set("k", "v").await.unwrap();
-
-    let s = server.clone();
-    blocking(move || s.kill().unwrap()).await;
-    let c = client.clone();
-    wait_for("the client to notice the kill", || !c.is_connected()).await;
-
-    let s = server.clone();
-    // `join!` polls the push first: it is queued before the restart begins.
-    let (pushed, ()) = bounded("the waiting push", async {
-        tokio::join!(
-            client.rpush("w", "x"),
-            blocking(move || s.restart().unwrap())
+on_both_runtimes! {
+    /// With `fail_fast`, a request made while the client reconnects fails at once with an
+    /// error that says it was never sent (so it may be retried), and it is indeed never sent.
+    async fn fail_fast_fails_at_once_while_reconnecting() {
+        let server = start_server();
+        let client = Client::connect_with(
+            format!("{}?response_timeout=30s", server.url()),
+            ClientOptions::default().fail_fast(),
         )
-    })
-    .await;
-    assert_eq!(pushed.unwrap(), 1);
-    assert!(client.is_connected());
-    let list: Vec<String> = client.lrange("w", 0, -1).await.unwrap();
-    assert_eq!(list, vec!["x"]);
-}
-
-/// A request that waits for a reconnection longer than its response timeout fails with a
-/// timeout that says it was never sent (it was not: it is withdrawn, and not sent late
-/// once the server is back).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timeout_while_reconnecting_is_not_sent_and_says_so() {
-    let server = start_server();
-    let client = Client::connect(format!("{}?response_timeout=300ms", server.url()))
         .await
         .unwrap();
-    let s = server.clone();
-    blocking(move || s.kill().unwrap()).await;
-    let c = client.clone();
-    wait_for("the client to notice the kill", || !c.is_connected()).await;
+        client.set("k", "v").await.unwrap();
 
-    let err = bounded("a push", client.rpush("late", 1))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }), "got {err:?}");
-    assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
+        let s = server.clone();
+        blocking(move || s.kill().unwrap()).await;
+        let c = client.clone();
+        wait_for("the client to notice the kill", || !c.is_connected()).await;
+        // Far less than the 30 s response timeout: it did not wait.
+        let err = tokio::time::timeout(Duration::from_secs(5), client.rpush("ff", 1))
+            .await
+            .expect("a fail-fast request waited")
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Io { written: false, .. }),
+            "got {err:?}"
+        );
+        assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
 
-    let s = server.clone();
-    blocking(move || s.restart().unwrap()).await;
-    let c = client.clone();
-    wait_for("the client to reconnect", || c.is_connected()).await;
-    assert_eq!(client.rpush("late", 2).await.unwrap(), 1);
-    let list: Vec<i64> = client.lrange("late", 0, -1).await.unwrap();
-    assert_eq!(list, vec![2]);
+        let s = server.clone();
+        blocking(move || s.restart().unwrap()).await;
+        let c = client.clone();
+        wait_for("the client to reconnect", || c.is_connected()).await;
+        // The failed push was dropped, not sent late: the list holds only the new one.
+        assert_eq!(bounded("RPUSH", client.rpush("ff", 2)).await.unwrap(), 1);
+        let list: Vec<i64> = client.lrange("ff", 0, -1).await.unwrap();
+        assert_eq!(list, vec![2]);
+    }
 }
 
-/// Requests on the wire when the connection is killed (`CLIENT KILL`): a `GET` marked
-/// idempotent is resent on the next connection and succeeds; an `INCR` (not marked) fails
-/// with "may have run" and is not resent. A `BLPOP` at the head of the connection keeps
-/// them on the wire, unanswered, until the kill.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotent_request_is_resent_after_a_connection_kill() {
-    let server = start_server();
-    let p = server.process().unwrap();
-    let client = Client::connect(format!("{}?response_timeout=10s", server.url()))
-        .await
-        .unwrap();
-    let id: i64 = client.query(&cmd("CLIENT").arg("ID")).await.unwrap();
-    client.set("idem", "value").await.unwrap();
-
-    let c = client.clone();
-    let blpop = tokio::spawn(async move {
-        c.query::<Frame>(&cmd("BLPOP").arg("never").arg(0).blocks_for(None))
+on_both_runtimes! {
+    /// By default, a request made while the client reconnects waits for the connection and
+    /// succeeds once the server is back (within its response timeout), exactly once.
+    async fn default_waits_for_the_server_to_come_back() {
+        let server = start_server();
+        let client = Client::connect(format!("{}?response_timeout=20s", server.url()))
             .await
-    });
-    wait_for("the BLPOP to block", || {
-        field(&client_line(p, id), "flags").contains('b')
-    })
-    .await;
-    let c = client.clone();
-    let get = tokio::spawn(async move {
-        c.query::<Option<String>>(&cmd("GET").arg("idem").idempotent())
+            .unwrap();
+        client.set("k", "v").await.unwrap();
+
+        let s = server.clone();
+        blocking(move || s.kill().unwrap()).await;
+        let c = client.clone();
+        wait_for("the client to notice the kill", || !c.is_connected()).await;
+
+        let s = server.clone();
+        // `join!` polls the push first: it is queued before the restart begins.
+        let (pushed, ()) = bounded("the waiting push", async {
+            tokio::join!(
+                client.rpush("w", "x"),
+                blocking(move || s.restart().unwrap())
+            )
+        })
+        .await;
+        assert_eq!(pushed.unwrap(), 1);
+        assert!(client.is_connected());
+        let list: Vec<String> = client.lrange("w", 0, -1).await.unwrap();
+        assert_eq!(list, vec!["x"]);
+    }
+}
+
+on_both_runtimes! {
+    /// A request that waits for a reconnection longer than its response timeout fails with a
+    /// timeout that says it was never sent (it was not: it is withdrawn, and not sent late
+    /// once the server is back).
+    async fn timeout_while_reconnecting_is_not_sent_and_says_so() {
+        let server = start_server();
+        let client = Client::connect(format!("{}?response_timeout=300ms", server.url()))
             .await
-    });
-    let c = client.clone();
-    let incr = tokio::spawn(async move { c.query::<i64>(&cmd("INCR").arg("counter")).await });
-    // Both requests' bytes (23 each) are in the server's query buffer, behind the BLPOP.
-    wait_for("the GET and the INCR to reach the server", || {
-        field(&client_line(p, id), "qbuf").parse::<usize>().unwrap() >= 46
-    })
-    .await;
+            .unwrap();
+        let s = server.clone();
+        blocking(move || s.kill().unwrap()).await;
+        let c = client.clone();
+        wait_for("the client to notice the kill", || !c.is_connected()).await;
 
-    let killed = p.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]).unwrap();
-    assert_eq!(killed.as_int(), Some(1));
+        let err = bounded("a push", client.rpush("late", 1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "got {err:?}");
+        assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
 
-    let err = bounded("the BLPOP", blpop).await.unwrap().unwrap_err();
-    assert!(err.may_have_run(), "BLPOP: {err:?}");
-    let got = bounded("the GET", get).await.unwrap().unwrap();
-    assert_eq!(got.as_deref(), Some("value"));
-    let err = bounded("the INCR", incr).await.unwrap().unwrap_err();
-    assert!(err.may_have_run() && !err.is_retryable(), "INCR: {err:?}");
-    // The INCR never ran (the connection was blocked) and was not resent.
-    assert!(p.cmd(&["GET", "counter"]).unwrap().is_null());
-    let new_id: i64 = client.query(&cmd("CLIENT").arg("ID")).await.unwrap();
-    assert_ne!(new_id, id);
+        let s = server.clone();
+        blocking(move || s.restart().unwrap()).await;
+        let c = client.clone();
+        wait_for("the client to reconnect", || c.is_connected()).await;
+        assert_eq!(client.rpush("late", 2).await.unwrap(), 1);
+        let list: Vec<i64> = client.lrange("late", 0, -1).await.unwrap();
+        assert_eq!(list, vec![2]);
+    }
+}
+
+on_both_runtimes! {
+    /// Requests on the wire when the connection is killed (`CLIENT KILL`): a `GET` marked
+    /// idempotent is resent on the next connection and succeeds; an `INCR` (not marked) fails
+    /// with "may have run" and is not resent. A `BLPOP` at the head of the connection keeps
+    /// them on the wire, unanswered, until the kill.
+    async fn idempotent_request_is_resent_after_a_connection_kill() {
+        let server = start_server();
+        let p = server.process().unwrap();
+        let client = Client::connect(format!("{}?response_timeout=10s", server.url()))
+            .await
+            .unwrap();
+        let id: i64 = client.query(&cmd("CLIENT").arg("ID")).await.unwrap();
+        client.set("idem", "value").await.unwrap();
+
+        let c = client.clone();
+        let blpop = tokio::spawn(async move {
+            c.query::<Frame>(&cmd("BLPOP").arg("never").arg(0).blocks_for(None))
+                .await
+        });
+        wait_for("the BLPOP to block", || {
+            field(&client_line(p, id), "flags").contains('b')
+        })
+        .await;
+        let c = client.clone();
+        let get = tokio::spawn(async move {
+            c.query::<Option<String>>(&cmd("GET").arg("idem").idempotent())
+                .await
+        });
+        let c = client.clone();
+        let incr = tokio::spawn(async move { c.query::<i64>(&cmd("INCR").arg("counter")).await });
+        // Both requests' bytes (23 each) are in the server's query buffer, behind the BLPOP.
+        wait_for("the GET and the INCR to reach the server", || {
+            field(&client_line(p, id), "qbuf").parse::<usize>().unwrap() >= 46
+        })
+        .await;
+
+        let killed = p.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]).unwrap();
+        assert_eq!(killed.as_int(), Some(1));
+
+        let err = bounded("the BLPOP", blpop).await.unwrap().unwrap_err();
+        assert!(err.may_have_run(), "BLPOP: {err:?}");
+        let got = bounded("the GET", get).await.unwrap().unwrap();
+        assert_eq!(got.as_deref(), Some("value"));
+        let err = bounded("the INCR", incr).await.unwrap().unwrap_err();
+        assert!(err.may_have_run() && !err.is_retryable(), "INCR: {err:?}");
+        // The INCR never ran (the connection was blocked) and was not resent.
+        assert!(p.cmd(&["GET", "counter"]).unwrap().is_null());
+        let new_id: i64 = client.query(&cmd("CLIENT").arg("ID")).await.unwrap();
+        assert_ne!(new_id, id);
+    }
 }
 
 /// CPU time (user + system, in clock ticks) of the calling thread.

@@ -95,3 +95,29 @@ pub(crate) fn dead_port() -> u16 {
         .expect("its address")
         .port()
 }
+
+/// Defines an async test that runs on both tokio runtime flavours: as
+/// `<name>::current_thread` and as `<name>::multi_thread` (two workers). The shared client
+/// must keep every promise on both (coalescing, back-pressure, deadlines, reconnects).
+#[allow(unused_macros)]
+macro_rules! on_both_runtimes {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body() $body
+
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread() {
+                body().await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread() {
+                body().await
+            }
+        }
+    };
+}

@@ -218,6 +218,15 @@ impl ClusterClient {
         }
     }
 
+    /// The socket calls of the node clients the client holds now, summed (see
+    /// [`IoStats`](slotline_conn::IoStats)).
+    pub fn io_stats(&self) -> slotline_conn::IoStats {
+        lock(&self.inner.registry)
+            .values()
+            .filter_map(|n| n.existing_client().map(Client::io_stats))
+            .sum()
+    }
+
     /// Reloads the slot map now (outside the rate limit), from the known nodes, then the
     /// startup nodes.
     pub async fn refresh(&self) -> Result<()> {

@@ -37,7 +37,7 @@ mod stream;
 pub mod url;
 
 pub use args::ToArgs;
-pub use client::{Client, ClientOptions, Resolver};
+pub use client::{Client, ClientOptions, IoStats, Resolver};
 pub use cmd::{cmd, Args, Cmd};
 pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
 pub use connection::Connection;

@@ -128,9 +128,15 @@ impl WriteHalf {
         }
     }
 
-    /// Writes all of `buf`, from a shared reference (several writers take turns).
-    pub(crate) async fn write_all_shared(&self, mut buf: &[u8]) -> io::Result<()> {
+    /// Writes all of `buf`, from a shared reference (several writers take turns), counting
+    /// its socket calls in `io`.
+    pub(crate) async fn write_all_shared(
+        &self,
+        mut buf: &[u8],
+        io: &crate::client::IoCounters,
+    ) -> io::Result<()> {
         while !buf.is_empty() {
+            io.count_write();
             match self.try_write(buf) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => buf = &buf[n..],

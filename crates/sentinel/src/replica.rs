@@ -109,6 +109,24 @@ impl ReplicaClient {
             .collect()
     }
 
+    /// The socket calls of the replicas in use and of the master (once used), summed (see
+    /// [`IoStats`](slotline_conn::IoStats)).
+    pub fn io_stats(&self) -> slotline_conn::IoStats {
+        let replicas: slotline_conn::IoStats = self
+            .shared
+            .nodes()
+            .iter()
+            .map(|n| n.client.io_stats())
+            .sum();
+        let master = self
+            .shared
+            .master
+            .get()
+            .map(|m| m.client().io_stats())
+            .unwrap_or_default();
+        replicas + master
+    }
+
     /// Asks the sentinels for the replicas now and updates the list (returns at once if a
     /// refresh is already under way).
     pub async fn refresh(&self) -> Result<()> {

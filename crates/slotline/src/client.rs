@@ -66,6 +66,17 @@ impl Client {
         })
     }
 
+    /// Its socket calls so far, over every connection of the layer it wraps (see
+    /// [`IoStats`](slotline_conn::IoStats)).
+    pub fn io_stats(&self) -> slotline_conn::IoStats {
+        match self {
+            Client::Node(c) => c.io_stats(),
+            Client::SentinelMaster(c) => c.client().io_stats(),
+            Client::SentinelReplica(c) => c.io_stats(),
+            Client::Cluster(c) => c.io_stats(),
+        }
+    }
+
     /// Which kind of deployment this client serves: `node`, `sentinel` or `cluster`.
     pub fn mode(&self) -> &'static str {
         match self {

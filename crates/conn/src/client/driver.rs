@@ -90,7 +90,7 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
         loop {
             match shared.take_out(&mut spare) {
                 Some(mut chunk) => {
-                    wr.write_all_shared(&chunk)
+                    wr.write_all_shared(&chunk, &shared.io)
                         .await
                         .map_err(|e| Error::io(e, true))?;
                     shared.written();
@@ -102,6 +102,10 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
                         return Ok(());
                     }
                     shared.writer_wake.notified().await;
+                    // Every task ready on this worker queues its request first, and the
+                    // lot leaves in one write. `yield_now` reschedules this task after
+                    // them (and after the I/O driver) without waking another worker.
+                    tokio::task::yield_now().await;
                 }
             }
         }
@@ -111,10 +115,9 @@ async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> 
         let mut done = Vec::new();
         loop {
             inbox.reserve();
-            let n = rd
-                .read_buf(&mut inbox.buf)
-                .await
-                .map_err(|e| Error::io(e, true))?;
+            let n = rd.read_buf(&mut inbox.buf).await;
+            shared.io.count_read();
+            let n = n.map_err(|e| Error::io(e, true))?;
             if n == 0 {
                 return Err(Error::Closed { written: true });
             }

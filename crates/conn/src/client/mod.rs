@@ -13,8 +13,9 @@ use bytes::BytesMut;
 use slotline_resp::{Frame, Reply};
 
 pub use options::ClientOptions;
-pub use shared::Resolver;
+pub(crate) use shared::IoCounters;
 use shared::{Answer, Shared};
+pub use shared::{IoStats, Resolver};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::{Cmd, Connection, Error, Pipeline, Query, Result};
@@ -163,6 +164,11 @@ impl Client {
     /// The client settings.
     pub fn options(&self) -> &ClientOptions {
         &self.handle.shared.options
+    }
+
+    /// Its socket calls so far (see [`IoStats`]).
+    pub fn io_stats(&self) -> IoStats {
+        self.handle.shared.io.snapshot()
     }
 
     /// Whether the client has a connection right now (false while reconnecting).

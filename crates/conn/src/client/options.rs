@@ -20,13 +20,14 @@ pub struct ClientOptions {
     /// How many times a request that may be resent (never written, or marked
     /// [`idempotent`](crate::Cmd::idempotent)) is resent after a connection loss (default 2).
     pub retries: u32,
-    /// Whether callers write the queue themselves once as many requests wait as are in
-    /// flight (default), so that under load about two batches overlap: the server works on
-    /// one while the callers build the next. When off, a caller writes at once only when
-    /// nothing is in flight; otherwise the requests of every woken caller leave together in
-    /// one write. Off suits clients that spread their callers over many connections (a
-    /// cluster client's node links, which already overlap one another) or share CPUs with
-    /// the servers: fewer, larger writes.
+    /// Whether callers write the queue themselves (default): at once when nothing is in
+    /// flight, and once at least half as many requests wait as are in flight, so that under
+    /// load a few batches overlap and the server works on one while the callers make the
+    /// next. When off, every batch is written by the client's writer task, which first lets
+    /// every task ready on its worker queue its request: fewer, larger writes, one per
+    /// scheduler pass. Off suits clients that spread their callers over many connections
+    /// (a cluster client's node links, which overlap one another already) or whose servers
+    /// are short of CPU.
     pub overlap_writes: bool,
 }
 

@@ -2,12 +2,13 @@
 //! awaiting replies, in the order their bytes were queued.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use slotline_resp::Reply;
-use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use super::options::ClientOptions;
@@ -43,8 +44,6 @@ pub(crate) struct Pending {
     /// Where its bytes lie in `State::out` while not handed to the writer.
     start: usize,
     end: usize,
-    /// Its place in the bounded queue, given back when it is answered or failed.
-    _permit: OwnedSemaphorePermit,
 }
 
 /// Whether the driver has a connection.
@@ -82,6 +81,9 @@ pub(crate) struct State {
     /// Counts connection changes, so that a caller's write that ends after its connection
     /// went is not taken for one on the next.
     epoch: u64,
+    /// Callers waiting for room in the queue (it holds
+    /// [`max_in_flight`](ClientOptions::max_in_flight) requests).
+    slot_waiters: usize,
 }
 
 /// Asked before every connection attempt for the settings to connect with (the address of
@@ -110,8 +112,65 @@ pub(crate) struct Shared {
     /// Wakes the sweeper when a request has an earlier deadline than any before, or on
     /// shutdown.
     pub(crate) sweep_wake: Notify,
-    /// Bounds queued + in-flight requests.
-    permits: Arc<Semaphore>,
+    /// Wakes a caller waiting for room in the queue (see [`StateGuard`]), or all of them on
+    /// shutdown.
+    slot_free: Notify,
+    /// Socket calls made so far.
+    pub(crate) io: IoCounters,
+}
+
+/// How many write and read calls the client made on its sockets (see [`IoStats`]).
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    writes: AtomicU64,
+    reads: AtomicU64,
+}
+
+impl IoCounters {
+    pub(crate) fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> IoStats {
+        IoStats {
+            writes: self.writes.load(Ordering::Relaxed),
+            reads: self.reads.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What a client did on its sockets since it was made: one write call sends every request
+/// queued at that moment, one read call can answer many; with many callers, far fewer calls
+/// than requests is implicit pipelining at work. Counted where the client calls the socket
+/// (each call is one `send`/`recv` system call); sums add up clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IoStats {
+    /// Write calls (`send`) made on the sockets.
+    pub writes: u64,
+    /// Read calls (`recv`) that returned bytes or an error.
+    pub reads: u64,
+}
+
+impl std::ops::Add for IoStats {
+    type Output = IoStats;
+
+    fn add(self, other: IoStats) -> IoStats {
+        IoStats {
+            writes: self.writes + other.writes,
+            reads: self.reads + other.reads,
+        }
+    }
+}
+
+impl std::iter::Sum for IoStats {
+    fn sum<I: Iterator<Item = IoStats>>(iter: I) -> IoStats {
+        iter.fold(IoStats::default(), |a, b| a + b)
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -132,7 +191,6 @@ impl Shared {
         options: ClientOptions,
         link: Link,
     ) -> Self {
-        let permits = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
         Shared {
             current: Mutex::new(config.addr.clone()),
             config,
@@ -151,19 +209,30 @@ impl Shared {
                 writing: false,
                 leftover: BytesMut::new(),
                 epoch: 0,
+                slot_waiters: 0,
             }),
             writer_wake: Notify::new(),
             sweep_wake: Notify::new(),
-            permits,
+            slot_free: Notify::new(),
+            io: IoCounters::default(),
         }
     }
 
     /// The state, even if a panic elsewhere poisoned the lock (it holds no invariant a
     /// panic can break halfway: every change is a few field writes).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            state: self
+                .state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            shared: self,
+        }
+    }
+
+    /// Whether the queue has room for one more request.
+    fn has_room(&self, st: &State) -> bool {
+        st.pending.len() < self.options.max_in_flight.max(1)
     }
 
     /// The address of the current (or last) connection.
@@ -187,24 +256,44 @@ impl Shared {
         Ok(config)
     }
 
-    /// Waits for a place in the bounded queue (it is full), within the deadline.
-    async fn wait_for_slot(
+    /// The state once the queue has room for one more request: at once, or after waiting
+    /// (within the deadline) for a request to be answered or failed.
+    async fn lock_with_room(
         &self,
         timeout: Option<Duration>,
         deadline: Option<tokio::time::Instant>,
-    ) -> Result<OwnedSemaphorePermit> {
-        let acquire = self.permits.clone().acquire_owned();
-        match deadline {
-            Some(at) => tokio::time::timeout_at(at, acquire)
-                .await
-                .map_err(|_| Error::Timeout {
-                    after: timeout.unwrap_or_default(),
-                    what: "a free slot in the client's queue",
-                    written: false,
-                })?,
-            None => acquire.await,
+    ) -> Result<StateGuard<'_>> {
+        let mut waited = None;
+        loop {
+            let mut room = std::pin::pin!(self.slot_free.notified());
+            {
+                let mut st = self.lock();
+                if waited.is_some() {
+                    st.slot_waiters -= 1;
+                }
+                if st.shutdown || self.has_room(&st) {
+                    return Ok(st);
+                }
+                if waited == Some(false) {
+                    return Err(Error::Timeout {
+                        after: timeout.unwrap_or_default(),
+                        what: "a free slot in the client's queue",
+                        written: false,
+                    });
+                }
+                // Registered before the lock is released: a slot freed meanwhile is not
+                // missed.
+                room.as_mut().enable();
+                st.slot_waiters += 1;
+            }
+            waited = Some(match deadline {
+                Some(at) => tokio::time::timeout_at(at, room).await.is_ok(),
+                None => {
+                    room.await;
+                    true
+                }
+            });
         }
-        .map_err(|_| Error::Closed { written: false })
     }
 
     /// Queues one request and waits for its replies (within `timeout`).
@@ -215,14 +304,10 @@ impl Shared {
         timeout: Option<Duration>,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Answer> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => self.wait_for_slot(timeout, deadline).await?,
-        };
         let (tx, mut rx) = oneshot::channel();
         let id;
         {
-            let mut st = self.lock();
+            let mut st = self.lock_with_room(timeout, deadline).await?;
             if st.shutdown {
                 return Err(Error::Closed { written: false });
             }
@@ -258,7 +343,6 @@ impl Shared {
                 got: Vec::new(),
                 start,
                 end,
-                _permit: permit,
             });
             // Deadlines are watched by one sweeper task, not by a timer per request.
             let earlier = match (deadline, st.next_deadline) {
@@ -269,7 +353,7 @@ impl Shared {
             if earlier {
                 st.next_deadline = deadline;
             }
-            let write_now = self.take_for_caller(&mut st);
+            let write_now = self.take_due(&mut st);
             drop(st);
             match write_now {
                 Some((chunk, writer, epoch)) => self.write_now(chunk, &writer, epoch),
@@ -294,20 +378,18 @@ impl Shared {
     }
 
     /// Whether the caller that just queued a request writes the queue itself, now, rather
-    /// than leave it to the writer task (which runs only after every task already woken):
-    /// when nothing is being written and nothing is in flight, or (with
-    /// [`overlap_writes`](ClientOptions::overlap_writes)) at least as many requests wait as
-    /// are in flight. A lone caller's request leaves at once, and under load the requests
-    /// in flight form about two batches, so the server works on one while the callers make
-    /// the next, instead of both sides taking turns to wait. Takes the bytes when so.
-    fn take_for_caller(&self, st: &mut State) -> Option<(BytesMut, Arc<WriteHalf>, u64)> {
+    /// than leave it to the writer task (which, once woken, first lets every task that is
+    /// ready on its worker queue its request, then writes them all at once). Only with
+    /// [`overlap_writes`](ClientOptions::overlap_writes), and only when nothing is being
+    /// written and at least half as many requests wait as are in flight: a lone caller's
+    /// request leaves at once, and under load a few batches overlap, so the server works on
+    /// one while the callers make the next. Takes the bytes when so.
+    fn take_due(&self, st: &mut State) -> Option<(BytesMut, Arc<WriteHalf>, u64)> {
+        if !self.options.overlap_writes || st.writing || !st.leftover.is_empty() {
+            return None;
+        }
         let queued = st.pending.len() - st.handed;
-        let need = match (st.handed, self.options.overlap_writes) {
-            (0, _) => 1,
-            (handed, true) => handed,
-            (_, false) => return None,
-        };
-        if st.writing || !st.leftover.is_empty() || queued < need {
+        if queued == 0 || 2 * queued < st.handed {
             return None;
         }
         let writer = st.writer.clone()?;
@@ -319,6 +401,7 @@ impl Shared {
     /// the writer task sends the rest (and meets any error again, to report it).
     fn write_now(&self, mut chunk: BytesMut, writer: &WriteHalf, epoch: u64) {
         while !chunk.is_empty() {
+            self.io.count_write();
             match writer.try_write(&chunk) {
                 Ok(n) if n > 0 => chunk.advance(n),
                 _ => break,
@@ -568,7 +651,37 @@ impl Shared {
         for tx in failed.into_iter().filter_map(|p| p.tx) {
             let _ = tx.send(Err(Error::Closed { written: false }));
         }
-        self.permits.close();
+        self.slot_free.notify_waiters();
+    }
+}
+
+/// The locked state. When it is unlocked with room in the queue and callers waiting for
+/// room, one of them is woken (it wakes the next as it unlocks in turn): every path that
+/// answers, fails or withdraws requests frees their places without saying so.
+pub(crate) struct StateGuard<'a> {
+    state: MutexGuard<'a, State>,
+    shared: &'a Shared,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if self.state.slot_waiters > 0 && self.shared.has_room(&self.state) {
+            self.shared.slot_free.notify_one();
+        }
     }
 }
 

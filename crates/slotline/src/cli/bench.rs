@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slotline_cluster::ClusterClient;
-use slotline_conn::{cmd, Cmd, Pipeline, Query};
+use slotline_conn::{cmd, Cmd, IoStats, Pipeline, Query};
 
 use super::options::Args;
 use super::CliError;
@@ -43,9 +43,9 @@ pub struct BenchOptions {
     pub connections: usize,
     /// Only the summary lines (`-q`).
     pub quiet: bool,
-    /// Runtime worker threads (`--threads`, default 1, like `redis-benchmark`'s one event
-    /// loop; more uses tokio's multi-thread scheduler).
-    pub threads: usize,
+    /// The tokio runtime the callers run on (`--runtime current|multi|multi:N`, default
+    /// `multi`: a worker per core, as `#[tokio::main]`).
+    pub runtime: RuntimeFlavor,
     /// Cluster only (`--tagged`): each caller's keys carry one master's hash tag, as
     /// `redis-benchmark --cluster` does.
     pub tagged: bool,
@@ -70,7 +70,7 @@ impl BenchOptions {
             keyspace: None,
             connections: 1,
             quiet: false,
-            threads: 1,
+            runtime: RuntimeFlavor::Multi(None),
             tagged: false,
             key_tags: Vec::new(),
         };
@@ -94,7 +94,7 @@ impl BenchOptions {
                 "-d" | "--data-size" => opts.data_size = args.parsed(flag)?,
                 "-r" | "--keyspace" => opts.keyspace = Some(args.parsed(flag)?),
                 "--connections" => opts.connections = args.parsed(flag)?,
-                "--threads" => opts.threads = args.parsed(flag)?,
+                "--runtime" => opts.runtime = RuntimeFlavor::parse(args.value(flag)?)?,
                 "--cluster" => opts.cluster = true,
                 "--tagged" => opts.tagged = true,
                 "-q" | "--quiet" => opts.quiet = true,
@@ -108,13 +108,8 @@ impl BenchOptions {
                 ));
             }
         }
-        if opts.clients == 0
-            || opts.requests == 0
-            || opts.pipeline == 0
-            || opts.connections == 0
-            || opts.threads == 0
-        {
-            return Err("bench: -c, -n, -P, --connections and --threads must be at least 1".into());
+        if opts.clients == 0 || opts.requests == 0 || opts.pipeline == 0 || opts.connections == 0 {
+            return Err("bench: -c, -n, -P and --connections must be at least 1".into());
         }
         if url
             .as_deref()
@@ -127,6 +122,59 @@ impl BenchOptions {
             false => format!("redis://{host}:{port}"),
         });
         Ok(opts)
+    }
+}
+
+/// Which tokio runtime the benchmark's callers run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeFlavor {
+    /// `current`: one thread runs every task (`#[tokio::main(flavor = "current_thread")]`).
+    Current,
+    /// `multi` (a worker per core, as `#[tokio::main]`) or `multi:N` (N workers).
+    Multi(Option<usize>),
+}
+
+impl RuntimeFlavor {
+    /// Reads `current`, `multi` or `multi:N`.
+    pub fn parse(text: &str) -> Result<Self, CliError> {
+        match text {
+            "current" | "current_thread" => Ok(RuntimeFlavor::Current),
+            "multi" | "multi_thread" => Ok(RuntimeFlavor::Multi(None)),
+            _ => match text.strip_prefix("multi:").map(str::parse::<usize>) {
+                Some(Ok(n)) if n > 0 => Ok(RuntimeFlavor::Multi(Some(n))),
+                _ => Err(format!(
+                    "bench: --runtime takes current, multi or multi:N (N ≥ 1), not {text:?}"
+                )),
+            },
+        }
+    }
+
+    /// Builds the runtime.
+    pub fn build(self) -> Result<tokio::runtime::Runtime, CliError> {
+        let mut builder = match self {
+            RuntimeFlavor::Current => tokio::runtime::Builder::new_current_thread(),
+            RuntimeFlavor::Multi(workers) => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                if let Some(n) = workers {
+                    b.worker_threads(n);
+                }
+                b
+            }
+        };
+        builder
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+    }
+}
+
+impl std::fmt::Display for RuntimeFlavor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuntimeFlavor::Current => f.write_str("current"),
+            RuntimeFlavor::Multi(None) => f.write_str("multi"),
+            RuntimeFlavor::Multi(Some(n)) => write!(f, "multi:{n}"),
+        }
     }
 }
 
@@ -148,6 +196,11 @@ pub struct BenchReport {
     pub p999: Duration,
     /// The process's CPU time per request, where the OS tells it.
     pub cpu_per_request: Option<Duration>,
+    /// Socket write calls per request (each one `send` system call; see
+    /// [`IoStats`](slotline_conn::IoStats)).
+    pub writes_per_request: f64,
+    /// Socket read calls per request.
+    pub reads_per_request: f64,
     /// Requests that failed.
     pub errors: u64,
 }
@@ -162,7 +215,8 @@ impl BenchReport {
     pub fn line(&self) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         format!(
-            "{}: {:.2} requests per second, p50={:.3} msec, p99={:.3} msec, p99.9={:.3} msec{}{}",
+            "{}: {:.2} requests per second, p50={:.3} msec, p99={:.3} msec, p99.9={:.3} msec{}, \
+             writes={:.3}/req, reads={:.3}/req{}",
             self.test,
             self.rate(),
             ms(self.p50),
@@ -171,6 +225,8 @@ impl BenchReport {
             self.cpu_per_request
                 .map(|c| format!(", client cpu={:.2} usec/req", c.as_secs_f64() * 1e6))
                 .unwrap_or_default(),
+            self.writes_per_request,
+            self.reads_per_request,
             if self.errors > 0 {
                 format!(", {} errors", self.errors)
             } else {
@@ -183,16 +239,7 @@ impl BenchReport {
 /// `slotline bench ...`.
 pub(super) fn main(args: &[String]) -> Result<(), CliError> {
     let opts = BenchOptions::parse(args)?;
-    let runtime = match opts.threads {
-        1 => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build(),
-    }
-    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = opts.runtime.build()?;
     let mut opts = opts;
     runtime.block_on(async {
         if opts.cluster {
@@ -269,11 +316,30 @@ fn base36(mut n: u32) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A client whose socket calls the benchmark counts.
+pub trait CountsIo {
+    /// Its socket calls so far.
+    fn io_stats(&self) -> IoStats;
+}
+
+impl CountsIo for crate::Client {
+    fn io_stats(&self) -> IoStats {
+        crate::Client::io_stats(self)
+    }
+}
+
+impl CountsIo for ClusterClient {
+    fn io_stats(&self) -> IoStats {
+        ClusterClient::io_stats(self)
+    }
+}
+
 /// Runs one test with `opts.clients` callers spread over `targets`.
 pub async fn run<Q>(targets: &[Q], opts: &BenchOptions, test: &str) -> BenchReport
 where
-    Q: Query + Clone + Send + Sync + 'static,
+    Q: Query + CountsIo + Clone + Send + Sync + 'static,
 {
+    let io_before: IoStats = targets.iter().map(CountsIo::io_stats).sum();
     let issued = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let value = Arc::new(vec![b'x'; opts.data_size]);
@@ -355,6 +421,7 @@ where
         }
     }
     let elapsed = started.elapsed();
+    let io_after: IoStats = targets.iter().map(CountsIo::io_stats).sum();
     let cpu = cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -376,6 +443,10 @@ where
         p99: pct(0.99),
         p999: pct(0.999),
         cpu_per_request: cpu.map(|c| c / requests.max(1) as u32),
+        writes_per_request: io_after.writes.saturating_sub(io_before.writes) as f64
+            / requests.max(1) as f64,
+        reads_per_request: io_after.reads.saturating_sub(io_before.reads) as f64
+            / requests.max(1) as f64,
         errors,
     }
 }

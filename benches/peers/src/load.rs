@@ -1,0 +1,148 @@
+//! The load both clients get: callers doing `GET` on random keys of a small keyspace, one
+//! request at a time each (no explicit pipeline), as a service's request handlers do.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Keys `key:000000000000` .. below this are set before the runs (3-byte values).
+pub const KEYSPACE: u64 = 10_000;
+
+/// Writes the key numbered `n` into `buf`; returns its length.
+pub fn key(n: u64, buf: &mut [u8; 16]) -> usize {
+    buf[..4].copy_from_slice(b"key:");
+    let mut v = n;
+    for digit in buf[4..16].iter_mut().rev() {
+        *digit = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    16
+}
+
+/// A per-caller random sequence (xorshift), so that callers do not walk the same keys.
+pub struct Keys(u64);
+
+impl Keys {
+    /// The sequence of caller `i`.
+    pub fn new(i: usize) -> Self {
+        Keys(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1))
+    }
+
+    /// The next key number.
+    pub fn next_key(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % KEYSPACE
+    }
+}
+
+/// One caller's handle on a client: owned per task, as users clone a handle into each.
+pub trait Getter: Send + 'static {
+    /// `GET key`; `Err` with a message if it failed.
+    fn get(&mut self, key: &[u8]) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// The blocking counterpart of [`Getter`], for threads.
+pub trait BlockingGetter: Send + 'static {
+    /// `GET key`; `Err` with a message if it failed.
+    fn get(&mut self, key: &[u8]) -> Result<(), String>;
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    /// Requests completed.
+    pub requests: u64,
+    /// Wall-clock time of the whole run.
+    pub elapsed: Duration,
+    /// This process's CPU time (user + system) during the run.
+    pub cpu: Option<Duration>,
+}
+
+impl Run {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// CPU microseconds per request.
+    pub fn cpu_per_request(&self) -> Option<f64> {
+        self.cpu
+            .map(|c| c.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
+    }
+}
+
+/// `requests` GETs shared out among one task per handle in `callers`, on the current
+/// runtime; fails on the first error.
+pub async fn run_tasks<G: Getter>(callers: Vec<G>, requests: u64) -> Result<Run, String> {
+    let issued = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(callers.len());
+    for (i, mut caller) in callers.into_iter().enumerate() {
+        let issued = issued.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut keys = Keys::new(i);
+            let mut buf = [0u8; 16];
+            while issued.fetch_add(1, Ordering::Relaxed) < requests {
+                let len = key(keys.next_key(), &mut buf);
+                caller.get(&buf[..len]).await?;
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| format!("caller task: {e}"))??;
+    }
+    Ok(finish(requests, started, cpu_before))
+}
+
+/// `requests` GETs shared out among one thread per handle in `callers`.
+pub fn run_threads<G: BlockingGetter>(callers: Vec<G>, requests: u64) -> Result<Run, String> {
+    let issued = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let threads: Vec<_> = callers
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut caller)| {
+            let issued = issued.clone();
+            std::thread::spawn(move || {
+                let mut keys = Keys::new(i);
+                let mut buf = [0u8; 16];
+                while issued.fetch_add(1, Ordering::Relaxed) < requests {
+                    let len = key(keys.next_key(), &mut buf);
+                    caller.get(&buf[..len])?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| "caller thread panicked".to_string())??;
+    }
+    Ok(finish(requests, started, cpu_before))
+}
+
+fn finish(requests: u64, started: Instant, cpu_before: Option<Duration>) -> Run {
+    let elapsed = started.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Run {
+        requests,
+        elapsed,
+        cpu,
+    }
+}
+
+/// This process's CPU time (user + system), on Linux.
+pub fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
