@@ -121,6 +121,8 @@ struct Options {
     repeat: usize,
     scale: f64,
     write: Option<String>,
+    /// Only this side, for profiling one client (`--only slotline|redis-rs`): no table.
+    only: Option<Side>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -139,6 +141,7 @@ fn parse_args() -> Result<Options, String> {
         repeat: 3,
         scale: 1.0,
         write: None,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -159,6 +162,13 @@ fn parse_args() -> Result<Options, String> {
             "--repeat" => o.repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?,
             "--scale" => o.scale = value()?.parse().map_err(|e| format!("--scale: {e}"))?,
             "--write" => o.write = Some(value()?),
+            "--only" => {
+                o.only = Some(match value()?.as_str() {
+                    "slotline" => Side::Slotline,
+                    "redis-rs" => Side::RedisRs,
+                    other => return Err(format!("--only takes slotline or redis-rs, not {other:?}")),
+                })
+            }
             other => return Err(format!("unknown option {other:?}")),
         }
     }
@@ -225,6 +235,13 @@ fn main() {
         };
         for flavour in flavours {
             let requests = (scenario.requests() as f64 * opts.scale).max(1000.0) as u64;
+            if let Some(side) = opts.only {
+                for _ in 0..opts.repeat {
+                    let run = run_side(side, scenario, flavour, &servers, requests);
+                    println!("{side:?} {scenario:?} {flavour:?}: {:.0} req/s", run.rate());
+                }
+                continue;
+            }
             let mut row = Row::default();
             for _ in 0..opts.repeat {
                 row.slotline.push(run_side(
@@ -250,6 +267,9 @@ fn main() {
             table.push_str(&line);
             table.push('\n');
         }
+    }
+    if opts.only.is_some() {
+        return;
     }
     let doc = document(&opts, &table);
     print!("{doc}");

@@ -24,7 +24,10 @@ use crate::{Cmd, Connection, Error, Pipeline, Query, Result};
 ///
 /// Requests from many tasks that are waiting at once leave in one write (implicit
 /// pipelining) and their replies are matched in order, so fifty tasks on one `Client` keep
-/// the server busy with one socket. At most
+/// the server busy with one socket. This holds on every tokio runtime: current-thread,
+/// multi-thread with any number of workers (`#[tokio::main]`), and the blocking twin's
+/// own; a lone caller's request still leaves at once, and one read answers every caller
+/// whose reply it holds. [`io_stats`](Client::io_stats) counts the socket calls. At most
 /// [`max_in_flight`](ClientOptions::max_in_flight) requests are queued or in flight; more
 /// callers wait for a slot.
 ///
