@@ -170,7 +170,7 @@ async fn cross_slot_multi_key_commands_are_split_and_merged() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Refused(why) if why.contains("CROSSSLOT")),
+        matches!(&e, Error::Refused { kind: slotline_conn::RefusedKind::CrossSlot, message } if message.contains("CROSSSLOT")),
         "{e}"
     );
     // Transactions: one slot works, several are refused client side.
@@ -182,7 +182,7 @@ async fn cross_slot_multi_key_commands_are_split_and_merged() {
     tx.set("tx:a", 1).set("tx:b", 2);
     let e = cl.transaction::<()>(&tx).await.unwrap_err();
     assert!(
-        matches!(&e, Error::Refused(why) if why.contains("one slot")),
+        matches!(&e, Error::Refused { kind: slotline_conn::RefusedKind::CrossSlot, message } if message.contains("one slot")),
         "{e}"
     );
     let _: i64 = cl.del(&["{tx}a"]).await.unwrap();

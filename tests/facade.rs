@@ -535,29 +535,41 @@ async fn open_fails_cleanly_when_nothing_answers() {
         );
         let err = Client::open(&url).await.unwrap_err();
         assert!(err.to_string().contains("no-such-service"), "{err}");
-        // The discovery error itself, for callers that act on it.
-        match slotline::sentinel::Error::in_conn_error(&err) {
-            Some(slotline::sentinel::Error::UnknownService { service, asked }) => {
-                assert_eq!(service, "no-such-service");
-                assert_eq!(asked.len(), t.sentinel_addrs().len(), "{asked:?}");
+        // The kind of the discovery error, for callers that act on it; every sentinel
+        // was asked.
+        match &err {
+            slotline::Error::Unavailable {
+                kind: slotline::conn::UnavailableKind::UnknownService,
+                message,
+            } => {
+                for s in t.sentinel_addrs() {
+                    assert!(message.contains(&s.to_string()), "{s} not asked: {message}");
+                }
             }
-            other => panic!("expected UnknownService inside {err:?}, got {other:?}"),
+            other => panic!("expected UnknownService, got {other:?}"),
         }
     }
     // No sentinel up: which ones were asked, and why each failed.
     let url = format!("redis+sentinel://127.0.0.1:{dead}/mymaster");
     let err = Client::open(&url).await.unwrap_err();
-    match slotline::sentinel::Error::in_conn_error(&err) {
-        Some(slotline::sentinel::Error::NoSentinelReachable { failures }) => {
-            assert_eq!(failures.len(), 1, "{failures:?}");
-        }
-        other => panic!("expected NoSentinelReachable inside {err:?}, got {other:?}"),
+    match &err {
+        slotline::Error::Unavailable {
+            kind: slotline::conn::UnavailableKind::NoSentinelReachable,
+            message,
+        } => assert!(
+            message.contains(&format!("127.0.0.1:{dead}: ")),
+            "{message}"
+        ),
+        other => panic!("expected NoSentinelReachable, got {other:?}"),
     }
-    // Other errors have none inside.
+    // A dead node is an I/O error, not an unavailable service.
     let err = Client::open(&format!("redis://127.0.0.1:{dead}"))
         .await
         .unwrap_err();
-    assert!(slotline::sentinel::Error::in_conn_error(&err).is_none());
+    assert!(
+        matches!(err, slotline::Error::Io { written: false, .. }),
+        "{err:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

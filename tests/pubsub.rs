@@ -206,7 +206,10 @@ async fn async_sharded_unsubscribe_all_and_concurrent_requests() {
     bounded("subscribe none", async {
         assert!(matches!(
             ps.subscribe(Vec::<String>::new()).await,
-            Err(Error::Refused(_))
+            Err(Error::Refused {
+                kind: slotline_conn::RefusedKind::Invalid,
+                ..
+            })
         ));
     })
     .await;
@@ -523,7 +526,10 @@ fn blocking_sharded_and_unsubscribe_all() {
     ps.ping().unwrap();
     assert!(matches!(
         ps.psubscribe(Vec::<String>::new()),
-        Err(Error::Refused(_))
+        Err(Error::Refused {
+            kind: slotline_conn::RefusedKind::Invalid,
+            ..
+        })
     ));
     ps.subscribe("again").unwrap();
     publisher.publish("again", "yes").unwrap();

@@ -197,7 +197,16 @@ async fn replicas_going_down_and_coming_back() {
     }
     assert_eq!(calls(&t, m, "get") - before, N as i64);
     let err = r.get::<Option<String>>("k").await.unwrap_err();
-    assert!(matches!(err, Error::Refused(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Unavailable {
+                kind: slotline_conn::UnavailableKind::NoReplica,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // Writes never needed a replica.
     r.set("k2", "w").await.unwrap();
 

@@ -101,10 +101,12 @@ impl ClusterClient {
         key: impl AsRef<[u8]>,
     ) -> Result<slotline_conn::blocking::Connection> {
         let slot = crate::slot(key.as_ref());
-        let addr = self
-            .inner
-            .master_for_slot(slot)
-            .ok_or_else(|| Error::Refused(format!("no node serves slot {slot}")))?;
+        let addr = self.inner.master_for_slot(slot).ok_or_else(|| {
+            Error::unavailable(
+                slotline_conn::UnavailableKind::NoNode,
+                format!("no node serves slot {slot}"),
+            )
+        })?;
         slotline_conn::blocking::Connection::connect(self.config().node_config(&addr))
     }
 

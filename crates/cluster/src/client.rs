@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use slotline_conn::{
     cmd, convert, convert_read, Addr, Client, Cmd, Connection, Error, Frame, FromReply, Pipeline,
-    Query, ReadFrom, Reply, Result, ScanOptions, ServerError, ServerErrorKind,
+    Query, ReadFrom, RefusedKind, Reply, Result, ScanOptions, ServerError, ServerErrorKind,
+    UnavailableKind,
 };
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -159,7 +160,9 @@ impl ClusterClient {
             counters: Counters::default(),
         });
         let topology = inner.fetch_topology().await.map_err(|e| match e {
-            Error::Refused(why) => Error::Refused(format!("cannot load the slot map: {why}")),
+            Error::Unavailable { kind, message } => {
+                Error::unavailable(kind, format!("cannot load the slot map: {message}"))
+            }
             other => other,
         })?;
         inner.install(&topology);
@@ -249,10 +252,12 @@ impl ClusterClient {
     /// does not follow redirects.
     pub async fn dedicated_for_key(&self, key: impl AsRef<[u8]>) -> Result<Connection> {
         let slot = slot(key.as_ref());
-        let node = self
-            .inner
-            .pick(Some(slot), false)
-            .ok_or_else(|| Error::Refused(format!("no node serves slot {slot}")))?;
+        let node = self.inner.pick(Some(slot), false).ok_or_else(|| {
+            Error::unavailable(
+                UnavailableKind::NoNode,
+                format!("no node serves slot {slot}"),
+            )
+        })?;
         Connection::connect(node.config().clone()).await
     }
 
@@ -466,7 +471,10 @@ impl Inner {
             match tokio::time::timeout(self.config.refresh_timeout, ask).await {
                 Ok(Ok(t)) if t.covered_slots() > 0 => return Ok(t),
                 Ok(Ok(_)) => {
-                    last = Some(Error::Refused(format!("{addr} knows no served slot")));
+                    last = Some(Error::unavailable(
+                        UnavailableKind::NoNode,
+                        format!("{addr} knows no served slot"),
+                    ));
                 }
                 // A wrong password will not get better on another node: say so now.
                 Ok(Err(e @ Error::Server(_)))
@@ -488,9 +496,14 @@ impl Inner {
             }
         }
         Err(match last {
-            Some(Error::Refused(why)) => Error::Refused(format!("no node could tell: {why}")),
+            Some(Error::Unavailable { kind, message }) => {
+                Error::unavailable(kind, format!("no node could tell: {message}"))
+            }
             Some(e) => e,
-            None => Error::Refused("no node to ask for the cluster topology".into()),
+            None => Error::unavailable(
+                UnavailableKind::NoNode,
+                "no node to ask for the cluster topology",
+            ),
         })
     }
 
@@ -518,7 +531,7 @@ impl Inner {
         };
         let server_error = |reply: &Frame| match ServerError::from_frame(reply) {
             Some(e) => Error::Server(e),
-            None => Error::Refused("unexpected reply".into()),
+            None => Error::UnexpectedReply(format!("{reply:?} to CLUSTER SHARDS/SLOTS")),
         };
         if !self.slots_only.load(Ordering::Relaxed) {
             let reply = ask(cmd("CLUSTER").arg("SHARDS")).await?;
@@ -713,10 +726,13 @@ impl ClusterClient {
                         continue;
                     }
                     _ => {
-                        return Err(Error::Refused(format!(
-                            "no node serves slot {} (the cluster may be down)",
-                            slot.map_or_else(|| "-".to_string(), |s| s.to_string())
-                        )))
+                        return Err(Error::unavailable(
+                            UnavailableKind::NoNode,
+                            format!(
+                                "no node serves slot {} (the cluster may be down)",
+                                slot.map_or_else(|| "-".to_string(), |s| s.to_string())
+                            ),
+                        ))
                     }
                 }
             };
@@ -825,8 +841,9 @@ impl ClusterClient {
                         part.result = Some(match got {
                             Got::Reply(frame) => Ok(frame),
                             Got::Failed(e) => Err(e),
-                            Got::NoNode => Err(Error::Refused(
-                                "no node serves the slot (the cluster may be down)".into(),
+                            Got::NoNode => Err(Error::unavailable(
+                                UnavailableKind::NoNode,
+                                "no node serves the slot (the cluster may be down)",
                             )),
                         })
                     }
@@ -956,7 +973,7 @@ impl ClusterClient {
             match route(c)? {
                 Route::Slot { slot: s, .. } => match slot {
                     Some(first) if first != s => {
-                        return Err(Error::Refused(format!(
+                        return Err(Error::refused(RefusedKind::CrossSlot, format!(
                             "CROSSSLOT: a transaction in a cluster must keep to one slot, \
                              this one touches slots {first} and {s} ({} then {})",
                             pipe.cmds()
@@ -971,13 +988,13 @@ impl ClusterClient {
                 },
                 Route::Any { .. } => {}
                 Route::Split { .. } => {
-                    return Err(Error::Refused(format!(
+                    return Err(Error::refused(RefusedKind::CrossSlot, format!(
                         "CROSSSLOT: a transaction in a cluster must keep to one slot; {} has keys in several",
                         c.name()
                     )))
                 }
                 Route::FanOut { .. } => {
-                    return Err(Error::Refused(format!(
+                    return Err(Error::refused(RefusedKind::CrossSlot, format!(
                         "{} goes to every node and cannot be part of a cluster transaction",
                         c.name()
                     )))
@@ -1001,8 +1018,9 @@ impl ClusterClient {
                         continue;
                     }
                     _ => {
-                        return Err(Error::Refused(
-                            "no node serves the transaction's slot".into(),
+                        return Err(Error::unavailable(
+                            UnavailableKind::NoNode,
+                            "no node serves the transaction's slot",
                         ))
                     }
                 }

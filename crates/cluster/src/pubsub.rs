@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use slotline_conn::{
-    Addr, Cmd, Error, Message, MessageKind, PubSub, Result, ServerErrorKind, Subscriptions, ToArgs,
+    Addr, Cmd, Error, Message, MessageKind, PubSub, RefusedKind, Result, ServerErrorKind,
+    Subscriptions, ToArgs, UnavailableKind,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -97,7 +98,10 @@ impl ClusterPubSub {
         c.push_arg(names);
         let names: Vec<Bytes> = c.args().map(Bytes::copy_from_slice).collect();
         if subscribe && names.is_empty() {
-            return Err(Error::Refused("subscribe to what? no name given".into()));
+            return Err(Error::refused(
+                RefusedKind::Invalid,
+                "subscribe to what? no name given",
+            ));
         }
         let (done, answer) = oneshot::channel();
         self.control
@@ -290,7 +294,7 @@ impl Supervisor {
             .masters()
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Refused("no master is known".into()))
+            .ok_or_else(|| Error::unavailable(UnavailableKind::NoNode, "no master is known"))
     }
 
     async fn apply(&mut self, c: &Control) -> Result<()> {
@@ -386,7 +390,10 @@ impl Supervisor {
         let mut first_error = None;
         for (s, list) in by_slot {
             let mut target = self.client.master_for_slot(s);
-            let mut result = Err(Error::Refused(format!("no node serves slot {s}")));
+            let mut result = Err(Error::unavailable(
+                UnavailableKind::NoNode,
+                format!("no node serves slot {s}"),
+            ));
             for _ in 0..5 {
                 let Some(addr) = target.clone() else { break };
                 result = match self.conn(&addr).await {

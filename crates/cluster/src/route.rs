@@ -196,11 +196,14 @@ fn aggregate(replies: &[Frame], f: fn(i64, i64) -> i64) -> Option<Frame> {
 
 /// The client-side `CROSSSLOT` refusal.
 fn cross_slot(cmd: &Cmd, a: u16, b: u16) -> Error {
-    Error::Refused(format!(
-        "CROSSSLOT: the keys of {} hash to different slots ({a} and {b}); in a cluster, \
+    Error::refused(
+        slotline_conn::RefusedKind::CrossSlot,
+        format!(
+            "CROSSSLOT: the keys of {} hash to different slots ({a} and {b}); in a cluster, \
          keys of one command must share a slot (use a hash tag such as {{user1}}.name)",
-        cmd.name()
-    ))
+            cmd.name()
+        ),
+    )
 }
 
 /// Whether a command's only key is its first argument (`GET k`, `SET k v`, ...): then its
@@ -247,23 +250,24 @@ fn lookup_cached(name: &[u8], second: Option<&[u8]>) -> Option<&'static CommandI
 }
 
 /// Commands that would turn a shared connection into something else.
-fn refused_on_shared(info: &CommandInfo) -> Option<&'static str> {
+fn refused_on_shared(info: &CommandInfo) -> Option<(slotline_conn::RefusedKind, &'static str)> {
+    use slotline_conn::RefusedKind::{Invalid, OwnConnection};
     Some(match info.name {
         "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
         | "sunsubscribe" => {
-            "pub/sub subscriptions need a connection of their own: use ClusterClient::pubsub()"
+            (OwnConnection, "pub/sub subscriptions need a connection of their own: use ClusterClient::pubsub()")
         }
-        "monitor" => "MONITOR needs a connection of its own: use ClusterClient::node(addr)",
+        "monitor" => (OwnConnection, "MONITOR needs a connection of its own: use ClusterClient::node(addr)"),
         "multi" | "exec" | "discard" => {
-            "MULTI/EXEC on a shared cluster client: use a transaction pipeline (Query::transaction)"
+            (OwnConnection, "MULTI/EXEC on a shared cluster client: use a transaction pipeline (Query::transaction)")
         }
         "scan" => {
-            "SCAN in a cluster must visit every master: use ClusterClient::scan(ScanOptions::keys())"
+            (OwnConnection, "SCAN in a cluster must visit every master: use ClusterClient::scan(ScanOptions::keys())")
         }
         "readonly" | "readwrite" | "asking" => {
-            "READONLY/READWRITE/ASKING are managed by the cluster client (see ClusterConfig::read_from)"
+            (OwnConnection, "READONLY/READWRITE/ASKING are managed by the cluster client (see ClusterConfig::read_from)")
         }
-        "select" => "a cluster has only database 0",
+        "select" => (Invalid, "a cluster has only database 0"),
         _ => return None,
     })
 }
@@ -282,7 +286,7 @@ pub fn route(cmd: &Cmd) -> Result<Route> {
         return Ok(Route::Any { readonly: false });
     };
     if let Some(why) = refused_on_shared(info) {
-        return Err(Error::Refused(why.to_string()));
+        return Err(Error::refused(why.0, why.1));
     }
     let readonly = info.is_readonly();
     if first_arg_is_the_key(info) {

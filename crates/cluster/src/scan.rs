@@ -186,7 +186,10 @@ impl<'a, T: FromReply> ClusterScan<'a, T> {
                 Decision::Moved { slot: s, addr } => inner.on_moved(s, &addr),
                 Decision::Ask { .. } | Decision::Done => {
                     return result.unwrap_or_else(|| {
-                        Err(Error::Refused(format!("no node serves slot {slot}")))
+                        Err(Error::unavailable(
+                            slotline_conn::UnavailableKind::NoNode,
+                            format!("no node serves slot {slot}"),
+                        ))
                     })
                 }
             }

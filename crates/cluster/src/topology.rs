@@ -56,7 +56,7 @@ pub enum TopologySource {
 fn bad(what: &str, frame: &Frame) -> Error {
     let mut text = format!("{frame:?}");
     text.truncate(200);
-    Error::Refused(format!("unexpected {what} reply: {text}"))
+    Error::UnexpectedReply(format!("{what}: {text}"))
 }
 
 /// Applies the endpoint rules: null or empty means the host that answered; `?` means

@@ -140,17 +140,23 @@ impl Cmd {
     /// end. Use [`PubSub`](crate::PubSub) or a dedicated connection for those.
     pub(crate) fn check_request_response(&self) -> crate::Result<()> {
         let Some(name) = self.arg_at(0) else {
-            return Err(crate::Error::Refused("empty command".into()));
+            return Err(crate::Error::refused(
+                crate::RefusedKind::Invalid,
+                "empty command",
+            ));
         };
         if matches!(name.len(), 7 | 9 | 10)
             && ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
                 .iter()
                 .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
         {
-            return Err(crate::Error::Refused(format!(
-                "{} puts the connection in push mode: use slotline_conn::PubSub for subscriptions",
-                String::from_utf8_lossy(name).to_ascii_uppercase()
-            )));
+            return Err(crate::Error::refused(
+                crate::RefusedKind::OwnConnection,
+                format!(
+                    "{} puts the connection in push mode: use slotline_conn::PubSub for subscriptions",
+                    String::from_utf8_lossy(name).to_ascii_uppercase()
+                ),
+            ));
         }
         Ok(())
     }

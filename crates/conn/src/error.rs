@@ -56,13 +56,83 @@ pub enum Error {
     /// The server answered with an error reply.
     #[error(transparent)]
     Server(#[from] ServerError),
-    /// The request was refused on the client side before anything was sent (queue full,
-    /// client shut down, a cluster transaction over several slots, ...).
-    #[error("{0}")]
-    Refused(String),
+    /// The request was refused on the client side before anything was sent: nothing ran,
+    /// and sending it again as it is would be refused again. [`RefusedKind`] says why.
+    #[error("{message}")]
+    Refused {
+        /// Why.
+        kind: RefusedKind,
+        /// What was refused, for people.
+        message: String,
+    },
+    /// There is nowhere to send the request now: nothing was sent, and it may work later
+    /// (the node, replica or sentinel may come back). [`UnavailableKind`] says what is
+    /// missing.
+    #[error("{message}")]
+    Unavailable {
+        /// What is missing.
+        kind: UnavailableKind,
+        /// The details, for people.
+        message: String,
+    },
+    /// The server answered with a reply of a shape the client cannot use for what it asked
+    /// (`ROLE`, `CLUSTER SHARDS`, `EXEC`, ...). The command was sent: it may have run.
+    #[error("unexpected reply: {0}")]
+    UnexpectedReply(String),
+}
+
+/// Why a request was [refused](Error::Refused) on the client side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefusedKind {
+    /// The command's keys live on several shards (cluster slots, or the shards of a
+    /// sharded client), and the command cannot be split: a transaction, a script, a
+    /// command other than `MGET`/`MSET`/`DEL`/`EXISTS`/`UNLINK`/`TOUCH`.
+    CrossSlot,
+    /// The command needs a connection of its own (`SUBSCRIBE`, `MONITOR`, `MULTI` on a
+    /// shared client, ...).
+    OwnConnection,
+    /// The request cannot work as given (an empty command, a subscription with no name,
+    /// `SELECT` in a cluster, ...).
+    Invalid,
+    /// The call needs a tokio runtime and was made outside of one.
+    NoRuntime,
+}
+
+/// What is [unavailable](Error::Unavailable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnavailableKind {
+    /// No node serves the key's slot or shard (the cluster or the shard may be down).
+    NoNode,
+    /// No replica is up to take a read, and falling back to the master is off.
+    NoReplica,
+    /// No sentinel answered.
+    NoSentinelReachable,
+    /// The sentinels answered, but none monitors the service.
+    UnknownService,
+    /// The node the sentinels name as master is not one, or cannot be reached (a
+    /// failover may be under way).
+    NoMaster,
 }
 
 impl Error {
+    /// A [`Refused`](Error::Refused) error.
+    pub fn refused(kind: RefusedKind, message: impl Into<String>) -> Self {
+        Error::Refused {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// An [`Unavailable`](Error::Unavailable) error.
+    pub fn unavailable(kind: UnavailableKind, message: impl Into<String>) -> Self {
+        Error::Unavailable {
+            kind,
+            message: message.into(),
+        }
+    }
+
     /// An I/O error, with whether the command may have been written.
     pub fn io(source: std::io::Error, written: bool) -> Self {
         Error::Io {
@@ -78,7 +148,7 @@ impl Error {
             Error::Io { written, .. }
             | Error::Timeout { written, .. }
             | Error::Closed { written } => *written,
-            Error::Protocol(_) => true,
+            Error::Protocol(_) | Error::UnexpectedReply(_) => true,
             _ => false,
         }
     }
@@ -92,6 +162,7 @@ impl Error {
             | Error::Timeout { written, .. }
             | Error::Closed { written } => !*written,
             Error::Server(e) => e.kind.refused_before_running(),
+            Error::Unavailable { .. } => true,
             _ => false,
         }
     }
@@ -354,5 +425,10 @@ mod tests {
         assert!(unsent.into_written().may_have_run());
         let moved = Error::Server(ServerError::parse(Bytes::from_static(b"MOVED 1 a:1")));
         assert!(moved.is_retryable() && !moved.may_have_run());
+        let refused = Error::refused(RefusedKind::CrossSlot, "keys in two slots");
+        assert!(!refused.is_retryable() && !refused.may_have_run());
+        let down = Error::unavailable(UnavailableKind::NoNode, "slot 7 unserved");
+        assert!(down.is_retryable() && !down.may_have_run());
+        assert!(Error::UnexpectedReply("odd".into()).may_have_run());
     }
 }

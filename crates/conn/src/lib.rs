@@ -41,7 +41,9 @@ pub use client::{Client, ClientOptions, IoStats, Resolver};
 pub use cmd::{cmd, Args, Cmd};
 pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
 pub use connection::Connection;
-pub use error::{Error, Result, ServerError, ServerErrorKind, TypeError};
+pub use error::{
+    Error, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
+};
 pub use pipeline::{pipe, Pipeline};
 pub use pubsub::{
     Message, MessageKind, MessageStream, Messages, PubSub, Subscriptions, DEFAULT_QUEUE_CAPACITY,

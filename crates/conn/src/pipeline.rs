@@ -183,7 +183,7 @@ impl Pipeline {
     /// reports it (or keeps it, when converting into [`Frame`]s).
     pub fn collect(&self, replies: Vec<Frame>) -> Result<Option<Frame>> {
         if replies.len() != self.reply_count() {
-            return Err(Error::Refused(format!(
+            return Err(Error::UnexpectedReply(format!(
                 "pipeline expected {} replies, got {}",
                 self.reply_count(),
                 replies.len()
@@ -223,8 +223,8 @@ impl Pipeline {
                     }));
                 }
                 other => {
-                    return Err(Error::Refused(format!(
-                        "unexpected EXEC reply {other:?} to a transaction of {} commands",
+                    return Err(Error::UnexpectedReply(format!(
+                        "EXEC answered {other:?} to a transaction of {} commands",
                         self.cmds.len()
                     )))
                 }

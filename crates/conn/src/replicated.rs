@@ -117,10 +117,13 @@ impl Replicated {
             return Ok(replica);
         }
         match self.read_from {
-            ReadFrom::Replica => Err(Error::Refused(format!(
-                "no replica is connected (of {}); ReadFrom::PreferReplica would read from the master",
-                self.replicas.len()
-            ))),
+            ReadFrom::Replica => Err(Error::unavailable(
+                crate::UnavailableKind::NoReplica,
+                format!(
+                    "no replica is connected (of {}); ReadFrom::PreferReplica would read from the master",
+                    self.replicas.len()
+                ),
+            )),
             _ => Ok(&self.master),
         }
     }
@@ -170,13 +173,16 @@ async fn connect_replicas(configs: Vec<ConnectionConfig>) -> Result<Vec<Client>>
 
 /// The replicas a master lists in its `ROLE` reply: `["master", offset, [[ip, port, offset], ...]]`.
 pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
-    let bad = || Error::Refused(format!("unexpected ROLE reply from a master: {role:?}"));
+    let bad = || Error::UnexpectedReply(format!("ROLE of a master: {role:?}"));
     let parts = role.as_array().ok_or_else(bad)?;
     if parts.first().and_then(Frame::as_str) != Some("master") {
-        return Err(Error::Refused(format!(
-            "the node is not a master (ROLE says {:?})",
-            parts.first().and_then(Frame::as_str).unwrap_or("?")
-        )));
+        return Err(Error::unavailable(
+            crate::UnavailableKind::NoMaster,
+            format!(
+                "the node is not a master (ROLE says {:?})",
+                parts.first().and_then(Frame::as_str).unwrap_or("?")
+            ),
+        ));
     }
     let list = parts.get(2).and_then(Frame::as_array).ok_or_else(bad)?;
     list.iter()

@@ -75,39 +75,19 @@ fn list_addrs(addrs: &[Addr]) -> String {
         .join(", ")
 }
 
-/// For the shared client's resolver and the [`Query`](slotline_conn::Query) impls: a
-/// discovery failure is a connection failure that happened before anything was sent
-/// (retryable), keeping its message; an error from below stays what it was.
+/// For the clients built on discovery: a discovery failure is "unavailable" (nothing was
+/// sent; it may work later), with its kind and message; an error from below stays what it
+/// was.
 impl From<Error> for slotline_conn::Error {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Conn(inner) => inner,
-            Error::Config(msg) => slotline_conn::Error::Config(msg),
-            // The discovery error rides inside, for `Error::in_conn_error`.
-            other => slotline_conn::Error::io(
-                std::io::Error::new(std::io::ErrorKind::NotConnected, other),
-                false,
-            ),
-        }
-    }
-}
-
-impl Error {
-    /// The discovery error inside an error from a client that discovers its nodes through
-    /// sentinels (`SentinelClient`, `ReplicaClient`, the facade's `Client::open` with a
-    /// `redis+sentinel://` URL), which report it as a connection failure before anything was
-    /// sent; `None` for any other error.
-    ///
-    /// ```
-    /// use slotline_sentinel::Error;
-    /// let e: slotline_conn::Error = Error::UnknownService { service: "cache".into(), asked: vec![] }.into();
-    /// assert!(e.is_retryable());
-    /// assert!(matches!(Error::in_conn_error(&e), Some(Error::UnknownService { service, .. }) if service == "cache"));
-    /// ```
-    pub fn in_conn_error(e: &slotline_conn::Error) -> Option<&Error> {
-        match e {
-            slotline_conn::Error::Io { source, .. } => source.get_ref()?.downcast_ref(),
-            _ => None,
-        }
+        use slotline_conn::UnavailableKind;
+        let kind = match &e {
+            Error::Conn(inner) => return inner.clone(),
+            Error::Config(msg) => return slotline_conn::Error::Config(msg.clone()),
+            Error::NoSentinelReachable { .. } => UnavailableKind::NoSentinelReachable,
+            Error::UnknownService { .. } => UnavailableKind::UnknownService,
+            Error::NotMaster { .. } | Error::MasterUnreachable { .. } => UnavailableKind::NoMaster,
+        };
+        slotline_conn::Error::unavailable(kind, e.to_string())
     }
 }

@@ -152,11 +152,14 @@ impl ReplicaClient {
                     .await?;
                 Ok(Target::Master(master.clone()))
             }
-            ReplicaFallback::Error => Err(slotline_conn::Error::Refused(format!(
-                "no healthy replica of {:?} (of {}; falling back to the master is off)",
-                self.shared.service,
-                nodes.len()
-            ))),
+            ReplicaFallback::Error => Err(slotline_conn::Error::unavailable(
+                slotline_conn::UnavailableKind::NoReplica,
+                format!(
+                    "no healthy replica of {:?} (of {}; falling back to the master is off)",
+                    self.shared.service,
+                    nodes.len()
+                ),
+            )),
         }
     }
 }

@@ -10,7 +10,7 @@ use slotline::conn::{cmd, Client as NodeClient, Query};
 use slotline::{Client, Commands, Target};
 
 #[tokio::main]
-async fn main() -> slotline::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "redis+sentinel://127.0.0.1:26379/mymaster".into());
@@ -19,14 +19,12 @@ async fn main() -> slotline::Result<()> {
         sentinels, service, ..
     } = Target::parse(&url)?
     else {
-        return Err(slotline::Error::Config(
-            "expected a redis+sentinel:// URL".into(),
-        ));
+        return Err("expected a redis+sentinel:// URL".into());
     };
 
     let client = Client::open(&url).await?;
     let Client::SentinelMaster(master) = &client else {
-        return Err(slotline::Error::Config("expected a master client".into()));
+        return Err("expected a master client".into());
     };
     let first = master.addr();
     println!("master of {service}: {first}");
@@ -101,8 +99,7 @@ async fn main() -> slotline::Result<()> {
         c.incr("demo:sentinel:writes")?;
         c.get("demo:sentinel:writes")
     })
-    .await
-    .map_err(|e| slotline::Error::Refused(e.to_string()))??;
+    .await??;
     println!("blocking INCR then GET -> {v:?}");
     Ok(())
 }

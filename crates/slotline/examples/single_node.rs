@@ -5,7 +5,7 @@
 use slotline::conn::{blocking, cmd, pipe, Client, Commands, Query, Script};
 
 #[tokio::main]
-async fn main() -> slotline::conn::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
@@ -23,8 +23,7 @@ async fn main() -> slotline::conn::Result<()> {
         tasks.push(tokio::spawn(async move { c.incr("demo:hits").await }));
     }
     for t in tasks {
-        t.await
-            .map_err(|e| slotline::conn::Error::Refused(e.to_string()))??;
+        t.await??;
     }
     let hits: i64 = client.query(&cmd("GET").arg("demo:hits")).await?;
     println!("100 tasks INCR demo:hits on one connection -> {hits}");
@@ -66,8 +65,7 @@ async fn main() -> slotline::conn::Result<()> {
         c.set("demo:blocking", "from a thread")?;
         c.get("demo:blocking")
     })
-    .await
-    .map_err(|e| slotline::conn::Error::Refused(e.to_string()))??;
+    .await??;
     println!("blocking SET/GET demo:blocking -> {value:?}");
     Ok(())
 }

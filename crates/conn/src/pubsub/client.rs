@@ -101,8 +101,12 @@ impl Connection {
         if self.is_broken().await {
             return Err(Error::Closed { written: false });
         }
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::Refused("pub/sub needs a tokio runtime to run in".into()))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::refused(
+                crate::RefusedKind::NoRuntime,
+                "pub/sub needs a tokio runtime to run in",
+            )
+        })?;
         let (config, stream, inbox) = self.into_parts();
         let (requests, requests_rx) = mpsc::channel(REQUEST_QUEUE);
         let (messages_tx, messages) = mpsc::channel(capacity.max(1));

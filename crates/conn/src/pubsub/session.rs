@@ -80,10 +80,10 @@ impl Op {
     pub(crate) fn subscribe(family: Family, names: impl ToArgs) -> Result<Op> {
         let names = names_of(names);
         if names.is_empty() {
-            return Err(Error::Refused(format!(
-                "{} needs at least one name",
-                family.subscribe_cmd()
-            )));
+            return Err(Error::refused(
+                crate::RefusedKind::Invalid,
+                format!("{} needs at least one name", family.subscribe_cmd()),
+            ));
         }
         Ok(Op::Subscribe(family, names))
     }
