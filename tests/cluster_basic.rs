@@ -292,7 +292,17 @@ async fn keyless_commands_fan_out() {
     assert_eq!(exists, vec![true, false]);
     // A plain SCAN would only see one node: refused with a pointer to the cluster scan.
     let e = cl.query::<Frame>(&cmd("SCAN").arg(0)).await.unwrap_err();
-    assert!(e.to_string().contains("ClusterClient::scan"), "{e}");
+    assert!(e.to_string().contains("Query::scan"), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Refused {
+                kind: slotline_conn::RefusedKind::Invalid,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,15 +17,14 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use slotline_conn::blocking::{Query, Runtime};
+use slotline_conn::blocking::{Execute, Runtime};
 use slotline_conn::{
-    Addr, Cmd, Error, Frame, FromReply, Message, Pipeline, Query as AsyncQuery, Reply, Result,
-    ScanOptions, Subscriptions, ToArgs,
+    Addr, Error, Execute as AsyncExecute, Message, Request, Response, Result, Subscriptions,
+    ToArgs,
 };
 
-use crate::client::ClusterStats;
 use crate::config::{ClusterConfig, IntoNodeAddr};
-use crate::scan::ClusterScan;
+use crate::state::ClusterStats;
 use crate::topology::SlotMap;
 
 /// The blocking twin of [`crate::ClusterClient`]: `Clone + Send + Sync`, shared by every
@@ -110,15 +109,6 @@ impl ClusterClient {
         slotline_conn::blocking::Connection::connect(self.config().node_config(&addr))
     }
 
-    /// Iterates with a cursor: `SCAN` over every master, `HSCAN`/`SSCAN`/`ZSCAN` by key
-    /// (see [`crate::ClusterClient::scan`]).
-    pub fn scan<T: FromReply>(&self, options: ScanOptions) -> ClusterScanIter<'_, T> {
-        ClusterScanIter {
-            client: self,
-            scan: self.inner.scan(options),
-        }
-    }
-
     /// A blocking cluster subscriber (see [`crate::ClusterPubSub`]).
     pub fn pubsub(&self) -> Result<ClusterPubSub> {
         let inner = self.block_on(self.inner.pubsub())?;
@@ -129,41 +119,9 @@ impl ClusterClient {
     }
 }
 
-impl Query for ClusterClient {
-    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        self.block_on(self.inner.send_command_reply(cmd))
-    }
-
-    /// A split command's merged frame as it is, as the async client gives it.
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        self.block_on(self.inner.send_command(cmd))
-    }
-
-    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        self.block_on(self.inner.send_pipeline(pipe))
-    }
-
-    /// Converts as the async client does (a split command from its merged frame).
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        self.block_on(AsyncQuery::query(&self.inner, cmd))
-    }
-}
-
-/// A blocking cluster-wide cursor iteration ([`ClusterClient::scan`]).
-#[derive(Debug)]
-pub struct ClusterScanIter<'a, T> {
-    client: &'a ClusterClient,
-    scan: ClusterScan<'a, T>,
-}
-
-impl<T: FromReply> Iterator for ClusterScanIter<'_, T> {
-    type Item = Result<T>;
-
-    fn next(&mut self) -> Option<Result<T>> {
-        self.client
-            .runtime
-            .run(self.scan.next())
-            .unwrap_or_else(|closed| Some(Err(closed)))
+impl Execute for ClusterClient {
+    fn execute(&self, request: Request<'_>) -> Result<Response> {
+        self.block_on(AsyncExecute::execute(&self.inner, request))
     }
 }
 

@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use slotline_conn::url::RedisUrl;
-use slotline_conn::{Addr, ClientOptions, ConnectionConfig, Error, ReadFrom, Result};
+use slotline_conn::{Addr, ClientOptions, ConnectionConfig, Error, ReadFrom, Result, RetryPolicy};
 
-use crate::retry::RetryPolicy;
 
 /// A user name and password for a node (`AUTH`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -174,7 +173,8 @@ impl ClusterConfig {
 
     /// The options of a node's shared client.
     pub(crate) fn node_options(&self) -> ClientOptions {
-        self.client_options.clone().fail_fast()
+        // The cluster layer resends (within `retry`); node clients never do.
+        self.client_options.clone().fail_fast().with_retries(0)
     }
 
     /// Checks what can be checked before connecting.

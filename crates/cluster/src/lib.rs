@@ -20,34 +20,36 @@
 //! # let _ = (slot, a, b); Ok(()) }
 //! ```
 //!
-//! The decisions are sans-IO and public, for other drivers and for tests: [`slot`],
-//! [`Topology`] (parses `CLUSTER SHARDS`/`CLUSTER SLOTS`), [`SlotMap`], [`route()`] (where
-//! a command goes, how to merge), [`Attempts`] (what a reply or failure means: redirect,
-//! retry, or done), [`RefreshScheduler`] (coalesced, rate-limited, jittered refreshes)
-//! and [`ClusterScanState`].
+//! ## One dispatch
+//! Every request, whatever its shape (one command, the parts of a split `MGET`, a fan-out,
+//! a pipeline, a transaction, a scan step, a shard channel's subscription), goes through
+//! one sans-IO dispatch machine that says what to send where and takes each outcome
+//! (reply, `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, an I/O error before or
+//! after writing, a timeout), and one async driver that runs it. The retry budget of a
+//! request is [`ClusterConfig::retry`], once: the node clients underneath never resend.
+//! Key routing and reply merging are `slotline-conn`'s [`shard`](slotline_conn::shard)
+//! module, answered here with hash slots.
 
 pub mod blocking;
 mod client;
 mod config;
-mod node;
+mod dispatch;
+mod drive;
+mod fetch;
+mod plan;
 mod pubsub;
 mod refresh;
+mod registry;
 mod retry;
 mod route;
-mod scan;
 mod slot;
+mod state;
 mod topology;
 
-pub use client::{ClusterClient, ClusterStats};
+pub use client::ClusterClient;
 pub use config::{ClusterConfig, Credentials, IntoNodeAddr};
 pub use pubsub::ClusterPubSub;
-pub use refresh::RefreshScheduler;
-pub use retry::{
-    cluster_error_kind, cluster_error_line_kind, redirect_addr, Attempts, Decision, Outcome,
-    RetryPolicy,
-};
-pub use route::{route, Merge, Route, SPLIT_COMMANDS};
-pub use scan::{ClusterScan, ClusterScanState, ScanStep};
 pub use slot::{hash_tag, slot, SLOTS};
-pub use slotline_conn::ReadFrom;
-pub use topology::{NodeInfo, Role, Shard, ShardInfo, SlotMap, Topology, TopologySource};
+pub use slotline_conn::{ReadFrom, RetryPolicy};
+pub use state::ClusterStats;
+pub use topology::{Shard, SlotMap};

@@ -11,15 +11,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use slotline_conn::{
-    Addr, Cmd, Error, Message, MessageKind, PubSub, RefusedKind, Result, ServerErrorKind,
+    cmd, Addr, Cmd, Connection, Error, Message, MessageKind, PubSub, Query, RefusedKind, Result,
     Subscriptions, ToArgs, UnavailableKind,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::ClusterClient;
-use crate::node::lock;
-use crate::retry::redirect_addr;
+use crate::dispatch::{Batches, Dispatch, Place};
+use crate::drive::{run, Carrier};
+use crate::registry::{lock, Node};
+use crate::retry::Outcome;
 use crate::slot::slot;
+use crate::state::ClusterState;
 
 /// Which kind of subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,14 +182,42 @@ impl ClusterPubSub {
     }
 }
 
+/// Which pub/sub connection: to a node, and whether it was opened with `ASKING` for
+/// channels of a slot being imported there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ConnKey {
+    addr: Addr,
+    asked: bool,
+}
+
+impl ConnKey {
+    fn plain(addr: &Addr) -> Self {
+        ConnKey {
+            addr: addr.clone(),
+            asked: false,
+        }
+    }
+}
+
+impl futures_core::Stream for ClusterPubSub {
+    type Item = Result<Message>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Message>>> {
+        self.get_mut().messages.poll_recv(cx)
+    }
+}
+
 /// The task behind a [`ClusterPubSub`]: owns one pub/sub connection per node in use.
 struct Supervisor {
     client: ClusterClient,
-    conns: HashMap<Addr, PubSub>,
+    conns: HashMap<ConnKey, PubSub>,
     /// The node holding the classic channels and patterns.
     classic: Option<Addr>,
     /// Where each shard channel is subscribed.
-    placed: HashMap<Bytes, Addr>,
+    placed: HashMap<Bytes, ConnKey>,
     /// Shard channels to subscribe again (their slot moved, or their node was lost).
     homeless: BTreeSet<Bytes>,
     /// The classic subscriptions' node was lost.
@@ -197,7 +228,7 @@ struct Supervisor {
 
 enum Wake {
     Control(Option<Control>),
-    Message(Addr, Option<Result<Message>>),
+    Message(ConnKey, Option<Result<Message>>),
     Retry,
 }
 
@@ -209,17 +240,17 @@ impl Supervisor {
             let wake = {
                 let conns = &mut self.conns;
                 let next = std::future::poll_fn(|cx| {
-                    for (addr, ps) in conns.iter_mut() {
+                    for (key, ps) in conns.iter_mut() {
                         let fut = pin!(ps.next_message());
                         if let Poll::Ready(m) = fut.poll(cx) {
-                            return Poll::Ready((addr.clone(), m));
+                            return Poll::Ready((key.clone(), m));
                         }
                     }
                     Poll::Pending
                 });
                 tokio::select! {
                     c = control.recv() => Wake::Control(c),
-                    (addr, m) = next => Wake::Message(addr, m),
+                    (key, m) = next => Wake::Message(key, m),
                     _ = tokio::time::sleep(delay), if pending_work => Wake::Retry,
                 }
             };
@@ -233,7 +264,7 @@ impl Supervisor {
                     if lock(&self.wanted).shard_channels.contains(&m.channel) {
                         self.placed.remove(&m.channel);
                         self.homeless.insert(m.channel);
-                        self.client.inner().request_refresh();
+                        self.client.state().request_refresh();
                         delay = Duration::from_millis(20);
                     }
                 }
@@ -242,25 +273,25 @@ impl Supervisor {
                         return;
                     }
                 }
-                Wake::Message(addr, _) => {
+                Wake::Message(key, _) => {
                     // The node's connection is gone: place its subscriptions elsewhere.
-                    self.conns.remove(&addr);
+                    self.conns.remove(&key);
                     let lost: Vec<Bytes> = self
                         .placed
                         .iter()
-                        .filter(|(_, a)| **a == addr)
+                        .filter(|(_, k)| **k == key)
                         .map(|(c, _)| c.clone())
                         .collect();
                     for c in lost {
                         self.placed.remove(&c);
                         self.homeless.insert(c);
                     }
-                    if self.classic.as_ref() == Some(&addr) {
+                    if !key.asked && self.classic.as_ref() == Some(&key.addr) {
                         self.classic = None;
                         let w = lock(&self.wanted);
                         self.classic_lost = !w.channels.is_empty() || !w.patterns.is_empty();
                     }
-                    self.client.inner().request_refresh();
+                    self.client.state().request_refresh();
                     delay = Duration::from_millis(20);
                 }
                 Wake::Retry => {
@@ -274,15 +305,16 @@ impl Supervisor {
         }
     }
 
-    /// The pub/sub connection to `addr`, opened if needed.
-    async fn conn(&mut self, addr: &Addr) -> Result<&PubSub> {
-        if !self.conns.contains_key(addr) {
-            let mut config = self.client.config().node_config(addr);
+    /// The pub/sub connection `key` names, opened if needed (an asked one is opened by
+    /// [`subscribe_on`](Self::subscribe_on)).
+    async fn conn(&mut self, key: &ConnKey) -> Result<&PubSub> {
+        if !self.conns.contains_key(key) {
+            let mut config = self.client.config().node_config(&key.addr);
             config.readonly = false;
             let ps = PubSub::connect(config).await?;
-            self.conns.insert(addr.clone(), ps);
+            self.conns.insert(key.clone(), ps);
         }
-        self.conns.get(addr).ok_or(Error::Closed { written: false })
+        self.conns.get(key).ok_or(Error::Closed { written: false })
     }
 
     /// The node for classic subscriptions: the one already used, else any master.
@@ -312,7 +344,7 @@ impl Supervisor {
                 } else {
                     c.names.clone()
                 };
-                let mut by_node: HashMap<Addr, Vec<Bytes>> = HashMap::new();
+                let mut by_node: HashMap<ConnKey, Vec<Bytes>> = HashMap::new();
                 {
                     let mut w = lock(&self.wanted);
                     for n in &names {
@@ -323,8 +355,8 @@ impl Supervisor {
                         }
                     }
                 }
-                for (addr, names) in by_node {
-                    if let Some(ps) = self.conns.get(&addr) {
+                for (key, names) in by_node {
+                    if let Some(ps) = self.conns.get(&key) {
                         ps.sunsubscribe(names).await?;
                     }
                 }
@@ -341,7 +373,7 @@ impl Supervisor {
                     set.extend(c.names.iter().cloned());
                 }
                 let addr = self.classic_node()?;
-                let ps = self.conn(&addr).await?;
+                let ps = self.conn(&ConnKey::plain(&addr)).await?;
                 match family {
                     Family::Channel => ps.subscribe(c.names.clone()).await?,
                     _ => ps.psubscribe(c.names.clone()).await?,
@@ -365,7 +397,8 @@ impl Supervisor {
                         }
                     }
                 }
-                if let Some(ps) = self.classic.as_ref().and_then(|a| self.conns.get(a)) {
+                let classic = self.classic.as_ref().map(ConnKey::plain);
+                if let Some(ps) = classic.and_then(|k| self.conns.get(&k)) {
                     match family {
                         Family::Channel => ps.unsubscribe(c.names.clone()).await?,
                         _ => ps.punsubscribe(c.names.clone()).await?,
@@ -377,51 +410,30 @@ impl Supervisor {
     }
 
     /// Subscribes shard channels on the masters serving their slots, one `SSUBSCRIBE` per
-    /// slot, following `MOVED` (a few times).
+    /// slot, through the client's dispatch: `MOVED` patches the map and goes to the new
+    /// owner, `ASK` subscribes on the importing node (on a connection of its own, after
+    /// `ASKING`), `TRYAGAIN`/`CLUSTERDOWN` and lost nodes back off, within the client's
+    /// retry budget. (Redis 7 serves `SSUBSCRIBE` on the slot's source node until its
+    /// migration completes, then ends the subscription there: it comes back here.)
     async fn place_shard(&mut self, names: &[Bytes]) -> Result<()> {
-        let mut by_slot: Vec<(u16, Vec<Bytes>)> = Vec::new();
+        let mut d: Dispatch<Vec<Bytes>, ()> = Dispatch::new(self.client.config().retry);
         for n in names {
             let s = slot(n);
-            match by_slot.iter_mut().find(|(x, _)| *x == s) {
-                Some((_, list)) => list.push(n.clone()),
-                None => by_slot.push((s, vec![n.clone()])),
-            }
-        }
-        let mut first_error = None;
-        for (s, list) in by_slot {
-            let mut target = self.client.master_for_slot(s);
-            let mut result = Err(Error::unavailable(
-                UnavailableKind::NoNode,
-                format!("no node serves slot {s}"),
-            ));
-            for _ in 0..5 {
-                let Some(addr) = target.clone() else { break };
-                result = match self.conn(&addr).await {
-                    Ok(ps) => ps.ssubscribe(list.clone()).await,
-                    Err(e) => Err(e),
-                };
-                match &result {
-                    Ok(()) => {
-                        for n in &list {
-                            self.placed.insert(n.clone(), addr.clone());
-                            self.homeless.remove(n);
-                        }
-                        break;
-                    }
-                    Err(e) => match e.server_kind() {
-                        Some(ServerErrorKind::Moved { slot, addr: to }) => {
-                            let Some(to) = redirect_addr(to, &addr) else {
-                                break;
-                            };
-                            self.client.inner().on_moved(*slot, &to);
-                            target = Some(to);
-                        }
-                        _ => break,
-                    },
+            let found = (0..d.len()).find(|&i| d.work(i).first().is_some_and(|f| slot(f) == s));
+            match found {
+                Some(i) => d.work_mut(i).push(n.clone()),
+                None => {
+                    d.push(vec![n.clone()], Place::MasterOf(s), false, true);
                 }
             }
+        }
+        let client = self.client.clone();
+        run(client.state(), &mut d, self).await;
+        let mut first_error = None;
+        for (list, result) in d.finish() {
             if let Err(e) = result {
                 for n in &list {
+                    self.placed.remove(n);
                     self.homeless.insert(n.clone());
                 }
                 first_error.get_or_insert(e);
@@ -433,13 +445,36 @@ impl Supervisor {
         }
     }
 
+    /// `SSUBSCRIBE names` on `node` (after `ASKING`, on a connection of its own, when
+    /// `asking`); the channels are placed there once it is confirmed.
+    async fn subscribe_on(&mut self, node: &Addr, asking: bool, names: &[Bytes]) -> Result<()> {
+        let key = ConnKey {
+            addr: node.clone(),
+            asked: asking,
+        };
+        if asking && !self.conns.contains_key(&key) {
+            let mut config = self.client.config().node_config(node);
+            config.readonly = false;
+            let con = Connection::connect(config).await?;
+            let () = con.query(&cmd("ASKING")).await?;
+            self.conns.insert(key.clone(), con.into_pubsub().await?);
+        }
+        let ps = self.conn(&key).await?;
+        ps.ssubscribe(names.to_vec()).await?;
+        for n in names {
+            self.placed.insert(n.clone(), key.clone());
+            self.homeless.remove(n);
+        }
+        Ok(())
+    }
+
     /// Subscribes again what lost its node; true when everything found a place.
     async fn replace(&mut self) -> bool {
         if self.classic_lost {
             let subs = lock(&self.wanted).clone();
             let placed = async {
                 let addr = self.classic_node()?;
-                let ps = self.conn(&addr).await?;
+                let ps = self.conn(&ConnKey::plain(&addr)).await?;
                 if !subs.channels.is_empty() {
                     ps.subscribe(subs.channels.iter().cloned().collect::<Vec<_>>())
                         .await?;
@@ -458,16 +493,39 @@ impl Supervisor {
                 }
                 Err(_) => {
                     self.classic = None;
-                    self.client.inner().request_refresh();
+                    self.client.state().request_refresh();
                 }
             }
         }
         if !self.homeless.is_empty() {
             let names: Vec<Bytes> = self.homeless.iter().cloned().collect();
             if self.place_shard(&names).await.is_err() {
-                self.client.inner().request_refresh();
+                self.client.state().request_refresh();
             }
         }
         self.homeless.is_empty() && !self.classic_lost
+    }
+}
+
+impl Carrier<Vec<Bytes>, ()> for Supervisor {
+    /// Each part's `SSUBSCRIBE`, one after the other, on the node the dispatch names.
+    async fn carry(
+        &mut self,
+        state: &ClusterState,
+        d: &mut Dispatch<Vec<Bytes>, ()>,
+        batches: Batches<Arc<Node>>,
+    ) {
+        for batch in batches {
+            for &i in &batch.parts {
+                let names = d.work(i).clone();
+                let result = self.subscribe_on(&batch.node.addr, d.asking(i), &names).await;
+                let redirect = d.take(i, Some(&batch.node.addr), result, |r| match r {
+                    Ok(()) => Outcome::Reply(None),
+                    Err(Error::Server(e)) => Outcome::Reply(Some(&e.line)),
+                    Err(e) => Outcome::Failed(e),
+                });
+                state.note(redirect);
+            }
+        }
     }
 }

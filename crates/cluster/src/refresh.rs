@@ -2,9 +2,15 @@
 //! rate-limited and jittered, so that a burst of `MOVED`s costs one `CLUSTER SHARDS`, not
 //! a storm of them. Sans-IO: the driver tells it the time.
 
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::retry::random_unit;
+use slotline_conn::random_unit;
+use tokio::sync::Notify;
+use tokio::time::Instant as TokioInstant;
+
+use crate::registry::lock;
+use crate::state::{bump, ClusterState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -14,24 +20,8 @@ enum State {
 }
 
 /// Coalesces refresh requests and spaces refreshes out.
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use slotline_cluster::RefreshScheduler;
-///
-/// let mut s = RefreshScheduler::new(Duration::from_millis(250), Duration::ZERO);
-/// let t0 = Instant::now();
-/// assert!(s.request(t0));              // schedules one
-/// for _ in 0..999 {
-///     assert!(!s.request(t0));         // coalesced into it
-/// }
-/// assert!(s.start(t0));
-/// assert!(!s.request(t0));             // during the refresh: one more, later
-/// assert_eq!(s.finish(t0), true);
-/// assert_eq!(s.due(), Some(t0 + Duration::from_millis(250)));
-/// ```
 #[derive(Debug, Clone)]
-pub struct RefreshScheduler {
+pub(crate) struct RefreshScheduler {
     min_interval: Duration,
     jitter: Duration,
     state: State,
@@ -41,7 +31,7 @@ pub struct RefreshScheduler {
 impl RefreshScheduler {
     /// At most one refresh start per `min_interval`; each scheduled refresh waits a random
     /// delay up to `jitter` (so that many clients do not ask at the same instant).
-    pub fn new(min_interval: Duration, jitter: Duration) -> Self {
+    pub(crate) fn new(min_interval: Duration, jitter: Duration) -> Self {
         RefreshScheduler {
             min_interval,
             jitter,
@@ -62,7 +52,7 @@ impl RefreshScheduler {
     /// be woken), false when it joins one already scheduled or running (a request during a
     /// running refresh makes one more follow it, since that one may have read the cluster
     /// before the change).
-    pub fn request(&mut self, now: Instant) -> bool {
+    pub(crate) fn request(&mut self, now: Instant) -> bool {
         match self.state {
             State::Idle => {
                 self.state = State::Pending {
@@ -79,7 +69,7 @@ impl RefreshScheduler {
     }
 
     /// When the scheduled refresh is due, if one is scheduled (and none is running).
-    pub fn due(&self) -> Option<Instant> {
+    pub(crate) fn due(&self) -> Option<Instant> {
         match self.state {
             State::Pending { at } => Some(at),
             _ => None,
@@ -87,12 +77,12 @@ impl RefreshScheduler {
     }
 
     /// Whether a refresh is running.
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         matches!(self.state, State::Running { .. })
     }
 
     /// Starts the scheduled refresh if it is due; true when the driver should run it now.
-    pub fn start(&mut self, now: Instant) -> bool {
+    pub(crate) fn start(&mut self, now: Instant) -> bool {
         match self.state {
             State::Pending { at } if at <= now => {
                 self.state = State::Running { again: false };
@@ -105,7 +95,7 @@ impl RefreshScheduler {
 
     /// Starts a refresh now whatever the schedule (an explicit refresh asked for by the
     /// user); false if one is running already.
-    pub fn start_now(&mut self, now: Instant) -> bool {
+    pub(crate) fn start_now(&mut self, now: Instant) -> bool {
         if self.is_running() {
             return false;
         }
@@ -116,7 +106,7 @@ impl RefreshScheduler {
 
     /// The running refresh is over. Returns true when another one is scheduled because it
     /// was asked for meanwhile.
-    pub fn finish(&mut self, now: Instant) -> bool {
+    pub(crate) fn finish(&mut self, now: Instant) -> bool {
         let again = matches!(self.state, State::Running { again: true });
         self.state = State::Idle;
         if again {
@@ -128,9 +118,70 @@ impl RefreshScheduler {
     }
 }
 
+/// The background task that runs refreshes when they are due, until the client is gone.
+pub(crate) async fn refresh_task(weak: Weak<ClusterState>, wake: Arc<Notify>) {
+    loop {
+        let (due, periodic) = match weak.upgrade() {
+            None => return,
+            Some(inner) => (lock(&inner.scheduler).due(), inner.config.periodic_refresh),
+        };
+        let woken = wake.notified();
+        match (due, periodic) {
+            (Some(at), _) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(TokioInstant::from_std(at)) => {}
+                    _ = woken => continue,
+                }
+            }
+            (None, Some(every)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.request_refresh();
+                        }
+                    }
+                    _ = woken => {}
+                }
+                continue;
+            }
+            (None, None) => {
+                woken.await;
+                continue;
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        if !lock(&inner.scheduler).start(std::time::Instant::now()) {
+            continue;
+        }
+        let result = inner.fetch_topology().await;
+        bump(&inner.counters.refreshes);
+        match result {
+            Ok(topology) => inner.install(&topology),
+            Err(_) => bump(&inner.counters.failed_refreshes),
+        }
+        lock(&inner.scheduler).finish(std::time::Instant::now());
+        inner.refreshed.send_modify(|n| *n += 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thousand_requests_are_one_refresh() {
+
+        let mut s = RefreshScheduler::new(Duration::from_millis(250), Duration::ZERO);
+        let t0 = Instant::now();
+        assert!(s.request(t0));              // schedules one
+        for _ in 0..999 {
+            assert!(!s.request(t0));         // coalesced into it
+        }
+        assert!(s.start(t0));
+        assert!(!s.request(t0));             // during the refresh: one more, later
+        assert!(s.finish(t0));
+        assert_eq!(s.due(), Some(t0 + Duration::from_millis(250)));
+    }
 
     #[test]
     fn rate_limited_and_coalesced() {

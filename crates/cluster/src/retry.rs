@@ -1,69 +1,12 @@
 //! What to do with the outcome of one attempt: the redirect and retry rules, sans-IO.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use slotline_conn::{Addr, Error, Frame, ServerErrorKind};
-
-/// Limits on redirects and retries of one command (see
-/// [`ClusterConfig`](crate::ClusterConfig)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Most `MOVED`/`ASK` redirects followed for one command.
-    pub max_redirects: u32,
-    /// Most resends after `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY`,
-    /// an unreachable node, or a slot no node serves.
-    pub max_retries: u32,
-    /// First backoff delay.
-    pub backoff_min: Duration,
-    /// Longest backoff delay.
-    pub backoff_max: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_redirects: 16,
-            max_retries: 12,
-            backoff_min: Duration::from_millis(10),
-            backoff_max: Duration::from_millis(250),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before retry number `n` (0-based): doubling from `backoff_min`, capped at
-    /// `backoff_max`, jittered down by up to half.
-    pub fn delay(&self, n: u32) -> Duration {
-        let full = self
-            .backoff_min
-            .saturating_mul(1u32 << n.min(16))
-            .min(self.backoff_max);
-        let half = full / 2;
-        half + half.mul_f64(random_unit())
-    }
-}
-
-/// A cheap, shared pseudo-random number in `[0, 1)` (xorshift; for jitter only).
-pub(crate) fn random_unit() -> f64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        x = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
-            | 1;
-    }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    STATE.store(x, Ordering::Relaxed);
-    (x >> 11) as f64 / (1u64 << 53) as f64
-}
+use slotline_conn::{Addr, Error, RetryPolicy, ServerErrorKind};
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, Copy)]
-pub enum Outcome<'a> {
+pub(crate) enum Outcome<'a> {
     /// The node answered: the line of its error reply, if it answered with one.
     Reply(Option<&'a [u8]>),
     /// The request failed on the client side or on the way (I/O, timeout, closed, ...).
@@ -74,7 +17,7 @@ pub enum Outcome<'a> {
 
 /// What to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Hand the outcome to the caller.
     Done,
     /// `MOVED`: patch the slot, refresh the map later, resend to the new owner now.
@@ -100,7 +43,7 @@ pub enum Decision {
 
 /// The parsed address of a redirect; an empty host (`MOVED 1 :7001`) is the host of the
 /// node that answered.
-pub fn redirect_addr(addr: &str, answered: &Addr) -> Option<Addr> {
+pub(crate) fn redirect_addr(addr: &str, answered: &Addr) -> Option<Addr> {
     let (host, port) = addr.rsplit_once(':')?;
     let port: u16 = port.parse().ok()?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -114,12 +57,13 @@ pub fn redirect_addr(addr: &str, answered: &Addr) -> Option<Addr> {
 }
 
 /// The kind of a cluster error reply, parsed only for error lines that may be one.
-pub fn cluster_error_kind(frame: &Frame) -> Option<ServerErrorKind> {
+#[cfg(test)]
+pub(crate) fn cluster_error_kind(frame: &slotline_conn::Frame) -> Option<ServerErrorKind> {
     cluster_error_line_kind(frame.error_line()?)
 }
 
 /// [`cluster_error_kind`] of an error reply's line.
-pub fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
+pub(crate) fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
     let first = *line.first()?;
     if !matches!(first, b'M' | b'A' | b'T' | b'C' | b'L' | b'R') {
         return None;
@@ -130,31 +74,22 @@ pub fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
 
 /// The attempts of one command so far: applies the retry rule and the limits.
 #[derive(Debug, Clone, Default)]
-pub struct Attempts {
+pub(crate) struct Attempts {
     redirects: u32,
     retries: u32,
 }
 
 impl Attempts {
     /// A fresh count.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Attempts::default()
     }
 
-    /// Redirects followed so far.
-    pub fn redirects(&self) -> u32 {
-        self.redirects
-    }
-
-    /// Retries made so far.
-    pub fn retries(&self) -> u32 {
-        self.retries
-    }
 
     /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`.
     /// `idempotent`: the caller said the command may run twice, so it may be resent after
     /// a connection loss even if it may have run.
-    pub fn decide(
+    pub(crate) fn decide(
         &mut self,
         policy: &RetryPolicy,
         outcome: Outcome<'_>,
@@ -225,6 +160,8 @@ impl Attempts {
 
 #[cfg(test)]
 mod tests {
+    use slotline_conn::Frame;
+
     use super::*;
 
     #[test]
@@ -313,15 +250,5 @@ mod tests {
             a.decide(&policy, Outcome::Failed(&timeout), None, true),
             Decision::Done
         );
-    }
-
-    #[test]
-    fn backoff_is_capped() {
-        let p = RetryPolicy::default();
-        for n in 0..40 {
-            let d = p.delay(n);
-            assert!(d <= p.backoff_max, "{d:?}");
-        }
-        assert!(p.delay(0) <= p.backoff_min);
     }
 }

@@ -7,7 +7,7 @@ use crate::slot::SLOTS;
 
 /// What a node is in its shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub(crate) enum Role {
     /// Serves the shard's slots, reads and writes.
     Master,
     /// Replicates the master; serves reads to connections that sent `READONLY`.
@@ -16,37 +16,37 @@ pub enum Role {
 
 /// One online node, as the cluster describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeInfo {
+pub(crate) struct NodeInfo {
     /// Where to connect (the endpoint rules applied: an empty or null endpoint is the host
     /// that answered).
-    pub addr: Addr,
+    pub(crate) addr: Addr,
     /// The node id, when the reply gave one.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// Master or replica.
-    pub role: Role,
+    pub(crate) role: Role,
 }
 
 /// One shard: the slots it serves, its master (if online) and its online replicas.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ShardInfo {
+pub(crate) struct ShardInfo {
     /// Inclusive slot ranges.
-    pub slots: Vec<(u16, u16)>,
+    pub(crate) slots: Vec<(u16, u16)>,
     /// The master, `None` when it is not online (failed, unknown endpoint).
-    pub master: Option<NodeInfo>,
+    pub(crate) master: Option<NodeInfo>,
     /// Online replicas.
-    pub replicas: Vec<NodeInfo>,
+    pub(crate) replicas: Vec<NodeInfo>,
 }
 
 /// The cluster as one node described it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Topology {
+pub(crate) struct Topology {
     /// The shards, in the order the node listed them.
-    pub shards: Vec<ShardInfo>,
+    pub(crate) shards: Vec<ShardInfo>,
 }
 
 /// Which command a topology came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopologySource {
+pub(crate) enum TopologySource {
     /// `CLUSTER SHARDS` (Redis >= 7).
     Shards,
     /// `CLUSTER SLOTS` (older servers).
@@ -98,7 +98,7 @@ impl Topology {
     /// Reads a `CLUSTER SHARDS` reply. `answered` is the node that sent it (for endpoints
     /// given as empty or null). Nodes whose `health` is not `online`, or whose endpoint is
     /// `?`, are left out.
-    pub fn from_cluster_shards(reply: &Frame, answered: &Addr) -> Result<Topology> {
+    pub(crate) fn from_cluster_shards(reply: &Frame, answered: &Addr) -> Result<Topology> {
         let shards = reply
             .as_array()
             .ok_or_else(|| bad("CLUSTER SHARDS", reply))?;
@@ -148,7 +148,7 @@ impl Topology {
 
     /// Reads a `CLUSTER SLOTS` reply (`[[start, end, [host, port, id, ...], replicas...],
     /// ...]`); ranges of one master make one shard.
-    pub fn from_cluster_slots(reply: &Frame, answered: &Addr) -> Result<Topology> {
+    pub(crate) fn from_cluster_slots(reply: &Frame, answered: &Addr) -> Result<Topology> {
         let ranges = reply
             .as_array()
             .ok_or_else(|| bad("CLUSTER SLOTS", reply))?;
@@ -200,7 +200,7 @@ impl Topology {
     }
 
     /// Reads the reply of `source`.
-    pub fn parse(source: TopologySource, reply: &Frame, answered: &Addr) -> Result<Topology> {
+    pub(crate) fn parse(source: TopologySource, reply: &Frame, answered: &Addr) -> Result<Topology> {
         match source {
             TopologySource::Shards => Topology::from_cluster_shards(reply, answered),
             TopologySource::Slots => Topology::from_cluster_slots(reply, answered),
@@ -208,7 +208,7 @@ impl Topology {
     }
 
     /// How many slots have an online master.
-    pub fn covered_slots(&self) -> usize {
+    pub(crate) fn covered_slots(&self) -> usize {
         self.shards
             .iter()
             .filter(|s| s.master.is_some())
@@ -217,12 +217,6 @@ impl Topology {
             .sum()
     }
 
-    /// Every node, masters first.
-    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
-        let masters = self.shards.iter().filter_map(|s| s.master.as_ref());
-        let replicas = self.shards.iter().flat_map(|s| s.replicas.iter());
-        masters.chain(replicas)
-    }
 }
 
 /// One node of a `CLUSTER SHARDS` shard: a flat list of field names and values.
@@ -297,23 +291,7 @@ pub struct Shard {
 
 /// Which shard serves each of the 16384 slots: what routing reads for every command.
 ///
-/// Built from a [`Topology`]; patched one slot at a time by `MOVED`
-/// ([`SlotMap::set_master`]).
-///
-/// ```
-/// use slotline_cluster::{SlotMap, Topology, ShardInfo, NodeInfo, Role};
-/// use slotline_conn::Addr;
-///
-/// let node = |port| NodeInfo { addr: Addr::tcp("127.0.0.1", port), id: None, role: Role::Master };
-/// let topo = Topology { shards: vec![
-///     ShardInfo { slots: vec![(0, 8191)], master: Some(node(7000)), replicas: vec![] },
-///     ShardInfo { slots: vec![(8192, 16383)], master: Some(node(7001)), replicas: vec![] },
-/// ]};
-/// let mut map = SlotMap::new(&topo);
-/// assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7001)));
-/// map.set_master(12739, Addr::tcp("127.0.0.1", 7000)); // after MOVED 12739 127.0.0.1:7000
-/// assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7000)));
-/// ```
+/// Built from a cluster's topology; patched one slot at a time by `MOVED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotMap {
     slots: Vec<u16>,
@@ -331,7 +309,7 @@ impl Default for SlotMap {
 
 impl SlotMap {
     /// The map of a topology. Slots of shards without an online master are unserved.
-    pub fn new(topology: &Topology) -> SlotMap {
+    pub(crate) fn new(topology: &Topology) -> SlotMap {
         let mut map = SlotMap::default();
         for info in &topology.shards {
             let index = match &info.master {
@@ -455,7 +433,7 @@ impl SlotMap {
     /// Records that `addr` is the master of `slot` now (a `MOVED` reply). Returns the index
     /// of its shard, and whether the map changed. An address not known as a master gets a
     /// shard of its own (no replicas known until the next full refresh).
-    pub fn set_master(&mut self, slot: u16, addr: Addr) -> (usize, bool) {
+    pub(crate) fn set_master(&mut self, slot: u16, addr: Addr) -> (usize, bool) {
         let index = match self
             .shards
             .iter()
@@ -487,6 +465,20 @@ impl SlotMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_patched_by_moved() {
+
+        let node = |port| NodeInfo { addr: Addr::tcp("127.0.0.1", port), id: None, role: Role::Master };
+        let topo = Topology { shards: vec![
+            ShardInfo { slots: vec![(0, 8191)], master: Some(node(7000)), replicas: vec![] },
+            ShardInfo { slots: vec![(8192, 16383)], master: Some(node(7001)), replicas: vec![] },
+        ]};
+        let mut map = SlotMap::new(&topo);
+        assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7001)));
+        map.set_master(12739, Addr::tcp("127.0.0.1", 7000)); // after MOVED 12739 127.0.0.1:7000
+        assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7000)));
+    }
 
     fn bulk(s: &str) -> Frame {
         Frame::bulk(s.to_string())

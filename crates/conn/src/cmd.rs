@@ -75,6 +75,30 @@ impl Cmd {
         self.argc += 1;
     }
 
+    /// Sends this command on `client` and converts its reply: [`Query::query`]
+    /// (crate::Query::query) without a trait to import.
+    ///
+    /// ```no_run
+    /// # async fn demo(c: &slotline_conn::Client) -> slotline_conn::Result<()> {
+    /// let v: Option<String> = slotline_conn::cmd("GET").arg("k").query_async(c).await?;
+    /// # let _ = v; Ok(()) }
+    /// ```
+    pub async fn query_async<T: crate::FromReply>(
+        &self,
+        client: &(impl crate::Execute + ?Sized),
+    ) -> crate::Result<T> {
+        crate::Query::query(client, self).await
+    }
+
+    /// The blocking [`query_async`](Cmd::query_async): sends this command on a blocking
+    /// `client` and converts its reply.
+    pub fn query<T: crate::FromReply>(
+        &self,
+        client: &(impl crate::blocking::Execute + ?Sized),
+    ) -> crate::Result<T> {
+        crate::blocking::Query::query(client, self)
+    }
+
     /// Marks this command as one the server may hold before answering: `None` for ever
     /// (`BLPOP key 0`), `Some(d)` for at most `d`. The response timeout is extended by it.
     pub fn blocks_for(mut self, wait: Option<Duration>) -> Self {

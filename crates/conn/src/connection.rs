@@ -4,13 +4,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use slotline_resp::{Frame, Reply};
+use slotline_resp::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox};
 use crate::stream::Stream;
-use crate::{Cmd, Error, Pipeline, Query, Result};
+use crate::{Cmd, Error, Execute, Pipeline, Request, Response, Result};
 
 /// One async connection to one server.
 ///
@@ -159,23 +159,36 @@ pub(crate) async fn with_timeout<T>(
     }
 }
 
-impl Query for Connection {
-    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+impl Connection {
+    async fn command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
         replies.pop().ok_or(Error::Closed { written: true })
     }
 
-    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+    async fn pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
         if pipe.reply_count() == 0 {
             return Ok(Vec::new());
         }
         pipe.check_request_response()?;
         let timeout = pipe.response_timeout(self.config.response_timeout);
-        let replies = self
-            .exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
-            .await?;
-        Ok(replies.into_iter().map(Reply::into_frame).collect())
+        self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+            .await
+    }
+}
+
+impl Execute for Connection {
+    async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        match request {
+            Request::Command(cmd) => self.command_reply(cmd).await.map(Response::Reply),
+            Request::Pipeline(pipe) => self.pipeline_replies(pipe).await.map(Response::Replies),
+            Request::Scan(mut cursor) => {
+                if let Some(cmd) = cursor.single_step() {
+                    cursor.feed(self.command_reply(&cmd).await?.into_frame())?;
+                }
+                Ok(Response::Scan(cursor))
+            }
+        }
     }
 }

@@ -167,6 +167,17 @@ impl Error {
         }
     }
 
+    /// The retry rule after a connection loss: whether a request that failed with this
+    /// error may be sent again on the next connection. Yes when it never reached the
+    /// server, and when the caller marked it [`idempotent`](crate::Cmd::idempotent) (not
+    /// after a timeout: its time is spent).
+    pub fn may_resend(&self, idempotent: bool) -> bool {
+        match self {
+            Error::Io { written, .. } | Error::Closed { written } => !written || idempotent,
+            _ => false,
+        }
+    }
+
     /// Whether the connection this error came from is unusable and should be replaced.
     pub fn is_connection_lost(&self) -> bool {
         matches!(

@@ -28,10 +28,13 @@ mod pipeline;
 mod protocol;
 mod pubsub;
 mod query;
+mod replica_router;
 mod replicated;
 mod reply;
+mod retry;
 mod scan;
 mod script;
+pub mod shard;
 mod socket;
 mod stream;
 pub mod url;
@@ -48,9 +51,11 @@ pub use pipeline::{pipe, Pipeline};
 pub use pubsub::{
     Message, MessageKind, MessageStream, Messages, PubSub, Subscriptions, DEFAULT_QUEUE_CAPACITY,
 };
-pub use query::{Commands, Query};
+pub use query::{Commands, Execute, Query, Request, Response};
+pub use replica_router::{replica_could_not_serve, ReplicaPick, ReplicaRouter};
 pub use replicated::{replica_addrs_from_role, ReadFrom, Replicated};
 pub use reply::{convert, convert_read, FromReply};
-pub use scan::{ScanOptions, ScanState, ScanStream};
+pub use retry::{random_unit, RetryPolicy};
+pub use scan::{ScanCursor, ScanOptions, ScanState, ScanStream};
 pub use script::{Script, ScriptCall};
 pub use slotline_resp::{Frame, ReadReply, Reply, ReplyKind, ReplyRef};

@@ -33,6 +33,26 @@ pub fn pipe() -> Pipeline {
 }
 
 impl Pipeline {
+    /// Runs this pipeline on `client` and converts the array of its kept replies:
+    /// [`Query::pipeline`](crate::Query::pipeline) (or `transaction` for an atomic one,
+    /// which is `None` when `EXEC` was aborted) without a trait to import.
+    pub async fn query_async<T: crate::FromReply>(
+        &self,
+        client: &(impl crate::Execute + ?Sized),
+    ) -> Result<T> {
+        crate::Query::pipeline(client, self).await
+    }
+
+    /// The blocking [`query_async`](Pipeline::query_async).
+    pub fn query<T: crate::FromReply>(
+        &self,
+        client: &(impl crate::blocking::Execute + ?Sized),
+    ) -> Result<T> {
+        crate::blocking::Query::pipeline(client, self)
+    }
+}
+
+impl Pipeline {
     /// An empty pipeline.
     pub fn new() -> Self {
         Pipeline::default()

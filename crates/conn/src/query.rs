@@ -1,5 +1,7 @@
-//! The async [`Query`] trait every async client type implements, and [`Commands`], the
-//! typed helpers every `Query` gets.
+//! [`Execute`], the one primitive every async client implements; [`Query`] and
+//! [`Commands`], what every `Execute` gets. Those two are implemented for every `Execute`
+//! at once and cannot be overridden, so a client that wraps another (the facade, a
+//! blocking twin) forwards one method and behaves exactly as the client it wraps.
 
 use std::future::Future;
 
@@ -7,27 +9,91 @@ use slotline_resp::{Frame, Reply};
 
 use crate::commands::{block_time, command_list, eval_cmd};
 use crate::reply::{convert, convert_read};
-use crate::scan::{ScanOptions, ScanStream};
+use crate::scan::{ScanCursor, ScanOptions, ScanStream};
 use crate::script::ScriptCall;
-use crate::{cmd, Cmd, FromReply, Pipeline, Result, ToArgs};
+use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
 
-/// Sends commands and pipelines. Every async client in slotline implements it (a single
-/// connection, the shared client, replication, sentinel and cluster clients), and with it
-/// gets [`Commands`].
-pub trait Query: Sync {
+/// What a client is asked to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Request<'a> {
+    /// One command: answered with [`Response::Reply`].
+    Command(&'a Cmd),
+    /// A pipeline, or a transaction ([`Pipeline::is_atomic`]): answered with
+    /// [`Response::Replies`], one per command (and `MULTI`'s and `EXEC`'s).
+    Pipeline(&'a Pipeline),
+    /// One step of a cursor iteration: the client sends the next command where the
+    /// cursor's current shard lives and feeds it the reply; answered with
+    /// [`Response::Scan`].
+    Scan(ScanCursor),
+}
+
+/// What a client answers to a [`Request`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Response {
+    /// A command's reply, still in its received bytes (an error reply as it is).
+    Reply(Reply),
+    /// A pipeline's replies.
+    Replies(Vec<Reply>),
+    /// The cursor after one step, its new items buffered in it.
+    Scan(ScanCursor),
+}
+
+impl Response {
+    fn mismatch(self, asked: &str) -> Error {
+        Error::UnexpectedReply(format!("a client answered {asked} with {self:?}"))
+    }
+}
+
+/// The one primitive every async client in slotline implements (a single connection, the
+/// shared client, replication, sentinel and cluster clients, the facade): with it comes
+/// [`Query`] and [`Commands`].
+pub trait Execute: Sync {
+    /// Carries out one request.
+    fn execute(&self, request: Request<'_>) -> impl Future<Output = Result<Response>> + Send;
+}
+
+/// Commands, pipelines, transactions, scans and scripts, for every [`Execute`].
+pub trait Query: Execute {
     /// Sends one command; returns its reply still in the received bytes, to be read through
     /// [`Reply::view`] without building [`Frame`]s (an error reply is returned as is).
     /// [`query`](Query::query) and every typed command convert from it.
-    fn send_command_reply(&self, cmd: &Cmd) -> impl Future<Output = Result<Reply>> + Send;
+    fn send_command_reply(&self, cmd: &Cmd) -> impl Future<Output = Result<Reply>> + Send {
+        async move {
+            match self.execute(Request::Command(cmd)).await? {
+                Response::Reply(reply) => Ok(reply),
+                other => Err(other.mismatch("a command")),
+            }
+        }
+    }
 
     /// Sends one command; returns its raw reply (an error reply as a [`Frame::Error`]).
     fn send_command(&self, cmd: &Cmd) -> impl Future<Output = Result<Frame>> + Send {
         async move { self.send_command_reply(cmd).await.map(Reply::into_frame) }
     }
 
-    /// Sends a pipeline in one round trip; returns its raw replies, one per command (plus
-    /// `MULTI`'s and `EXEC`'s for a transaction).
-    fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send;
+    /// Sends a pipeline in one round trip; returns its replies still in their bytes, one
+    /// per command (plus `MULTI`'s and `EXEC`'s for a transaction).
+    fn send_pipeline_replies(
+        &self,
+        pipe: &Pipeline,
+    ) -> impl Future<Output = Result<Vec<Reply>>> + Send {
+        async move {
+            match self.execute(Request::Pipeline(pipe)).await? {
+                Response::Replies(replies) => Ok(replies),
+                other => Err(other.mismatch("a pipeline")),
+            }
+        }
+    }
+
+    /// Sends a pipeline in one round trip; returns its raw replies.
+    fn send_pipeline(&self, pipe: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send {
+        async move {
+            let replies = self.send_pipeline_replies(pipe).await?;
+            Ok(replies.into_iter().map(Reply::into_frame).collect())
+        }
+    }
 
     /// Sends one command and converts its reply; an error reply is an [`Error::Server`](crate::Error::Server).
     fn query<T: FromReply>(&self, cmd: &Cmd) -> impl Future<Output = Result<T>> + Send {
@@ -62,7 +128,8 @@ pub trait Query: Sync {
         }
     }
 
-    /// Iterates with a cursor (`SCAN`, `HSCAN`, `SSCAN`, `ZSCAN`, per `options`).
+    /// Iterates with a cursor (`SCAN`, `HSCAN`, `SSCAN`, `ZSCAN`, per `options`), over
+    /// every shard the client spreads keys on (every master of a cluster).
     fn scan<T: FromReply>(&self, options: ScanOptions) -> ScanStream<'_, Self, T> {
         ScanStream::new(self, options)
     }
@@ -85,6 +152,8 @@ pub trait Query: Sync {
         }
     }
 }
+
+impl<C: Execute + ?Sized> Query for C {}
 
 macro_rules! async_flavour {
     ($(
@@ -116,4 +185,4 @@ macro_rules! async_flavour {
 
 command_list!(async_flavour);
 
-impl<Q: Query + ?Sized> Commands for Q {}
+impl<C: Execute + ?Sized> Commands for C {}

@@ -1,13 +1,15 @@
 //! [`Replicated`]: the "master with replicas" deployment: writes to the master, reads by
 //! policy.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use slotline_resp::{Frame, Reply};
+use slotline_resp::Frame;
 
-use crate::command_table;
 use crate::config::{Addr, ConnectionConfig, IntoConnectionConfig};
-use crate::{cmd, Client, ClientOptions, Cmd, Error, Pipeline, Query, Result};
+use crate::{
+    cmd, replica_could_not_serve, Client, ClientOptions, Error, Execute, Query, ReplicaPick,
+    ReplicaRouter, Request, Response, Result, UnavailableKind,
+};
 
 /// Where read-only commands go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,8 +43,7 @@ pub enum ReadFrom {
 pub struct Replicated {
     master: Client,
     replicas: Vec<Client>,
-    read_from: ReadFrom,
-    next: std::sync::Arc<AtomicUsize>,
+    router: Arc<ReplicaRouter>,
 }
 
 impl Replicated {
@@ -66,8 +67,7 @@ impl Replicated {
         Ok(Replicated {
             master,
             replicas,
-            read_from,
-            next: Default::default(),
+            router: Arc::new(ReplicaRouter::new(read_from)),
         })
     }
 
@@ -87,8 +87,7 @@ impl Replicated {
         Ok(Replicated {
             master: client,
             replicas,
-            read_from,
-            next: Default::default(),
+            router: Arc::new(ReplicaRouter::new(read_from)),
         })
     }
 
@@ -104,50 +103,14 @@ impl Replicated {
 
     /// The read policy.
     pub fn read_from(&self) -> ReadFrom {
-        self.read_from
-    }
-
-    /// The client a command goes to: the master for writes, a connected replica for reads
-    /// as the policy says.
-    fn route(&self, read_only: bool) -> Result<&Client> {
-        if !read_only || self.read_from == ReadFrom::Primary {
-            return Ok(&self.master);
-        }
-        if let Some(replica) = self.next_replica(Client::is_connected) {
-            return Ok(replica);
-        }
-        match self.read_from {
-            ReadFrom::Replica => Err(Error::unavailable(
-                crate::UnavailableKind::NoReplica,
-                format!(
-                    "no replica is connected (of {}); ReadFrom::PreferReplica would read from the master",
-                    self.replicas.len()
-                ),
-            )),
-            _ => Ok(&self.master),
-        }
-    }
-
-    /// Where a read refused by replica `refused` goes next: another connected replica, or
-    /// the master when the policy allows it.
-    fn route_elsewhere(&self, refused: &Client) -> Option<&Client> {
-        self.next_replica(|r| !std::ptr::eq(r, refused) && r.is_connected())
-            .or((self.read_from == ReadFrom::PreferReplica).then_some(&self.master))
-    }
-
-    /// The next replica in round-robin order that is `usable`.
-    fn next_replica(&self, usable: impl Fn(&Client) -> bool) -> Option<&Client> {
-        let n = self.replicas.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|i| &self.replicas[(start + i) % n])
-            .find(|r| usable(r))
+        self.router.read_from()
     }
 }
 
-/// Replica clients fail fast while reconnecting, so that reads move on to another node.
+/// Replica clients fail fast while reconnecting and never resend by themselves: reads move
+/// on to another node instead (see [`Execute for Replicated`](Replicated)).
 fn replica_options() -> ClientOptions {
-    ClientOptions::default().fail_fast()
+    ClientOptions::default().fail_fast().with_retries(0)
 }
 
 /// The replicas' clients, after one connection attempt to each (all at once, each within
@@ -199,34 +162,43 @@ pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
         .collect()
 }
 
-impl Query for Replicated {
-    /// Sends the command to the node its kind goes to. A read that a replica could not
-    /// serve (it dropped just now, or answered `LOADING`/`MASTERDOWN` before running it)
-    /// is asked once more, of another replica or (with [`ReadFrom::PreferReplica`]) of the
-    /// master; when there is nowhere else to ask, the caller gets the replica's answer.
-    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        let read_only = command_table::is_readonly(cmd);
-        let target = self.route(read_only)?;
-        let result = target.send_command_reply(cmd).await;
-        if std::ptr::eq(target, &self.master) {
-            return result;
-        }
-        let refused = match &result {
-            // A replica that dropped just now: a read that never left may go elsewhere.
-            Err(e) => e.is_retryable(),
-            // A replica that cannot serve yet (`LOADING`, `MASTERDOWN`) refused the read
-            // before running it.
-            Ok(reply) => crate::ServerErrorKind::of_reply(reply.view())
-                .is_some_and(|kind| kind.replica_cannot_serve()),
+impl Execute for Replicated {
+    /// Sends the request to the node its kind goes to ([`ReplicaRouter`]). A read that a
+    /// replica could not serve (it dropped just now, or answered `LOADING`/`MASTERDOWN`
+    /// before running it) goes to each other connected replica once, then (with
+    /// [`ReadFrom::PreferReplica`]) to the master; when there is nowhere else to ask, the
+    /// caller gets the last answer. Writes are the master client's, which resends what
+    /// never left by itself.
+    async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        let readonly = request.is_readonly();
+        let n = self.replicas.len();
+        let connected = |i: usize| self.replicas[i].is_connected();
+        let Some(mut pick) = self.router.first(readonly, n, connected) else {
+            return Err(Error::unavailable(
+                UnavailableKind::NoReplica,
+                format!(
+                    "no replica is connected (of {n}); ReadFrom::PreferReplica would read from the master"
+                ),
+            ));
         };
-        match refused.then(|| self.route_elsewhere(target)).flatten() {
-            Some(next) => next.send_command_reply(cmd).await,
-            None => result,
+        // Replicas tried so far (bit i % 64).
+        let mut tried = 0u64;
+        loop {
+            let ReplicaPick::Replica(i) = pick else {
+                return self.master.execute(request).await;
+            };
+            let result = self.replicas[i].execute(request.duplicate()).await;
+            if !replica_could_not_serve(&result, readonly) {
+                return result;
+            }
+            tried |= 1 << (i % 64);
+            match self
+                .router
+                .elsewhere(n, |j| tried & (1 << (j % 64)) == 0 && connected(j))
+            {
+                Some(next) => pick = next,
+                None => return result,
+            }
         }
-    }
-
-    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        let read_only = !pipe.is_atomic() && pipe.cmds().iter().all(command_table::is_readonly);
-        self.route(read_only)?.send_pipeline(pipe).await
     }
 }

@@ -9,7 +9,7 @@ use slotline_resp::Frame;
 use crate::args::ToArgs;
 use crate::error::TypeError;
 use crate::reply::convert;
-use crate::{cmd, Cmd, Error, FromReply, Query, Result};
+use crate::{cmd, Addr, Cmd, Error, FromReply, Result};
 
 /// What to scan and how: built with [`ScanOptions::keys`], [`ScanOptions::hash`],
 /// [`ScanOptions::set`] or [`ScanOptions::sorted_set`], refined with `pattern`, `count`
@@ -83,6 +83,14 @@ impl ScanOptions {
     pub fn key_type(mut self, key_type: impl ToArgs) -> Self {
         self.tail.push_arg("TYPE").push_arg(key_type);
         self
+    }
+
+    /// The scanned key (`HSCAN key ...`), `None` for `SCAN`.
+    pub fn key(&self) -> Option<&[u8]> {
+        if self.head.is("SCAN") {
+            return None;
+        }
+        self.head.arg_at(1)
     }
 
     /// The command for one step at `cursor`.
@@ -168,8 +176,141 @@ impl ScanState {
     }
 }
 
-/// An async cursor iteration over any [`Query`] client: `while let Some(item) =
-/// scan.next().await`.
+/// A whole cursor iteration, as a client steps it: one [`ScanState`] per shard the keys
+/// live on, visited one after the other. A single node is one shard; a cluster's shards
+/// are its masters (each named by a slot it serves), a sharded client's its shards. A
+/// keyed scan (`HSCAN key`, ...) is one shard: the key's.
+///
+/// Clients drive it through [`Request::Scan`](crate::Request::Scan): on each step they
+/// [`plan`](ScanCursor::plan) it once, send [`command_for`](ScanCursor::command_for) the
+/// node serving the [current shard](ScanCursor::shard), and [`feed`](ScanCursor::feed) the
+/// reply. If the node serving a shard changes mid-scan (a failover), that shard starts over
+/// from cursor 0 on the new node: its keys may come twice, never go missing (unless they
+/// moved to a shard already visited).
+#[derive(Debug, Clone)]
+pub struct ScanCursor {
+    options: ScanOptions,
+    /// The shards not yet visited; `None` until planned.
+    left: Option<VecDeque<u64>>,
+    /// The shard being visited, the node its cursor belongs to, and its cursor.
+    current: Option<(u64, Option<Addr>, ScanState)>,
+    /// Set after an error: the iteration is over.
+    failed: bool,
+}
+
+impl ScanCursor {
+    /// A new iteration.
+    pub fn new(options: ScanOptions) -> Self {
+        ScanCursor {
+            options,
+            left: None,
+            current: None,
+            failed: false,
+        }
+    }
+
+    /// The key of a keyed scan (`HSCAN key ...`): it goes where the key lives. `None` for
+    /// `SCAN`, which visits every shard.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.options.key()
+    }
+
+    /// Whether the shards to visit are set yet.
+    pub fn is_planned(&self) -> bool {
+        self.left.is_some()
+    }
+
+    /// Sets the shards to visit, once (later calls do nothing). A keyed scan, or a client
+    /// of one node, gives one shard.
+    pub fn plan(&mut self, shards: impl IntoIterator<Item = u64>) {
+        if self.left.is_some() {
+            return;
+        }
+        let mut left: VecDeque<u64> = shards.into_iter().collect();
+        if self.key().is_some() {
+            left.truncate(1);
+        }
+        self.current = left
+            .pop_front()
+            .map(|s| (s, None, ScanState::new(self.options.clone())));
+        self.left = Some(left);
+    }
+
+    /// The shard to step next; `None` when the iteration is over.
+    pub fn shard(&mut self) -> Option<u64> {
+        loop {
+            let (shard, _, state) = self.current.as_ref()?;
+            if self.failed {
+                return None;
+            }
+            if state.next_command().is_some() {
+                return Some(*shard);
+            }
+            let next = self.left.as_mut().and_then(VecDeque::pop_front);
+            self.current = next.map(|s| (s, None, ScanState::new(self.options.clone())));
+        }
+    }
+
+    /// The command for the current shard, sent to `node` (a shard whose node changed
+    /// starts over; `None` for a client that has one node only).
+    pub fn command_for(&mut self, node: Option<&Addr>) -> Option<Cmd> {
+        let (_, on, state) = self.current.as_mut()?;
+        if let Some(node) = node {
+            if on.as_ref() != Some(node) {
+                if on.is_some() {
+                    *state = ScanState::new(self.options.clone());
+                }
+                *on = Some(node.clone());
+            }
+        }
+        state.next_command().map(Cmd::idempotent)
+    }
+
+    /// Takes the reply to the last command. An error ends the iteration (it is not retried
+    /// for ever) and is returned.
+    pub fn feed(&mut self, reply: Frame) -> Result<()> {
+        let fed = match self.current.as_mut() {
+            Some((_, _, state)) => state.feed(reply),
+            None => Ok(()),
+        };
+        if fed.is_err() {
+            self.failed = true;
+        }
+        fed
+    }
+
+    /// Ends the iteration after an error on the way to the server.
+    pub fn fail(&mut self) {
+        self.failed = true;
+    }
+
+    /// The next buffered item (an array of two for pairs).
+    pub fn pop(&mut self) -> Option<Frame> {
+        self.current.as_mut().and_then(|(_, _, s)| s.pop())
+    }
+
+    /// Whether nothing is left: every shard visited (or an error ended it) and every item
+    /// handed out.
+    pub fn is_done(&mut self) -> bool {
+        self.is_planned() && self.shard().is_none() && self.pop_peek_empty()
+    }
+
+    fn pop_peek_empty(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_none_or(|(_, _, s)| s.buffer.is_empty())
+    }
+
+    /// For a client of one node: the command of the next step, if any (feed it the reply).
+    pub(crate) fn single_step(&mut self) -> Option<Cmd> {
+        self.plan([0]);
+        self.shard()?;
+        self.command_for(None)
+    }
+}
+
+/// An async cursor iteration over any client, a [`futures_core::Stream`] of items:
+/// `while let Some(item) = scan.next().await`, or `StreamExt` adapters.
 ///
 /// Like Redis' own guarantee, an element present for the whole iteration is returned at
 /// least once; one added or removed meanwhile may or may not be.
@@ -184,40 +325,40 @@ impl ScanState {
 /// let fields: Vec<(String, String)> = client.scan(ScanOptions::hash("h")).collect_all().await?;
 /// # let _ = fields; Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct ScanStream<'a, Q: ?Sized, T> {
-    client: &'a Q,
-    state: ScanState,
+pub struct ScanStream<'a, C: ?Sized, T> {
+    client: &'a C,
+    /// The cursor between steps (taken by the step in flight).
+    cursor: Option<ScanCursor>,
+    step: Option<StepFuture<'a>>,
     _item: PhantomData<fn() -> T>,
 }
 
-impl<'a, Q: Query + ?Sized, T: FromReply> ScanStream<'a, Q, T> {
+type StepFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<crate::Response>> + Send + 'a>>;
+
+impl<C: ?Sized, T> std::fmt::Debug for ScanStream<'_, C, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanStream")
+            .field("cursor", &self.cursor)
+            .field("stepping", &self.step.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, C: crate::Execute + ?Sized, T: FromReply> ScanStream<'a, C, T> {
     /// A new iteration on `client`.
-    pub fn new(client: &'a Q, options: ScanOptions) -> Self {
+    pub fn new(client: &'a C, options: ScanOptions) -> Self {
         ScanStream {
             client,
-            state: ScanState::new(options),
+            cursor: Some(ScanCursor::new(options)),
+            step: None,
             _item: PhantomData,
         }
     }
 
     /// The next item, `None` at the end.
     pub async fn next(&mut self) -> Option<Result<T>> {
-        loop {
-            if let Some(frame) = self.state.pop() {
-                return Some(T::from_reply(frame));
-            }
-            let cmd = self.state.next_command()?;
-            let step = match self.client.send_command(&cmd).await {
-                Ok(reply) => self.state.feed(reply),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = step {
-                // Stop after an error rather than retrying the same step for ever.
-                self.state = ScanState::finished();
-                return Some(Err(e));
-            }
-        }
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *self).poll_next_item(cx)).await
     }
 
     /// Every remaining item.
@@ -228,14 +369,53 @@ impl<'a, Q: Query + ?Sized, T: FromReply> ScanStream<'a, Q, T> {
         }
         Ok(all)
     }
+
+    fn poll_next_item(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<T>>> {
+        use std::task::Poll;
+        loop {
+            if let Some(step) = self.step.as_mut() {
+                let response = std::task::ready!(step.as_mut().poll(cx));
+                self.step = None;
+                match response {
+                    Ok(crate::Response::Scan(cursor)) => self.cursor = Some(cursor),
+                    Ok(other) => {
+                        return Poll::Ready(Some(Err(Error::UnexpectedReply(format!(
+                            "a scan step answered with {other:?}"
+                        )))))
+                    }
+                    // The cursor went with the failed step: the iteration is over.
+                    Err(e) => return Poll::Ready(Some(Err(e))),
+                }
+            }
+            let Some(cursor) = self.cursor.as_mut() else {
+                return Poll::Ready(None);
+            };
+            if let Some(frame) = cursor.pop() {
+                return Poll::Ready(Some(T::from_reply(frame)));
+            }
+            if cursor.is_done() {
+                return Poll::Ready(None);
+            }
+            let Some(cursor) = self.cursor.take() else {
+                return Poll::Ready(None);
+            };
+            self.step = Some(Box::pin(
+                self.client.execute(crate::Request::Scan(cursor)),
+            ));
+        }
+    }
 }
 
-impl<Q: Query + ?Sized, T: FromReply> Clone for ScanStream<'_, Q, T> {
-    fn clone(&self) -> Self {
-        ScanStream {
-            client: self.client,
-            state: self.state.clone(),
-            _item: PhantomData,
-        }
+impl<C: crate::Execute + ?Sized, T: FromReply> futures_core::Stream for ScanStream<'_, C, T> {
+    type Item = Result<T>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<T>>> {
+        self.get_mut().poll_next_item(cx)
     }
 }

@@ -22,11 +22,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use slotline_conn::blocking::Query;
-use slotline_conn::{Addr, Cmd, Pipeline};
-use slotline_resp::{Frame, Reply};
+use slotline_conn::blocking::{Execute, Query};
+use slotline_conn::{Addr, Frame, Request, Response};
 
-use crate::logic::{Discovery, Found, Input, Request, Step, Want};
+use crate::logic::{Ask, Discovery, Found, Input, Step, Want};
 use crate::{Error, Inner, IntoSentinelAddr, Result, SentinelConfig};
 use slotline_conn::blocking::Runtime;
 
@@ -118,7 +117,7 @@ fn run(inner: &Inner, mut discovery: Discovery) -> Result<Found> {
     let mut input = Input::Start;
     loop {
         input = match discovery.step(input) {
-            Step::Send(request) => Input::Replies(send(inner, &request)),
+            Step::Send(ask) => Input::Replies(send(inner, &ask)),
             Step::Sleep(delay) => {
                 std::thread::sleep(delay);
                 Input::Slept
@@ -128,13 +127,13 @@ fn run(inner: &Inner, mut discovery: Discovery) -> Result<Found> {
     }
 }
 
-fn send(inner: &Inner, request: &Request) -> slotline_conn::Result<Vec<Frame>> {
-    let con = slotline_conn::blocking::Connection::connect(inner.config_for(&request.target))?;
-    con.send_pipeline(&request.pipe)
+fn send(inner: &Inner, ask: &Ask) -> slotline_conn::Result<Vec<Frame>> {
+    let con = slotline_conn::blocking::Connection::connect(inner.config_for(&ask.peer))?;
+    con.send_pipeline(&ask.pipe)
 }
 
 /// The blocking twin of [`crate::SentinelClient`]: the master of a service, followed
-/// through failovers. `Clone + Send + Sync`; implements [`Query`], hence
+/// through failovers. `Clone + Send + Sync`; implements [`Execute`], hence
 /// [`Commands`](slotline_conn::blocking::Commands).
 #[derive(Debug, Clone)]
 pub struct SentinelClient {
@@ -164,20 +163,15 @@ impl SentinelClient {
     }
 }
 
-impl Query for SentinelClient {
-    fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
+impl Execute for SentinelClient {
+    fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
         self.runtime
-            .block_on(slotline_conn::Query::send_command_reply(&self.inner, cmd))
-    }
-
-    fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
-        self.runtime
-            .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
+            .block_on(slotline_conn::Execute::execute(&self.inner, request))
     }
 }
 
 /// The blocking twin of [`crate::ReplicaClient`]: commands spread over the healthy
-/// replicas of a service. `Clone + Send + Sync`; implements [`Query`], hence
+/// replicas of a service. `Clone + Send + Sync`; implements [`Execute`], hence
 /// [`Commands`](slotline_conn::blocking::Commands).
 #[derive(Debug, Clone)]
 pub struct ReplicaClient {
@@ -208,14 +202,9 @@ impl ReplicaClient {
     }
 }
 
-impl Query for ReplicaClient {
-    fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
+impl Execute for ReplicaClient {
+    fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
         self.runtime
-            .block_on(slotline_conn::Query::send_command_reply(&self.inner, cmd))
-    }
-
-    fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
-        self.runtime
-            .block_on(slotline_conn::Query::send_pipeline(&self.inner, pipe))
+            .block_on(slotline_conn::Execute::execute(&self.inner, request))
     }
 }

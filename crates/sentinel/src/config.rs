@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use slotline_conn::{Addr, ClientOptions, ConnectionConfig};
+use slotline_conn::{Addr, ClientOptions, ConnectionConfig, RetryPolicy};
 
 use crate::{Error, Result};
 
@@ -68,6 +68,10 @@ pub struct SentinelConfig {
     /// How often a quiet `+switch-master` subscription pings its sentinel, to notice one
     /// that died without closing the connection (default 1 s).
     pub subscription_ping: Duration,
+    /// How often one request is sent again (after `READONLY` from a demoted master, a
+    /// connection loss before it was written, a replica that could not serve it), the one
+    /// budget of every layer (default [`RetryPolicy::default`]).
+    pub retry: RetryPolicy,
 }
 
 impl Default for SentinelConfig {
@@ -85,11 +89,18 @@ impl Default for SentinelConfig {
             role_rounds: 5,
             role_retry_delay: Duration::from_millis(100),
             subscription_ping: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
         }
     }
 }
 
 impl SentinelConfig {
+    /// With this retry budget.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// With a password on the sentinels (default user).
     pub fn with_sentinel_password(mut self, password: impl Into<String>) -> Self {
         self.sentinel_password = Some(password.into());

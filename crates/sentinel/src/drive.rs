@@ -3,7 +3,7 @@
 use slotline_conn::{Connection, Query};
 use slotline_resp::Frame;
 
-use crate::logic::{Discovery, Input, Request, Step};
+use crate::logic::{Ask, Discovery, Input, Step};
 use crate::{Inner, Result};
 
 /// Runs `discovery` to its end; applies what it learned to the sentinel list.
@@ -11,7 +11,7 @@ pub(crate) async fn run(inner: &Inner, mut discovery: Discovery) -> Result<crate
     let mut input = Input::Start;
     loop {
         input = match discovery.step(input) {
-            Step::Send(request) => Input::Replies(send(inner, &request).await),
+            Step::Send(ask) => Input::Replies(send(inner, &ask).await),
             Step::Sleep(delay) => {
                 tokio::time::sleep(delay).await;
                 Input::Slept
@@ -21,11 +21,11 @@ pub(crate) async fn run(inner: &Inner, mut discovery: Discovery) -> Result<crate
     }
 }
 
-/// One request on a connection of its own (sentinels and checks are asked rarely: on a
+/// One ask on a connection of its own (sentinels and checks are asked rarely: on a
 /// (re)connect, a refresh).
-async fn send(inner: &Inner, request: &Request) -> slotline_conn::Result<Vec<Frame>> {
-    let con = Connection::connect(inner.config_for(&request.target)).await?;
-    con.send_pipeline(&request.pipe).await
+async fn send(inner: &Inner, ask: &Ask) -> slotline_conn::Result<Vec<Frame>> {
+    let con = Connection::connect(inner.config_for(&ask.peer)).await?;
+    con.send_pipeline(&ask.pipe).await
 }
 
 /// `ROLE` on a data node, with the short check settings.

@@ -90,10 +90,10 @@ impl Inner {
     }
 
     /// The settings for a connection that carries a discovery request.
-    pub(crate) fn config_for(&self, target: &logic::Target) -> slotline_conn::ConnectionConfig {
-        match target {
-            logic::Target::Sentinel(addr) => self.config.sentinel_conn(addr.clone()),
-            logic::Target::Node(addr) => self.config.check_conn(addr.clone()),
+    pub(crate) fn config_for(&self, peer: &logic::Peer) -> slotline_conn::ConnectionConfig {
+        match peer {
+            logic::Peer::Sentinel(addr) => self.config.sentinel_conn(addr.clone()),
+            logic::Peer::Node(addr) => self.config.check_conn(addr.clone()),
         }
     }
 

@@ -25,7 +25,7 @@ pub(crate) enum Want {
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
+pub(crate) enum Peer {
     /// A sentinel (sentinel credentials, short timeouts).
     Sentinel(Addr),
     /// A data node, for a short check (data credentials, short timeouts).
@@ -35,8 +35,8 @@ pub(crate) enum Target {
 /// One request for the driver to carry out: open a connection to `target`, send `pipe`,
 /// feed the replies (or the failure) back with [`Input::Replies`].
 #[derive(Debug, Clone)]
-pub(crate) struct Request {
-    pub(crate) target: Target,
+pub(crate) struct Ask {
+    pub(crate) peer: Peer,
     pub(crate) pipe: Pipeline,
 }
 
@@ -44,7 +44,7 @@ pub(crate) struct Request {
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Carry out a request.
-    Send(Request),
+    Send(Ask),
     /// Wait, then feed [`Input::Slept`].
     Sleep(Duration),
     /// Discovery is over: apply the outcome to the sentinel list and return its result.
@@ -191,8 +191,8 @@ impl Discovery {
             Want::Replicas => p.add(cmd("SENTINEL").arg("REPLICAS").arg(&self.service)),
         };
         p.add(cmd("SENTINEL").arg("SENTINELS").arg(&self.service));
-        Step::Send(Request {
-            target: Target::Sentinel(addr),
+        Step::Send(Ask {
+            peer: Peer::Sentinel(addr),
             pipe: p,
         })
     }
@@ -233,8 +233,8 @@ impl Discovery {
                             sentinel: i,
                             node: node.clone(),
                         };
-                        Step::Send(Request {
-                            target: Target::Node(node),
+                        Step::Send(Ask {
+                            peer: Peer::Node(node),
                             pipe: {
                                 let mut p = pipe();
                                 p.add(cmd("ROLE"));
@@ -546,34 +546,37 @@ pub(crate) fn is_readonly_error<'a>(reply: impl ReadReply<'a>) -> bool {
 /// - in a transaction, `EXEC` was refused (`EXECABORT`): nothing ran;
 /// - otherwise, every command that is not read-only was refused with `READONLY` (the
 ///   read-only ones ran, and running them again is harmless).
-pub(crate) fn pipeline_refused_by_replica(p: &Pipeline, replies: &[Frame]) -> bool {
-    if !replies.iter().any(is_readonly_error) || replies.len() != p.reply_count() {
+pub(crate) fn pipeline_refused_by_replica<'a, R: ReadReply<'a>>(p: &Pipeline, replies: &[R]) -> bool {
+    if !replies.iter().any(|r| is_readonly_error(*r)) || replies.len() != p.reply_count() {
         return false;
     }
     if p.is_atomic() {
-        return replies
-            .last()
-            .is_some_and(|exec| exec.error_kind() == Some("EXECABORT"));
+        return replies.last().is_some_and(|exec| {
+            ServerErrorKind::of_reply(*exec) == Some(ServerErrorKind::ExecAbort)
+        });
     }
     p.cmds()
         .iter()
         .zip(replies)
-        .all(|(c, reply)| command_table::is_readonly(c) || is_readonly_error(reply))
+        .all(|(c, reply)| command_table::is_readonly(c) || is_readonly_error(*reply))
 }
 
-/// Whether a replica's reply (a [`Frame`] or a view) says it cannot serve now and refused
-/// before running (see [`ServerErrorKind::replica_cannot_serve`]).
-pub(crate) fn replica_cannot_serve<'a>(reply: impl ReadReply<'a>) -> bool {
-    ServerErrorKind::of_reply(reply).is_some_and(|kind| kind.replica_cannot_serve())
-}
-
-/// Round robin: the first index from `start` (modulo `len`) that is `usable`.
-pub(crate) fn round_robin(
-    start: usize,
-    len: usize,
-    usable: impl Fn(usize) -> bool,
-) -> Option<usize> {
-    (0..len).map(|i| (start + i) % len).find(|&i| usable(i))
+/// Whether what the master client answered says the request reached a demoted master and
+/// did not run: `READONLY`, for a command, a pipeline as a whole, or a scan step.
+pub(crate) fn refused_by_demoted_master(
+    request: &slotline_conn::Request<'_>,
+    result: &slotline_conn::Result<slotline_conn::Response>,
+) -> bool {
+    use slotline_conn::{Request, Response};
+    match (request, result) {
+        (_, Err(e)) => e.server_kind() == Some(&ServerErrorKind::ReadOnly),
+        (_, Ok(Response::Reply(reply))) => is_readonly_error(reply.view()),
+        (Request::Pipeline(p), Ok(Response::Replies(replies))) => {
+            let views: Vec<_> = replies.iter().map(|r| r.view()).collect();
+            pipeline_refused_by_replica(p, &views)
+        }
+        _ => false,
+    }
 }
 
 /// The sentinels, in the order they are asked: the last one that answered first, learned
@@ -682,7 +685,7 @@ mod tests {
         slotline_conn::Error::io(std::io::ErrorKind::ConnectionRefused.into(), false)
     }
 
-    fn expect_send(step: Step) -> Request {
+    fn expect_send(step: Step) -> Ask {
         match step {
             Step::Send(r) => r,
             other => panic!("expected a request, got {other:?}"),
@@ -710,16 +713,16 @@ mod tests {
     fn dead_sentinel_then_master_with_role_check() {
         let mut d = master_discovery(&[1, 2]);
         let r = expect_send(d.step(Input::Start));
-        assert_eq!(r.target, Target::Sentinel(a(1)));
+        assert_eq!(r.peer, Peer::Sentinel(a(1)));
         assert_eq!(r.pipe.len(), 2);
         let r = expect_send(d.step(Input::Replies(Err(down()))));
-        assert_eq!(r.target, Target::Sentinel(a(2)));
+        assert_eq!(r.peer, Peer::Sentinel(a(2)));
         let sentinels = Frame::Array(vec![
             entry(3, "sentinel", "ok"),
             entry(4, "s_down,sentinel", "ok"),
         ]);
         let r = expect_send(d.step(Input::Replies(Ok(vec![master_reply(10), sentinels]))));
-        assert_eq!(r.target, Target::Node(a(10)));
+        assert_eq!(r.peer, Peer::Node(a(10)));
         let f = expect_done(d.step(Input::Replies(Ok(vec![role("master")]))));
         assert_eq!(f.result.unwrap(), Found::Master(a(10)));
         assert_eq!(f.responder, Some(a(2)));
@@ -731,9 +734,9 @@ mod tests {
         let mut d = master_discovery(&[1, 2]);
         expect_send(d.step(Input::Start));
         let r = expect_send(d.step(Input::Replies(Ok(vec![master_reply(11)]))));
-        assert_eq!(r.target, Target::Node(a(11)));
+        assert_eq!(r.peer, Peer::Node(a(11)));
         let r = expect_send(d.step(Input::Replies(Ok(vec![role("slave")]))));
-        assert_eq!(r.target, Target::Sentinel(a(2)));
+        assert_eq!(r.peer, Peer::Sentinel(a(2)));
         expect_send(d.step(Input::Replies(Ok(vec![master_reply(10)]))));
         let f = expect_done(d.step(Input::Replies(Ok(vec![role("master")]))));
         assert_eq!(f.result.unwrap(), Found::Master(a(10)));
@@ -748,12 +751,12 @@ mod tests {
         let mut roles = 0;
         let finished = loop {
             step = match step {
-                Step::Send(Request {
-                    target: Target::Sentinel(_),
+                Step::Send(Ask {
+                    peer: Peer::Sentinel(_),
                     ..
                 }) => d.step(Input::Replies(Ok(vec![master_reply(11)]))),
-                Step::Send(Request {
-                    target: Target::Node(_),
+                Step::Send(Ask {
+                    peer: Peer::Node(_),
                     ..
                 }) => {
                     roles += 1;
@@ -819,7 +822,7 @@ mod tests {
     fn replicas_skip_unhealthy_ones() {
         let mut d = Discovery::new("svc", Want::Replicas, vec![a(1)], 3, Duration::ZERO);
         let r = expect_send(d.step(Input::Start));
-        assert_eq!(r.target, Target::Sentinel(a(1)));
+        assert_eq!(r.peer, Peer::Sentinel(a(1)));
         let list = Frame::Array(vec![
             entry(20, "slave", "ok"),
             entry(21, "s_down,slave", "ok"),
@@ -862,6 +865,10 @@ mod tests {
 
     #[test]
     fn refused_pipelines() {
+        let refused = |p: &Pipeline, replies: &[Frame]| {
+            let refs: Vec<&Frame> = replies.iter().collect();
+            pipeline_refused_by_replica(p, &refs)
+        };
         let ro = || Frame::error("READONLY You can't write against a read only replica.");
         let mut p = pipe();
         p.cmd("GET")
@@ -871,18 +878,18 @@ mod tests {
             .arg(1)
             .cmd("INCR")
             .arg("n");
-        assert!(pipeline_refused_by_replica(&p, &[Frame::Null, ro(), ro()]));
-        assert!(!pipeline_refused_by_replica(
+        assert!(refused(&p, &[Frame::Null, ro(), ro()]));
+        assert!(!refused(
             &p,
             &[Frame::Null, ro(), Frame::Integer(1)]
         ));
-        assert!(!pipeline_refused_by_replica(
+        assert!(!refused(
             &p,
             &[Frame::Null, Frame::simple("OK"), Frame::Integer(1)]
         ));
         p.atomic();
         let queued = || Frame::simple("QUEUED");
-        assert!(pipeline_refused_by_replica(
+        assert!(refused(
             &p,
             &[
                 Frame::simple("OK"),
@@ -892,7 +899,7 @@ mod tests {
                 Frame::error("EXECABORT Transaction discarded")
             ]
         ));
-        assert!(!pipeline_refused_by_replica(
+        assert!(!refused(
             &p,
             &[
                 Frame::simple("OK"),
@@ -903,9 +910,6 @@ mod tests {
             ]
         ));
         assert!(is_readonly_error(&ro()));
-        assert!(replica_cannot_serve(&Frame::error(
-            "LOADING Redis is loading"
-        )));
         // Views of the received bytes read the same; only the whole first word counts.
         let view = |wire: &[u8]| {
             slotline_resp::Decoder::default()
@@ -919,10 +923,6 @@ mod tests {
         assert!(is_readonly_error(view(b"-READONLY\r\n").view()));
         assert!(!is_readonly_error(view(b"-READONLYX no\r\n").view()));
         assert!(!is_readonly_error(view(b"+READONLY\r\n").view()));
-        assert!(replica_cannot_serve(
-            view(b"-MASTERDOWN Link with MASTER is down\r\n").view()
-        ));
-        assert!(!replica_cannot_serve(view(b"$7\r\nLOADING\r\n").view()));
     }
 
     #[test]
@@ -935,8 +935,5 @@ mod tests {
             learned: vec![a(4), a(2)],
         });
         assert_eq!(list.snapshot(), vec![a(3), a(1), a(2), a(4)]);
-        assert_eq!(round_robin(5, 3, |i| i != 2), Some(0));
-        assert_eq!(round_robin(0, 3, |_| false), None);
-        assert_eq!(round_robin(0, 0, |_| true), None);
     }
 }

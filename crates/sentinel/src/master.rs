@@ -3,16 +3,12 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{Addr, Client, Cmd, Pipeline, PubSub, Query, Resolver};
-use slotline_resp::{Frame, Reply};
+use slotline_conn::{Addr, Client, Execute, PubSub, Request, Resolver, Response, RetryPolicy};
 use tokio::sync::watch;
 
-use crate::logic::{is_readonly_error, parse_switch, pipeline_refused_by_replica};
+use crate::logic::{parse_switch, refused_by_demoted_master};
 use crate::{Result, Sentinel};
 
-/// How many times a command refused with `READONLY` is sent again (each time after the
-/// client moved away from the node that refused it).
-const READONLY_RESENDS: u32 = 3;
 /// Requests to leave a node after `READONLY` closer than this are one request.
 const KICK_COALESCE: Duration = Duration::from_millis(250);
 /// The longest wait for the client to leave a node that answered `READONLY`.
@@ -32,13 +28,14 @@ const SUBSCRIBE_MAX: Duration = Duration::from_secs(5);
 ///   before any I/O error could tell it; the sentinel that announced it is asked first
 ///   from then on. The tasks end with the last clone.
 /// - a command answered `READONLY` (it reached a demoted master, and did not run) makes
-///   the client re-resolve, and is sent again, a bounded number of times.
+///   the client re-resolve, and is sent again, within the retry budget.
 /// - a command that may have run when a connection broke is reported
 ///   ([`may_have_run`](slotline_conn::Error::may_have_run)), never sent twice (unless it
 ///   is marked [`idempotent`](slotline_conn::Cmd::idempotent)); one that was never sent
 ///   waits for the new master, within its response timeout.
 ///
-/// It implements [`Query`], hence [`Commands`](slotline_conn::Commands).
+/// It implements [`Execute`], hence [`Query`](slotline_conn::Query) and
+/// [`Commands`](slotline_conn::Commands).
 #[derive(Debug, Clone)]
 pub struct SentinelClient {
     shared: Arc<MasterShared>,
@@ -48,6 +45,8 @@ pub struct SentinelClient {
 struct MasterShared {
     client: Client,
     service: String,
+    /// The resend budget of one request.
+    retry: RetryPolicy,
     /// The last node the client was told to leave after a `READONLY`, and when.
     last_leave: Mutex<Option<(Addr, Instant)>>,
     /// Dropped with the last clone: ends the `+switch-master` tasks.
@@ -76,12 +75,14 @@ impl SentinelClient {
                 })
             })
         };
-        let client =
-            Client::connect_resolved(resolver, sentinel.config().client_options.clone()).await?;
+        // This layer resends (see `execute`); the client underneath does not.
+        let options = sentinel.config().client_options.clone().with_retries(0);
+        let client = Client::connect_resolved(resolver, options).await?;
         let (stop, stopped) = watch::channel(());
         let shared = Arc::new(MasterShared {
             client,
             service: service.to_string(),
+            retry: sentinel.config().retry,
             last_leave: Mutex::new(None),
             _stop: stop,
         });
@@ -153,32 +154,28 @@ impl MasterShared {
     }
 }
 
-impl Query for SentinelClient {
-    /// Sends the command to the master. A `READONLY` refusal (the node was demoted) moves
-    /// the client to the master the sentinels name and sends the command again.
-    async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
-        let mut resent = 0;
+impl Execute for SentinelClient {
+    /// Sends the request to the master. A `READONLY` refusal (the node was demoted: nothing
+    /// ran) moves the client to the master the sentinels name and sends it again; so does
+    /// a connection loss, when the request never left or is idempotent (the client
+    /// reconnects to whichever node is master by then). Both within the one
+    /// [`RetryPolicy`](slotline_conn::RetryPolicy) of [`SentinelConfig::retry`]
+    /// (crate::SentinelConfig::retry); the client underneath never resends on its own.
+    async fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
+        let idempotent = request.is_idempotent();
+        let mut resends = 0;
         loop {
             let from = self.shared.client.addr();
-            let reply = self.shared.client.send_command_reply(cmd).await?;
-            if resent >= READONLY_RESENDS || !is_readonly_error(reply.view()) {
-                return Ok(reply);
+            let result = self.shared.client.execute(request.duplicate()).await;
+            let demoted = refused_by_demoted_master(&request, &result);
+            let again = demoted || result.as_ref().is_err_and(|e| e.may_resend(idempotent));
+            if !again || resends >= self.shared.retry.max_retries {
+                return result;
             }
-            resent += 1;
-            self.leave(&from).await;
-        }
-    }
-
-    async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
-        let mut resent = 0;
-        loop {
-            let from = self.shared.client.addr();
-            let replies = self.shared.client.send_pipeline(pipe).await?;
-            if resent >= READONLY_RESENDS || !pipeline_refused_by_replica(pipe, &replies) {
-                return Ok(replies);
+            resends += 1;
+            if demoted {
+                self.leave(&from).await;
             }
-            resent += 1;
-            self.leave(&from).await;
         }
     }
 }

@@ -1,20 +1,19 @@
 //! [`ReplicaClient`]: commands spread over the healthy replicas of a service.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{command_table, Addr, Client, ClientOptions, Cmd, Pipeline, Query, Resolver};
-use slotline_resp::{Frame, Reply};
+use slotline_conn::{
+    replica_could_not_serve, Addr, Client, ClientOptions, Execute, ReadFrom, ReplicaPick,
+    ReplicaRouter, Request, Resolver, Response,
+};
 use tokio::sync::{oneshot, OnceCell};
 
-use crate::logic::{replica_cannot_serve, replica_ready, round_robin};
+use crate::logic::replica_ready;
 use crate::{drive, ReplicaFallback, Result, Sentinel, SentinelClient};
 
 /// Error-driven refreshes closer than this are one refresh.
 const REFRESH_COALESCE: Duration = Duration::from_millis(200);
-/// Most nodes one request is tried on.
-const MAX_TRIES: usize = 4;
 
 /// A client that spreads commands over the healthy replicas of a service, round robin.
 ///
@@ -25,16 +24,19 @@ const MAX_TRIES: usize = 4;
 /// sentinels (healthy ones only) and is refreshed after errors and every
 /// [`replica_refresh`](crate::SentinelConfig::replica_refresh).
 ///
-/// A read that fails on a replica's connection is sent to another node: read-only commands
-/// (per the command table) may run twice harmlessly; any other command is sent again only
-/// if it was never sent. When no replica is healthy, commands go to the master (a
-/// [`SentinelClient`], made on first need) or fail, as
-/// [`replica_fallback`](crate::SentinelConfig::replica_fallback) says.
+/// Requests are routed by [`ReplicaRouter`], the rule `Replicated` and a cluster's replica
+/// reads follow too. A request a replica could not serve (`LOADING`, `MASTERDOWN`, or its
+/// connection failed while the request had not left or only read) goes to each other
+/// healthy replica once, within [`SentinelConfig::retry`](crate::SentinelConfig::retry).
+/// When no replica is healthy, requests go to the master (a [`SentinelClient`], made on
+/// first need) or fail, as [`replica_fallback`](crate::SentinelConfig::replica_fallback)
+/// says.
 ///
 /// Writes sent here reach a replica and fail with `READONLY`: use a
 /// [`SentinelClient`] for writes.
 ///
-/// It implements [`Query`], hence [`Commands`](slotline_conn::Commands).
+/// It implements [`Execute`], hence [`Query`](slotline_conn::Query) and
+/// [`Commands`](slotline_conn::Commands).
 #[derive(Debug, Clone)]
 pub struct ReplicaClient {
     shared: Arc<ReplicaShared>,
@@ -46,7 +48,7 @@ struct ReplicaShared {
     service: String,
     /// The replicas in use; replaced as a whole by a refresh.
     nodes: Mutex<Arc<Vec<Node>>>,
-    next: AtomicUsize,
+    router: ReplicaRouter,
     master: OnceCell<SentinelClient>,
     refresh: Mutex<RefreshState>,
     /// Dropped with the last clone: ends the periodic refresh.
@@ -65,22 +67,20 @@ struct RefreshState {
     last: Option<Instant>,
 }
 
-/// Where one attempt goes.
-enum Target {
-    Replica(Client),
-    Master(SentinelClient),
-}
-
 impl ReplicaClient {
     pub(crate) async fn connect(sentinel: Sentinel, service: &str) -> Result<Self> {
         let addrs = sentinel.replica_addrs(service).await?;
         let nodes = connect_nodes(&sentinel, addrs, &[]).await;
         let (stop, stopped) = oneshot::channel();
+        let router = ReplicaRouter::new(match sentinel.config().replica_fallback {
+            ReplicaFallback::Master => ReadFrom::PreferReplica,
+            ReplicaFallback::Error => ReadFrom::Replica,
+        });
         let shared = Arc::new(ReplicaShared {
             sentinel,
             service: service.to_string(),
             nodes: Mutex::new(Arc::new(nodes)),
-            next: AtomicUsize::new(0),
+            router,
             master: OnceCell::new(),
             refresh: Mutex::new(RefreshState::default()),
             _stop: stop,
@@ -133,34 +133,13 @@ impl ReplicaClient {
         self.shared.refresh().await
     }
 
-    /// The node for the next attempt.
-    async fn target(&self) -> slotline_conn::Result<Target> {
-        let nodes = self.shared.nodes();
-        let start = self.shared.next.fetch_add(1, Ordering::Relaxed);
-        if let Some(i) = round_robin(start, nodes.len(), |i| nodes[i].client.is_connected()) {
-            return Ok(Target::Replica(nodes[i].client.clone()));
-        }
-        self.shared.refresh_soon();
-        match self.shared.sentinel.config().replica_fallback {
-            ReplicaFallback::Master => {
-                let master = self
-                    .shared
-                    .master
-                    .get_or_try_init(|| {
-                        SentinelClient::connect(self.shared.sentinel.clone(), &self.shared.service)
-                    })
-                    .await?;
-                Ok(Target::Master(master.clone()))
-            }
-            ReplicaFallback::Error => Err(slotline_conn::Error::unavailable(
-                slotline_conn::UnavailableKind::NoReplica,
-                format!(
-                    "no healthy replica of {:?} (of {}; falling back to the master is off)",
-                    self.shared.service,
-                    nodes.len()
-                ),
-            )),
-        }
+    /// The master client, made on first need.
+    async fn master(&self) -> slotline_conn::Result<&SentinelClient> {
+        self.shared
+            .master
+            .get_or_try_init(|| SentinelClient::connect(self.shared.sentinel.clone(), &self.shared.service))
+            .await
+            .map_err(Into::into)
     }
 }
 
@@ -264,8 +243,10 @@ async fn connect_replica(sentinel: &Sentinel, addr: Addr) -> slotline_conn::Resu
             })
         })
     };
+    // Fails fast and never resends: the router moves requests on instead.
     let options = ClientOptions::default()
         .fail_fast()
+        .with_retries(0)
         .with_reconnect_delays(Duration::from_millis(20), Duration::from_secs(1));
     Client::connect_resolved(resolver, options).await
 }
@@ -286,70 +267,46 @@ async fn refresh_periodically(shared: Weak<ReplicaShared>, mut stop: oneshot::Re
     }
 }
 
-impl Target {
-    async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
-        match self {
-            Target::Replica(c) => c.send_command_reply(cmd).await,
-            Target::Master(m) => m.send_command_reply(cmd).await,
-        }
-    }
-
-    async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
-        match self {
-            Target::Replica(c) => c.send_pipeline(pipe).await,
-            Target::Master(m) => m.send_pipeline(pipe).await,
-        }
-    }
-
-    fn is_replica(&self) -> bool {
-        matches!(self, Target::Replica(_))
-    }
-}
-
-/// Whether a failed attempt on a replica may go to another node: the connection is the
-/// problem, and the request either was never sent or only reads.
-fn try_elsewhere(e: &slotline_conn::Error, reads_only: bool) -> bool {
-    e.is_connection_lost() && (e.is_retryable() || reads_only)
-}
-
-impl Query for ReplicaClient {
-    /// Sends the command to a replica. A replica that cannot serve (`LOADING`,
-    /// `MASTERDOWN`, or gone while the request had not left or only read) passes the
-    /// command to the next one, a few times at most.
-    async fn send_command_reply(&self, cmd: &Cmd) -> slotline_conn::Result<Reply> {
-        let reads_only = command_table::is_readonly(cmd);
-        let mut tries = 0;
+impl Execute for ReplicaClient {
+    /// Sends the request to a healthy replica, and where it could not be served, to the
+    /// next one (see the type's documentation).
+    async fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
+        let nodes = self.shared.nodes();
+        let n = nodes.len();
+        let healthy = |i: usize| nodes[i].client.is_connected();
+        let Some(mut pick) = self.shared.router.first(true, n, healthy) else {
+            self.shared.refresh_soon();
+            return Err(slotline_conn::Error::unavailable(
+                slotline_conn::UnavailableKind::NoReplica,
+                format!(
+                    "no healthy replica of {:?} (of {n}; falling back to the master is off)",
+                    self.shared.service
+                ),
+            ));
+        };
+        let readonly = request.is_readonly();
+        let budget = self.shared.sentinel.config().retry.max_retries;
+        let mut tried = 0u64;
+        let mut resends = 0;
         loop {
-            tries += 1;
-            let target = self.target().await?;
-            let last = tries >= MAX_TRIES || !target.is_replica();
-            match target.send_command_reply(cmd).await {
-                Ok(reply) if !last && replica_cannot_serve(reply.view()) => {
-                    self.shared.refresh_soon();
-                }
-                Err(e) if !last && try_elsewhere(&e, reads_only) => {
-                    self.shared.refresh_soon();
-                }
-                other => return other,
+            let ReplicaPick::Replica(i) = pick else {
+                self.shared.refresh_soon();
+                return self.master().await?.execute(request).await;
+            };
+            let result = nodes[i].client.execute(request.duplicate()).await;
+            if !replica_could_not_serve(&result, readonly) || resends >= budget {
+                return result;
             }
-        }
-    }
-
-    async fn send_pipeline(&self, pipe: &Pipeline) -> slotline_conn::Result<Vec<Frame>> {
-        let reads_only = !pipe.is_atomic() && pipe.cmds().iter().all(command_table::is_readonly);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let target = self.target().await?;
-            let last = tries >= MAX_TRIES || !target.is_replica();
-            match target.send_pipeline(pipe).await {
-                Ok(replies) if !last && reads_only && replies.iter().any(replica_cannot_serve) => {
-                    self.shared.refresh_soon();
-                }
-                Err(e) if !last && try_elsewhere(&e, reads_only) => {
-                    self.shared.refresh_soon();
-                }
-                other => return other,
+            self.shared.refresh_soon();
+            resends += 1;
+            tried |= 1 << (i % 64);
+            match self
+                .shared
+                .router
+                .elsewhere(n, |j| tried & (1 << (j % 64)) == 0 && healthy(j))
+            {
+                Some(next) => pick = next,
+                None => return result,
             }
         }
     }

@@ -1,10 +1,10 @@
 //! The blocking [`Client`]: the same names as [`crate::Client`], for threads.
 
-use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Reply, Result};
+use slotline_conn::{Request, Response, Result};
 
 /// The blocking command traits, so that `use slotline::blocking::{Client, Commands}` works
 /// as the async `use slotline::{Client, Commands}` does.
-pub use slotline_conn::blocking::{Commands, Query};
+pub use slotline_conn::blocking::{Commands, Execute, Query};
 
 use crate::Target;
 
@@ -69,22 +69,9 @@ impl Client {
     }
 }
 
-impl Query for Client {
-    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        each_mode!(self, c => c.send_command_reply(cmd))
-    }
-
-    /// Each mode's own (a cluster's split command gives its merged frame as it is).
-    fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        each_mode!(self, c => c.send_command(cmd))
-    }
-
-    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        each_mode!(self, c => c.send_pipeline(pipe))
-    }
-
-    /// Each mode's own (a cluster's split command converts from its merged frame).
-    fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        each_mode!(self, c => c.query(cmd))
+impl Execute for Client {
+    /// The mode's own: the facade behaves exactly as the client it wraps.
+    fn execute(&self, request: Request<'_>) -> Result<Response> {
+        each_mode!(self, c => c.execute(request))
     }
 }

@@ -1,7 +1,7 @@
 //! [`Client`]: one type for every deployment, opened from a URL.
 
 use slotline_cluster::ClusterClient;
-use slotline_conn::{Cmd, Frame, FromReply, Pipeline, Query, Reply, Result};
+use slotline_conn::{Execute, Request, Response, Result};
 use slotline_sentinel::{ReplicaClient, Sentinel, SentinelClient};
 
 use crate::Target;
@@ -87,22 +87,10 @@ impl Client {
     }
 }
 
-impl Query for Client {
-    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        each_mode!(self, c => c.send_command_reply(cmd).await)
-    }
-
-    /// Each mode's own (a cluster's split command gives its merged frame as it is).
-    async fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
-        each_mode!(self, c => c.send_command(cmd).await)
-    }
-
-    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        each_mode!(self, c => c.send_pipeline(pipe).await)
-    }
-
-    /// Each mode's own (a cluster's split command converts from its merged frame).
-    async fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
-        each_mode!(self, c => c.query(cmd).await)
+impl Execute for Client {
+    /// The mode's own: the facade behaves exactly as the client it wraps (a cluster's scan
+    /// visits every master, its split commands merge, ...).
+    async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        each_mode!(self, c => c.execute(request).await)
     }
 }

@@ -4,11 +4,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use slotline_resp::{Frame, Reply};
-
-use super::{Query, Runtime};
+use super::{Execute, Runtime};
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{ClientOptions, Cmd, Pipeline, Query as AsyncQuery, Result};
+use crate::{ClientOptions, Execute as AsyncExecute, Request, Response, Result};
 
 /// The blocking twin of [`crate::Client`]: `Clone + Send + Sync`, one socket shared by
 /// every thread; requests that threads make at once leave in one write.
@@ -78,12 +76,8 @@ impl Client {
     }
 }
 
-impl Query for Client {
-    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        self.block_on(self.inner.send_command_reply(cmd))
-    }
-
-    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        self.block_on(self.inner.send_pipeline(pipe))
+impl Execute for Client {
+    fn execute(&self, request: Request<'_>) -> Result<Response> {
+        self.block_on(self.inner.execute(request))
     }
 }

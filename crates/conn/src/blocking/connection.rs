@@ -5,13 +5,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use slotline_resp::{Frame, Reply};
+use slotline_resp::Reply;
 
 use super::stream::Stream;
-use super::Query;
+use super::Execute;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox};
-use crate::{Cmd, Error, Pipeline, Result};
+use crate::{Cmd, Error, Pipeline, Request, Response, Result};
 
 /// One blocking connection to one server; the twin of the async
 /// [`Connection`](crate::Connection), with the same behaviour on failure: a request that
@@ -175,21 +175,35 @@ impl Io {
     }
 }
 
-impl Query for Connection {
-    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+impl Connection {
+    fn command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout)?;
         replies.pop().ok_or(Error::Closed { written: true })
     }
 
-    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+    fn pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
         if pipe.reply_count() == 0 {
             return Ok(Vec::new());
         }
         pipe.check_request_response()?;
         let timeout = pipe.response_timeout(self.config.response_timeout);
-        let replies = self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)?;
-        Ok(replies.into_iter().map(Reply::into_frame).collect())
+        self.exchange(|out| pipe.encode(out), pipe.reply_count(), timeout)
+    }
+}
+
+impl Execute for Connection {
+    fn execute(&self, request: Request<'_>) -> Result<Response> {
+        match request {
+            Request::Command(cmd) => self.command_reply(cmd).map(Response::Reply),
+            Request::Pipeline(pipe) => self.pipeline_replies(pipe).map(Response::Replies),
+            Request::Scan(mut cursor) => {
+                if let Some(cmd) = cursor.single_step() {
+                    cursor.feed(self.command_reply(&cmd)?.into_frame())?;
+                }
+                Ok(Response::Scan(cursor))
+            }
+        }
     }
 }

@@ -21,7 +21,7 @@ mod stream;
 pub use client::Client;
 pub use connection::Connection;
 pub use pubsub::{IntoMessages, Messages, PubSub};
-pub use query::{Commands, Query};
+pub use query::{Commands, Execute, Query};
 pub use replicated::Replicated;
 pub use runtime::Runtime;
 pub use scan::ScanIter;

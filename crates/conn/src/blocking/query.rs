@@ -1,5 +1,6 @@
-//! The blocking [`Query`] trait and its typed helpers, [`Commands`]: the same names as the
-//! async ones.
+//! The blocking [`Execute`] primitive and what every blocking client gets with it,
+//! [`Query`] and [`Commands`]: the same names as the async ones, implemented once for every
+//! `Execute` (they cannot be overridden).
 
 use slotline_resp::{Frame, Reply};
 
@@ -8,23 +9,49 @@ use crate::commands::{block_time, command_list, eval_cmd};
 use crate::reply::{convert, convert_read};
 use crate::scan::ScanOptions;
 use crate::script::ScriptCall;
-use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
+use crate::{cmd, Cmd, Error, FromReply, Pipeline, Request, Response, Result, ToArgs};
 
-/// Sends commands and pipelines, blocking the calling thread. Every blocking client in
-/// slotline implements it, and with it gets [`Commands`].
-pub trait Query {
+/// The one primitive every blocking client in slotline implements: carries out a
+/// [`Request`], blocking the calling thread. With it comes [`Query`] and [`Commands`].
+pub trait Execute {
+    /// Carries out one request.
+    fn execute(&self, request: Request<'_>) -> Result<Response>;
+}
+
+fn mismatch(response: Response, asked: &str) -> Error {
+    Error::UnexpectedReply(format!("a client answered {asked} with {response:?}"))
+}
+
+/// Commands, pipelines, transactions, scans and scripts, for every blocking [`Execute`].
+pub trait Query: Execute {
     /// Sends one command; returns its reply still in the received bytes, to be read through
     /// [`Reply::view`] without building [`Frame`]s (an error reply is returned as is).
     /// [`query`](Query::query) and every typed command convert from it.
-    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply>;
+    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+        match self.execute(Request::Command(cmd))? {
+            Response::Reply(reply) => Ok(reply),
+            other => Err(mismatch(other, "a command")),
+        }
+    }
 
     /// Sends one command; returns its raw reply (an error reply as a [`Frame::Error`]).
     fn send_command(&self, cmd: &Cmd) -> Result<Frame> {
         self.send_command_reply(cmd).map(Reply::into_frame)
     }
 
+    /// Sends a pipeline in one round trip; returns its replies still in their bytes.
+    fn send_pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
+        match self.execute(Request::Pipeline(pipe))? {
+            Response::Replies(replies) => Ok(replies),
+            other => Err(mismatch(other, "a pipeline")),
+        }
+    }
+
     /// Sends a pipeline in one round trip; returns its raw replies.
-    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>>;
+    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
+        let replies = self.send_pipeline_replies(pipe)?;
+        Ok(replies.into_iter().map(Reply::into_frame).collect())
+    }
 
     /// Sends one command and converts its reply; an error reply is an [`Error::Server`].
     fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
@@ -51,7 +78,8 @@ pub trait Query {
         }
     }
 
-    /// Iterates with a cursor (`SCAN`, `HSCAN`, `SSCAN`, `ZSCAN`, per `options`).
+    /// Iterates with a cursor (`SCAN`, `HSCAN`, `SSCAN`, `ZSCAN`, per `options`), over
+    /// every shard the client spreads keys on.
     fn scan<T: FromReply>(&self, options: ScanOptions) -> ScanIter<'_, Self, T> {
         ScanIter::new(self, options)
     }
@@ -66,6 +94,8 @@ pub trait Query {
         }
     }
 }
+
+impl<C: Execute + ?Sized> Query for C {}
 
 macro_rules! blocking_flavour {
     ($(
@@ -86,4 +116,4 @@ macro_rules! blocking_flavour {
 
 command_list!(blocking_flavour);
 
-impl<Q: Query + ?Sized> Commands for Q {}
+impl<C: Execute + ?Sized> Commands for C {}

@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use slotline_resp::{Frame, Reply};
-
 use super::Runtime;
-use super::{Client, Query};
+use super::{Client, Execute};
 use crate::config::IntoConnectionConfig;
-use crate::{Cmd, Pipeline, Query as AsyncQuery, ReadFrom, Result};
+use crate::{Execute as AsyncExecute, ReadFrom, Request, Response, Result};
 
 /// The blocking twin of [`crate::Replicated`], with the same names: a master and its
 /// replicas behind one `Clone + Send + Sync` handle; read-only commands go to replicas
@@ -87,12 +85,8 @@ impl Replicated {
     }
 }
 
-impl Query for Replicated {
-    fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
-        self.runtime.block_on(self.inner.send_command_reply(cmd))
-    }
-
-    fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        self.runtime.block_on(self.inner.send_pipeline(pipe))
+impl Execute for Replicated {
+    fn execute(&self, request: Request<'_>) -> Result<Response> {
+        self.runtime.block_on(self.inner.execute(request))
     }
 }

@@ -1,12 +1,13 @@
-//! [`ScanIter`]: blocking cursor iteration, driving the same state machine as the async one.
+//! [`ScanIter`]: blocking cursor iteration, stepping the same [`ScanCursor`] as the async
+//! stream.
 
 use std::marker::PhantomData;
 
-use super::Query;
-use crate::scan::{ScanOptions, ScanState};
-use crate::{FromReply, Result};
+use super::Execute;
+use crate::scan::{ScanCursor, ScanOptions};
+use crate::{Error, FromReply, Request, Response, Result};
 
-/// A blocking cursor iteration over any blocking [`Query`] client, as an `Iterator`.
+/// A blocking cursor iteration over any blocking client, as an `Iterator`.
 ///
 /// ```no_run
 /// use slotline_conn::blocking::{Connection, Query};
@@ -18,40 +19,46 @@ use crate::{FromReply, Result};
 /// # Ok::<(), slotline_conn::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct ScanIter<'a, Q: ?Sized, T> {
-    client: &'a Q,
-    state: ScanState,
+pub struct ScanIter<'a, C: ?Sized, T> {
+    client: &'a C,
+    /// `None` once a step failed: the iteration is over.
+    cursor: Option<ScanCursor>,
     _item: PhantomData<fn() -> T>,
 }
 
-impl<'a, Q: Query + ?Sized, T: FromReply> ScanIter<'a, Q, T> {
+impl<'a, C: Execute + ?Sized, T: FromReply> ScanIter<'a, C, T> {
     /// A new iteration on `client`.
-    pub fn new(client: &'a Q, options: ScanOptions) -> Self {
+    pub fn new(client: &'a C, options: ScanOptions) -> Self {
         ScanIter {
             client,
-            state: ScanState::new(options),
+            cursor: Some(ScanCursor::new(options)),
             _item: PhantomData,
         }
     }
 }
 
-impl<Q: Query + ?Sized, T: FromReply> Iterator for ScanIter<'_, Q, T> {
+impl<C: Execute + ?Sized, T: FromReply> Iterator for ScanIter<'_, C, T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
         loop {
-            if let Some(frame) = self.state.pop() {
+            let cursor = self.cursor.as_mut()?;
+            if let Some(frame) = cursor.pop() {
                 return Some(T::from_reply(frame));
             }
-            let cmd = self.state.next_command()?;
-            let step = self
-                .client
-                .send_command(&cmd)
-                .and_then(|reply| self.state.feed(reply));
-            if let Err(e) = step {
-                // Stop after an error rather than retrying the same step for ever.
-                self.state = ScanState::finished();
-                return Some(Err(e));
+            if cursor.is_done() {
+                return None;
+            }
+            let cursor = self.cursor.take()?;
+            match self.client.execute(Request::Scan(cursor)) {
+                Ok(Response::Scan(cursor)) => self.cursor = Some(cursor),
+                Ok(other) => {
+                    return Some(Err(Error::UnexpectedReply(format!(
+                        "a scan step answered with {other:?}"
+                    ))))
+                }
+                // The cursor went with the failed step: the iteration is over.
+                Err(e) => return Some(Err(e)),
             }
         }
     }

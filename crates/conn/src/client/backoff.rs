@@ -1,42 +1,32 @@
 //! Capped, jittered exponential backoff for reconnection attempts.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-/// Delays that double from `min` up to `max`, each scaled by a random factor in [0.5, 1].
+use crate::retry::backoff_delay;
+
+/// Delays that double from `min` up to `max`, each scaled by a random factor in [0.5, 1]
+/// (the one formula of [`RetryPolicy::delay`](crate::RetryPolicy::delay)).
 #[derive(Debug)]
 pub(crate) struct Backoff {
     min: Duration,
     max: Duration,
     failures: u32,
-    seed: u64,
 }
 
 impl Backoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-            | 1;
         Backoff {
             min,
             max,
             failures: 0,
-            seed,
         }
     }
 
     /// The delay before the next attempt.
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let exp = self.min.saturating_mul(1u32 << self.failures.min(20));
+        let delay = backoff_delay(self.min, self.max, self.failures);
         self.failures = self.failures.saturating_add(1);
-        let capped = exp.min(self.max);
-        // xorshift64: cheap, and spreads clients that lost the same server apart.
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let factor = 0.5 + (self.seed % 1000) as f64 / 2000.0;
-        capped.mul_f64(factor)
+        delay
     }
 
     /// Back to the shortest delay, after a success.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use slotline_resp::{Frame, Reply};
+use slotline_resp::Reply;
 
 pub use options::ClientOptions;
 pub(crate) use shared::IoCounters;
@@ -18,7 +18,7 @@ use shared::{Answer, Shared};
 pub use shared::{IoStats, Resolver};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{Cmd, Connection, Error, Pipeline, Query, Result};
+use crate::{Cmd, Connection, Error, Execute, Pipeline, Request, Response, Result};
 
 /// A cheap-to-clone handle on one connection shared by every task that holds a clone.
 ///
@@ -200,7 +200,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             match shared.submit(encode, want, timeout, deadline).await {
-                Err(e) if attempt < shared.options.retries && may_resend(&e, idempotent) => {
+                Err(e) if attempt < shared.options.retries && e.may_resend(idempotent) => {
                     attempt += 1;
                 }
                 other => return other,
@@ -209,20 +209,8 @@ impl Client {
     }
 }
 
-/// The retry rule for a failed request: resend what never reached the server, and what
-/// the caller marked idempotent after a connection loss (not after a timeout: its time is
-/// spent).
-fn may_resend(error: &Error, idempotent: bool) -> bool {
-    match error {
-        Error::Io { written, .. } | Error::Closed { written } => !written || idempotent,
-        _ => false,
-    }
-}
-
 impl Client {
-    /// Sends a pipeline and returns its replies still in the received bytes, one per
-    /// command (see [`Query::send_command_reply`]).
-    pub async fn send_pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
+    async fn pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
         let want = pipe.reply_count();
         if want == 0 {
             return Ok(Vec::new());
@@ -238,10 +226,8 @@ impl Client {
             Answer::Many(replies) => Ok(replies),
         }
     }
-}
 
-impl Query for Client {
-    async fn send_command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+    async fn command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config().response_timeout);
         match self
@@ -252,9 +238,19 @@ impl Query for Client {
             Answer::Many(mut replies) => replies.pop().ok_or(Error::Closed { written: true }),
         }
     }
+}
 
-    async fn send_pipeline(&self, pipe: &Pipeline) -> Result<Vec<Frame>> {
-        let replies = self.send_pipeline_replies(pipe).await?;
-        Ok(replies.into_iter().map(Reply::into_frame).collect())
+impl Execute for Client {
+    async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        match request {
+            Request::Command(cmd) => self.command_reply(cmd).await.map(Response::Reply),
+            Request::Pipeline(pipe) => self.pipeline_replies(pipe).await.map(Response::Replies),
+            Request::Scan(mut cursor) => {
+                if let Some(cmd) = cursor.single_step() {
+                    cursor.feed(self.command_reply(&cmd).await?.into_frame())?;
+                }
+                Ok(Response::Scan(cursor))
+            }
+        }
     }
 }

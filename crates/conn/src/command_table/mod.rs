@@ -27,6 +27,7 @@
 //! To regenerate the table from another server:
 //! `cargo run -p slotline-conn --example gen_command_table -- redis://127.0.0.1:6379`.
 
+mod cache;
 mod data;
 mod flags;
 pub mod server;
@@ -35,6 +36,7 @@ use std::cmp::Ordering;
 
 use crate::Cmd;
 
+pub use cache::lookup_cached;
 pub use flags::{AclCategories, CommandFlags, KeySpecFlags, Tips};
 
 /// The version of the Redis server the table was generated from.

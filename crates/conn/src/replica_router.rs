@@ -1,0 +1,169 @@
+//! [`ReplicaRouter`]: where a command goes among a master and its replicas, and where a read
+//! goes when the replica it went to could not serve it. One rule for [`Replicated`]
+//! (crate::Replicated), the sentinel `ReplicaClient` and a cluster's replica reads.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{Error, ReadFrom, Request, Response, Result};
+
+/// The node a [`ReplicaRouter`] picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaPick {
+    /// The master.
+    Master,
+    /// The replica at this index.
+    Replica(usize),
+}
+
+/// Round-robin read routing by [`ReadFrom`], sans-IO: callers say how many replicas there
+/// are and which can take a read now (connected, healthy, not tried yet).
+#[derive(Debug)]
+pub struct ReplicaRouter {
+    read_from: ReadFrom,
+    next: AtomicUsize,
+}
+
+impl ReplicaRouter {
+    /// A router for this policy.
+    pub fn new(read_from: ReadFrom) -> Self {
+        ReplicaRouter {
+            read_from,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The policy.
+    pub fn read_from(&self) -> ReadFrom {
+        self.read_from
+    }
+
+    /// Where a command goes first. Writes, and everything under [`ReadFrom::Primary`], go
+    /// to the master. A read goes to the next usable replica in round robin; when none is
+    /// usable, to the master under [`ReadFrom::PreferReplica`], and nowhere (`None`) under
+    /// [`ReadFrom::Replica`].
+    pub fn first(
+        &self,
+        readonly: bool,
+        replicas: usize,
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<ReplicaPick> {
+        if !readonly || self.read_from == ReadFrom::Primary {
+            return Some(ReplicaPick::Master);
+        }
+        self.elsewhere(replicas, usable)
+    }
+
+    /// Where a read goes after a replica could not serve it: the next usable replica
+    /// (`usable` leaves out those tried), else the master under
+    /// [`ReadFrom::PreferReplica`]; `None` when there is nowhere else.
+    pub fn elsewhere(&self, replicas: usize, usable: impl Fn(usize) -> bool) -> Option<ReplicaPick> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..replicas)
+            .map(|i| (start + i) % replicas)
+            .find(|&i| usable(i))
+            .map(ReplicaPick::Replica)
+            .or((self.read_from == ReadFrom::PreferReplica).then_some(ReplicaPick::Master))
+    }
+}
+
+/// Whether what a replica answered means the request should go to another node: the
+/// replica cannot serve yet (`LOADING`, `MASTERDOWN`: refused before running), or its
+/// connection failed while the request had not been written (or only reads).
+pub fn replica_could_not_serve(result: &Result<Response>, readonly: bool) -> bool {
+    let cannot = |r: &slotline_resp::Reply| {
+        crate::ServerErrorKind::of_reply(r.view()).is_some_and(|k| k.replica_cannot_serve())
+    };
+    match result {
+        Err(Error::Server(e)) => e.kind.replica_cannot_serve(),
+        Err(e) => e.is_connection_lost() && (e.is_retryable() || readonly),
+        Ok(Response::Reply(r)) => cannot(r),
+        Ok(Response::Replies(rs)) => rs.iter().any(cannot),
+        Ok(Response::Scan(_)) => false,
+    }
+}
+
+impl Request<'_> {
+    /// The same request again, for a router that may send it to another node (a scan's
+    /// cursor is copied; commands and pipelines are borrowed).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Request::Command(c) => Request::Command(c),
+            Request::Pipeline(p) => Request::Pipeline(p),
+            Request::Scan(cursor) => Request::Scan(cursor.clone()),
+        }
+    }
+
+    /// Whether the caller said every command of it may run twice (a scan step only reads).
+    pub fn is_idempotent(&self) -> bool {
+        match self {
+            Request::Command(c) => c.is_idempotent(),
+            Request::Pipeline(p) => p.cmds().iter().all(crate::Cmd::is_idempotent),
+            Request::Scan(_) => true,
+        }
+    }
+
+    /// Whether the request only reads (the command table says so of every command; a
+    /// transaction never does), so that it may go to a replica.
+    pub fn is_readonly(&self) -> bool {
+        match self {
+            Request::Command(c) => crate::command_table::is_readonly(c),
+            Request::Pipeline(p) => {
+                !p.is_atomic() && p.cmds().iter().all(crate::command_table::is_readonly)
+            }
+            Request::Scan(_) => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_by_policy_and_round_robin() {
+        let r = ReplicaRouter::new(ReadFrom::Replica);
+        assert_eq!(r.first(false, 2, |_| true), Some(ReplicaPick::Master));
+        let a = r.first(true, 2, |_| true);
+        let b = r.first(true, 2, |_| true);
+        assert_ne!(a, b, "round robin");
+        assert_eq!(r.first(true, 2, |i| i == 1), Some(ReplicaPick::Replica(1)));
+        assert_eq!(r.first(true, 2, |_| false), None);
+        let p = ReplicaRouter::new(ReadFrom::PreferReplica);
+        assert_eq!(p.first(true, 2, |_| false), Some(ReplicaPick::Master));
+        assert_eq!(p.elsewhere(0, |_| true), Some(ReplicaPick::Master));
+        let m = ReplicaRouter::new(ReadFrom::Primary);
+        assert_eq!(m.first(true, 2, |_| true), Some(ReplicaPick::Master));
+        // Round robin skips what is not usable, wraps, and finds nothing in nothing.
+        for _ in 0..6 {
+            assert_ne!(r.elsewhere(3, |i| i != 2), Some(ReplicaPick::Replica(2)));
+        }
+        assert_eq!(r.elsewhere(3, |_| false), None);
+        assert_eq!(r.elsewhere(0, |_| true), None);
+    }
+
+    #[test]
+    fn what_a_replica_could_not_serve() {
+        let reply = |wire: &[u8]| -> Result<Response> {
+            let reply = slotline_resp::Decoder::default()
+                .decode_reply(&mut bytes::BytesMut::from(wire))
+                .map_err(Error::from)?
+                .ok_or(Error::Closed { written: true })?;
+            Ok(Response::Reply(reply))
+        };
+        assert!(replica_could_not_serve(&reply(b"-LOADING Redis is loading\r\n"), true));
+        assert!(replica_could_not_serve(
+            &reply(b"-MASTERDOWN Link with MASTER is down\r\n"),
+            true
+        ));
+        // Only an error reply's first word counts; other errors are the caller's.
+        assert!(!replica_could_not_serve(&reply(b"$7\r\nLOADING\r\n"), true));
+        assert!(!replica_could_not_serve(&reply(b"-READONLY no\r\n"), true));
+        assert!(!replica_could_not_serve(&reply(b"+OK\r\n"), false));
+        // A lost connection: what never left goes elsewhere, and a read that did.
+        let unsent: Result<Response> = Err(Error::Closed { written: false });
+        let sent: Result<Response> = Err(Error::Closed { written: true });
+        assert!(replica_could_not_serve(&unsent, false));
+        assert!(replica_could_not_serve(&sent, true));
+        assert!(!replica_could_not_serve(&sent, false));
+    }
+}
