@@ -10,33 +10,14 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slotline_conn::{Client, ClientOptions, Commands, Error};
-use slotline_testbed::{Process, Standalone};
-
-const DEADLINE: Duration = Duration::from_secs(20);
+use slotline_testbed::Standalone;
+use support::{calls, wait_for, DEADLINE};
 
 fn start_server() -> Arc<Standalone> {
     Arc::new(Standalone::builder().local().start().unwrap())
-}
-
-/// `calls=` of `cmdstat_<name>` (0 when the command never ran).
-fn calls(p: &Process, name: &str) -> i64 {
-    let reply = p.cmd(&["INFO", "commandstats"]).unwrap();
-    let text = reply.as_str().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-        .unwrap_or(0)
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// This process's resident set size, in bytes.

@@ -10,37 +10,11 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use slotline_conn::{cmd, Client, Commands, Query};
 use slotline_testbed::{Process, Standalone};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// One field of `INFO <section>`.
-fn info_field(p: &Process, section: &str, field: &str) -> String {
-    let reply = p.cmd(&["INFO", section]).unwrap();
-    let text = reply.as_str().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO {section} has no {field}: {text}"))
-        .trim()
-        .to_string()
-}
-
-fn info_int(p: &Process, section: &str, field: &str) -> i64 {
-    info_field(p, section, field).parse().unwrap()
-}
-
-/// `calls=` of `cmdstat_<name>` (0 when the command never ran).
-fn calls(p: &Process, name: &str) -> i64 {
-    let reply = p.cmd(&["INFO", "commandstats"]).unwrap();
-    let text = reply.as_str().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-        .unwrap_or(0)
-}
+use support::{calls, info_int, wait_until, DEADLINE};
 
 /// How many connections `CLIENT LIST` shows with this name.
 fn connections_named(p: &Process, name: &str) -> usize {
@@ -52,14 +26,6 @@ fn connections_named(p: &Process, name: &str) -> usize {
         .lines()
         .filter(|l| l.contains(&needle))
         .count()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// The work of one caller: SET/GET of its own keys with values nobody else writes, and

@@ -10,40 +10,16 @@
 #[macro_use]
 mod support;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slotline_conn::{cmd, Client, ClientOptions, Commands, Error, Frame, Query};
 use slotline_testbed::{Process, Standalone};
-
-/// Bound of every wait in this file.
-const DEADLINE: Duration = Duration::from_secs(20);
+use support::{bounded, off_runtime, wait_for};
 
 fn start_server() -> Arc<Standalone> {
     Arc::new(Standalone::builder().local().start().unwrap())
-}
-
-/// Polls `done` (every few ms, yielding to the runtime) until it holds, or panics.
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Runs a testbed call (which blocks) off the runtime's threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
-/// A future that must finish within the deadline (no hang).
-async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what} hung"))
 }
 
 fn client_line(p: &Process, id: i64) -> String {
@@ -128,11 +104,11 @@ on_both_runtimes! {
         })
         .await;
         let s = server.clone();
-        blocking(move || s.kill().unwrap()).await;
+        off_runtime(move || s.kill().unwrap()).await;
         let c = client.clone();
         wait_for("the client to notice the kill", || !c.is_connected()).await;
         let s = server.clone();
-        blocking(move || s.restart().unwrap()).await;
+        off_runtime(move || s.restart().unwrap()).await;
         restarted.store(true, Ordering::SeqCst);
         let c = client.clone();
         wait_for("the same client to reconnect", || c.is_connected()).await;
@@ -213,7 +189,7 @@ on_both_runtimes! {
         client.set("k", "v").await.unwrap();
 
         let s = server.clone();
-        blocking(move || s.kill().unwrap()).await;
+        off_runtime(move || s.kill().unwrap()).await;
         let c = client.clone();
         wait_for("the client to notice the kill", || !c.is_connected()).await;
         // Far less than the 30 s response timeout: it did not wait.
@@ -228,7 +204,7 @@ on_both_runtimes! {
         assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
 
         let s = server.clone();
-        blocking(move || s.restart().unwrap()).await;
+        off_runtime(move || s.restart().unwrap()).await;
         let c = client.clone();
         wait_for("the client to reconnect", || c.is_connected()).await;
         // The failed push was dropped, not sent late: the list holds only the new one.
@@ -249,7 +225,7 @@ on_both_runtimes! {
         client.set("k", "v").await.unwrap();
 
         let s = server.clone();
-        blocking(move || s.kill().unwrap()).await;
+        off_runtime(move || s.kill().unwrap()).await;
         let c = client.clone();
         wait_for("the client to notice the kill", || !c.is_connected()).await;
 
@@ -258,7 +234,7 @@ on_both_runtimes! {
         let (pushed, ()) = bounded("the waiting push", async {
             tokio::join!(
                 client.rpush("w", "x"),
-                blocking(move || s.restart().unwrap())
+                off_runtime(move || s.restart().unwrap())
             )
         })
         .await;
@@ -279,7 +255,7 @@ on_both_runtimes! {
             .await
             .unwrap();
         let s = server.clone();
-        blocking(move || s.kill().unwrap()).await;
+        off_runtime(move || s.kill().unwrap()).await;
         let c = client.clone();
         wait_for("the client to notice the kill", || !c.is_connected()).await;
 
@@ -290,7 +266,7 @@ on_both_runtimes! {
         assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
 
         let s = server.clone();
-        blocking(move || s.restart().unwrap()).await;
+        off_runtime(move || s.restart().unwrap()).await;
         let c = client.clone();
         wait_for("the client to reconnect", || c.is_connected()).await;
         assert_eq!(client.rpush("late", 2).await.unwrap(), 1);

@@ -7,18 +7,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::collections::HashSet;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use slotline_cluster::{blocking, slot, ClusterClient, ClusterConfig, ReadFrom, SLOTS};
 use slotline_conn::{cmd, pipe, Commands, Error, Frame, Query, ScanOptions};
-use slotline_testbed::Cluster;
-
-fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
-}
+use support::{calls, cluster};
 
 async fn client() -> ClusterClient {
     ClusterClient::connect(cluster().seed_addrs(), ClusterConfig::default())
@@ -336,17 +333,6 @@ async fn pubsub_classic_and_sharded() {
     assert_eq!(sub.subscriptions().shard_channels.len(), 6);
 }
 
-/// `calls=` of `cmdstat_<name>` on a node.
-fn calls(node: std::net::SocketAddr, name: &str) -> u64 {
-    let info = cluster().cmd(node, &["INFO", "commandstats"]).unwrap();
-    info.as_str()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_go_to_replicas_when_asked() {
     let c = cluster();
@@ -356,7 +342,10 @@ async fn reads_go_to_replicas_when_asked() {
         .unwrap();
     let replicas = c.replicas().unwrap();
     assert_eq!(replicas.len(), 3);
-    let before: u64 = replicas.iter().map(|r| calls(*r, "strlen")).sum();
+    let before: i64 = replicas
+        .iter()
+        .map(|r| calls(&(cluster(), *r), "strlen"))
+        .sum();
     for i in 0..60 {
         let k = format!("ro:{i}");
         cl.set(&k, "abc").await.unwrap(); // to the master
@@ -370,7 +359,10 @@ async fn reads_go_to_replicas_when_asked() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
-    let after: u64 = replicas.iter().map(|r| calls(*r, "strlen")).sum();
+    let after: i64 = replicas
+        .iter()
+        .map(|r| calls(&(cluster(), *r), "strlen"))
+        .sum();
     assert!(
         after - before >= 60,
         "STRLEN served by the replicas ({})",

@@ -5,12 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use slotline_cluster::{slot, ClusterClient, ClusterConfig, Credentials};
-use slotline_conn::{Addr, Commands, Error};
+use slotline_conn::{Commands, Error};
 use slotline_testbed::Cluster;
+use support::addr;
 
 /// A key whose slot `owner` serves (`want`) or does not serve (`!want`).
 fn key_where(c: &Cluster, owner: SocketAddr, want: bool) -> String {
@@ -32,7 +36,7 @@ async fn one_node_with_a_password_of_its_own() {
     let (on_odd, elsewhere) = (key_where(&c, odd, true), key_where(&c, odd, false));
     c.cmd(odd, &["CONFIG", "SET", "requirepass", "node-pw"])
         .unwrap();
-    let odd_addr = Addr::tcp(odd.ip().to_string(), odd.port());
+    let odd_addr = addr(odd);
 
     // With the override: every node, the odd one with its own password.
     let config = ClusterConfig::default()
@@ -54,9 +58,7 @@ async fn one_node_with_a_password_of_its_own() {
     let config = ClusterConfig::default().with_password("cluster-pw");
     let mut seeds = c.seed_addrs();
     seeds.sort_by_key(|a| *a != odd);
-    let plain = ClusterClient::connect(seeds, config)
-        .await
-        .unwrap();
+    let plain = ClusterClient::connect(seeds, config).await.unwrap();
     let v: String = plain.get(elsewhere.as_str()).await.unwrap();
     assert_eq!(v, "v");
     let err = tokio::time::timeout(

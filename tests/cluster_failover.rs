@@ -4,14 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slotline_cluster::{blocking, slot, ClusterClient, ClusterConfig};
-use slotline_conn::{Addr, Commands};
+use slotline_conn::Commands;
 use slotline_testbed::Cluster;
+use support::addr;
 
 /// Failovers run one at a time: on a small machine, three clusters failing over at once
 /// slow each other's elections, which would measure the machine, not the client.
@@ -19,10 +23,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The test bed's default `cluster-node-timeout`.
 const NODE_TIMEOUT: Duration = Duration::from_millis(2000);
-
-fn addr(a: SocketAddr) -> Addr {
-    Addr::tcp(a.ip().to_string(), a.port())
-}
 
 /// A key in `s`.
 fn key_in(s: u16, prefix: &str) -> String {

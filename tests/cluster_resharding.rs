@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,12 +15,7 @@ use std::time::{Duration, Instant};
 use slotline_cluster::{blocking, slot, ClusterClient, ClusterConfig};
 use slotline_conn::{Addr, Commands, Query};
 use slotline_testbed::Cluster;
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-fn addr(a: SocketAddr) -> Addr {
-    Addr::tcp(a.ip().to_string(), a.port())
-}
+use support::{addr, calls, DEADLINE};
 
 /// `per_slot` keys in each of `slots`.
 fn keys_in(slots: &[u16], per_slot: usize, prefix: &str) -> Vec<String> {
@@ -145,17 +143,6 @@ async fn live_resharding_under_load_is_a_non_event() {
     assert!(stats.moved > 0 && stats.ask > 0, "{stats:?}");
 }
 
-/// `calls=` of `cmdstat_<name>` on a node.
-fn calls(c: &Cluster, node: SocketAddr, name: &str) -> u64 {
-    let info = c.cmd(node, &["INFO", "commandstats"]).unwrap();
-    info.as_str()
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_is_followed_mid_migration_and_the_map_stays() {
     let c = Cluster::start().unwrap();
@@ -179,7 +166,7 @@ async fn ask_is_followed_mid_migration_and_the_map_stays() {
     sub.ssubscribe("{ask}:events").await.unwrap();
     let m = c.begin_migration(s, target).unwrap();
     assert_eq!(c.migrate_keys(&m, 10).unwrap(), 10);
-    let asking_before = calls(&c, target, "asking");
+    let asking_before = calls(&(&c, target), "asking");
     let before = cl.stats();
     // Every key reads right: 10 from the source, 10 through ASK to the target.
     for (i, k) in keys.iter().enumerate() {
@@ -191,7 +178,7 @@ async fn ask_is_followed_mid_migration_and_the_map_stays() {
     let after = cl.stats();
     let asks = after.ask - before.ask;
     assert_eq!(asks, 11, "10 moved keys + 1 new key went through ASK");
-    assert_eq!(calls(&c, target, "asking") - asking_before, 11);
+    assert_eq!(calls(&(&c, target), "asking") - asking_before, 11);
     assert_eq!(after.moved, before.moved, "ASK does not patch the map");
     assert_eq!(
         cl.master_for_slot(s),

@@ -5,36 +5,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slotline_cluster::{slot, ClusterClient, ClusterConfig};
 use slotline_conn::{cmd, pipe, Client, Commands, Frame, Query};
 use slotline_testbed::Cluster;
-
-fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
-}
+use support::{calls, cluster};
 
 /// Topology requests served by every node so far.
-fn topology_calls(c: &Cluster) -> u64 {
-    let mut total = 0;
-    for node in c.addrs() {
-        let info = c.cmd(node, &["INFO", "commandstats"]).unwrap();
-        for line in info.as_str().unwrap().lines() {
-            for name in [
-                "cmdstat_cluster|shards:calls=",
-                "cmdstat_cluster|slots:calls=",
-            ] {
-                if let Some(rest) = line.strip_prefix(name) {
-                    total += rest.split(',').next().unwrap().parse::<u64>().unwrap();
-                }
-            }
-        }
-    }
-    total
+fn topology_calls(c: &Cluster) -> i64 {
+    c.addrs()
+        .into_iter()
+        .map(|node| calls(&(c, node), "cluster|shards") + calls(&(c, node), "cluster|slots"))
+        .sum()
 }
 
 /// Moves empty `slots` from `source` to `target` in bulk (`SETSLOT` pipelines: importing,

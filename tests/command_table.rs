@@ -7,10 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use slotline_conn::blocking::{Connection, Query};
 use slotline_conn::command_table::{self, server, CommandInfo};
 use slotline_conn::{cmd, Cmd, Frame};
 use slotline_testbed::Standalone;
+use support::standalone;
 
 fn connect(node: &Standalone) -> Connection {
     Connection::connect(node.url().as_str()).expect("connect to the test server")
@@ -110,7 +114,7 @@ fn compare(ours: &CommandInfo, theirs: &server::Command, diffs: &mut Vec<String>
 
 #[test]
 fn table_matches_the_server() {
-    let node = Standalone::start().expect("start redis-server");
+    let node = standalone();
     let con = connect(&node);
     let reply: Frame = con.query(&cmd("COMMAND")).expect("COMMAND");
     let theirs = server::parse_command_reply(&reply).expect("parse COMMAND");
@@ -187,7 +191,7 @@ fn check_keys(con: &Connection, c: &Cmd, mismatches: &mut Vec<String>) {
 
 #[test]
 fn keys_match_command_getkeys() {
-    let node = Standalone::start().expect("start redis-server");
+    let node = standalone();
     let con = connect(&node);
     let samples: &[&[&str]] = &[
         &["GET", "k"],
@@ -347,7 +351,7 @@ fn keys_match_command_getkeys() {
 /// for), against `COMMAND GETKEYS`.
 #[test]
 fn keys_match_command_getkeys_for_every_command() {
-    let node = Standalone::start().expect("start redis-server");
+    let node = standalone();
     let con = connect(&node);
     let fillers: &[&[&str]] = &[
         &["a", "b", "c", "d", "e", "f", "g", "h"],

@@ -6,12 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use slotline_conn::{
     blocking, cmd, pipe, Addr, ConnectionConfig, Error, Frame, Script, ServerErrorKind,
 };
 use slotline_testbed::{Conn, Standalone};
+use support::{calls, on_plain_thread};
 
 /// A password with characters that need percent-encoding in a URL.
 const PASSWORD: &str = "s3cr3t:p@ss/wörd %";
@@ -31,12 +35,6 @@ fn secured() -> Standalone {
 fn config(server: &Standalone) -> ConnectionConfig {
     let addr = server.addr();
     ConnectionConfig::new(Addr::tcp(addr.ip().to_string(), addr.port()))
-}
-
-/// Runs blocking code on a plain thread (the blocking client refuses to run on a thread of
-/// an async runtime).
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(f).join().expect("blocking part panicked"))
 }
 
 #[track_caller]
@@ -205,7 +203,7 @@ async fn missing_auth_and_acl_permissions() {
     writer.set("k", "v").await.unwrap();
     assert_eq!(con.get::<String>("k").await.unwrap(), "v");
 
-    off_runtime(|| {
+    on_plain_thread(|| {
         use slotline_conn::blocking::Commands as _;
         let anon = blocking::Connection::connect(config(&server)).unwrap();
         assert_kind(anon.ping(), &ServerErrorKind::NoAuth);
@@ -235,7 +233,7 @@ async fn password_to_a_server_without_one() {
         slotline_conn::Client::connect(cfg.clone()).await,
         &ServerErrorKind::WrongPass,
     );
-    off_runtime(|| {
+    on_plain_thread(|| {
         assert_kind(
             blocking::Connection::connect(cfg.clone()),
             &ServerErrorKind::WrongPass,
@@ -289,7 +287,7 @@ async fn db_and_name_from_url_also_after_reconnect() {
     assert_eq!(name, "x");
     assert_eq!(client.get::<String>("where").await.unwrap(), "db3");
 
-    off_runtime(|| {
+    on_plain_thread(|| {
         use slotline_conn::blocking::{Commands as _, Query as _};
         let con = blocking::Connection::connect(url.as_str()).unwrap();
         assert_eq!(con.get::<String>("where").unwrap(), "db3");
@@ -322,7 +320,7 @@ async fn refused_handshake_settings() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains(says), "{e}");
-        let e = off_runtime(|| blocking::Connection::connect(cfg).unwrap_err());
+        let e = on_plain_thread(|| blocking::Connection::connect(cfg).unwrap_err());
         assert!(e.to_string().contains(says), "{e}");
     }
 }
@@ -478,17 +476,6 @@ async fn transactions_on_shared_client_stay_whole() {
 
 // ---------------------------------------------------------------- scripts
 
-/// `calls=` of `cmdstat_<name>` in `INFO commandstats` (0 when absent).
-fn calls(raw: &mut Conn, name: &str) -> u64 {
-    let info = raw.cmd(&["INFO", "commandstats"]).unwrap();
-    let text = info.as_str().unwrap_or_default().to_string();
-    let prefix = format!("cmdstat_{name}:calls=");
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .map(|rest| rest.split(',').next().unwrap_or("0").parse().unwrap())
-        .unwrap_or(0)
-}
-
 fn script_exists(raw: &mut Conn, sha: &str) -> bool {
     match raw.cmd(&["SCRIPT", "EXISTS", sha]).unwrap() {
         Frame::Array(v) => v == [Frame::Integer(1)],
@@ -513,15 +500,15 @@ macro_rules! scripts {
         let n: i64 = $c.invoke_script(&script.key("counter").arg(5)) $($aw)* .unwrap();
         assert_eq!(n, 5);
         assert!(script_exists(&mut raw, script.sha1()), "EVAL loaded it");
-        assert_eq!(calls(&mut raw, "evalsha"), 1, "tried by SHA first");
-        assert_eq!(calls(&mut raw, "eval"), 1, "then sent the source");
+        assert_eq!(calls(&$server, "evalsha"), 1, "tried by SHA first");
+        assert_eq!(calls(&$server, "eval"), 1, "then sent the source");
 
         let n: i64 = $c.invoke_script(&script.key("counter").arg(10)) $($aw)* .unwrap();
         assert_eq!(n, 15);
         let n: i64 = $c.invoke_script(&script.key("counter").arg(-15)) $($aw)* .unwrap();
         assert_eq!(n, 0);
-        assert_eq!(calls(&mut raw, "evalsha"), 3, "by SHA from then on");
-        assert_eq!(calls(&mut raw, "eval"), 1, "the source was not sent again");
+        assert_eq!(calls(&$server, "evalsha"), 3, "by SHA from then on");
+        assert_eq!(calls(&$server, "eval"), 1, "the source was not sent again");
 
         // Keys and arguments in order, binary ones too; a script without keys.
         let echo = Script::new("return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}");

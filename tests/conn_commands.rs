@@ -9,6 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -20,6 +23,7 @@ use slotline_conn::{
     TypeError,
 };
 use slotline_testbed::{Conn, Standalone};
+use support::wait_until_within;
 
 // ---------------------------------------------------------------- helpers
 
@@ -51,15 +55,6 @@ fn push_when_blocked(addr: SocketAddr, key: &'static str, value: &'static str) -
         }
         raw.cmd(&["RPUSH", key, value]).unwrap();
     })
-}
-
-/// Polls `check` until it is true, within `limit`.
-fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
@@ -333,7 +328,7 @@ macro_rules! every_helper {
         $c.set("short", "v") $($aw)* .unwrap();
         assert!($c.pexpire("short", 30) $($aw)* .unwrap());
         let mut raw = server.conn().unwrap();
-        eventually(Duration::from_secs(5), "the key to expire", || {
+        wait_until_within(Duration::from_secs(5), "the key to expire", || {
             raw.cmd(&["EXISTS", "short"]).unwrap().as_int() == Some(0)
         });
         assert_eq!($c.exists("short") $($aw)* .unwrap(), 0);

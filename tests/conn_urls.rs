@@ -4,11 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use slotline_conn::{blocking, Addr, Commands, ConnectionConfig, Error, Query};
 use slotline_testbed::Standalone;
+use support::on_plain_thread;
 
 /// What a valid URL must turn into (`None` fields keep their defaults).
 struct Want {
@@ -22,12 +26,6 @@ struct Want {
     tcp_keepalive: Option<Option<Duration>>,
     tcp_user_timeout: Option<Option<Duration>>,
     tls: bool,
-}
-
-/// Runs blocking code on a plain thread (the blocking client refuses to run on a thread
-/// that belongs to an async runtime) and returns its result.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(f).join().expect("blocking part panicked"))
 }
 
 fn tcp(host: &str, port: u16) -> Want {
@@ -332,7 +330,7 @@ async fn tls_and_bad_configs_are_refused_at_connect() {
         );
         let e = slotline_conn::Client::connect(url).await.unwrap_err();
         assert!(e.to_string().contains("not built in yet"), "{e}");
-        let (a, b) = off_runtime(|| {
+        let (a, b) = on_plain_thread(|| {
             (
                 blocking::Connection::connect(url).unwrap_err(),
                 blocking::Client::connect(url).unwrap_err(),
@@ -376,7 +374,7 @@ async fn url_db_and_client_name_apply() {
         .unwrap();
     assert!(info.contains(" db=3 "), "{info}");
     drop(con);
-    off_runtime(|| {
+    on_plain_thread(|| {
         use slotline_conn::blocking::Query as _;
         let url = format!("{}/5?name=blocking-url", server.url());
         let con = blocking::Connection::connect(url.as_str()).unwrap();
@@ -424,7 +422,7 @@ async fn unix_socket() {
     let v: String = client.get("via-unix").await.unwrap();
     assert_eq!(v, "yes");
 
-    off_runtime(|| {
+    on_plain_thread(|| {
         use slotline_conn::blocking::Commands as _;
         let con = blocking::Connection::connect(url.as_str()).unwrap();
         let v: String = con.get("via-unix").unwrap();

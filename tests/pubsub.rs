@@ -4,7 +4,9 @@
 //! yields an error, then ends, and nothing hangs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
+#[macro_use]
+mod support;
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use slotline_conn::{
     blocking, cmd, pipe, Commands, Connection, Error, Message, MessageKind, PubSub, Query,
 };
 use slotline_testbed::Standalone;
+use support::bounded;
 
 /// Longest wait for anything that should happen.
 const WAIT: Duration = Duration::from_secs(10);
@@ -24,13 +27,6 @@ fn binary() -> Vec<u8> {
 
 fn local_server() -> Standalone {
     Standalone::builder().local().start().expect("redis-server")
-}
-
-/// Bounds a future by [`WAIT`].
-async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no answer within {WAIT:?}"))
 }
 
 /// The next item of a stream, bounded.

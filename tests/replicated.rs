@@ -12,27 +12,23 @@ use std::time::{Duration, Instant};
 use slotline_conn::{pipe, Commands, Error, Query, ReadFrom, Replicated, ServerErrorKind};
 use slotline_testbed::Replication;
 
+#[macro_use]
 mod support;
+use support::{calls, off_runtime, wait_for, DEADLINE};
 
-const DEADLINE: Duration = Duration::from_secs(20);
 const N: usize = 100;
 
 fn start() -> Arc<Replication> {
     Arc::new(Replication::builder().local().start().unwrap())
 }
 
-/// `calls=` of `cmdstat_<name>` on a node (0 when the command never ran).
-fn calls(t: &Replication, addr: SocketAddr, name: &str) -> i64 {
-    support::command_stat(t.process(addr).unwrap(), name, "calls")
-}
-
 /// GET calls on the master and on each replica.
 fn gets(t: &Replication) -> (i64, Vec<i64>) {
     (
-        calls(t, t.master_addr(), "get"),
+        calls(&(t, t.master_addr()), "get"),
         t.replica_addrs()
             .iter()
-            .map(|&a| calls(t, a, "get"))
+            .map(|&a| calls(&(t, a), "get"))
             .collect(),
     )
 }
@@ -42,18 +38,6 @@ fn delta(before: &(i64, Vec<i64>), after: &(i64, Vec<i64>)) -> (i64, Vec<i64>) {
         after.0 - before.0,
         after.1.iter().zip(&before.1).map(|(a, b)| a - b).collect(),
     )
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
 }
 
 async fn connect(t: &Replication, read_from: ReadFrom) -> Replicated {
@@ -68,7 +52,7 @@ async fn connect(t: &Replication, read_from: ReadFrom) -> Replicated {
 
 async fn synced(t: &Arc<Replication>) {
     let t = t.clone();
-    blocking(move || t.wait_synced(DEADLINE).unwrap()).await;
+    off_runtime(move || t.wait_synced(DEADLINE).unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,11 +65,11 @@ async fn reads_land_on_replicas_and_writes_on_the_master() {
     assert_eq!(none, None);
 
     // Writes: the master, whatever the read policy.
-    let sets = calls(&t, m, "set");
+    let sets = calls(&(&*t, m), "set");
     for i in 0..N {
         r.set(format!("k{i}"), i).await.unwrap();
     }
-    assert_eq!(calls(&t, m, "set") - sets, N as i64);
+    assert_eq!(calls(&(&*t, m), "set") - sets, N as i64);
     synced(&t).await;
 
     // Reads: the replicas only, round robin.
@@ -170,32 +154,32 @@ async fn replicas_going_down_and_coming_back() {
 
     // One replica down: reads keep working through the other.
     let tt = t.clone();
-    blocking(move || tt.kill(r0).unwrap()).await;
+    off_runtime(move || tt.kill(r0).unwrap()).await;
     wait_for("the clients to notice replica 0 is down", || {
         !r.replicas()[0].is_connected() && !pr.replicas()[0].is_connected()
     })
     .await;
     let m = t.master_addr();
-    let before = calls(&t, m, "get");
-    let before_r1 = calls(&t, r1, "get");
+    let before = calls(&(&*t, m), "get");
+    let before_r1 = calls(&(&*t, r1), "get");
     for _ in 0..N {
         read(r.get("k").await.unwrap());
     }
-    assert_eq!(calls(&t, r1, "get") - before_r1, N as i64);
-    assert_eq!(calls(&t, m, "get"), before);
+    assert_eq!(calls(&(&*t, r1), "get") - before_r1, N as i64);
+    assert_eq!(calls(&(&*t, m), "get"), before);
 
     // Both down: PreferReplica falls back to the master, Replica refuses.
     let tt = t.clone();
-    blocking(move || tt.kill(r1).unwrap()).await;
+    off_runtime(move || tt.kill(r1).unwrap()).await;
     wait_for("the clients to notice replica 1 is down", || {
         !r.replicas()[1].is_connected() && !pr.replicas()[1].is_connected()
     })
     .await;
-    let before = calls(&t, m, "get");
+    let before = calls(&(&*t, m), "get");
     for _ in 0..N {
         read(pr.get("k").await.unwrap());
     }
-    assert_eq!(calls(&t, m, "get") - before, N as i64);
+    assert_eq!(calls(&(&*t, m), "get") - before, N as i64);
     let err = r.get::<Option<String>>("k").await.unwrap_err();
     assert!(
         matches!(
@@ -212,9 +196,9 @@ async fn replicas_going_down_and_coming_back() {
 
     // Replica 0 back: it is used again (its GET count grows from 0 after the restart).
     let tt = t.clone();
-    blocking(move || tt.restart(r0).unwrap()).await;
+    off_runtime(move || tt.restart(r0).unwrap()).await;
     let start = Instant::now();
-    while calls(&t, r0, "get") == 0 {
+    while calls(&(&*t, r0), "get") == 0 {
         assert!(start.elapsed() < DEADLINE, "replica 0 never came back");
         // Until its client reconnects, there is no replica to read from.
         let _ = r.get::<Option<String>>("k").await;
@@ -232,7 +216,7 @@ async fn replicas_going_down_and_coming_back() {
 
     // Replica 1 back too: both serve reads again, the master none.
     let tt = t.clone();
-    blocking(move || tt.restart(r1).unwrap()).await;
+    off_runtime(move || tt.restart(r1).unwrap()).await;
     wait_for("the clients to reconnect to replica 1", || {
         r.replicas()[1].is_connected() && pr.replicas()[1].is_connected()
     })
@@ -268,11 +252,11 @@ fn blocking_replicated_routes_reads_and_follows_a_replica_down_and_up() {
     let none: Option<String> = r.get("nothing").unwrap();
     assert_eq!(none, None);
 
-    let sets = calls(&t, m, "set");
+    let sets = calls(&(&*t, m), "set");
     for i in 0..N {
         r.set(format!("k{i}"), i).unwrap();
     }
-    assert_eq!(calls(&t, m, "set") - sets, N as i64);
+    assert_eq!(calls(&(&*t, m), "set") - sets, N as i64);
     t.wait_synced(DEADLINE).unwrap();
 
     // Reads from several threads at once: replicas only, both of them.
@@ -307,12 +291,12 @@ fn blocking_replicated_routes_reads_and_follows_a_replica_down_and_up() {
         ReadFrom::Primary,
     )
     .unwrap();
-    let before = calls(&t, m, "get");
+    let before = calls(&(&*t, m), "get");
     for i in 0..10 {
         let v: i64 = p.get(format!("k{i}")).unwrap();
         assert_eq!(v, i as i64);
     }
-    assert_eq!(calls(&t, m, "get") - before, 10);
+    assert_eq!(calls(&(&*t, m), "get") - before, 10);
 
     let d = blocking::Replicated::discover(t.url_for(m), ReadFrom::PreferReplica).unwrap();
     assert_eq!(d.replicas().len(), 2);
@@ -324,15 +308,15 @@ fn blocking_replicated_routes_reads_and_follows_a_replica_down_and_up() {
         assert!(start.elapsed() < DEADLINE, "the kill went unnoticed");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let before_r1 = calls(&t, r1, "get");
+    let before_r1 = calls(&(&*t, r1), "get");
     for _ in 0..N {
         let v: i64 = r.get("k1").unwrap();
         assert_eq!(v, 1);
     }
-    assert_eq!(calls(&t, r1, "get") - before_r1, N as i64);
+    assert_eq!(calls(&(&*t, r1), "get") - before_r1, N as i64);
     t.restart(r0).unwrap();
     let start = Instant::now();
-    while calls(&t, r0, "get") == 0 {
+    while calls(&(&*t, r0), "get") == 0 {
         assert!(start.elapsed() < DEADLINE, "replica 0 never came back");
         let _ = r.get::<Option<String>>("k1");
         std::thread::sleep(Duration::from_millis(5));
@@ -376,7 +360,7 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
     };
     wait_for("the replica to refuse reads", || masterdown(stale)).await;
     // GETs the refusing replica turned away.
-    let refused = || support::command_stat(t.process(stale).unwrap(), "get", "rejected_calls");
+    let refused = || support::command_stat(&(&*t, stale), "get", "rejected_calls");
 
     // Two replicas, one refusing: every read is answered, by the other one.
     let both = Replicated::connect(
@@ -412,7 +396,7 @@ async fn reads_refused_by_a_replica_go_elsewhere() {
     // The blocking twin asks elsewhere too.
     let (m_url, stale_url, good_url) = (t.url_for(m), t.url_for(stale), t.url_for(good));
     let (before, before_refused) = (gets(&t), refused());
-    let v = blocking(move || {
+    let v = off_runtime(move || {
         use slotline_conn::blocking::Commands as _;
         let b = slotline_conn::blocking::Replicated::connect(
             m_url,

@@ -22,13 +22,11 @@ use slotline_resp::{Decoder, Frame};
 use slotline_sentinel::{blocking, Error, Sentinel, SentinelConfig};
 use slotline_testbed::{Replication, SentinelTopology};
 
+#[macro_use]
 mod support;
+use support::addr;
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-fn addr(s: SocketAddr) -> Addr {
-    Addr::tcp(s.ip().to_string(), s.port())
-}
 
 fn addrs(list: &[SocketAddr]) -> HashSet<Addr> {
     list.iter().map(|&s| addr(s)).collect()

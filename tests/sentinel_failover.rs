@@ -13,6 +13,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 use slotline_conn::{Addr, ConnectionConfig};
 use slotline_sentinel::{blocking, Sentinel, SentinelConfig};
 use slotline_testbed::SentinelTopology;
+use support::addr;
 
 const WORKERS: usize = 8;
 /// Each worker's pause between rounds of writes (the load stays well under what the
@@ -36,10 +40,6 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// Replies a dead master sent before it died are read well within this (after it, every
 /// acknowledgement comes from the new master).
 const DRAIN: Duration = Duration::from_millis(300);
-
-fn addr(s: SocketAddr) -> Addr {
-    Addr::tcp(s.ip().to_string(), s.port())
-}
 
 /// Records every switch the sentinels announce (`+switch-master`, first seen from any
 /// sentinel; each sentinel announces each switch).

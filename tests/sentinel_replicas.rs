@@ -5,35 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+#[macro_use]
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{Addr, Commands};
+use slotline_conn::Commands;
 use slotline_sentinel::{ReplicaFallback, Sentinel, SentinelConfig};
 use slotline_testbed::SentinelTopology;
+use support::{addr, calls};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn addr(s: SocketAddr) -> Addr {
-    Addr::tcp(s.ip().to_string(), s.port())
-}
-
-/// `calls=` of `cmdstat_get` on a node (0 when never run, or when it cannot be asked).
-fn gets(t: &SentinelTopology, node: SocketAddr) -> i64 {
-    let Ok(mut con) = t.conn(node) else { return 0 };
-    let Ok(reply) = con.cmd(&["INFO", "commandstats"]) else {
-        return 0;
-    };
-    reply
-        .as_str()
-        .unwrap_or("")
-        .lines()
-        .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
-        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-        .unwrap_or(0)
-}
 
 /// Polls `check` every 20 ms until it holds, or fails the test after `DEADLINE`.
 async fn until(what: &str, mut check: impl FnMut() -> bool) {
@@ -87,14 +71,21 @@ async fn reads_keep_working_while_a_replica_is_killed_and_restarted() {
         .collect();
 
     // Reads spread over both replicas, none to the master.
-    let before: Vec<i64> = replicas.iter().map(|&r| gets(&t, r)).collect();
-    let master_before = gets(&t, master);
+    let before: Vec<i64> = replicas.iter().map(|&r| calls(&(&*t, r), "get")).collect();
+    let master_before = calls(&(&*t, master), "get");
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (i, &r) in replicas.iter().enumerate() {
-        assert!(gets(&t, r) > before[i] + 10, "replica {r} got no reads");
+        assert!(
+            calls(&(&*t, r), "get") > before[i] + 10,
+            "replica {r} got no reads"
+        );
     }
     // (INFO itself is not a GET; the master serves none.)
-    assert_eq!(gets(&t, master), master_before, "reads went to the master");
+    assert_eq!(
+        calls(&(&*t, master), "get"),
+        master_before,
+        "reads went to the master"
+    );
 
     // Kill one replica: reads go on, on the other.
     let (victim, other) = (replicas[0], replicas[1]);
@@ -117,9 +108,9 @@ async fn reads_keep_working_while_a_replica_is_killed_and_restarted() {
         client.connected_replica_addrs().contains(&addr(victim))
     })
     .await;
-    let victim_before = gets(&t, victim);
+    let victim_before = calls(&(&*t, victim), "get");
     until("reads on the restarted replica", || {
-        gets(&t, victim) > victim_before + 10
+        calls(&(&*t, victim), "get") > victim_before + 10
     })
     .await;
     assert!(client.connected_replica_addrs().contains(&addr(other)));
@@ -160,11 +151,11 @@ async fn reads_keep_working_while_a_replica_is_killed_and_restarted() {
         client.connected_replica_addrs().is_empty() && strict.connected_replica_addrs().is_empty()
     })
     .await;
-    let master_before = gets(&t, master);
+    let master_before = calls(&(&*t, master), "get");
     let v: Option<String> = client.get("rep:k").await.unwrap();
     assert_eq!(v.as_deref(), Some("v"));
     assert!(
-        gets(&t, master) > master_before,
+        calls(&(&*t, master), "get") > master_before,
         "the read did not go to the master"
     );
     let err = strict.get::<Option<String>>("rep:k").await.unwrap_err();

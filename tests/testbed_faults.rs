@@ -4,6 +4,9 @@
 // Helpers outside #[test] fns panic on failure just like the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -14,6 +17,7 @@ use slotline_testbed::wire::Conn;
 use slotline_testbed::{
     pid_alive, Cluster, Error, Replication, Role, SentinelTopology, Standalone,
 };
+use support::wait_until_within;
 
 const SETTLE: Duration = Duration::from_secs(30);
 
@@ -391,12 +395,9 @@ fn a_killed_test_process_leaves_no_redis_behind() {
     assert!(pids.iter().all(|&p| pid_alive(p)));
     child.kill().unwrap(); // SIGKILL: no destructor runs in the child
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|&p| pid_alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "redis processes {pids:?} outlived their killed test process"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_within(
+        Duration::from_secs(5),
+        "the redis processes of a killed test process to die with it",
+        || pids.iter().all(|&p| !pid_alive(p)),
+    );
 }

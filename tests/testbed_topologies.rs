@@ -4,6 +4,9 @@
 // Helpers outside #[test] fns panic on failure just like the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod support;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +16,7 @@ use slotline_testbed::wire::{self, Auth, Conn};
 use slotline_testbed::{
     pid_alive, Cluster, Process, Replication, SentinelTopology, Standalone, SLOTS,
 };
+use support::info_value;
 
 /// Pid and topology directory of a process.
 fn footprint(p: &Process) -> (u32, PathBuf) {
@@ -40,11 +44,7 @@ fn get(conn: &mut Conn, key: &str) -> Option<String> {
 
 fn info_field(conn: &mut Conn, section: &str, field: &str) -> Option<String> {
     let reply = conn.cmd(&["INFO", section]).unwrap();
-    let info = reply.as_str().unwrap().to_string();
-    info.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k == field).then(|| v.trim().to_string())
-    })
+    info_value(reply.as_str().unwrap(), field)
 }
 
 #[test]

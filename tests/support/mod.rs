@@ -1,12 +1,20 @@
-//! Helpers shared by the end-to-end tests: one topology of each kind per test binary, URLs
-//! to reach them, and a node's command statistics.
+//! Helpers shared by every end-to-end test: one topology of each kind per test binary, URLs
+//! to reach them, what a node's `INFO` says, polling with a deadline, and test flavours.
+//! Each test file includes it (`#[macro_use] mod support;`), so one copy of each helper
+//! serves them all.
 
-#![allow(dead_code, clippy::expect_used)]
+#![allow(dead_code, unused_macros, clippy::expect_used, clippy::unwrap_used)]
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use slotline_testbed::{Auth, Cluster, SentinelTopology, Standalone};
+use slotline_conn::Addr;
+use slotline_testbed::{Auth, Cluster, Process, SentinelTopology, Standalone};
+
+/// How long a test waits for a state it polls for, or for a call that must not hang.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A standalone node, started once per test binary.
 pub(crate) fn standalone() -> &'static Standalone {
@@ -26,14 +34,68 @@ pub(crate) fn cluster() -> &'static Cluster {
     T.get_or_init(|| Cluster::start().expect("start a 3 x 1 cluster"))
 }
 
-/// A field of `cmdstat_<command>` in a node's `INFO commandstats` (`calls`,
+/// A node that answers `INFO`: a test-bed process, a node of a cluster or of a sentinel
+/// topology.
+pub(crate) trait Info {
+    /// The text of `INFO section` (empty when the node cannot be asked).
+    fn info(&self, section: &str) -> String;
+}
+
+impl Info for Process {
+    fn info(&self, section: &str) -> String {
+        self.cmd(&["INFO", section])
+            .ok()
+            .and_then(|f| f.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+impl Info for Standalone {
+    fn info(&self, section: &str) -> String {
+        self.process().expect("a local node").info(section)
+    }
+}
+
+impl Info for (&Cluster, SocketAddr) {
+    fn info(&self, section: &str) -> String {
+        self.0
+            .cmd(self.1, &["INFO", section])
+            .ok()
+            .and_then(|f| f.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+impl Info for (&SentinelTopology, SocketAddr) {
+    fn info(&self, section: &str) -> String {
+        let Ok(mut con) = self.0.conn(self.1) else {
+            return String::new();
+        };
+        con.cmd(&["INFO", section])
+            .ok()
+            .and_then(|f| f.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+impl Info for (&slotline_testbed::Replication, SocketAddr) {
+    fn info(&self, section: &str) -> String {
+        self.0.process(self.1).expect("a local node").info(section)
+    }
+}
+
+/// The value of `field` in an `INFO` text.
+pub(crate) fn info_value(info: &str, field: &str) -> Option<String> {
+    info.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == field).then(|| v.trim().to_string())
+    })
+}
+
+/// A field of `cmdstat_<command>` in an `INFO commandstats` text (`calls`,
 /// `rejected_calls`, ...); 0 when the command never ran there.
-pub(crate) fn command_stat(node: &slotline_testbed::Process, command: &str, field: &str) -> i64 {
-    let info = node
-        .cmd(&["INFO", "commandstats"])
-        .expect("INFO commandstats");
-    let text = info.as_str().expect("INFO is text").to_string();
-    text.lines()
+pub(crate) fn stat_in(info: &str, command: &str, field: &str) -> i64 {
+    info.lines()
         .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:")))
         .and_then(|stats| {
             stats
@@ -42,6 +104,92 @@ pub(crate) fn command_stat(node: &slotline_testbed::Process, command: &str, fiel
                 .map(|n| n.parse().expect("a count"))
         })
         .unwrap_or(0)
+}
+
+/// A field of `cmdstat_<command>` in a node's `INFO commandstats`; 0 when the command
+/// never ran there.
+pub(crate) fn command_stat(node: &impl Info, command: &str, field: &str) -> i64 {
+    stat_in(&node.info("commandstats"), command, field)
+}
+
+/// How many times `command` ran on a node.
+pub(crate) fn calls(node: &impl Info, command: &str) -> i64 {
+    command_stat(node, command, "calls")
+}
+
+/// The value of `field` in a node's `INFO section`.
+pub(crate) fn info_field(node: &impl Info, section: &str, field: &str) -> String {
+    let text = node.info(section);
+    info_value(&text, field).unwrap_or_else(|| panic!("INFO {section} has no {field}: {text}"))
+}
+
+/// [`info_field`] as an integer.
+pub(crate) fn info_int(node: &impl Info, section: &str, field: &str) -> i64 {
+    info_field(node, section, field)
+        .parse()
+        .expect("an integer")
+}
+
+/// A test-bed address as a client's.
+pub(crate) fn addr(a: SocketAddr) -> Addr {
+    Addr::tcp(a.ip().to_string(), a.port())
+}
+
+/// Polls `done` every few milliseconds until it holds; fails the test after [`DEADLINE`].
+pub(crate) async fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_for_within(DEADLINE, what, done).await
+}
+
+/// [`wait_for`] with a deadline of its own.
+pub(crate) async fn wait_for_within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The blocking [`wait_for`], for threads.
+pub(crate) fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_until_within(DEADLINE, what, done)
+}
+
+/// [`wait_until`] with a deadline of its own.
+pub(crate) fn wait_until_within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `fut`'s output; fails the test if it takes longer than [`DEADLINE`] (it hung).
+pub(crate) async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    bounded_within(DEADLINE, what, fut).await
+}
+
+/// [`bounded`] with a deadline of its own.
+pub(crate) async fn bounded_within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl Future<Output = T>,
+) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {limit:?}"))
+}
+
+/// Runs blocking code on a plain thread (a blocking client refuses to run on a thread that
+/// belongs to an async runtime) and returns its result.
+pub(crate) fn on_plain_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("blocking part panicked"))
+}
+
+/// Runs a test-bed call (which blocks) off the runtime's threads.
+pub(crate) async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("a blocking call")
 }
 
 /// Percent-encodes everything but unreserved URL characters.

@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use slotline_conn::blocking::{Execute, Runtime};
 use slotline_conn::{
-    Addr, Error, Execute as AsyncExecute, Message, Request, Response, Result, Subscriptions,
-    ToArgs,
+    Addr, Error, Execute as AsyncExecute, Message, Request, Response, Result, Subscriptions, ToArgs,
 };
 
 use crate::config::{ClusterConfig, IntoNodeAddr};

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use slotline_conn::{
-    Addr, Client, Connection, Error, Execute, IoStats, Request, Response, Result,
-    UnavailableKind,
+    Addr, Client, Connection, Error, Execute, IoStats, Request, Response, Result, UnavailableKind,
 };
 
 use crate::config::{ClusterConfig, IntoNodeAddr};
@@ -182,7 +181,10 @@ impl ClusterClient {
     pub async fn dedicated_for_key(&self, key: impl AsRef<[u8]>) -> Result<Connection> {
         let slot = slot(key.as_ref());
         let node = self.state.nodes.master_of(slot).ok_or_else(|| {
-            Error::unavailable(UnavailableKind::NoNode, format!("no node serves slot {slot}"))
+            Error::unavailable(
+                UnavailableKind::NoNode,
+                format!("no node serves slot {slot}"),
+            )
         })?;
         Connection::connect(node.config().clone()).await
     }

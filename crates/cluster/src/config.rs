@@ -7,7 +7,6 @@ use std::time::Duration;
 use slotline_conn::url::RedisUrl;
 use slotline_conn::{Addr, ClientOptions, ConnectionConfig, Error, ReadFrom, Result, RetryPolicy};
 
-
 /// A user name and password for a node (`AUTH`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Credentials {

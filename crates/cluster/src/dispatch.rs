@@ -101,7 +101,13 @@ impl<W, R> Dispatch<W, R> {
     }
 
     /// Adds a part; its index.
-    pub(crate) fn push(&mut self, work: W, place: Place, readonly: bool, idempotent: bool) -> usize {
+    pub(crate) fn push(
+        &mut self,
+        work: W,
+        place: Place,
+        readonly: bool,
+        idempotent: bool,
+    ) -> usize {
         self.parts.push(Part {
             work,
             place,

@@ -57,7 +57,9 @@ fn run(
         for batch in batches {
             for &i in &batch.parts {
                 sent.push((batch.node.clone(), i, d.asking(i)));
-                let queue = answers.get_mut(&batch.node).expect("an answer for the node");
+                let queue = answers
+                    .get_mut(&batch.node)
+                    .expect("an answer for the node");
                 let answer = if queue.len() > 1 {
                     queue.remove(0)
                 } else {
@@ -75,9 +77,16 @@ fn run(
     panic!("the dispatch never ended");
 }
 
-fn answers(list: Vec<(u16, Vec<Result<&str, Error>>)>) -> HashMap<Addr, Vec<Result<String, Error>>> {
+fn answers(
+    list: Vec<(u16, Vec<Result<&str, Error>>)>,
+) -> HashMap<Addr, Vec<Result<String, Error>>> {
     list.into_iter()
-        .map(|(port, v)| (a(port), v.into_iter().map(|r| r.map(String::from)).collect()))
+        .map(|(port, v)| {
+            (
+                a(port),
+                v.into_iter().map(|r| r.map(String::from)).collect(),
+            )
+        })
         .collect()
 }
 
@@ -95,7 +104,10 @@ fn result(d: Dispatch<&'static str, String>) -> Result<String, Error> {
 fn moved_then_ok_patches_the_map_and_resends() {
     let map = Map::new(&[(100, 1)]);
     let mut d = one_part(false);
-    let mut ans = answers(vec![(1, vec![Ok("-MOVED 100 10.0.0.1:2")]), (2, vec![Ok("v")])]);
+    let mut ans = answers(vec![
+        (1, vec![Ok("-MOVED 100 10.0.0.1:2")]),
+        (2, vec![Ok("v")]),
+    ]);
     let sent = run(&mut d, &map, &mut ans);
     assert_eq!(sent, [(a(1), 0, false), (a(2), 0, false)]);
     assert_eq!(map.locate(&Place::Slot(100)), Some(a(2)));
@@ -106,7 +118,10 @@ fn moved_then_ok_patches_the_map_and_resends() {
 fn ask_then_ok_goes_once_with_asking_and_keeps_the_map() {
     let map = Map::new(&[(100, 1)]);
     let mut d = one_part(false);
-    let mut ans = answers(vec![(1, vec![Ok("-ASK 100 10.0.0.1:3")]), (3, vec![Ok("v")])]);
+    let mut ans = answers(vec![
+        (1, vec![Ok("-ASK 100 10.0.0.1:3")]),
+        (3, vec![Ok("v")]),
+    ]);
     let sent = run(&mut d, &map, &mut ans);
     assert_eq!(sent, [(a(1), 0, false), (a(3), 0, true)]);
     assert_eq!(map.locate(&Place::Slot(100)), Some(a(1)));
@@ -188,7 +203,10 @@ fn io_errors_follow_the_retry_rule() {
     assert_eq!(result(d).unwrap(), "v");
     // Never written: resent, whatever the command.
     let mut d = one_part(false);
-    let mut ans = answers(vec![(1, vec![Err(Error::Closed { written: false }), Ok("v")])]);
+    let mut ans = answers(vec![(
+        1,
+        vec![Err(Error::Closed { written: false }), Ok("v")],
+    )]);
     assert_eq!(run(&mut d, &map, &mut ans).len(), 2);
     assert_eq!(result(d).unwrap(), "v");
     // A timeout after writing: its time is spent, even for an idempotent command.
@@ -253,7 +271,10 @@ fn parts_batch_per_node_and_a_redirect_moves_only_its_part() {
     d.take(1, Some(&a(2)), Ok("B".into()), outcome);
     let batches = d.round(|p, _, _| map.locate(p));
     assert_eq!(batches.len(), 1);
-    assert_eq!((batches[0].node.clone(), batches[0].parts.to_vec()), (a(2), vec![2]));
+    assert_eq!(
+        (batches[0].node.clone(), batches[0].parts.to_vec()),
+        (a(2), vec![2])
+    );
     d.take(2, Some(&a(2)), Ok("C".into()), outcome);
     assert!(d.is_done());
     let results: Vec<String> = d
@@ -269,7 +290,10 @@ fn a_keyless_part_moved_goes_to_the_named_node() {
     let map = Map::new(&[(1, 1)]);
     let mut d = Dispatch::<&str, String>::new(RetryPolicy::default());
     d.push("RANDOMKEY", Place::Any, true, false);
-    let mut ans = answers(vec![(1, vec![Ok("-MOVED 9 10.0.0.1:4")]), (4, vec![Ok("k")])]);
+    let mut ans = answers(vec![
+        (1, vec![Ok("-MOVED 9 10.0.0.1:4")]),
+        (4, vec![Ok("k")]),
+    ]);
     let sent = run(&mut d, &map, &mut ans);
     assert_eq!(sent, [(a(1), 0, false), (a(4), 0, false)]);
 }

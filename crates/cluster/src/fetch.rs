@@ -156,5 +156,4 @@ impl ClusterState {
         }
         Topology::parse(TopologySource::Slots, &reply, addr)
     }
-
 }

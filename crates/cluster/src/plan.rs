@@ -43,11 +43,21 @@ pub(crate) fn plan_command<'a>(
     let idempotent = cmd.is_idempotent();
     let merge = match route {
         ShardRoute::One { shard, readonly } => {
-            d.push(Work::Command(Cow::Borrowed(cmd)), Place::Slot(shard), readonly, idempotent);
+            d.push(
+                Work::Command(Cow::Borrowed(cmd)),
+                Place::Slot(shard),
+                readonly,
+                idempotent,
+            );
             None
         }
         ShardRoute::Any { readonly } => {
-            d.push(Work::Command(Cow::Borrowed(cmd)), Place::Any, readonly, idempotent);
+            d.push(
+                Work::Command(Cow::Borrowed(cmd)),
+                Place::Any,
+                readonly,
+                idempotent,
+            );
             None
         }
         ShardRoute::Split {
@@ -57,7 +67,12 @@ pub(crate) fn plan_command<'a>(
         } => {
             for (s, c) in parts {
                 let idempotent = c.is_idempotent();
-                d.push(Work::Command(Cow::Owned(c)), Place::Slot(s), readonly, idempotent);
+                d.push(
+                    Work::Command(Cow::Owned(c)),
+                    Place::Slot(s),
+                    readonly,
+                    idempotent,
+                );
             }
             Some(merge)
         }
@@ -199,7 +214,11 @@ pub(crate) fn finish_scan(d: Parts<'_>) -> Result<ScanCursor> {
     };
     match result? {
         Response::Reply(reply) => cursor.feed(reply.into_frame())?,
-        other => return Err(Error::UnexpectedReply(format!("a scan step answered {other:?}"))),
+        other => {
+            return Err(Error::UnexpectedReply(format!(
+                "a scan step answered {other:?}"
+            )))
+        }
     }
     Ok(cursor)
 }

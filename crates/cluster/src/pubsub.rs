@@ -518,7 +518,9 @@ impl Carrier<Vec<Bytes>, ()> for Supervisor {
         for batch in batches {
             for &i in &batch.parts {
                 let names = d.work(i).clone();
-                let result = self.subscribe_on(&batch.node.addr, d.asking(i), &names).await;
+                let result = self
+                    .subscribe_on(&batch.node.addr, d.asking(i), &names)
+                    .await;
                 let redirect = d.take(i, Some(&batch.node.addr), result, |r| match r {
                     Ok(()) => Outcome::Reply(None),
                     Err(Error::Server(e)) => Outcome::Reply(Some(&e.line)),

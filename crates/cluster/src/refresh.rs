@@ -170,15 +170,14 @@ mod tests {
 
     #[test]
     fn a_thousand_requests_are_one_refresh() {
-
         let mut s = RefreshScheduler::new(Duration::from_millis(250), Duration::ZERO);
         let t0 = Instant::now();
-        assert!(s.request(t0));              // schedules one
+        assert!(s.request(t0)); // schedules one
         for _ in 0..999 {
-            assert!(!s.request(t0));         // coalesced into it
+            assert!(!s.request(t0)); // coalesced into it
         }
         assert!(s.start(t0));
-        assert!(!s.request(t0));             // during the refresh: one more, later
+        assert!(!s.request(t0)); // during the refresh: one more, later
         assert!(s.finish(t0));
         assert_eq!(s.due(), Some(t0 + Duration::from_millis(250)));
     }

@@ -215,7 +215,12 @@ impl Nodes {
 
     /// A `MOVED`: `slot` is served by `addr` now. Patches the map unless it says so
     /// already; true when it did (many `MOVED`s for one slot cost one patch).
-    pub(crate) fn patch_moved(&self, slot: u16, addr: &Addr, make: impl FnOnce(&Addr) -> Node) -> bool {
+    pub(crate) fn patch_moved(
+        &self,
+        slot: u16,
+        addr: &Addr,
+        make: impl FnOnce(&Addr) -> Node,
+    ) -> bool {
         if self.routes().map.master(slot) == Some(addr) {
             return false;
         }

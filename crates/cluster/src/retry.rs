@@ -85,7 +85,6 @@ impl Attempts {
         Attempts::default()
     }
 
-
     /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`.
     /// `idempotent`: the caller said the command may run twice, so it may be resent after
     /// a connection loss even if it may have run.

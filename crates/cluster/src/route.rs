@@ -225,7 +225,10 @@ mod tests {
             route(&cmd("FLUSHALL")).unwrap(),
             ShardRoute::FanOut { .. }
         ));
-        assert!(matches!(route(&cmd("PING")).unwrap(), ShardRoute::FanOut { .. }));
+        assert!(matches!(
+            route(&cmd("PING")).unwrap(),
+            ShardRoute::FanOut { .. }
+        ));
         let ShardRoute::FanOut { merge, .. } =
             route(&cmd("SCRIPT").arg("EXISTS").arg("a").arg("b")).unwrap()
         else {
@@ -238,7 +241,10 @@ mod tests {
             ]),
             Frame::Array(vec![Frame::Integer(1), Frame::Integer(0)])
         );
-        assert!(matches!(route(&cmd("INFO")).unwrap(), ShardRoute::Any { .. }));
+        assert!(matches!(
+            route(&cmd("INFO")).unwrap(),
+            ShardRoute::Any { .. }
+        ));
         assert!(route(&cmd("SCAN").arg(0)).is_err());
         assert!(route(&cmd("SUBSCRIBE").arg("x")).is_err());
     }

@@ -10,8 +10,8 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::ClusterConfig;
 use crate::dispatch::{Place, Redirect};
-use crate::registry::{lock, Node, Nodes};
 use crate::refresh::RefreshScheduler;
+use crate::registry::{lock, Node, Nodes};
 use crate::topology::{SlotMap, Topology};
 
 /// Counters of what the client did, since it was made (see
@@ -102,7 +102,12 @@ impl ClusterState {
     }
 
     /// Where a part goes now (see [`Nodes::locate`]).
-    pub(crate) fn locate(&self, place: &Place, readonly: bool, avoid: Option<&Addr>) -> Option<Arc<Node>> {
+    pub(crate) fn locate(
+        &self,
+        place: &Place,
+        readonly: bool,
+        avoid: Option<&Addr>,
+    ) -> Option<Arc<Node>> {
         self.nodes
             .locate(place, readonly, avoid, |a| self.make_node(a))
     }

@@ -200,7 +200,11 @@ impl Topology {
     }
 
     /// Reads the reply of `source`.
-    pub(crate) fn parse(source: TopologySource, reply: &Frame, answered: &Addr) -> Result<Topology> {
+    pub(crate) fn parse(
+        source: TopologySource,
+        reply: &Frame,
+        answered: &Addr,
+    ) -> Result<Topology> {
         match source {
             TopologySource::Shards => Topology::from_cluster_shards(reply, answered),
             TopologySource::Slots => Topology::from_cluster_slots(reply, answered),
@@ -216,7 +220,6 @@ impl Topology {
             .map(|(a, b)| usize::from(b - a) + 1)
             .sum()
     }
-
 }
 
 /// One node of a `CLUSTER SHARDS` shard: a flat list of field names and values.
@@ -468,12 +471,25 @@ mod tests {
 
     #[test]
     fn a_map_patched_by_moved() {
-
-        let node = |port| NodeInfo { addr: Addr::tcp("127.0.0.1", port), id: None, role: Role::Master };
-        let topo = Topology { shards: vec![
-            ShardInfo { slots: vec![(0, 8191)], master: Some(node(7000)), replicas: vec![] },
-            ShardInfo { slots: vec![(8192, 16383)], master: Some(node(7001)), replicas: vec![] },
-        ]};
+        let node = |port| NodeInfo {
+            addr: Addr::tcp("127.0.0.1", port),
+            id: None,
+            role: Role::Master,
+        };
+        let topo = Topology {
+            shards: vec![
+                ShardInfo {
+                    slots: vec![(0, 8191)],
+                    master: Some(node(7000)),
+                    replicas: vec![],
+                },
+                ShardInfo {
+                    slots: vec![(8192, 16383)],
+                    master: Some(node(7001)),
+                    replicas: vec![],
+                },
+            ],
+        };
         let mut map = SlotMap::new(&topo);
         assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7001)));
         map.set_master(12739, Addr::tcp("127.0.0.1", 7000)); // after MOVED 12739 127.0.0.1:7000

@@ -56,7 +56,11 @@ impl ReplicaRouter {
     /// Where a read goes after a replica could not serve it: the next usable replica
     /// (`usable` leaves out those tried), else the master under
     /// [`ReadFrom::PreferReplica`]; `None` when there is nowhere else.
-    pub fn elsewhere(&self, replicas: usize, usable: impl Fn(usize) -> bool) -> Option<ReplicaPick> {
+    pub fn elsewhere(
+        &self,
+        replicas: usize,
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<ReplicaPick> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         (0..replicas)
             .map(|i| (start + i) % replicas)
@@ -150,7 +154,10 @@ mod tests {
                 .ok_or(Error::Closed { written: true })?;
             Ok(Response::Reply(reply))
         };
-        assert!(replica_could_not_serve(&reply(b"-LOADING Redis is loading\r\n"), true));
+        assert!(replica_could_not_serve(
+            &reply(b"-LOADING Redis is loading\r\n"),
+            true
+        ));
         assert!(replica_could_not_serve(
             &reply(b"-MASTERDOWN Link with MASTER is down\r\n"),
             true

@@ -402,9 +402,7 @@ impl<'a, C: crate::Execute + ?Sized, T: FromReply> ScanStream<'a, C, T> {
             let Some(cursor) = self.cursor.take() else {
                 return Poll::Ready(None);
             };
-            self.step = Some(Box::pin(
-                self.client.execute(crate::Request::Scan(cursor)),
-            ));
+            self.step = Some(Box::pin(self.client.execute(crate::Request::Scan(cursor))));
         }
     }
 }

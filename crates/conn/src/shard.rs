@@ -367,7 +367,10 @@ mod tests {
         else {
             panic!("not split")
         };
-        assert_eq!(parts.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [b'a', b'b']);
+        assert_eq!(
+            parts.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [b'a', b'b']
+        );
         assert_eq!(
             merge,
             Merge::Positions {

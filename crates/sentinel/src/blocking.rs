@@ -26,7 +26,7 @@ use slotline_conn::blocking::{Execute, Query};
 use slotline_conn::{Addr, Frame, Request, Response};
 
 use crate::logic::{Ask, Discovery, Found, Input, Step, Want};
-use crate::{Error, Inner, IntoSentinelAddr, Result, SentinelConfig};
+use crate::{Error, IntoSentinelAddr, Result, SentinelConfig, SentinelState};
 use slotline_conn::blocking::Runtime;
 
 /// The blocking twin of [`crate::Sentinel`]. Cheap to clone; clones share the sentinel list
@@ -113,7 +113,7 @@ impl Sentinel {
 }
 
 /// The blocking driver of the discovery machine: std sockets, `thread::sleep`.
-fn run(inner: &Inner, mut discovery: Discovery) -> Result<Found> {
+fn run(inner: &SentinelState, mut discovery: Discovery) -> Result<Found> {
     let mut input = Input::Start;
     loop {
         input = match discovery.step(input) {
@@ -127,7 +127,7 @@ fn run(inner: &Inner, mut discovery: Discovery) -> Result<Found> {
     }
 }
 
-fn send(inner: &Inner, ask: &Ask) -> slotline_conn::Result<Vec<Frame>> {
+fn send(inner: &SentinelState, ask: &Ask) -> slotline_conn::Result<Vec<Frame>> {
     let con = slotline_conn::blocking::Connection::connect(inner.config_for(&ask.peer))?;
     con.send_pipeline(&ask.pipe)
 }
@@ -161,6 +161,11 @@ impl SentinelClient {
     pub fn reconnect(&self) {
         self.inner.reconnect();
     }
+
+    /// A blocking subscriber on the current master (see [`crate::SentinelClient::pubsub`]).
+    pub fn pubsub(&self) -> slotline_conn::Result<slotline_conn::blocking::PubSub> {
+        slotline_conn::blocking::PubSub::connect(self.inner.master_config())
+    }
 }
 
 impl Execute for SentinelClient {
@@ -193,6 +198,12 @@ impl ReplicaClient {
     /// The replicas connected right now: those commands go to.
     pub fn connected_replica_addrs(&self) -> Vec<Addr> {
         self.inner.connected_replica_addrs()
+    }
+
+    /// A blocking subscriber on a connected replica (see [`crate::ReplicaClient::pubsub`]).
+    pub fn pubsub(&self) -> slotline_conn::Result<slotline_conn::blocking::PubSub> {
+        let config = self.runtime.block_on(self.inner.subscriber_config())?;
+        slotline_conn::blocking::PubSub::connect(config)
     }
 
     /// Asks the sentinels for the replicas now and updates the list (returns at once if a

@@ -67,17 +67,17 @@ use logic::{Discovery, Finished, Found, SentinelList, Want};
 /// clones share the list of sentinels (its order, and the sentinels learned).
 #[derive(Debug, Clone)]
 pub struct Sentinel {
-    inner: Arc<Inner>,
+    inner: Arc<SentinelState>,
 }
 
 /// What the clones of a `Sentinel` (and the clients it made) share.
 #[derive(Debug)]
-pub(crate) struct Inner {
+pub(crate) struct SentinelState {
     pub(crate) config: SentinelConfig,
     pub(crate) list: SentinelList,
 }
 
-impl Inner {
+impl SentinelState {
     /// A discovery of `want` for `service` over the sentinels as they are ordered now.
     pub(crate) fn discovery(&self, service: &str, want: Want) -> Discovery {
         Discovery::new(
@@ -121,7 +121,7 @@ impl Sentinel {
         }
         config.validate()?;
         Ok(Sentinel {
-            inner: Arc::new(Inner {
+            inner: Arc::new(SentinelState {
                 config,
                 list: SentinelList::new(addrs),
             }),
@@ -170,7 +170,7 @@ impl Sentinel {
         ReplicaClient::connect(self.clone(), service).await
     }
 
-    pub(crate) fn inner(&self) -> &Inner {
+    pub(crate) fn inner(&self) -> &SentinelState {
         &self.inner
     }
 }

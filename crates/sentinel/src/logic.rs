@@ -546,7 +546,10 @@ pub(crate) fn is_readonly_error<'a>(reply: impl ReadReply<'a>) -> bool {
 /// - in a transaction, `EXEC` was refused (`EXECABORT`): nothing ran;
 /// - otherwise, every command that is not read-only was refused with `READONLY` (the
 ///   read-only ones ran, and running them again is harmless).
-pub(crate) fn pipeline_refused_by_replica<'a, R: ReadReply<'a>>(p: &Pipeline, replies: &[R]) -> bool {
+pub(crate) fn pipeline_refused_by_replica<'a, R: ReadReply<'a>>(
+    p: &Pipeline,
+    replies: &[R],
+) -> bool {
     if !replies.iter().any(|r| is_readonly_error(*r)) || replies.len() != p.reply_count() {
         return false;
     }
@@ -879,10 +882,7 @@ mod tests {
             .cmd("INCR")
             .arg("n");
         assert!(refused(&p, &[Frame::Null, ro(), ro()]));
-        assert!(!refused(
-            &p,
-            &[Frame::Null, ro(), Frame::Integer(1)]
-        ));
+        assert!(!refused(&p, &[Frame::Null, ro(), Frame::Integer(1)]));
         assert!(!refused(
             &p,
             &[Frame::Null, Frame::simple("OK"), Frame::Integer(1)]

@@ -38,11 +38,11 @@ const SUBSCRIBE_MAX: Duration = Duration::from_secs(5);
 /// [`Commands`](slotline_conn::Commands).
 #[derive(Debug, Clone)]
 pub struct SentinelClient {
-    shared: Arc<MasterShared>,
+    shared: Arc<MasterState>,
 }
 
 #[derive(Debug)]
-struct MasterShared {
+struct MasterState {
     client: Client,
     service: String,
     /// The resend budget of one request.
@@ -79,7 +79,7 @@ impl SentinelClient {
         let options = sentinel.config().client_options.clone().with_retries(0);
         let client = Client::connect_resolved(resolver, options).await?;
         let (stop, stopped) = watch::channel(());
-        let shared = Arc::new(MasterShared {
+        let shared = Arc::new(MasterState {
             client,
             service: service.to_string(),
             retry: sentinel.config().retry,
@@ -120,6 +120,18 @@ impl SentinelClient {
         self.shared.client.reconnect();
     }
 
+    /// The settings of a connection to the current master (for a subscriber).
+    pub(crate) fn master_config(&self) -> slotline_conn::ConnectionConfig {
+        self.shared.client.config().for_addr(self.addr())
+    }
+
+    /// A subscriber on the current master. It is a plain [`PubSub`]: after a failover,
+    /// [`PubSub::reconnect`] is on the old master; open a new one from here and
+    /// [`resubscribe`](PubSub::resubscribe) it.
+    pub async fn pubsub(&self) -> slotline_conn::Result<PubSub> {
+        PubSub::connect(self.master_config()).await
+    }
+
     /// The client got `READONLY` from `from`: unless it moved on already (or was just told
     /// to), make it re-resolve; then wait (briefly) until it left `from`.
     async fn leave(&self, from: &Addr) {
@@ -144,7 +156,7 @@ impl SentinelClient {
     }
 }
 
-impl MasterShared {
+impl MasterState {
     /// A sentinel announced `new` as the master: move there unless already there.
     fn switch_to(&self, new: &Addr) {
         if self.client.addr() == *new && self.client.is_connected() {
@@ -190,7 +202,7 @@ const LEARN_EVERY: Duration = Duration::from_secs(1);
 /// first, the others only once they learned the new configuration from it (about a second
 /// later here), and by then the sentinels may have demoted the old master under the client.
 async fn follow_switches(
-    shared: Weak<MasterShared>,
+    shared: Weak<MasterState>,
     sentinel: Sentinel,
     service: String,
     mut stop: watch::Receiver<()>,
@@ -226,7 +238,7 @@ enum Event {
 /// backoff) whenever its connection is lost, until `stop` fires.
 async fn follow_one(
     addr: Addr,
-    shared: Weak<MasterShared>,
+    shared: Weak<MasterState>,
     sentinel: Sentinel,
     service: String,
     mut stop: watch::Receiver<()>,
@@ -305,7 +317,7 @@ async fn subscribe(sentinel: &Sentinel, addr: &Addr) -> Option<PubSub> {
 }
 
 /// Re-resolves the master and moves the client if it is elsewhere.
-async fn catch_up(shared: &Weak<MasterShared>, sentinel: &Sentinel, service: &str) {
+async fn catch_up(shared: &Weak<MasterState>, sentinel: &Sentinel, service: &str) {
     let Ok(master) = sentinel.master_addr(service).await else {
         return;
     };

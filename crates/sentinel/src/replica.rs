@@ -39,11 +39,11 @@ const REFRESH_COALESCE: Duration = Duration::from_millis(200);
 /// [`Commands`](slotline_conn::Commands).
 #[derive(Debug, Clone)]
 pub struct ReplicaClient {
-    shared: Arc<ReplicaShared>,
+    shared: Arc<ReplicaState>,
 }
 
 #[derive(Debug)]
-struct ReplicaShared {
+struct ReplicaState {
     sentinel: Sentinel,
     service: String,
     /// The replicas in use; replaced as a whole by a refresh.
@@ -76,7 +76,7 @@ impl ReplicaClient {
             ReplicaFallback::Master => ReadFrom::PreferReplica,
             ReplicaFallback::Error => ReadFrom::Replica,
         });
-        let shared = Arc::new(ReplicaShared {
+        let shared = Arc::new(ReplicaState {
             sentinel,
             service: service.to_string(),
             nodes: Mutex::new(Arc::new(nodes)),
@@ -133,17 +133,47 @@ impl ReplicaClient {
         self.shared.refresh().await
     }
 
+    /// The settings of a connection for a subscriber: to a connected replica (messages
+    /// published on the master reach its replicas), else to the master when falling back
+    /// to it is on.
+    pub(crate) async fn subscriber_config(
+        &self,
+    ) -> slotline_conn::Result<slotline_conn::ConnectionConfig> {
+        let nodes = self.shared.nodes();
+        match nodes.iter().find(|n| n.client.is_connected()) {
+            Some(n) => Ok(n.client.config().clone()),
+            None if self.shared.router.read_from() == ReadFrom::PreferReplica => {
+                Ok(self.master().await?.master_config())
+            }
+            None => Err(slotline_conn::Error::unavailable(
+                slotline_conn::UnavailableKind::NoReplica,
+                format!(
+                    "no healthy replica of {:?} to subscribe on",
+                    self.shared.service
+                ),
+            )),
+        }
+    }
+
+    /// A subscriber on a connected replica (see the type's documentation for the
+    /// fallback).
+    pub async fn pubsub(&self) -> slotline_conn::Result<slotline_conn::PubSub> {
+        slotline_conn::PubSub::connect(self.subscriber_config().await?).await
+    }
+
     /// The master client, made on first need.
     async fn master(&self) -> slotline_conn::Result<&SentinelClient> {
         self.shared
             .master
-            .get_or_try_init(|| SentinelClient::connect(self.shared.sentinel.clone(), &self.shared.service))
+            .get_or_try_init(|| {
+                SentinelClient::connect(self.shared.sentinel.clone(), &self.shared.service)
+            })
             .await
             .map_err(Into::into)
     }
 }
 
-impl ReplicaShared {
+impl ReplicaState {
     fn nodes(&self) -> Arc<Vec<Node>> {
         self.nodes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -252,7 +282,7 @@ async fn connect_replica(sentinel: &Sentinel, addr: Addr) -> slotline_conn::Resu
 }
 
 /// Refreshes the replica list every `replica_refresh` until the last handle is dropped.
-async fn refresh_periodically(shared: Weak<ReplicaShared>, mut stop: oneshot::Receiver<()>) {
+async fn refresh_periodically(shared: Weak<ReplicaState>, mut stop: oneshot::Receiver<()>) {
     let every = match shared.upgrade() {
         Some(s) => s.sentinel.config().replica_refresh,
         None => return,

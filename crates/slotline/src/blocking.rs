@@ -6,6 +6,8 @@ use slotline_conn::{Request, Response, Result};
 /// as the async `use slotline::{Client, Commands}` does.
 pub use slotline_conn::blocking::{Commands, Execute, Query};
 
+pub use crate::pubsub::blocking::PubSub;
+
 use crate::Target;
 
 /// The blocking twin of [`crate::Client`]: one type for every deployment, opened from a
@@ -56,6 +58,17 @@ impl Client {
             Target::Cluster(url) => {
                 Client::Cluster(slotline_cluster::blocking::ClusterClient::open(&url)?)
             }
+        })
+    }
+
+    /// A blocking subscriber (see [`crate::Client::pubsub`]).
+    pub fn pubsub(&self) -> Result<crate::pubsub::blocking::PubSub> {
+        use crate::pubsub::blocking::PubSub;
+        Ok(match self {
+            Client::Node(c) => PubSub::Node(slotline_conn::blocking::PubSub::connect(c.config())?),
+            Client::SentinelMaster(c) => PubSub::Node(c.pubsub()?),
+            Client::SentinelReplica(c) => PubSub::Node(c.pubsub()?),
+            Client::Cluster(c) => PubSub::Cluster(c.pubsub()?),
         })
     }
 

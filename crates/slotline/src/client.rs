@@ -77,6 +77,19 @@ impl Client {
         }
     }
 
+    /// A subscriber: on the node, the sentinel service's master (a replica for a replica
+    /// client), or over the cluster (see [`PubSub`](crate::PubSub)).
+    pub async fn pubsub(&self) -> Result<crate::PubSub> {
+        Ok(match self {
+            Client::Node(c) => crate::PubSub::Node(
+                slotline_conn::PubSub::connect(c.config().for_addr(c.addr())).await?,
+            ),
+            Client::SentinelMaster(c) => crate::PubSub::Node(c.pubsub().await?),
+            Client::SentinelReplica(c) => crate::PubSub::Node(c.pubsub().await?),
+            Client::Cluster(c) => crate::PubSub::Cluster(c.pubsub().await?),
+        })
+    }
+
     /// Which kind of deployment this client serves: `node`, `sentinel` or `cluster`.
     pub fn mode(&self) -> &'static str {
         match self {

@@ -38,9 +38,11 @@ macro_rules! each_mode {
 pub mod blocking;
 pub mod cli;
 mod client;
+mod pubsub;
 mod target;
 
 pub use client::Client;
+pub use pubsub::PubSub;
 pub use slotline_cluster as cluster;
 pub use slotline_conn as conn;
 pub use slotline_conn::{

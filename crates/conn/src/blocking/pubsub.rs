@@ -11,7 +11,7 @@ use super::stream::Stream;
 use super::Connection;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::Inbox;
-use crate::pubsub::session::{Event, Family, Op, Reply, Session};
+use crate::pubsub::session::{Confirmed, Event, Family, Op, Session};
 use crate::{Error, Message, Result, Subscriptions, ToArgs};
 
 /// A connection in pub/sub mode, blocking; the twin of the async
@@ -237,7 +237,7 @@ impl PubSub {
 
     /// Writes `op`'s command and reads until its answer came or the response timeout
     /// passed.
-    fn request(&mut self, op: Op) -> Result<Reply> {
+    fn request(&mut self, op: Op) -> Result<Confirmed> {
         if !matches!(self.state, State::Open) {
             return Err(Error::Closed { written: false });
         }

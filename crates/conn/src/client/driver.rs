@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 
 use super::backoff::Backoff;
-use super::shared::Shared;
+use super::shared::ClientState;
 use crate::connection::Connection;
 use crate::protocol::Inbox;
 use crate::stream::Stream;
@@ -14,7 +14,7 @@ use crate::{Error, Result};
 
 /// Serves connections one after another until the client is dropped. `first` is the
 /// connection `Client::connect` already opened (none for a lazy client).
-pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
+pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
     let mut backoff = Backoff::new(shared.options.reconnect_min, shared.options.reconnect_max);
     let mut connection = first.map(|c| {
         let (_, stream, inbox) = c.into_parts();
@@ -69,7 +69,7 @@ pub(crate) async fn run(shared: Arc<Shared>, first: Option<Connection>) {
 /// consume the wake-ups of requests queued meanwhile: `connection_up` wakes the next
 /// writer whenever bytes wait. (Handing the wake-up back with `notify_one` would store a
 /// permit that the next `notified()` here takes at once: a busy loop for the whole delay.)
-async fn wait_shutdown(shared: &Shared) {
+async fn wait_shutdown(shared: &ClientState) {
     loop {
         let woken = shared.writer_wake.notified();
         if shared.lock().shutdown {
@@ -81,7 +81,7 @@ async fn wait_shutdown(shared: &Shared) {
 
 /// Runs one connection: the writer and the reader, until either fails (the error) or the
 /// client is dropped (`Ok`).
-async fn serve(shared: &Shared, stream: Stream, mut inbox: Inbox) -> Result<()> {
+async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result<()> {
     let (mut rd, wr) = stream.into_split();
     let wr = Arc::new(wr);
     shared.connection_up(wr.clone());

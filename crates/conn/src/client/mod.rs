@@ -14,7 +14,7 @@ use slotline_resp::Reply;
 
 pub use options::ClientOptions;
 pub(crate) use shared::IoCounters;
-use shared::{Answer, Shared};
+use shared::{Answer, ClientState};
 pub use shared::{IoStats, Resolver};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
@@ -58,7 +58,7 @@ pub struct Client {
 /// Shuts the driver down when the last clone of a `Client` is dropped.
 #[derive(Debug)]
 struct Handle {
-    shared: Arc<Shared>,
+    shared: Arc<ClientState>,
 }
 
 impl Drop for Handle {
@@ -150,7 +150,7 @@ impl Client {
             Some(_) => shared::Link::Up,
             None => shared::Link::Down(None),
         };
-        let shared = Arc::new(Shared::new(config, resolver, options, link));
+        let shared = Arc::new(ClientState::new(config, resolver, options, link));
         tokio::spawn(driver::run(shared.clone(), first));
         tokio::spawn(sweeper::run(shared.clone()));
         Client {

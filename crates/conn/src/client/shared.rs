@@ -70,7 +70,7 @@ pub(crate) struct State {
     /// Set when the last `Client` handle is dropped.
     pub(crate) shutdown: bool,
     /// The socket's write half while connected: a caller writes through it at once when
-    /// the server would otherwise sit idle (see [`Shared::submit`]).
+    /// the server would otherwise sit idle (see [`ClientState::submit`]).
     writer: Option<Arc<WriteHalf>>,
     /// Someone (the writer task or a caller) has taken bytes off `out` and is writing
     /// them; nobody else writes until it is done, so bytes leave in queue order.
@@ -96,7 +96,7 @@ pub type Resolver = Arc<
 >;
 
 /// Everything shared between the `Client` handles and the driver task.
-pub(crate) struct Shared {
+pub(crate) struct ClientState {
     /// The settings given at creation (with a resolver: the first ones it gave).
     pub(crate) config: ConnectionConfig,
     /// Where to connect next, when it can change.
@@ -173,9 +173,9 @@ impl std::iter::Sum for IoStats {
     }
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for ClientState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("ClientState")
             .field("config", &self.config)
             .field("resolver", &self.resolver.is_some())
             .field("current", &self.current_addr())
@@ -184,14 +184,14 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-impl Shared {
+impl ClientState {
     pub(crate) fn new(
         config: ConnectionConfig,
         resolver: Option<Resolver>,
         options: ClientOptions,
         link: Link,
     ) -> Self {
-        Shared {
+        ClientState {
             current: Mutex::new(config.addr.clone()),
             config,
             resolver,
@@ -494,7 +494,7 @@ impl Shared {
 
     /// Hands the writer task what is left to write: a caller's unwritten bytes first,
     /// then every queued request (swapped with `spare`); `None` when there is nothing, or
-    /// while a caller is writing. Call [`Shared::written`] once the bytes are written.
+    /// while a caller is writing. Call [`ClientState::written`] once the bytes are written.
     pub(crate) fn take_out(&self, spare: &mut BytesMut) -> Option<BytesMut> {
         let mut st = self.lock();
         // Writing stops the moment the connection is given up (see `deliver`).
@@ -512,7 +512,7 @@ impl Shared {
         Some(std::mem::replace(&mut st.out, std::mem::take(spare)))
     }
 
-    /// The writer task has written what [`Shared::take_out`] gave it.
+    /// The writer task has written what [`ClientState::take_out`] gave it.
     pub(crate) fn written(&self) {
         self.lock().writing = false;
     }
@@ -660,7 +660,7 @@ impl Shared {
 /// answers, fails or withdraws requests frees their places without saying so.
 pub(crate) struct StateGuard<'a> {
     state: MutexGuard<'a, State>,
-    shared: &'a Shared,
+    shared: &'a ClientState,
 }
 
 impl std::ops::Deref for StateGuard<'_> {
@@ -743,7 +743,7 @@ fn fail_written(failed: Vec<Pending>, error: &Error) {
 
 /// Withdraws a request whose caller stopped waiting for it.
 struct WithdrawOnDrop<'a> {
-    shared: &'a Shared,
+    shared: &'a ClientState,
     id: u64,
     armed: bool,
 }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::shared::Shared;
+use super::shared::ClientState;
 
 /// Sleeps until the earliest deadline (or until a request with an earlier one arrives),
 /// fails what has expired, and so on until the client is dropped.
-pub(crate) async fn run(shared: Arc<Shared>) {
+pub(crate) async fn run(shared: Arc<ClientState>) {
     let mut next = None;
     loop {
         match next {

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::session::{Event, Family, Op, Reply, Session};
+use super::session::{Confirmed, Event, Family, Op, Session};
 use super::{Message, Subscriptions, DEFAULT_QUEUE_CAPACITY};
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::connection::with_timeout;
@@ -84,7 +84,7 @@ pub struct PubSub {
 #[derive(Debug)]
 struct Request {
     op: Op,
-    done: oneshot::Sender<Result<Reply>>,
+    done: oneshot::Sender<Result<Confirmed>>,
 }
 
 impl Connection {
@@ -296,7 +296,7 @@ impl PubSub {
     /// Hands `op` to the task and waits for its answer within the response timeout. A
     /// timeout leaves the request in flight (its answer will still update the tracked
     /// subscriptions) and the connection usable.
-    async fn request(&self, op: Op) -> Result<Reply> {
+    async fn request(&self, op: Op) -> Result<Confirmed> {
         let (done, answer) = oneshot::channel();
         self.requests
             .send(Request { op, done })
@@ -308,6 +308,15 @@ impl PubSub {
             async { answer.await.unwrap_or(Err(Error::Closed { written: true })) },
         )
         .await
+    }
+}
+
+/// The messages, as [`Messages`] yields them.
+impl futures_core::Stream for PubSub {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().messages.poll_recv(cx)
     }
 }
 
@@ -370,7 +379,7 @@ struct Task {
     requests: mpsc::Receiver<Request>,
     messages: mpsc::Sender<Result<Message>>,
     subs: Arc<Mutex<Subscriptions>>,
-    session: Session<oneshot::Sender<Result<Reply>>>,
+    session: Session<oneshot::Sender<Result<Confirmed>>>,
     /// Messages decoded while the queue was full (only while a request waits for its
     /// answer), delivered before anything newer.
     held: VecDeque<Message>,

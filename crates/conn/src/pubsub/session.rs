@@ -68,7 +68,7 @@ pub(crate) enum Op {
 
 /// What a completed request answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reply {
+pub(crate) enum Confirmed {
     /// Every confirmation came.
     Done,
     /// The pong's payload (empty for a plain `PING`).
@@ -193,7 +193,7 @@ pub(crate) enum Event<T> {
     /// A message for the reader (including a server-side [`MessageKind::ShardUnsubscribed`]).
     Message(Message),
     /// The request with this token is complete.
-    Done(T, Result<Reply>),
+    Done(T, Result<Confirmed>),
     /// Progress on a request, or a state change; nothing to hand out.
     Nothing,
 }
@@ -281,7 +281,9 @@ impl<T> Session<T> {
                 }
             }
             Push::Pong(payload) => match self.pending.front() {
-                Some(Pending { op: Op::Ping, .. }) => Ok(self.complete(Ok(Reply::Pong(payload)))),
+                Some(Pending { op: Op::Ping, .. }) => {
+                    Ok(self.complete(Ok(Confirmed::Pong(payload))))
+                }
                 _ => Err(unexpected(
                     &Frame::Bulk(payload),
                     ": a pong nobody asked for",
@@ -303,13 +305,13 @@ impl<T> Session<T> {
             return (Event::Nothing, false);
         };
         match matches(&mut head.op) {
-            Matched::Complete => (self.complete(Ok(Reply::Done)), true),
+            Matched::Complete => (self.complete(Ok(Confirmed::Done)), true),
             Matched::Partial => (Event::Nothing, true),
             Matched::No => (Event::Nothing, false),
         }
     }
 
-    fn complete(&mut self, result: Result<Reply>) -> Event<T> {
+    fn complete(&mut self, result: Result<Confirmed>) -> Event<T> {
         match self.pending.pop_front() {
             Some(p) => Event::Done(p.token, result),
             None => Event::Nothing,
@@ -363,7 +365,7 @@ mod tests {
         ])
     }
 
-    fn done<T: std::fmt::Debug>(event: Event<T>) -> (T, Result<Reply>) {
+    fn done<T: std::fmt::Debug>(event: Event<T>) -> (T, Result<Confirmed>) {
         match event {
             Event::Done(t, r) => (t, r),
             other => panic!("expected a completion, got {other:?}"),
@@ -448,7 +450,7 @@ mod tests {
             1
         );
         let (t, r) = done(s.handle(arr(&[b"pong", b""]), &mut subs).unwrap());
-        assert_eq!((t, r.unwrap()), (2, Reply::Pong(Bytes::new())));
+        assert_eq!((t, r.unwrap()), (2, Confirmed::Pong(Bytes::new())));
         assert_eq!(
             done(
                 s.handle(confirm("psubscribe", Some("p*"), 3), &mut subs)
