@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use slotline_cluster::{blocking, slot, ClusterClient, ClusterConfig};
 use slotline_conn::{Addr, Commands, Query};
 use slotline_testbed::Cluster;
-use support::{addr, calls, DEADLINE};
+use support::{addr, calls, wait_for, DEADLINE};
 
 /// `per_slot` keys in each of `slots`.
 fn keys_in(slots: &[u16], per_slot: usize, prefix: &str) -> Vec<String> {
@@ -143,10 +143,8 @@ async fn live_resharding_under_load_is_a_non_event() {
     assert!(stats.moved > 0 && stats.ask > 0, "{stats:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ask_is_followed_mid_migration_and_the_map_stays() {
-    let c = Cluster::start().unwrap();
-    let s = slot(b"ask");
+/// The master serving `s`, and another master.
+fn owner_and_other(c: &Cluster, s: u16) -> (SocketAddr, SocketAddr) {
     let source = c.slot_owner(s).unwrap();
     let target = c
         .masters()
@@ -154,9 +152,21 @@ async fn ask_is_followed_mid_migration_and_the_map_stays() {
         .into_iter()
         .find(|m| *m != source)
         .unwrap();
-    let cl = ClusterClient::connect(c.seed_addrs(), ClusterConfig::default())
+    (source, target)
+}
+
+async fn client(c: &Cluster) -> ClusterClient {
+    ClusterClient::connect(c.seed_addrs(), ClusterConfig::default())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_is_followed_mid_migration_and_the_map_stays() {
+    let c = Cluster::start().unwrap();
+    let s = slot(b"ask");
+    let (source, target) = owner_and_other(&c, s);
+    let cl = client(&c).await;
     let keys: Vec<String> = (0..20).map(|i| format!("{{ask}}:{i}")).collect();
     for (i, k) in keys.iter().enumerate() {
         cl.set(k, i).await.unwrap();
@@ -230,6 +240,86 @@ async fn ask_is_followed_mid_migration_and_the_map_stays() {
         .unwrap()
         .expect("the message published on the new owner");
     assert_eq!(m.payload::<String>().unwrap(), "moved");
+}
+
+/// Shard channels placed through the client's dispatch, in the middle of a slot migration:
+/// subscribed while the slot migrates (Redis keeps serving `SSUBSCRIBE` on the source until
+/// the migration completes), they get what is published; when the slot moves, they follow
+/// it; and a subscription made by a client whose map is stale is answered `MOVED` by the
+/// old owner and placed on the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_channels_placed_mid_migration_follow_the_slot_and_moved() {
+    let c = Arc::new(Cluster::start().unwrap());
+    let s = slot(b"mid");
+    let (source, target) = owner_and_other(&c, s);
+    let cl = client(&c).await;
+    // A client that will not hear of the move before it subscribes.
+    let stale = client(&c).await;
+    let numsub = |node: SocketAddr, channel: &str| -> i64 {
+        let reply = c.cmd(node, &["PUBSUB", "SHARDNUMSUB", channel]).unwrap();
+        reply
+            .as_array()
+            .and_then(|a| a.get(1))
+            .and_then(|n| n.as_int())
+            .unwrap_or(0)
+    };
+    let publish = |cl: &ClusterClient, channel: &'static str| {
+        let cl = cl.clone();
+        async move {
+            let n: i64 = cl
+                .query(&slotline_conn::cmd("SPUBLISH").arg(channel).arg("hi"))
+                .await
+                .unwrap();
+            n
+        }
+    };
+
+    let m = c.begin_migration(s, target).unwrap();
+    let mut sub = cl.pubsub().await.unwrap();
+    sub.ssubscribe("{mid}:a").await.unwrap();
+    assert_eq!(
+        numsub(source, "{mid}:a"),
+        1,
+        "placed on the source mid-migration"
+    );
+    assert_eq!(numsub(target, "{mid}:a"), 0);
+    assert_eq!(publish(&cl, "{mid}:a").await, 1);
+    let msg = sub.next_message_timeout(DEADLINE).await.unwrap().unwrap();
+    assert_eq!(msg.channel_str(), Some("{mid}:a"));
+
+    // The migration completes: the source ends the subscription, the subscriber places
+    // it again, now on the target.
+    let finisher = c.clone();
+    tokio::task::spawn_blocking(move || finisher.finish_migration(m).unwrap())
+        .await
+        .unwrap();
+    wait_for("the subscription to follow the slot", || {
+        numsub(target, "{mid}:a") == 1
+    })
+    .await;
+    let start = Instant::now();
+    while publish(&cl, "{mid}:a").await != 1 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "SPUBLISH never reached the target"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let msg = sub.next_message_timeout(DEADLINE).await.unwrap().unwrap();
+    assert_eq!(msg.payload::<String>().unwrap(), "hi");
+
+    // The stale client still maps the slot to the source: MOVED, patched, placed.
+    assert_eq!(stale.master_for_slot(s), Some(addr(source)));
+    let moved_before = stale.stats().moved;
+    let late = stale.pubsub().await.unwrap();
+    late.ssubscribe("{mid}:b").await.unwrap();
+    assert!(
+        stale.stats().moved > moved_before,
+        "the old owner answered MOVED"
+    );
+    assert_eq!(stale.master_for_slot(s), Some(addr(target)));
+    assert_eq!(numsub(target, "{mid}:b"), 1);
+    assert_eq!(numsub(source, "{mid}:b"), 0);
 }
 
 #[test]

@@ -115,7 +115,7 @@ fn compare(ours: &CommandInfo, theirs: &server::Command, diffs: &mut Vec<String>
 #[test]
 fn table_matches_the_server() {
     let node = standalone();
-    let con = connect(&node);
+    let con = connect(node);
     let reply: Frame = con.query(&cmd("COMMAND")).expect("COMMAND");
     let theirs = server::parse_command_reply(&reply).expect("parse COMMAND");
     let info: String = con.query(&cmd("INFO").arg("server")).expect("INFO");
@@ -192,7 +192,7 @@ fn check_keys(con: &Connection, c: &Cmd, mismatches: &mut Vec<String>) {
 #[test]
 fn keys_match_command_getkeys() {
     let node = standalone();
-    let con = connect(&node);
+    let con = connect(node);
     let samples: &[&[&str]] = &[
         &["GET", "k"],
         &["set", "k", "v", "EX", "10", "GET"],
@@ -352,7 +352,7 @@ fn keys_match_command_getkeys() {
 #[test]
 fn keys_match_command_getkeys_for_every_command() {
     let node = standalone();
-    let con = connect(&node);
+    let con = connect(node);
     let fillers: &[&[&str]] = &[
         &["a", "b", "c", "d", "e", "f", "g", "h"],
         &["2", "a", "b", "c", "d", "e", "f", "g"],

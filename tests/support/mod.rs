@@ -235,6 +235,32 @@ pub(crate) fn cluster_url(options: &str) -> String {
     )
 }
 
+/// `redis+sentinel://[creds@]s1,s2,s3/service[?role=replica][&sentinel_password=..]`.
+pub(crate) fn sentinel_service_url(replica: bool) -> String {
+    let t = sentinel();
+    let mut options = Vec::new();
+    if replica {
+        options.push("role=replica".to_string());
+    }
+    if let Some(a) = t.sentinel_auth() {
+        options.push(format!("sentinel_password={}", encode(&a.password)));
+        if let Some(user) = &a.user {
+            options.push(format!("sentinel_username={}", encode(user)));
+        }
+    }
+    let mut url = format!(
+        "redis+sentinel://{}{}/{}",
+        userinfo(t.data_auth()),
+        join(t.sentinel_addrs()),
+        t.service()
+    );
+    if !options.is_empty() {
+        url.push('?');
+        url.push_str(&options.join("&"));
+    }
+    url
+}
+
 /// A loopback port nothing listens on (bound, then released).
 pub(crate) fn dead_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

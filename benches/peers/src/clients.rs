@@ -5,25 +5,12 @@ use slotline_conn::Commands as _;
 
 use crate::load::{BlockingGetter, Getter};
 
-/// slotline's shared client (one socket for every caller).
+/// A slotline async client (the shared client, one socket for every caller; or the
+/// cluster client, one shared client per node), cloned into every task.
 #[derive(Clone)]
-pub struct Slotline(pub slotline_conn::Client);
+pub struct Slotline<C>(pub C);
 
-impl Getter for Slotline {
-    async fn get(&mut self, key: &[u8]) -> Result<(), String> {
-        self.0
-            .get::<Option<Vec<u8>>>(key)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// slotline's cluster client (one shared client per node).
-#[derive(Clone)]
-pub struct SlotlineCluster(pub slotline_cluster::ClusterClient);
-
-impl Getter for SlotlineCluster {
+impl<C: slotline_conn::Execute + Send + 'static> Getter for Slotline<C> {
     async fn get(&mut self, key: &[u8]) -> Result<(), String> {
         self.0
             .get::<Option<Vec<u8>>>(key)
@@ -45,26 +32,11 @@ impl BlockingGetter for SlotlineBlocking {
     }
 }
 
-/// redis-rs's multiplexed connection, cloned into every task.
+/// A redis-rs async connection (multiplexed, or the cluster one), cloned into every task.
 #[derive(Clone)]
-pub struct RedisRs(pub redis::aio::MultiplexedConnection);
+pub struct RedisRs<C>(pub C);
 
-impl Getter for RedisRs {
-    async fn get(&mut self, key: &[u8]) -> Result<(), String> {
-        redis::cmd("GET")
-            .arg(key)
-            .query_async::<Option<Vec<u8>>>(&mut self.0)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// redis-rs's async cluster connection, cloned into every task.
-#[derive(Clone)]
-pub struct RedisRsCluster(pub redis::cluster_async::ClusterConnection);
-
-impl Getter for RedisRsCluster {
+impl<C: redis::aio::ConnectionLike + Send + 'static> Getter for RedisRs<C> {
     async fn get(&mut self, key: &[u8]) -> Result<(), String> {
         redis::cmd("GET")
             .arg(key)

@@ -17,7 +17,7 @@ mod load;
 use std::fmt::Write as _;
 use std::process::Command;
 
-use clients::{RedisRs, RedisRsCluster, RedisRsSync, Slotline, SlotlineBlocking, SlotlineCluster};
+use clients::{RedisRs, RedisRsSync, Slotline, SlotlineBlocking};
 use load::{run_tasks, run_threads, Run, KEYSPACE};
 
 /// The scenarios, as the issue that asked for them names them.
@@ -166,7 +166,9 @@ fn parse_args() -> Result<Options, String> {
                 o.only = Some(match value()?.as_str() {
                     "slotline" => Side::Slotline,
                     "redis-rs" => Side::RedisRs,
-                    other => return Err(format!("--only takes slotline or redis-rs, not {other:?}")),
+                    other => {
+                        return Err(format!("--only takes slotline or redis-rs, not {other:?}"))
+                    }
                 })
             }
             other => return Err(format!("unknown option {other:?}")),
@@ -363,7 +365,7 @@ fn run_side(
                         )
                         .await
                         .expect("slotline cluster client");
-                        let callers = || vec![SlotlineCluster(c.clone()); n];
+                        let callers = || vec![Slotline(c.clone()); n];
                         run_tasks(callers(), warm).await?;
                         run_tasks(callers(), requests).await
                     }
@@ -373,7 +375,7 @@ fn run_side(
                             .get_async_connection()
                             .await
                             .expect("redis-rs cluster connection");
-                        let callers = || vec![RedisRsCluster(c.clone()); n];
+                        let callers = || vec![RedisRs(c.clone()); n];
                         run_tasks(callers(), warm).await?;
                         run_tasks(callers(), requests).await
                     }

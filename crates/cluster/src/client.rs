@@ -38,7 +38,7 @@ use crate::ClusterPubSub;
 ///   ([`ClusterConfig::retry`]); the node clients underneath never resend by themselves.
 /// - Only what the retry rule allows is resent: a command refused before it ran, or never
 ///   written; one that may have run is resent only if marked
-///   [`idempotent`](Cmd::idempotent).
+///   [`idempotent`](slotline_conn::Cmd::idempotent).
 ///
 /// Multi-key `MGET`, `MSET`, `DEL`, `EXISTS`, `UNLINK`, `TOUCH` over several slots are split
 /// per slot and merged in order (not atomic across slots); any other command whose keys are

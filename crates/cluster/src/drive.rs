@@ -52,7 +52,7 @@ pub(crate) enum Work<'a> {
     /// A `MULTI`/`EXEC` transaction, whole.
     Transaction(&'a Pipeline),
     /// One step of a scan: its command depends on the node (see [`ScanCursor::command_for`]).
-    Scan(ScanCursor),
+    Scan(Box<ScanCursor>),
 }
 
 /// Carries commands over the node clients.

@@ -182,9 +182,9 @@ pub(crate) fn transaction_slot(pipe: &Pipeline) -> Result<Option<u16>> {
 /// key's), planned on the first step over every serving master. `None`: nothing is left.
 pub(crate) fn plan_scan(
     state: &ClusterState,
-    mut cursor: ScanCursor,
+    mut cursor: Box<ScanCursor>,
     policy: RetryPolicy,
-) -> std::result::Result<Parts<'static>, ScanCursor> {
+) -> std::result::Result<Parts<'static>, Box<ScanCursor>> {
     if !cursor.is_planned() {
         match cursor.key().map(slot) {
             Some(s) => cursor.plan([u64::from(s)]),
@@ -208,7 +208,7 @@ pub(crate) fn plan_scan(
 }
 
 /// The cursor back from a scan step's dispatch, fed its reply.
-pub(crate) fn finish_scan(d: Parts<'_>) -> Result<ScanCursor> {
+pub(crate) fn finish_scan(d: Parts<'_>) -> Result<Box<ScanCursor>> {
     let Some((Work::Scan(mut cursor), result)) = d.finish().into_iter().next() else {
         return Err(Error::UnexpectedReply("a scan step lost its cursor".into()));
     };

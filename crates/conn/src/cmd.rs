@@ -75,8 +75,8 @@ impl Cmd {
         self.argc += 1;
     }
 
-    /// Sends this command on `client` and converts its reply: [`Query::query`]
-    /// (crate::Query::query) without a trait to import.
+    /// Sends this command on `client` and converts its reply:
+    /// [`Query::query`](crate::Query::query) without a trait to import.
     ///
     /// ```no_run
     /// # async fn demo(c: &slotline_conn::Client) -> slotline_conn::Result<()> {

@@ -184,7 +184,7 @@ impl Execute for Connection {
             Request::Command(cmd) => self.command_reply(cmd).await.map(Response::Reply),
             Request::Pipeline(pipe) => self.pipeline_replies(pipe).await.map(Response::Replies),
             Request::Scan(mut cursor) => {
-                if let Some(cmd) = cursor.single_step() {
+                if let Some(cmd) = cursor.single_step(&self.config.addr) {
                     cursor.feed(self.command_reply(&cmd).await?.into_frame())?;
                 }
                 Ok(Response::Scan(cursor))

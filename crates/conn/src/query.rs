@@ -25,7 +25,7 @@ pub enum Request<'a> {
     /// One step of a cursor iteration: the client sends the next command where the
     /// cursor's current shard lives and feeds it the reply; answered with
     /// [`Response::Scan`].
-    Scan(ScanCursor),
+    Scan(Box<ScanCursor>),
 }
 
 /// What a client answers to a [`Request`].
@@ -37,7 +37,7 @@ pub enum Response {
     /// A pipeline's replies.
     Replies(Vec<Reply>),
     /// The cursor after one step, its new items buffered in it.
-    Scan(ScanCursor),
+    Scan(Box<ScanCursor>),
 }
 
 impl Response {

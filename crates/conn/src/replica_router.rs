@@ -53,6 +53,21 @@ impl ReplicaRouter {
         self.elsewhere(replicas, usable)
     }
 
+    /// [`first`](Self::first), but to replica `pinned` if it is usable: a scan keeps to the
+    /// replica its cursor belongs to (see [`Request::scan_node`]).
+    pub fn first_pinned(
+        &self,
+        pinned: Option<usize>,
+        readonly: bool,
+        replicas: usize,
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<ReplicaPick> {
+        match pinned.filter(|&i| i < replicas && usable(i)) {
+            Some(i) => Some(ReplicaPick::Replica(i)),
+            None => self.first(readonly, replicas, usable),
+        }
+    }
+
     /// Where a read goes after a replica could not serve it: the next usable replica
     /// (`usable` leaves out those tried), else the master under
     /// [`ReadFrom::PreferReplica`]; `None` when there is nowhere else.
@@ -94,6 +109,15 @@ impl Request<'_> {
             Request::Command(c) => Request::Command(c),
             Request::Pipeline(p) => Request::Pipeline(p),
             Request::Scan(cursor) => Request::Scan(cursor.clone()),
+        }
+    }
+
+    /// For a scan step, the node its cursor belongs to: a router keeps it there while it
+    /// can (its cursor means nothing elsewhere).
+    pub fn scan_node(&self) -> Option<&crate::Addr> {
+        match self {
+            Request::Scan(cursor) => cursor.node(),
+            _ => None,
         }
     }
 

@@ -173,7 +173,10 @@ impl Execute for Replicated {
         let readonly = request.is_readonly();
         let n = self.replicas.len();
         let connected = |i: usize| self.replicas[i].is_connected();
-        let Some(mut pick) = self.router.first(readonly, n, connected) else {
+        let pinned = request
+            .scan_node()
+            .and_then(|node| self.replicas.iter().position(|r| r.addr() == *node));
+        let Some(mut pick) = self.router.first_pinned(pinned, readonly, n, connected) else {
             return Err(Error::unavailable(
                 UnavailableKind::NoReplica,
                 format!(

@@ -252,7 +252,7 @@ impl ScanCursor {
     }
 
     /// The command for the current shard, sent to `node` (a shard whose node changed
-    /// starts over; `None` for a client that has one node only).
+    /// starts over: a cursor means nothing on another node).
     pub fn command_for(&mut self, node: Option<&Addr>) -> Option<Cmd> {
         let (_, on, state) = self.current.as_mut()?;
         if let Some(node) = node {
@@ -301,11 +301,17 @@ impl ScanCursor {
             .is_none_or(|(_, _, s)| s.buffer.is_empty())
     }
 
-    /// For a client of one node: the command of the next step, if any (feed it the reply).
-    pub(crate) fn single_step(&mut self) -> Option<Cmd> {
+    /// The node the current shard's cursor belongs to, once a step was sent.
+    pub fn node(&self) -> Option<&Addr> {
+        self.current.as_ref().and_then(|(_, node, _)| node.as_ref())
+    }
+
+    /// For a client of one node, at `node`: the command of the next step, if any (feed it
+    /// the reply). A cursor that was stepped on another node starts over here.
+    pub(crate) fn single_step(&mut self, node: &Addr) -> Option<Cmd> {
         self.plan([0]);
         self.shard()?;
-        self.command_for(None)
+        self.command_for(Some(node))
     }
 }
 
@@ -328,7 +334,7 @@ impl ScanCursor {
 pub struct ScanStream<'a, C: ?Sized, T> {
     client: &'a C,
     /// The cursor between steps (taken by the step in flight).
-    cursor: Option<ScanCursor>,
+    cursor: Option<Box<ScanCursor>>,
     step: Option<StepFuture<'a>>,
     _item: PhantomData<fn() -> T>,
 }
@@ -350,7 +356,7 @@ impl<'a, C: crate::Execute + ?Sized, T: FromReply> ScanStream<'a, C, T> {
     pub fn new(client: &'a C, options: ScanOptions) -> Self {
         ScanStream {
             client,
-            cursor: Some(ScanCursor::new(options)),
+            cursor: Some(Box::new(ScanCursor::new(options))),
             step: None,
             _item: PhantomData,
         }

@@ -236,7 +236,7 @@ pub fn parse_db_path(path: &str) -> Result<i64> {
 }
 
 /// Splits `host:port`, `[v6]:port`, `[v6]` or `host`; the port is `None` when absent.
-pub fn split_host_port(s: &str) -> Result<(String, Option<u16>)> {
+pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>)> {
     let bad = |reason: &str| Error::Config(format!("invalid address {s:?}: {reason}"));
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest
@@ -274,7 +274,7 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>)> {
 }
 
 /// Parses `250ms`, `2s`, `1.5s`, `3m`, plain seconds, or `off`/`none` (no timeout).
-pub fn parse_duration(s: &str) -> std::result::Result<Option<Duration>, String> {
+pub(crate) fn parse_duration(s: &str) -> std::result::Result<Option<Duration>, String> {
     let s = s.trim();
     if matches!(s, "off" | "none" | "") {
         return Ok(None);
@@ -298,7 +298,7 @@ pub fn parse_duration(s: &str) -> std::result::Result<Option<Duration>, String> 
 }
 
 /// Decodes `%XX` escapes; refuses bad escapes and non-UTF-8 results.
-pub fn percent_decode(s: &str) -> std::result::Result<String, String> {
+pub(crate) fn percent_decode(s: &str) -> std::result::Result<String, String> {
     if !s.contains('%') {
         return Ok(s.to_string());
     }

@@ -49,6 +49,7 @@ mod error;
 mod logic;
 mod master;
 mod replica;
+mod replies;
 
 pub mod blocking;
 

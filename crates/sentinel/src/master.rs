@@ -171,8 +171,9 @@ impl Execute for SentinelClient {
     /// ran) moves the client to the master the sentinels name and sends it again; so does
     /// a connection loss, when the request never left or is idempotent (the client
     /// reconnects to whichever node is master by then). Both within the one
-    /// [`RetryPolicy`](slotline_conn::RetryPolicy) of [`SentinelConfig::retry`]
-    /// (crate::SentinelConfig::retry); the client underneath never resends on its own.
+    /// [`RetryPolicy`](slotline_conn::RetryPolicy) of
+    /// [`SentinelConfig::retry`](crate::SentinelConfig::retry); the client underneath never
+    /// resends on its own.
     async fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
         let idempotent = request.is_idempotent();
         let mut resends = 0;

@@ -304,7 +304,10 @@ impl Execute for ReplicaClient {
         let nodes = self.shared.nodes();
         let n = nodes.len();
         let healthy = |i: usize| nodes[i].client.is_connected();
-        let Some(mut pick) = self.shared.router.first(true, n, healthy) else {
+        let pinned = request
+            .scan_node()
+            .and_then(|node| nodes.iter().position(|n| n.addr == *node));
+        let Some(mut pick) = self.shared.router.first_pinned(pinned, true, n, healthy) else {
             self.shared.refresh_soon();
             return Err(slotline_conn::Error::unavailable(
                 slotline_conn::UnavailableKind::NoReplica,

@@ -65,9 +65,11 @@ impl Client {
     pub fn pubsub(&self) -> Result<crate::pubsub::blocking::PubSub> {
         use crate::pubsub::blocking::PubSub;
         Ok(match self {
-            Client::Node(c) => PubSub::Node(slotline_conn::blocking::PubSub::connect(c.config())?),
-            Client::SentinelMaster(c) => PubSub::Node(c.pubsub()?),
-            Client::SentinelReplica(c) => PubSub::Node(c.pubsub()?),
+            Client::Node(c) => PubSub::Node(Box::new(slotline_conn::blocking::PubSub::connect(
+                c.config(),
+            )?)),
+            Client::SentinelMaster(c) => PubSub::Node(Box::new(c.pubsub()?)),
+            Client::SentinelReplica(c) => PubSub::Node(Box::new(c.pubsub()?)),
             Client::Cluster(c) => PubSub::Cluster(c.pubsub()?),
         })
     }

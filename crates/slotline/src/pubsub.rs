@@ -107,7 +107,7 @@ pub(crate) mod blocking {
     #[non_exhaustive]
     pub enum PubSub {
         /// On one node.
-        Node(slotline_conn::blocking::PubSub),
+        Node(Box<slotline_conn::blocking::PubSub>),
         /// Over a cluster.
         Cluster(slotline_cluster::blocking::ClusterPubSub),
     }

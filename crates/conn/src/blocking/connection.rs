@@ -199,7 +199,7 @@ impl Execute for Connection {
             Request::Command(cmd) => self.command_reply(cmd).map(Response::Reply),
             Request::Pipeline(pipe) => self.pipeline_replies(pipe).map(Response::Replies),
             Request::Scan(mut cursor) => {
-                if let Some(cmd) = cursor.single_step() {
+                if let Some(cmd) = cursor.single_step(&self.config.addr) {
                     cursor.feed(self.command_reply(&cmd)?.into_frame())?;
                 }
                 Ok(Response::Scan(cursor))

@@ -22,7 +22,7 @@ use crate::{Error, FromReply, Request, Response, Result};
 pub struct ScanIter<'a, C: ?Sized, T> {
     client: &'a C,
     /// `None` once a step failed: the iteration is over.
-    cursor: Option<ScanCursor>,
+    cursor: Option<Box<ScanCursor>>,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -31,7 +31,7 @@ impl<'a, C: Execute + ?Sized, T: FromReply> ScanIter<'a, C, T> {
     pub fn new(client: &'a C, options: ScanOptions) -> Self {
         ScanIter {
             client,
-            cursor: Some(ScanCursor::new(options)),
+            cursor: Some(Box::new(ScanCursor::new(options))),
             _item: PhantomData,
         }
     }

@@ -2,8 +2,10 @@
 
 mod backoff;
 mod driver;
+mod io;
 mod options;
 mod shared;
+mod state;
 mod sweeper;
 
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use std::time::Duration;
 use bytes::BytesMut;
 use slotline_resp::Reply;
 
+pub(crate) use io::IoCounters;
+pub use io::IoStats;
 pub use options::ClientOptions;
-pub(crate) use shared::IoCounters;
-use shared::{Answer, ClientState};
-pub use shared::{IoStats, Resolver};
+use shared::ClientState;
+pub use shared::Resolver;
+use state::{Answer, Link};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::{Cmd, Connection, Error, Execute, Pipeline, Request, Response, Result};
@@ -147,8 +151,8 @@ impl Client {
         first: Option<Connection>,
     ) -> Self {
         let link = match first {
-            Some(_) => shared::Link::Up,
-            None => shared::Link::Down(None),
+            Some(_) => Link::Up,
+            None => Link::Down(None),
         };
         let shared = Arc::new(ClientState::new(config, resolver, options, link));
         tokio::spawn(driver::run(shared.clone(), first));
@@ -176,7 +180,7 @@ impl Client {
 
     /// Whether the client has a connection right now (false while reconnecting).
     pub fn is_connected(&self) -> bool {
-        matches!(self.handle.shared.lock().link, shared::Link::Up)
+        matches!(self.handle.shared.lock().link, Link::Up)
     }
 
     /// Opens a separate connection with the same settings, for what needs a socket of its
@@ -246,7 +250,7 @@ impl Execute for Client {
             Request::Command(cmd) => self.command_reply(cmd).await.map(Response::Reply),
             Request::Pipeline(pipe) => self.pipeline_replies(pipe).await.map(Response::Replies),
             Request::Scan(mut cursor) => {
-                if let Some(cmd) = cursor.single_step() {
+                if let Some(cmd) = cursor.single_step(&self.addr()) {
                     cursor.feed(self.command_reply(&cmd).await?.into_frame())?;
                 }
                 Ok(Response::Scan(cursor))

@@ -1,9 +1,9 @@
-//! The state callers and the driver share: the outgoing buffer and the queue of requests
-//! awaiting replies, in the order their bytes were queued.
+//! [`ClientState`]: what the handles of a shared client and its driver share, and every
+//! change made to it: queueing a request, writing the queue, matching replies, losing and
+//! regaining the connection, expiring deadlines.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -11,80 +11,12 @@ use slotline_resp::Reply;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use super::io::IoCounters;
 use super::options::ClientOptions;
+use super::state::{Answer, Link, Pending, State, StateGuard};
 use crate::config::ConnectionConfig;
 use crate::stream::WriteHalf;
 use crate::{Error, Result};
-
-/// The answer to one request: one reply, or a pipeline's replies, each still in its
-/// received bytes (converted by the caller, through [`ReplyRef`](slotline_resp::ReplyRef)
-/// views).
-#[derive(Debug)]
-pub(crate) enum Answer {
-    One(Reply),
-    Many(Vec<Reply>),
-}
-
-/// One request whose replies have not all arrived.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    /// Tells this request from the others, for a caller that gives up (see `withdraw`).
-    id: u64,
-    /// Where its answer goes; taken when its time runs out while its reply is still due
-    /// (the entry stays, to be matched with that reply and dropped).
-    tx: Option<oneshot::Sender<Result<Answer>>>,
-    /// When its caller stops waiting (none: never).
-    deadline: Option<Instant>,
-    /// Its timeout, for the error message.
-    timeout: Duration,
-    /// Replies expected.
-    want: usize,
-    /// Replies received so far (pipelines only).
-    got: Vec<Reply>,
-    /// Where its bytes lie in `State::out` while not handed to the writer.
-    start: usize,
-    end: usize,
-}
-
-/// Whether the driver has a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Link {
-    Up,
-    /// Reconnecting; the error that took the connection down, or the last failed attempt.
-    Down(Option<String>),
-}
-
-#[derive(Debug)]
-pub(crate) struct State {
-    /// Encoded requests not yet handed to the writer.
-    pub(crate) out: BytesMut,
-    /// Requests awaiting replies: the first `handed` were handed to the writer (in order),
-    /// the rest have their bytes in `out`.
-    pending: VecDeque<Pending>,
-    handed: usize,
-    /// The id of the next request.
-    next_id: u64,
-    /// No request's deadline is earlier than this (the sweeper's next wake-up).
-    next_deadline: Option<Instant>,
-    pub(crate) link: Link,
-    /// Set when the last `Client` handle is dropped.
-    pub(crate) shutdown: bool,
-    /// The socket's write half while connected: a caller writes through it at once when
-    /// the server would otherwise sit idle (see [`ClientState::submit`]).
-    writer: Option<Arc<WriteHalf>>,
-    /// Someone (the writer task or a caller) has taken bytes off `out` and is writing
-    /// them; nobody else writes until it is done, so bytes leave in queue order.
-    writing: bool,
-    /// Bytes a caller took that the socket did not accept at once; the writer task sends
-    /// them before `out`.
-    leftover: BytesMut,
-    /// Counts connection changes, so that a caller's write that ends after its connection
-    /// went is not taken for one on the next.
-    epoch: u64,
-    /// Callers waiting for room in the queue (it holds
-    /// [`max_in_flight`](ClientOptions::max_in_flight) requests).
-    slot_waiters: usize,
-}
 
 /// Asked before every connection attempt for the settings to connect with (the address of
 /// a sentinel-managed master can change between attempts).
@@ -114,63 +46,9 @@ pub(crate) struct ClientState {
     pub(crate) sweep_wake: Notify,
     /// Wakes a caller waiting for room in the queue (see [`StateGuard`]), or all of them on
     /// shutdown.
-    slot_free: Notify,
+    pub(super) slot_free: Notify,
     /// Socket calls made so far.
     pub(crate) io: IoCounters,
-}
-
-/// How many write and read calls the client made on its sockets (see [`IoStats`]).
-#[derive(Debug, Default)]
-pub(crate) struct IoCounters {
-    writes: AtomicU64,
-    reads: AtomicU64,
-}
-
-impl IoCounters {
-    pub(crate) fn count_write(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn count_read(&self) {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn snapshot(&self) -> IoStats {
-        IoStats {
-            writes: self.writes.load(Ordering::Relaxed),
-            reads: self.reads.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// What a client did on its sockets since it was made: one write call sends every request
-/// queued at that moment, one read call can answer many; with many callers, far fewer calls
-/// than requests is implicit pipelining at work. Counted where the client calls the socket
-/// (each call is one `send`/`recv` system call); sums add up clients.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IoStats {
-    /// Write calls (`send`) made on the sockets.
-    pub writes: u64,
-    /// Read calls (`recv`) that returned bytes or an error.
-    pub reads: u64,
-}
-
-impl std::ops::Add for IoStats {
-    type Output = IoStats;
-
-    fn add(self, other: IoStats) -> IoStats {
-        IoStats {
-            writes: self.writes + other.writes,
-            reads: self.reads + other.reads,
-        }
-    }
-}
-
-impl std::iter::Sum for IoStats {
-    fn sum<I: Iterator<Item = IoStats>>(iter: I) -> IoStats {
-        iter.fold(IoStats::default(), |a, b| a + b)
-    }
 }
 
 impl std::fmt::Debug for ClientState {
@@ -231,7 +109,7 @@ impl ClientState {
     }
 
     /// Whether the queue has room for one more request.
-    fn has_room(&self, st: &State) -> bool {
+    pub(super) fn has_room(&self, st: &State) -> bool {
         st.pending.len() < self.options.max_in_flight.max(1)
     }
 
@@ -652,85 +530,6 @@ impl ClientState {
             let _ = tx.send(Err(Error::Closed { written: false }));
         }
         self.slot_free.notify_waiters();
-    }
-}
-
-/// The locked state. When it is unlocked with room in the queue and callers waiting for
-/// room, one of them is woken (it wakes the next as it unlocks in turn): every path that
-/// answers, fails or withdraws requests frees their places without saying so.
-pub(crate) struct StateGuard<'a> {
-    state: MutexGuard<'a, State>,
-    shared: &'a ClientState,
-}
-
-impl std::ops::Deref for StateGuard<'_> {
-    type Target = State;
-
-    fn deref(&self) -> &State {
-        &self.state
-    }
-}
-
-impl std::ops::DerefMut for StateGuard<'_> {
-    fn deref_mut(&mut self) -> &mut State {
-        &mut self.state
-    }
-}
-
-impl Drop for StateGuard<'_> {
-    fn drop(&mut self) {
-        if self.state.slot_waiters > 0 && self.shared.has_room(&self.state) {
-            self.shared.slot_free.notify_one();
-        }
-    }
-}
-
-impl State {
-    /// Takes request `id`, not handed to the writer yet, out of the queue and its bytes out
-    /// of `out`; returns where its answer would have gone.
-    fn take_unsent(&mut self, id: u64) -> (Option<oneshot::Sender<Result<Answer>>>, Duration) {
-        let Some(pos) = self.pending.iter().position(|p| p.id == id) else {
-            return (None, Duration::ZERO);
-        };
-        if pos < self.handed {
-            return (None, Duration::ZERO);
-        }
-        let State { out, pending, .. } = self;
-        let Some(mut p) = pending.remove(pos) else {
-            return (None, Duration::ZERO);
-        };
-        // Everything from `pos` on is still in `out`, after this request's bytes.
-        let len = p.end - p.start;
-        let rest = out.split_off(p.start);
-        out.extend_from_slice(&rest[len..]);
-        for later in pending.iter_mut().skip(pos) {
-            later.start -= len;
-            later.end -= len;
-        }
-        (p.tx.take(), p.timeout)
-    }
-
-    /// Marks the link down and takes out the requests handed to it, to be failed.
-    fn lose_connection(&mut self, error: &Error) -> Vec<Pending> {
-        let handed = self.handed.min(self.pending.len());
-        self.handed = 0;
-        self.link = Link::Down(Some(error.to_string()));
-        self.forget_writer();
-        self.pending.drain(..handed).collect()
-    }
-
-    /// Marks every queued request handed to a writer, which is about to take `out`.
-    fn hand_out_queue(&mut self) {
-        self.handed = self.pending.len();
-        self.writing = true;
-    }
-
-    /// Drops the connection's write half and whatever was being written on it.
-    fn forget_writer(&mut self) {
-        self.writer = None;
-        self.writing = false;
-        self.leftover.clear();
-        self.epoch += 1;
     }
 }
 

@@ -18,7 +18,16 @@
 //! bytes" from "invalid" and reports the exact kind and offset. The fast path never decides
 //! an outcome the careful path would decide differently; it only answers sooner.
 
+mod build;
+mod fast;
+mod token;
+
 use bytes::{Buf, Bytes, BytesMut};
+
+use build::mark_subtrees;
+pub(crate) use build::{build_flat, build_nested, scalar_frame};
+use fast::{fast_bulk, fast_element, fast_int, fast_line_end, interned, split_payload};
+pub(crate) use token::Token;
 
 use crate::error::{ProtocolError, ProtocolErrorKind};
 use crate::number::parse_int_line;
@@ -35,93 +44,6 @@ const FAST_DIGITS: usize = 18;
 
 /// Simple-string and error lines longer than this take the careful path.
 const FAST_LINE: usize = 4096;
-
-/// One scanned element in 16 bytes: its kind in the low 3 bits of `head` and, above them,
-/// where its payload starts in the reply; `value` holds where the payload ends, the integer,
-/// or the array length.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Token {
-    pub(crate) head: usize,
-    pub(crate) value: u64,
-}
-
-impl Token {
-    pub(crate) const SIMPLE: usize = 0;
-    pub(crate) const ERROR: usize = 1;
-    pub(crate) const INTEGER: usize = 2;
-    pub(crate) const BULK: usize = 3;
-    pub(crate) const NULL: usize = 4;
-    pub(crate) const NULL_ARRAY: usize = 5;
-    pub(crate) const EMPTY_ARRAY: usize = 6;
-    /// An array of `value` (at least one) elements, which follow as tokens. In a
-    /// [`Reply`](crate::Reply), `head >> 3` is how many tokens the array takes, itself
-    /// included.
-    pub(crate) const ARRAY: usize = 7;
-
-    #[inline(always)]
-    pub(crate) fn span(kind: usize, start: usize, end: usize) -> Self {
-        Token {
-            head: (start << 3) | kind,
-            value: end as u64,
-        }
-    }
-
-    #[inline(always)]
-    fn simple(start: usize, end: usize) -> Self {
-        Self::span(Self::SIMPLE, start, end)
-    }
-
-    #[inline(always)]
-    fn error(start: usize, end: usize) -> Self {
-        Self::span(Self::ERROR, start, end)
-    }
-
-    #[inline(always)]
-    fn bulk(start: usize, end: usize) -> Self {
-        Self::span(Self::BULK, start, end)
-    }
-
-    #[inline(always)]
-    pub(crate) fn integer(n: i64) -> Self {
-        Token {
-            head: Self::INTEGER,
-            value: n as u64,
-        }
-    }
-
-    #[inline(always)]
-    fn array(len: usize) -> Self {
-        Token {
-            head: Self::ARRAY,
-            value: len as u64,
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn unit(kind: usize) -> Self {
-        Token {
-            head: kind,
-            value: 0,
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn kind(self) -> usize {
-        self.head & 7
-    }
-
-    /// The payload's range, for the kinds that have one.
-    #[inline(always)]
-    pub(crate) fn range(self) -> std::ops::Range<usize> {
-        (self.head >> 3)..(self.value as usize)
-    }
-
-    /// The length of an array token.
-    #[inline(always)]
-    pub(crate) fn array_len(self) -> Option<usize> {
-        (self.kind() == Self::ARRAY).then_some(self.value as usize)
-    }
-}
 
 /// Decodes RESP2 replies off the front of a `BytesMut`, one complete reply per call.
 ///
@@ -629,78 +551,6 @@ impl Decoder {
     }
 }
 
-/// Turns the scanned tokens of a reply with nested arrays (from the outer array's token on)
-/// into frames whose payloads are slices of `reply`. Each frame is written once, straight
-/// into the `Vec` of the array that holds it (allocated with its exact length when its
-/// header is met). `parents` is scratch space, kept for its capacity.
-pub(crate) fn build_nested(
-    tokens: &[Token],
-    reply: &Bytes,
-    parents: &mut Vec<(Vec<Frame>, usize)>,
-) -> Frame {
-    parents.clear();
-    let (outer, rest) = match tokens.split_first() {
-        Some((first, rest)) if first.array_len().is_some() => (first.value as usize, rest),
-        // The scan only builds nested replies from an outer array.
-        _ => return Frame::NullArray,
-    };
-    let mut items: Vec<Frame> = Vec::with_capacity(outer);
-    let mut left = outer;
-    for &token in rest {
-        if let Some(len) = token.array_len() {
-            parents.push((std::mem::replace(&mut items, Vec::with_capacity(len)), left));
-            left = len;
-            continue;
-        }
-        items.push(scalar_frame(token, reply));
-        left -= 1;
-        while left == 0 {
-            let Some((parent, parent_left)) = parents.pop() else {
-                return Frame::Array(items);
-            };
-            let done = std::mem::replace(&mut items, parent);
-            items.push(Frame::Array(done));
-            left = parent_left - 1;
-        }
-    }
-    // Unreachable: the scan reports a reply complete only when its outer array closes.
-    Frame::Array(items)
-}
-
-/// Records in each array token of a complete reply how many tokens its subtree takes (see
-/// [`Token::ARRAY`]), so that a [`Reply`] view can step over an element whole. `open` is
-/// scratch space.
-fn mark_subtrees(tokens: &mut [Token], nested: bool, open: &mut Vec<usize>) {
-    let total = tokens.len();
-    if !nested {
-        if let Some(root) = tokens.first_mut() {
-            root.head = (total << 3) | Token::ARRAY;
-        }
-        return;
-    }
-    // The token index of each open array; while open, its `head` counts down the elements
-    // it still expects (its length stays in `value`).
-    open.clear();
-    for i in 0..total {
-        let token = tokens[i];
-        if let Some(len) = token.array_len() {
-            tokens[i].head = (len << 3) | Token::ARRAY;
-            open.push(i);
-            continue;
-        }
-        // One element is complete: close every array it completes.
-        while let Some(&at) = open.last() {
-            let due = (tokens[at].head >> 3) - 1;
-            if due > 0 {
-                tokens[at].head = (due << 3) | Token::ARRAY;
-                break;
-            }
-            tokens[at].head = ((i + 1 - at) << 3) | Token::ARRAY;
-            open.pop();
-        }
-    }
-}
-
 /// What scanning an array reply gave.
 enum ArrayScan {
     /// A null or empty array (nothing to index).
@@ -725,168 +575,4 @@ enum BulkExtent {
     Null(usize),
     /// A payload from the first offset to the second (its CRLF follows).
     Data(usize, usize),
-}
-
-/// Builds an array none of whose elements is a non-empty array: one pass, no stack.
-#[inline(never)]
-pub(crate) fn build_flat(tokens: &[Token], reply: &Bytes) -> Frame {
-    let items = tokens.get(1..).unwrap_or(&[]);
-    Frame::Array(items.iter().map(|&t| scalar_frame(t, reply)).collect())
-}
-
-/// The frame of a token that is not a non-empty array.
-#[inline(always)]
-pub(crate) fn scalar_frame(token: Token, reply: &Bytes) -> Frame {
-    match token.kind() {
-        Token::BULK => Frame::Bulk(reply.slice(token.range())),
-        Token::INTEGER => Frame::Integer(token.value as i64),
-        Token::NULL => Frame::Null,
-        Token::SIMPLE => {
-            let range = token.range();
-            Frame::Simple(interned(&reply[range.clone()]).unwrap_or_else(|| reply.slice(range)))
-        }
-        Token::ERROR => Frame::Error(reply.slice(token.range())),
-        Token::NULL_ARRAY => Frame::NullArray,
-        _ => Frame::Array(Vec::new()),
-    }
-}
-
-/// The fast path for one element at `pos`: the common, complete, valid forms only.
-#[inline(always)]
-fn fast_element(buf: &[u8], pos: usize, limits: &Limits) -> Option<(Token, usize)> {
-    match *buf.get(pos)? {
-        b'$' => match fast_bulk(buf, pos, limits.max_bulk_len) {
-            Some((start, end)) => Some((Token::bulk(start, end), end + 2)),
-            None => (buf.get(pos..pos + 5)? == b"$-1\r\n")
-                .then_some((Token::unit(Token::NULL), pos + 5)),
-        },
-        b':' => {
-            let (n, end) = fast_int(buf, pos + 1)?;
-            Some((Token::integer(n), end))
-        }
-        b'*' => {
-            if buf.get(pos + 1) == Some(&b'-') {
-                return (buf.get(pos..pos + 5)? == b"*-1\r\n")
-                    .then_some((Token::unit(Token::NULL_ARRAY), pos + 5));
-            }
-            let (n, end) = fast_uint(buf, pos + 1)?;
-            if n == 0 {
-                return Some((Token::unit(Token::EMPTY_ARRAY), end));
-            }
-            if n > limits.max_array_len as u64 {
-                return None;
-            }
-            Some((Token::array(n as usize), end))
-        }
-        b'+' => {
-            let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
-            Some((Token::simple(pos + 1, cr), cr + 2))
-        }
-        b'-' => {
-            let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
-            Some((Token::error(pos + 1, cr), cr + 2))
-        }
-        _ => None,
-    }
-}
-
-/// A complete bulk string with a non-negative length whose `$` is at `at`: its payload's
-/// start and end (the CRLF after it is checked).
-#[inline(always)]
-fn fast_bulk(buf: &[u8], at: usize, max_len: usize) -> Option<(usize, usize)> {
-    let (len, start) = fast_uint(buf, at + 1)?;
-    // The payload and its CRLF must be here: `len + 2 <= buf.len() - start`.
-    let room = (buf.len() - start).checked_sub(2)?;
-    if len > max_len.min(room) as u64 {
-        return None;
-    }
-    let end = start + len as usize;
-    (buf.get(end..end + 2)? == b"\r\n").then_some((start, end))
-}
-
-/// A complete line of at most [`FAST_DIGITS`] decimal digits starting at `start`: its value
-/// and the offset after its CRLF.
-#[inline(always)]
-fn fast_uint(buf: &[u8], start: usize) -> Option<(u64, usize)> {
-    // Usually the longest possible line is all here: read it from a fixed-size window, so
-    // that no byte needs a bounds check of its own.
-    if let Some(window) = buf.get(start..start + FAST_DIGITS + 2) {
-        let window: &[u8; FAST_DIGITS + 2] = window.try_into().ok()?;
-        let mut n: u64 = 0;
-        let mut i = 0;
-        while i < FAST_DIGITS {
-            let d = window[i].wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            n = n * 10 + u64::from(d);
-            i += 1;
-        }
-        if i == 0 || window[i] != b'\r' || window[i + 1] != b'\n' {
-            return None;
-        }
-        return Some((n, start + i + 2));
-    }
-    let digits = buf.get(start..)?;
-    let mut n: u64 = 0;
-    let mut i = 0;
-    loop {
-        let d = digits.get(i)?.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        n = n * 10 + u64::from(d);
-        i += 1;
-        if i > FAST_DIGITS {
-            return None;
-        }
-    }
-    if i == 0 || digits.get(i..i + 2)? != b"\r\n" {
-        return None;
-    }
-    Some((n, start + i + 2))
-}
-
-/// A complete integer line (optional `-`, at most [`FAST_DIGITS`] digits) from `start`.
-#[inline(always)]
-fn fast_int(buf: &[u8], start: usize) -> Option<(i64, usize)> {
-    if buf.get(start) == Some(&b'-') {
-        let (n, end) = fast_uint(buf, start + 1)?;
-        return Some((-(n as i64), end));
-    }
-    let (n, end) = fast_uint(buf, start)?;
-    Some((n as i64, end))
-}
-
-/// The CR of a complete, short line whose text starts at `start`.
-#[inline(always)]
-fn fast_line_end(buf: &[u8], start: usize, max_len: usize) -> Option<usize> {
-    let text = buf.get(start..)?;
-    let window = &text[..text.len().min(FAST_LINE).min(max_len.saturating_add(1))];
-    let i = memchr::memchr(b'\r', window)?;
-    if i > max_len || text.get(i + 1) != Some(&b'\n') {
-        return None;
-    }
-    Some(start + i)
-}
-
-/// Splits the first `total` bytes off `src` and returns the `start..end` part of them,
-/// without copying.
-#[inline(always)]
-fn split_payload(src: &mut BytesMut, start: usize, end: usize, total: usize) -> Bytes {
-    let mut reply = src.split_to(total).freeze();
-    reply.truncate(end);
-    reply.advance(start);
-    reply
-}
-
-/// Static copies of the most common status lines, so that they need no buffer at all.
-#[inline]
-fn interned(line: &[u8]) -> Option<Bytes> {
-    match line {
-        b"OK" => Some(Bytes::from_static(b"OK")),
-        b"QUEUED" => Some(Bytes::from_static(b"QUEUED")),
-        b"PONG" => Some(Bytes::from_static(b"PONG")),
-        _ => None,
-    }
 }

@@ -1,0 +1,128 @@
+//! slotline bench against every mode.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------
+// bench
+// ---------------------------------------------------------------------------------------
+
+/// Asserts a quiet `-t get,set` run: exit 0, one `requests per second` line per test, no
+/// errors.
+fn assert_bench(out: &Run, what: &str) {
+    assert_bench_tests(out, what, &["GET", "SET"]);
+}
+
+/// Asserts a quiet run of `tests`: exit 0, one `requests per second` line per test, in
+/// order, no errors.
+fn assert_bench_tests(out: &Run, what: &str, tests: &[&str]) {
+    let text = out.expect_ok(what);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("requests per second"))
+        .collect();
+    assert_eq!(lines.len(), tests.len(), "{what}: {text}");
+    for (line, test) in lines.iter().zip(tests) {
+        assert!(line.starts_with(&format!("{test}: ")), "{what}: {text}");
+    }
+    for l in lines {
+        assert!(!l.contains("errors"), "{what}: {l}");
+        let rate: f64 = l
+            .split_whitespace()
+            .nth(1)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: no rate in {l:?}"));
+        assert!(rate > 0.0, "{what}: {l}");
+    }
+}
+
+const BENCH: [&str; 7] = ["bench", "-n", "2000", "-c", "10", "-t", "get,set"];
+
+fn bench(url: &str) -> Run {
+    let mut args = vec!["--url", url];
+    args.extend_from_slice(&BENCH);
+    args.push("-q");
+    slotline(&args)
+}
+
+#[test]
+fn bench_standalone() {
+    let t = standalone();
+    assert_bench(&bench(&t.url()), "bench (standalone)");
+    // redis-benchmark's -h/-p also name the node.
+    let mut args = BENCH.to_vec();
+    let (host, port) = (t.addr().ip().to_string(), t.addr().port().to_string());
+    args.extend(["-h", &host, "-p", &port, "-q"]);
+    if t.auth().is_none() {
+        assert_bench(&slotline(&args), "bench -h -p (standalone)");
+    }
+    // INCR runs on counters of its own (not on the SET test's "xxx" values); explicit
+    // pipelines; two runtime threads.
+    let url = t.url();
+    let out = slotline(&[
+        "--url",
+        &url,
+        "bench",
+        "-n",
+        "1000",
+        "-c",
+        "5",
+        "-P",
+        "10",
+        "-r",
+        "50",
+        "-t",
+        "set,incr,ping",
+        "--runtime",
+        "multi:2",
+        "-q",
+    ]);
+    assert_bench_tests(&out, "bench -t set,incr,ping", &["SET", "INCR", "PING"]);
+}
+
+#[test]
+fn bench_sentinel() {
+    let t = sentinel();
+    assert_bench(&bench(&two_sentinels_url()), "bench (sentinel)");
+    // The SETs went to the master the sentinels name.
+    let master = t.master_addr().unwrap();
+    let stored = t
+        .conn(master)
+        .unwrap()
+        .cmd(&["EXISTS", "key:__rand_int__"])
+        .unwrap();
+    assert_eq!(stored.as_int(), Some(1));
+}
+
+#[test]
+fn bench_cluster() {
+    let c = cluster();
+    assert_bench(&bench(&cluster_url("")), "bench (cluster URL)");
+    // `bench --url` after the subcommand, with random keys over every master.
+    let url = cluster_url("");
+    let mut args = BENCH.to_vec();
+    args.extend(["--url", &url, "-r", "1000", "-q"]);
+    assert_bench(&slotline(&args), "bench -r (cluster URL)");
+    // --cluster with -h/-p naming one node.
+    if c.auth().is_none() {
+        let seed = c.seed_addrs()[0];
+        let (host, port) = (seed.ip().to_string(), seed.port().to_string());
+        let mut args = BENCH.to_vec();
+        args.extend(["--cluster", "-h", &host, "-p", &port, "-q"]);
+        assert_bench(&slotline(&args), "bench --cluster -h -p");
+    }
+    // --tagged: each caller's keys carry one master's hash tag, as redis-benchmark
+    // --cluster lays them out; explicit pipelines then stay on one node.
+    let mut args = BENCH.to_vec();
+    args.extend(["--url", &url, "--tagged", "-r", "1000", "-P", "4", "-q"]);
+    assert_bench(&slotline(&args), "bench --tagged");
+    for master in c.masters().unwrap() {
+        let keys = c.cmd(master, &["KEYS", "key:{*"]).unwrap();
+        let tags: BTreeSet<String> = keys
+            .iter()
+            .filter_map(|k| k.as_str())
+            .filter_map(|k| k.split_once('{').and_then(|(_, rest)| rest.split_once('}')))
+            .map(|(tag, _)| tag.to_string())
+            .collect();
+        assert_eq!(tags.len(), 1, "one tag per master, {master} has {tags:?}");
+    }
+}
