@@ -216,7 +216,7 @@ impl Execute for ClusterClient {
                 let job = plan_command(state, cmd, route, &mut d);
                 run(state, &mut d, &mut NodeCarrier).await;
                 if d.len() == 1 && !job.merges() {
-                    return one_result(d);
+                    return d.take_result(0);
                 }
                 let mut replies = finish(vec![job], d)?;
                 replies
@@ -235,7 +235,7 @@ impl Execute for ClusterClient {
                     idempotent,
                 );
                 run(state, &mut d, &mut NodeCarrier).await;
-                one_result(d)
+                d.take_result(0)
             }
             Request::Pipeline(pipe) => {
                 let mut d = Dispatch::new(policy);
@@ -259,12 +259,4 @@ impl Execute for ClusterClient {
             )),
         }
     }
-}
-
-/// The result of a dispatch of one part.
-fn one_result(d: Dispatch<Work<'_>, Response>) -> Result<Response> {
-    d.finish()
-        .into_iter()
-        .next()
-        .map_or(Err(Error::Closed { written: true }), |(_, r)| r)
 }

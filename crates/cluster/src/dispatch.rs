@@ -45,12 +45,22 @@ struct Part<W, R> {
     place: Place,
     readonly: bool,
     idempotent: bool,
-    /// Send to this node, with `ASKING` first, once (an `ASK` redirect).
-    ask: Option<Addr>,
-    /// The node that could not serve the last attempt: not picked again while another can.
-    avoid: Option<Addr>,
+    /// Where the next attempt is steered, apart from its place.
+    steer: Steer,
     attempts: Attempts,
     result: Option<Result<R, Error>>,
+}
+
+/// Where a part's next attempt goes, apart from its place (one at a time: an `ASK` after a
+/// retry forgets the node to avoid, which the importing node is not anyway).
+#[derive(Debug)]
+enum Steer {
+    /// Where its place says.
+    Nowhere,
+    /// To this node, with `ASKING` first, once (an `ASK` redirect).
+    Ask(Addr),
+    /// Not to this node, which could not serve the last attempt, while another can.
+    Avoid(Addr),
 }
 
 /// One node's share of a round: the parts that go there, in request order.
@@ -113,8 +123,7 @@ impl<W, R> Dispatch<W, R> {
             place,
             readonly,
             idempotent,
-            ask: None,
-            avoid: None,
+            steer: Steer::Nowhere,
             attempts: Attempts::new(),
             result: None,
         });
@@ -138,7 +147,7 @@ impl<W, R> Dispatch<W, R> {
 
     /// Whether part `i` goes with `ASKING` first this round.
     pub(crate) fn asking(&self, i: usize) -> bool {
-        self.parts[i].ask.is_some()
+        matches!(self.parts[i].steer, Steer::Ask(_))
     }
 
     /// Whether every part has its result.
@@ -160,9 +169,10 @@ impl<W, R> Dispatch<W, R> {
             if part.result.is_some() {
                 continue;
             }
-            let node = match &part.ask {
-                Some(addr) => locate(&Place::Node(addr.clone()), part.readonly, None),
-                None => locate(&part.place, part.readonly, part.avoid.as_ref()),
+            let node = match &part.steer {
+                Steer::Ask(addr) => locate(&Place::Node(addr.clone()), part.readonly, None),
+                Steer::Avoid(addr) => locate(&part.place, part.readonly, Some(addr)),
+                Steer::Nowhere => locate(&part.place, part.readonly, None),
             };
             let Some(node) = node else {
                 let place = part.place.clone();
@@ -198,7 +208,9 @@ impl<W, R> Dispatch<W, R> {
         let decision = part
             .attempts
             .decide(&self.policy, outcome(&result), node, part.idempotent);
-        part.ask = None;
+        if matches!(part.steer, Steer::Ask(_)) {
+            part.steer = Steer::Nowhere;
+        }
         match decision {
             Decision::Done => {
                 part.result = Some(result);
@@ -212,11 +224,11 @@ impl<W, R> Dispatch<W, R> {
                 Some(Redirect::Moved { slot, addr })
             }
             Decision::Ask { addr } => {
-                part.ask = Some(addr);
+                part.steer = Steer::Ask(addr);
                 Some(Redirect::Ask)
             }
             Decision::Retry { delay, refresh } => {
-                part.avoid = node.cloned();
+                part.steer = node.map_or(Steer::Nowhere, |n| Steer::Avoid(n.clone()));
                 let (d, r) = self.wait.get_or_insert((delay, refresh));
                 *d = (*d).max(delay);
                 *r |= refresh;
@@ -229,6 +241,15 @@ impl<W, R> Dispatch<W, R> {
     /// meanwhile.
     pub(crate) fn wait(&mut self) -> Option<(Duration, bool)> {
         self.wait.take()
+    }
+
+    /// Part `i`'s result, taken (what [`Self::finish`] gives for one part, without moving
+    /// the parts).
+    pub(crate) fn take_result(&mut self, i: usize) -> Result<R, Error> {
+        self.parts[i]
+            .result
+            .take()
+            .unwrap_or(Err(Error::Closed { written: true }))
     }
 
     /// Each part's work and result, in order (a part left without a result, which a
