@@ -14,50 +14,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use slotline::{pipe, Client, Commands, Query, Script};
 use slotline_conn::ScanOptions;
-use support::{bounded, cluster_url, sentinel_service_url, standalone};
-
-/// Each deployment the facade opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Node,
-    SentinelMaster,
-    SentinelReplicas,
-    Cluster,
-}
-
-const MODES: [Mode; 4] = [
-    Mode::Node,
-    Mode::SentinelMaster,
-    Mode::SentinelReplicas,
-    Mode::Cluster,
-];
-
-impl Mode {
-    /// The URL of the client under test.
-    fn url(self) -> String {
-        match self {
-            Mode::Node => standalone().url(),
-            Mode::SentinelMaster => sentinel_service_url(false),
-            Mode::SentinelReplicas => sentinel_service_url(true),
-            Mode::Cluster => cluster_url(""),
-        }
-    }
-
-    /// The URL writes go to (a replica client only reads).
-    fn writer_url(self) -> String {
-        match self {
-            Mode::SentinelReplicas => Mode::SentinelMaster.url(),
-            other => other.url(),
-        }
-    }
-
-    /// Keys of this mode and flavour (every test uses its own).
-    fn keys(self, flavour: &str, n: usize) -> Vec<String> {
-        (0..n)
-            .map(|i| format!("modes:{self:?}:{flavour}:{i}"))
-            .collect()
-    }
-}
+use support::{bounded, Mode, MODES};
 
 on_both_runtimes! {
     /// Scan, pipelines, transactions, scripts and pub/sub through the async facade, in

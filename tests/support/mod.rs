@@ -261,6 +261,49 @@ pub(crate) fn sentinel_service_url(replica: bool) -> String {
     url
 }
 
+/// Each deployment the facade opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Node,
+    SentinelMaster,
+    SentinelReplicas,
+    Cluster,
+}
+
+pub(crate) const MODES: [Mode; 4] = [
+    Mode::Node,
+    Mode::SentinelMaster,
+    Mode::SentinelReplicas,
+    Mode::Cluster,
+];
+
+impl Mode {
+    /// The URL of the client under test.
+    pub(crate) fn url(self) -> String {
+        match self {
+            Mode::Node => standalone().url(),
+            Mode::SentinelMaster => sentinel_service_url(false),
+            Mode::SentinelReplicas => sentinel_service_url(true),
+            Mode::Cluster => cluster_url(""),
+        }
+    }
+
+    /// The URL writes go to (a replica client only reads).
+    pub(crate) fn writer_url(self) -> String {
+        match self {
+            Mode::SentinelReplicas => Mode::SentinelMaster.url(),
+            other => other.url(),
+        }
+    }
+
+    /// Keys of this mode and flavour (every test uses its own).
+    pub(crate) fn keys(self, flavour: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("modes:{self:?}:{flavour}:{i}"))
+            .collect()
+    }
+}
+
 /// A loopback port nothing listens on (bound, then released).
 pub(crate) fn dead_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

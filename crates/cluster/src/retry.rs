@@ -65,7 +65,7 @@ pub(crate) fn cluster_error_kind(frame: &slotline_conn::Frame) -> Option<ServerE
 /// [`cluster_error_kind`] of an error reply's line.
 pub(crate) fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
     let first = *line.first()?;
-    if !matches!(first, b'M' | b'A' | b'T' | b'C' | b'L' | b'R') {
+    if !matches!(first, b'M' | b'A' | b'T' | b'C' | b'L' | b'R' | b'U') {
         return None;
     }
     let kind = ServerErrorKind::parse(line);
@@ -127,9 +127,9 @@ impl Attempts {
                             None => Decision::Done,
                         }
                     }
-                    ServerErrorKind::ClusterDown | ServerErrorKind::ReadOnly => {
-                        self.retry(policy, true)
-                    }
+                    ServerErrorKind::ClusterDown
+                    | ServerErrorKind::ReadOnly
+                    | ServerErrorKind::Demoted => self.retry(policy, true),
                     // TRYAGAIN (a multi-key command mid-migration), LOADING, MASTERDOWN.
                     _ => self.retry(policy, false),
                 }

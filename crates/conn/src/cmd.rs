@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 
 use crate::args::ToArgs;
+use crate::hold::{hold_of, Hold};
 
 /// One Redis command. Arguments are encoded as RESP bulk strings as they are added, so
 /// sending a command is one copy of ready bytes, with no allocation per argument.
@@ -20,9 +21,9 @@ pub struct Cmd {
     /// The arguments, each as a RESP bulk string; the array header is added when sent.
     data: BytesMut,
     argc: usize,
-    /// How long the server may block on this command before answering (`BLPOP`), added to
-    /// the response timeout; `Some(None)` means it may block forever.
-    blocks: Option<Option<Duration>>,
+    /// How long the caller says the server may hold this command before answering
+    /// ([`Cmd::blocks_for`]); `None`: as its name and arguments say ([`Cmd::hold`]).
+    marked_hold: Option<Hold>,
     /// Whether the caller says running this twice does no harm (see [`Cmd::idempotent`]).
     idempotent: bool,
 }
@@ -46,7 +47,7 @@ impl Cmd {
             // reallocate.
             data: BytesMut::with_capacity(64),
             argc: 0,
-            blocks: None,
+            marked_hold: None,
             idempotent: false,
         }
     }
@@ -99,11 +100,26 @@ impl Cmd {
         crate::blocking::Query::query(client, self)
     }
 
-    /// Marks this command as one the server may hold before answering: `None` for ever
-    /// (`BLPOP key 0`), `Some(d)` for at most `d`. The response timeout is extended by it.
+    /// Marks this command as one the server may hold before answering: `None` for ever,
+    /// `Some(d)` for at most `d` (a module's blocking command, which the command table
+    /// does not know). A shared client sends it on a dedicated connection, and its response
+    /// timeout is extended by `d`. The commands of Redis itself (`BLPOP`, `XREAD ... BLOCK`,
+    /// `WAIT`, ...) are recognised without a mark.
     pub fn blocks_for(mut self, wait: Option<Duration>) -> Self {
-        self.blocks = Some(wait);
+        self.marked_hold = Some(match wait {
+            Some(d) => Hold::Upto(d),
+            None => Hold::Forever,
+        });
         self
+    }
+
+    /// How long the server may hold this command before answering: as marked by
+    /// [`blocks_for`](Cmd::blocks_for), else as its name and arguments say (see [`Hold`]).
+    pub fn hold(&self) -> Hold {
+        match self.marked_hold {
+            Some(hold) => hold,
+            None => hold_of(self),
+        }
     }
 
     /// Marks this command as safe to run twice (`GET`, `SET k v` with a fixed value, ...):
@@ -119,13 +135,10 @@ impl Cmd {
         self.idempotent
     }
 
-    /// The response timeout for this command, given the connection's.
+    /// The response timeout for this command, given the connection's: extended by its
+    /// [`hold`](Cmd::hold).
     pub fn response_timeout(&self, base: Option<Duration>) -> Option<Duration> {
-        match self.blocks {
-            None => base,
-            Some(None) => None,
-            Some(Some(wait)) => base.map(|b| b + wait),
-        }
+        self.hold().response_timeout(base)
     }
 
     /// Number of arguments, the name included.
@@ -144,6 +157,19 @@ impl Cmd {
     /// The argument at `index` (0 is the name).
     pub fn arg_at(&self, index: usize) -> Option<&[u8]> {
         self.args().nth(index)
+    }
+
+    /// The first byte of the command's name, read straight from its encoded form (after
+    /// `$<len>\r\n`); `None` for an empty command or name.
+    pub(crate) fn name_initial(&self) -> Option<u8> {
+        match self.data[..] {
+            [b'$', b'0', ..] => None,
+            // A name of 1 to 9 bytes (every Redis command), or of 10 to 99.
+            [b'$', _, b'\r', b'\n', first, ..] | [b'$', _, _, b'\r', b'\n', first, ..] => {
+                Some(first)
+            }
+            _ => self.arg_at(0).and_then(|name| name.first().copied()),
+        }
     }
 
     /// The command name, upper-cased (`GET`); empty for an empty command.
@@ -273,7 +299,10 @@ mod tests {
         let args: Vec<&[u8]> = c.args().collect();
         assert_eq!(args, [&b"set"[..], b"k", b"-7", b"\r\n"]);
         assert_eq!(c.name(), "SET");
+        assert_eq!(c.name_initial(), Some(b's'));
         assert!(c.is("SET"));
+        assert_eq!(Cmd::new().name_initial(), None);
+        assert_eq!(cmd("").name_initial(), None);
     }
 
     #[test]

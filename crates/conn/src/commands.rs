@@ -122,9 +122,9 @@ macro_rules! command_list {
             /// `LTRIM key start stop`.
             fn ltrim(key: impl ToArgs, start: i64, stop: i64) -> () = cmd("LTRIM").arg(key).arg(start).arg(stop);
             /// `BLPOP key... timeout`: `(key, value)`, or `None` after `timeout` seconds (0: for ever).
-            fn blpop<RV>(keys: impl ToArgs, timeout: f64) -> RV = cmd("BLPOP").arg(keys).arg(timeout).blocks_for(block_time(timeout));
+            fn blpop<RV>(keys: impl ToArgs, timeout: f64) -> RV = cmd("BLPOP").arg(keys).arg(timeout);
             /// `BRPOP key... timeout`: `(key, value)`, or `None` after `timeout` seconds (0: for ever).
-            fn brpop<RV>(keys: impl ToArgs, timeout: f64) -> RV = cmd("BRPOP").arg(keys).arg(timeout).blocks_for(block_time(timeout));
+            fn brpop<RV>(keys: impl ToArgs, timeout: f64) -> RV = cmd("BRPOP").arg(keys).arg(timeout);
 
             // ---- sets ----
             /// `SADD key member...`: how many were added.
@@ -189,18 +189,7 @@ macro_rules! command_list {
 
 pub(crate) use command_list;
 
-use std::time::Duration;
-
 use crate::{cmd, Cmd, ToArgs};
-
-/// How long a blocking pop may wait, from its `timeout` argument (0: for ever).
-pub(crate) fn block_time(timeout: f64) -> Option<Duration> {
-    if timeout <= 0.0 {
-        None
-    } else {
-        Duration::try_from_secs_f64(timeout).ok()
-    }
-}
 
 /// `EVAL script numkeys key... arg...`.
 pub(crate) fn eval_cmd(script: &str, keys: impl ToArgs, args: impl ToArgs) -> Cmd {

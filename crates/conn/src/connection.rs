@@ -20,7 +20,8 @@ use crate::{Cmd, Error, Execute, Pipeline, Request, Response, Result};
 ///
 /// A request that fails on the socket, times out, or is cancelled midway (its future
 /// dropped) leaves the connection unusable: later requests fail with [`Error::Closed`] and
-/// the caller opens a new connection.
+/// the caller opens a new connection. Its socket is shut down at once, so that nothing it
+/// sent stays armed on the server: a `BLPOP` given up on takes no item that arrives later.
 ///
 /// ```no_run
 /// # async fn demo() -> slotline_conn::Result<()> {
@@ -91,25 +92,52 @@ impl Connection {
         want: usize,
         timeout: Option<Duration>,
     ) -> Result<Vec<Reply>> {
-        let mut io = self.io.lock().await;
+        let io = self.io.lock().await;
         if io.broken {
             return Err(Error::Closed { written: false });
         }
-        io.broken = true;
-        let result = with_timeout(timeout, "reply", io.exchange(encode, want)).await;
+        let mut io = Underway(io);
+        io.0.broken = true;
+        let result = with_timeout(timeout, "reply", io.0.exchange(encode, want)).await;
         // Bytes beyond the replies asked for were sent unasked (a broken server or proxy,
         // pushes after a raw SUBSCRIBE or MONITOR): the next caller would take them for its
         // reply. This request has its answer; the connection is not used again.
-        if result.is_ok() && io.inbox.buf.is_empty() {
-            io.broken = false;
+        if result.is_ok() && io.0.inbox.buf.is_empty() {
+            io.0.broken = false;
         }
         result
+    }
+
+    /// Whether the connection is idle and in step: no request under way, none failed.
+    pub(crate) fn is_reusable(&self) -> bool {
+        self.io.try_lock().is_ok_and(|io| !io.broken)
+    }
+
+    /// [`is_reusable`](Connection::is_reusable), and the server has not closed it meanwhile
+    /// (restarted, or its `timeout` ended an idle client).
+    pub(crate) fn is_still_open(&self) -> bool {
+        self.io
+            .try_lock()
+            .is_ok_and(|io| !io.broken && io.inbox.buf.is_empty() && io.stream.is_quiet())
     }
 
     /// Hands the socket over for pub/sub.
     pub(crate) fn into_parts(self) -> (ConnectionConfig, Stream, Inbox) {
         let io = self.io.into_inner();
         (self.config, io.stream, io.inbox)
+    }
+}
+
+/// The connection's I/O while a request is under way: if the request does not complete in
+/// step (it failed, timed out, or its future was dropped), the socket is shut down when
+/// this is dropped, so that the server drops whatever it still holds for it.
+struct Underway<'a>(tokio::sync::MutexGuard<'a, Io>);
+
+impl Drop for Underway<'_> {
+    fn drop(&mut self) {
+        if self.0.broken {
+            self.0.stream.shut_down();
+        }
     }
 }
 

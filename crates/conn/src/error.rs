@@ -263,6 +263,9 @@ impl ServerError {
 pub enum ServerErrorKind {
     /// `READONLY`: a write reached a replica.
     ReadOnly,
+    /// `UNBLOCKED ... instance state changed`: a command the server held (`BLPOP`) was
+    /// released without running because its node stopped being a master (a failover).
+    Demoted,
     /// `MOVED slot addr`: the slot lives on another node, for good.
     Moved {
         /// The slot.
@@ -324,6 +327,7 @@ impl ServerErrorKind {
                 }
             }
             "READONLY" => ServerErrorKind::ReadOnly,
+            "UNBLOCKED" if text.contains("instance state changed") => ServerErrorKind::Demoted,
             "TRYAGAIN" => ServerErrorKind::TryAgain,
             "CLUSTERDOWN" => ServerErrorKind::ClusterDown,
             "LOADING" => ServerErrorKind::Loading,
@@ -363,6 +367,7 @@ impl ServerErrorKind {
                 | ServerErrorKind::ClusterDown
                 | ServerErrorKind::Loading
                 | ServerErrorKind::ReadOnly
+                | ServerErrorKind::Demoted
                 | ServerErrorKind::MasterDown
         )
     }
@@ -422,6 +427,13 @@ mod tests {
         assert_eq!(
             ServerErrorKind::parse(b"MOVED nonsense"),
             ServerErrorKind::Other("MOVED".into())
+        );
+        let demoted = b"UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+        assert_eq!(ServerErrorKind::parse(demoted), ServerErrorKind::Demoted);
+        assert!(ServerErrorKind::Demoted.refused_before_running());
+        assert_eq!(
+            ServerErrorKind::parse(b"UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            ServerErrorKind::Other("UNBLOCKED".into())
         );
         assert!(ServerErrorKind::TryAgain.refused_before_running());
         assert!(!ServerErrorKind::WrongType.refused_before_running());

@@ -24,6 +24,7 @@ mod commands;
 mod config;
 mod connection;
 mod error;
+mod hold;
 mod pipeline;
 mod protocol;
 mod pubsub;
@@ -47,6 +48,7 @@ pub use connection::Connection;
 pub use error::{
     Error, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
 };
+pub use hold::Hold;
 pub use pipeline::{pipe, Pipeline};
 pub use pubsub::{
     Message, MessageKind, MessageStream, Messages, PubSub, Subscriptions, DEFAULT_QUEUE_CAPACITY,

@@ -7,7 +7,7 @@ use slotline_resp::Frame;
 
 use crate::args::ToArgs;
 use crate::error::{ServerError, ServerErrorKind};
-use crate::{cmd, Cmd, Error, Result};
+use crate::{cmd, Cmd, Error, Hold, Result};
 
 /// Commands sent together and answered together, in order.
 ///
@@ -153,17 +153,29 @@ impl Pipeline {
         self.cmds.len() + if self.atomic { 2 } else { 0 }
     }
 
-    /// The longest response timeout any of its commands needs, given the connection's.
-    pub fn response_timeout(&self, base: Option<Duration>) -> Option<Duration> {
-        let mut longest = base;
-        for c in &self.cmds {
-            match (c.response_timeout(base), longest) {
-                (None, _) => return None,
-                (Some(t), Some(l)) if t > l => longest = Some(t),
-                _ => {}
-            }
+    /// How long the server may hold the pipeline's replies: the sum of its commands' holds
+    /// (they run one after another), [`Hold::Never`] for a transaction (inside `MULTI` a
+    /// blocking command answers at once).
+    pub fn hold(&self) -> Hold {
+        if self.atomic {
+            return Hold::Never;
         }
-        longest
+        let mut total = Hold::Never;
+        for c in &self.cmds {
+            total = match (total, c.hold()) {
+                (Hold::Forever, _) | (_, Hold::Forever) => return Hold::Forever,
+                (held, Hold::Never) => held,
+                (Hold::Never, held) => held,
+                (Hold::Upto(a), Hold::Upto(b)) => Hold::Upto(a.saturating_add(b)),
+            };
+        }
+        total
+    }
+
+    /// The pipeline's response timeout, given the connection's: extended by its
+    /// [`hold`](Pipeline::hold).
+    pub fn response_timeout(&self, base: Option<Duration>) -> Option<Duration> {
+        self.hold().response_timeout(base)
     }
 
     /// Refuses a pipeline with a command a request/response client cannot read (see

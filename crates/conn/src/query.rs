@@ -7,7 +7,7 @@ use std::future::Future;
 
 use slotline_resp::{Frame, Reply};
 
-use crate::commands::{block_time, command_list, eval_cmd};
+use crate::commands::{command_list, eval_cmd};
 use crate::reply::{convert, convert_read};
 use crate::scan::{ScanCursor, ScanOptions, ScanStream};
 use crate::script::ScriptCall;

@@ -89,6 +89,24 @@ impl Stream {
 }
 
 impl Stream {
+    /// See [`WriteHalf::shut_down`].
+    pub(crate) fn shut_down(&self) {
+        self.wr.shut_down();
+    }
+
+    /// Whether the peer has neither closed the connection nor sent anything unasked, asked
+    /// of the socket now (one `recv` with `MSG_PEEK`, which takes nothing): for a
+    /// connection that sat unused.
+    pub(crate) fn is_quiet(&self) -> bool {
+        let sock = match &self.rd {
+            ReadHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
+            ReadHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        // The socket is non-blocking: "would block" means open, with nothing to read.
+        matches!(sock.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// Splits into a read half and a write half that can be used at the same time, without
     /// a lock between them.
     pub(crate) fn into_split(self) -> (ReadHalf, WriteHalf) {
@@ -111,6 +129,17 @@ pub(crate) enum WriteHalf {
 }
 
 impl WriteHalf {
+    /// Shuts the socket down both ways at once, without waiting: the server sees the
+    /// connection end and drops whatever the client left waiting there.
+    pub(crate) fn shut_down(&self) {
+        let sock = match self {
+            WriteHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
+            WriteHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
+        };
+        // Already shut or reset by the peer: nothing is left to end.
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+    }
+
     /// Writes what the socket takes now, without waiting (`WouldBlock` when it takes
     /// nothing).
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {

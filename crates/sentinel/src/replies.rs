@@ -164,6 +164,12 @@ pub(crate) fn is_readonly_error<'a>(reply: impl ReadReply<'a>) -> bool {
     ServerErrorKind::of_reply(reply) == Some(ServerErrorKind::ReadOnly)
 }
 
+/// `READONLY` or `UNBLOCKED ... instance state changed`: the node is no longer the master,
+/// and the command did not run.
+fn is_demotion(kind: &ServerErrorKind) -> bool {
+    matches!(kind, ServerErrorKind::ReadOnly | ServerErrorKind::Demoted)
+}
+
 /// Whether a pipeline's replies say it reached a replica and none of its writes ran, so
 /// that it may be sent again (to the master) as a whole: some reply is `READONLY`, and
 /// - in a transaction, `EXEC` was refused (`EXECABORT`): nothing ran;
@@ -188,15 +194,19 @@ pub(crate) fn pipeline_refused_by_replica<'a, R: ReadReply<'a>>(
 }
 
 /// Whether what the master client answered says the request reached a demoted master and
-/// did not run: `READONLY`, for a command, a pipeline as a whole, or a scan step.
+/// did not run: `READONLY` (or, for a held command such as `BLPOP` that was waiting when
+/// the master was demoted, `UNBLOCKED ... instance state changed`), for a command, a
+/// pipeline as a whole, or a scan step.
 pub(crate) fn refused_by_demoted_master(
     request: &slotline_conn::Request<'_>,
     result: &slotline_conn::Result<slotline_conn::Response>,
 ) -> bool {
     use slotline_conn::{Request, Response};
     match (request, result) {
-        (_, Err(e)) => e.server_kind() == Some(&ServerErrorKind::ReadOnly),
-        (_, Ok(Response::Reply(reply))) => is_readonly_error(reply.view()),
+        (_, Err(e)) => e.server_kind().is_some_and(is_demotion),
+        (_, Ok(Response::Reply(reply))) => {
+            ServerErrorKind::of_reply(reply.view()).is_some_and(|k| is_demotion(&k))
+        }
         (Request::Pipeline(p), Ok(Response::Replies(replies))) => {
             let views: Vec<_> = replies.iter().map(|r| r.view()).collect();
             pipeline_refused_by_replica(p, &views)

@@ -15,7 +15,8 @@ use crate::{Cmd, Error, Pipeline, Request, Response, Result};
 
 /// One blocking connection to one server; the twin of the async
 /// [`Connection`](crate::Connection), with the same behaviour on failure: a request that
-/// fails on the socket or times out leaves it unusable ([`Error::Closed`] afterwards).
+/// fails on the socket or times out leaves it unusable ([`Error::Closed`] afterwards) and
+/// shuts its socket down, so that nothing it sent stays armed on the server.
 #[derive(Debug)]
 pub struct Connection {
     config: ConnectionConfig,
@@ -98,6 +99,9 @@ impl Connection {
         // used again.
         if result.is_ok() && io.inbox.buf.is_empty() {
             io.broken = false;
+        } else {
+            // Nothing is left armed on the server (a timed-out BLPOP takes no item later).
+            io.stream.shut_down();
         }
         result
     }

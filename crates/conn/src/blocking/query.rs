@@ -5,7 +5,7 @@
 use slotline_resp::{Frame, Reply};
 
 use super::ScanIter;
-use crate::commands::{block_time, command_list, eval_cmd};
+use crate::commands::{command_list, eval_cmd};
 use crate::reply::{convert, convert_read};
 use crate::scan::ScanOptions;
 use crate::script::ScriptCall;

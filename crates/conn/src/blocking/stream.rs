@@ -59,6 +59,16 @@ impl Stream {
         }
     }
 
+    /// Shuts the socket down both ways at once: the server sees the connection end and
+    /// drops whatever the client left waiting there.
+    pub(crate) fn shut_down(&self) {
+        // Already shut or reset by the peer: nothing is left to end.
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
     /// Sets how long a read or a write may block.
     pub(crate) fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         // A zero duration means "no timeout" to the OS; keep it at least a millisecond.

@@ -1,6 +1,7 @@
 //! [`Client`]: one connection shared by many tasks, with implicit pipelining and reconnect.
 
 mod backoff;
+mod dedicated;
 mod driver;
 mod io;
 mod options;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use slotline_resp::Reply;
 
+use dedicated::within;
 pub(crate) use io::IoCounters;
 pub use io::IoStats;
 pub use options::ClientOptions;
@@ -68,6 +70,7 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
+        self.shared.link_up.notify_waiters();
         self.shared.writer_wake.notify_one();
         self.shared.sweep_wake.notify_one();
     }
@@ -184,7 +187,9 @@ impl Client {
     }
 
     /// Opens a separate connection with the same settings, for what needs a socket of its
-    /// own: `WATCH`/`MULTI`/`EXEC` conversations, blocking pops, `MONITOR`.
+    /// own: `WATCH`/`MULTI`/`EXEC` conversations, `MONITOR`. (Commands the server may
+    /// hold, `BLPOP` and the like, need none: the client sends them on a pooled dedicated
+    /// connection by itself; see [`ClientOptions::max_dedicated`].)
     pub async fn dedicated(&self) -> Result<Connection> {
         Connection::connect(self.config().for_addr(self.addr())).await
     }
@@ -220,7 +225,14 @@ impl Client {
             return Ok(Vec::new());
         }
         pipe.check_request_response()?;
-        let timeout = pipe.response_timeout(self.config().response_timeout);
+        let hold = pipe.hold();
+        let timeout = hold.response_timeout(self.config().response_timeout);
+        if hold.is_held() {
+            return match Box::pin(self.on_dedicated(Request::Pipeline(pipe), timeout)).await? {
+                Response::Replies(replies) => Ok(replies),
+                _ => Err(Error::Closed { written: true }),
+            };
+        }
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         match self
             .request(&|out| pipe.encode(out), want, timeout, idempotent)
@@ -233,7 +245,14 @@ impl Client {
 
     async fn command_reply(&self, cmd: &Cmd) -> Result<Reply> {
         cmd.check_request_response()?;
-        let timeout = cmd.response_timeout(self.config().response_timeout);
+        let hold = cmd.hold();
+        let timeout = hold.response_timeout(self.config().response_timeout);
+        if hold.is_held() {
+            return match Box::pin(self.on_dedicated(Request::Command(cmd), timeout)).await? {
+                Response::Reply(reply) => Ok(reply),
+                _ => Err(Error::Closed { written: true }),
+            };
+        }
         match self
             .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
             .await?
@@ -241,6 +260,36 @@ impl Client {
             Answer::One(reply) => Ok(reply),
             Answer::Many(mut replies) => replies.pop().ok_or(Error::Closed { written: true }),
         }
+    }
+}
+
+impl Client {
+    /// Carries out a request the server may hold on a dedicated connection (see
+    /// [`ClientOptions::max_dedicated`]), never on the shared socket, at the address the
+    /// shared connection is connected to (waiting for it while reconnecting). It is not
+    /// resent: a held command given up on may have run.
+    async fn on_dedicated(
+        &self,
+        request: Request<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<Response> {
+        let shared = &self.handle.shared;
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        within(deadline, timeout, "a connection", false, shared.connected()).await?;
+        let (result, idled) = shared
+            .dedicated
+            .execute(
+                &shared.config,
+                &shared.current_addr(),
+                request,
+                deadline,
+                timeout,
+            )
+            .await;
+        if idled {
+            shared.sweep_wake.notify_one();
+        }
+        result
     }
 }
 

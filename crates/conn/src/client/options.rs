@@ -29,6 +29,14 @@ pub struct ClientOptions {
     /// (a cluster client's node links, which overlap one another already) or whose servers
     /// are short of CPU.
     pub overlap_writes: bool,
+    /// Most dedicated connections open at once (default 16), for the requests the server
+    /// may hold (`BLPOP`, `XREAD ... BLOCK`, `WAIT`, a command marked with
+    /// [`blocks_for`](crate::Cmd::blocks_for), a pipeline holding one): they never go on
+    /// the shared socket, where they would stall every other caller. Callers beyond it wait
+    /// for one within their response timeout.
+    pub max_dedicated: usize,
+    /// How long an unused dedicated connection stays open (default 30 s).
+    pub dedicated_idle: Duration,
 }
 
 impl Default for ClientOptions {
@@ -40,6 +48,8 @@ impl Default for ClientOptions {
             wait_for_reconnect: true,
             retries: 2,
             overlap_writes: true,
+            max_dedicated: 16,
+            dedicated_idle: Duration::from_secs(30),
         }
     }
 }
@@ -67,6 +77,19 @@ impl ClientOptions {
     /// With overlapping write batches on or off (see [`ClientOptions::overlap_writes`]).
     pub fn with_overlap_writes(mut self, on: bool) -> Self {
         self.overlap_writes = on;
+        self
+    }
+
+    /// With at most `n` dedicated connections for held requests (see
+    /// [`ClientOptions::max_dedicated`]).
+    pub fn with_max_dedicated(mut self, n: usize) -> Self {
+        self.max_dedicated = n.max(1);
+        self
+    }
+
+    /// With unused dedicated connections closed after `idle`.
+    pub fn with_dedicated_idle(mut self, idle: Duration) -> Self {
+        self.dedicated_idle = idle;
         self
     }
 

@@ -11,6 +11,7 @@ use slotline_resp::Reply;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use super::dedicated::DedicatedPool;
 use super::io::IoCounters;
 use super::options::ClientOptions;
 use super::state::{Answer, Link, Pending, State, StateGuard};
@@ -39,6 +40,8 @@ pub(crate) struct ClientState {
     pub(crate) kick: Notify,
     pub(crate) options: ClientOptions,
     state: Mutex<State>,
+    /// Wakes every task waiting for a connection ([`ClientState::connected`]).
+    pub(crate) link_up: Notify,
     /// Wakes the writer when `out` gets bytes or on shutdown.
     pub(crate) writer_wake: Notify,
     /// Wakes the sweeper when a request has an earlier deadline than any before, or on
@@ -49,6 +52,8 @@ pub(crate) struct ClientState {
     pub(super) slot_free: Notify,
     /// Socket calls made so far.
     pub(crate) io: IoCounters,
+    /// The connections for requests the server may hold.
+    pub(crate) dedicated: DedicatedPool,
 }
 
 impl std::fmt::Debug for ClientState {
@@ -74,6 +79,7 @@ impl ClientState {
             config,
             resolver,
             kick: Notify::new(),
+            dedicated: DedicatedPool::new(options.max_dedicated, options.dedicated_idle),
             options,
             state: Mutex::new(State {
                 out: BytesMut::with_capacity(16 * 1024),
@@ -89,6 +95,7 @@ impl ClientState {
                 epoch: 0,
                 slot_waiters: 0,
             }),
+            link_up: Notify::new(),
             writer_wake: Notify::new(),
             sweep_wake: Notify::new(),
             slot_free: Notify::new(),
@@ -174,6 +181,47 @@ impl ClientState {
         }
     }
 
+    /// The error of a request made while reconnecting, in fail-fast mode.
+    fn reconnecting(&self, reason: Option<&str>) -> Error {
+        Error::io(
+            std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                format!(
+                    "reconnecting to {}{}",
+                    self.current_addr(),
+                    reason.map(|r| format!(" after: {r}")).unwrap_or_default()
+                ),
+            ),
+            false,
+        )
+    }
+
+    /// Waits until the client is connected (as a queued request waits for the next
+    /// connection), so that [`current_addr`](ClientState::current_addr) is where it is
+    /// connected now (after a failover: the new master); in fail-fast mode, fails at once
+    /// while reconnecting.
+    pub(crate) async fn connected(&self) -> Result<()> {
+        loop {
+            let up = self.link_up.notified();
+            tokio::pin!(up);
+            up.as_mut().enable();
+            {
+                let st = self.lock();
+                if st.shutdown {
+                    return Err(Error::Closed { written: false });
+                }
+                match &st.link {
+                    Link::Up => return Ok(()),
+                    Link::Down(reason) if !self.options.wait_for_reconnect => {
+                        return Err(self.reconnecting(reason.as_deref()))
+                    }
+                    Link::Down(_) => {}
+                }
+            }
+            up.await;
+        }
+    }
+
     /// Queues one request and waits for its replies (within `timeout`).
     pub(crate) async fn submit(
         &self,
@@ -191,20 +239,7 @@ impl ClientState {
             }
             if let Link::Down(reason) = &st.link {
                 if !self.options.wait_for_reconnect {
-                    return Err(Error::io(
-                        std::io::Error::new(
-                            std::io::ErrorKind::NotConnected,
-                            format!(
-                                "reconnecting to {}{}",
-                                self.current_addr(),
-                                reason
-                                    .as_deref()
-                                    .map(|r| format!(" after: {r}"))
-                                    .unwrap_or_default()
-                            ),
-                        ),
-                        false,
-                    ));
+                    return Err(self.reconnecting(reason.as_deref()));
                 }
             }
             id = st.next_id;
@@ -512,6 +547,7 @@ impl ClientState {
         }
         let wake = !st.out.is_empty();
         drop(st);
+        self.link_up.notify_waiters();
         if wake {
             self.writer_wake.notify_one();
         }

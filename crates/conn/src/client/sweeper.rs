@@ -1,12 +1,13 @@
-//! The task that fails requests whose deadline passed: one timer for the whole client
-//! instead of one per request.
+//! The task that fails requests whose deadline passed and closes dedicated connections
+//! left unused: one timer for the whole client instead of one per request.
 
 use std::sync::Arc;
 
 use super::shared::ClientState;
 
-/// Sleeps until the earliest deadline (or until a request with an earlier one arrives),
-/// fails what has expired, and so on until the client is dropped.
+/// Sleeps until the earliest deadline or idle expiry (or until a request with an earlier
+/// one arrives), fails what has expired, closes what sat unused, and so on until the
+/// client is dropped.
 pub(crate) async fn run(shared: Arc<ClientState>) {
     let mut next = None;
     loop {
@@ -22,6 +23,12 @@ pub(crate) async fn run(shared: Arc<ClientState>) {
         if shared.lock().shutdown {
             return;
         }
-        next = shared.expire(tokio::time::Instant::now());
+        let now = tokio::time::Instant::now();
+        let expired = shared.expire(now);
+        let idle = shared.dedicated.prune(now, &shared.current_addr());
+        next = match (expired, idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
