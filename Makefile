@@ -9,7 +9,7 @@ TOPOLOGY ?= standalone
 
 .PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench bench-peers redis-up clean
 
-## Debian's Redis packages (server, sentinel, cli/benchmark), only when missing.
+## Debian's Redis packages (server, sentinel, cli/benchmark) and ca-certificates, only when missing.
 deps: rust-deps
 	@if command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null; then \
 	  echo "deps: redis-server, redis-sentinel, redis-cli, redis-benchmark present"; \
@@ -20,6 +20,13 @@ deps: rust-deps
 	  echo "deps: installing Debian's redis-server redis-sentinel redis-tools"; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-sentinel redis-tools >/dev/null \
 	    || { echo "deps: apt-get could not install Redis" >&2; exit 1; }; \
+	fi
+	@# The platform's trusted roots, which TLS connections verify against by default.
+	@if [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "deps: installing Debian's ca-certificates"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ca-certificates >/dev/null \
+	    || { echo "deps: apt-get could not install ca-certificates" >&2; exit 1; }; \
 	fi
 
 ## rustfmt and clippy, when the toolchain lacks them.

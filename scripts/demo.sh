@@ -36,4 +36,16 @@ target/release/slotline topology --url "redis+cluster://$seeds"
 stop_topologies
 
 echo
+echo "### single node over TLS (certificates made for the run; rustls, verified against its CA)"
+start_topology standalone --tls
+addr=$(topology_nodes master)
+ca=$(topology_ca)
+"$EX/single_node" "rediss://$addr?ssl_ca_certs=$ca"
+echo "-- slotline --tls --cacert <ca> --url redis://$addr GET demo:greeting"
+target/release/slotline --tls --cacert "$ca" --url "redis://$addr" GET demo:greeting
+echo "-- the same without the CA is refused, and says why:"
+target/release/slotline --tls --url "redis://$addr" PING 2>&1 || true
+stop_topologies
+
+echo
 echo "demo done: every topology was torn down"

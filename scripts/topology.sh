@@ -34,3 +34,8 @@ topology_nodes() {
 topology_sentinels() {
   python3 -c 'import json,sys; print(",".join(json.loads(sys.argv[1]).get("sentinels",[])))' "$TOPO_JSON"
 }
+
+# The CA certificate of a TLS topology (started with --tls) in TOPO_JSON.
+topology_ca() {
+  python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tls"]["ca_cert"])' "$TOPO_JSON"
+}

@@ -534,3 +534,34 @@ fn topology_shows_the_slot_map() {
 mod bench;
 #[path = "cli/failures.rs"]
 mod failures;
+
+/// redis-cli's TLS flags: `--tls --cacert` (and `--cert --key` for a server that wants a
+/// client certificate) reach a TLS node; without the CA the refusal says why.
+#[test]
+fn tls_flags_like_redis_cli() {
+    let node = slotline_testbed::Standalone::builder()
+        .require_client_cert()
+        .start()
+        .unwrap();
+    let files = node.tls_files().unwrap();
+    let plain_url = format!("redis://{}", node.addr());
+    let (ca, cert, key) = (
+        files.ca_cert.to_string_lossy().into_owned(),
+        files.client_cert.to_string_lossy().into_owned(),
+        files.client_key.to_string_lossy().into_owned(),
+    );
+    let with_cert = [
+        "--url", &plain_url, "--tls", "--cacert", &ca, "--cert", &cert, "--key", &key,
+    ];
+    let mut set = with_cert.to_vec();
+    set.extend(["SET", "cli:tls", "on"]);
+    assert_eq!(slotline(&set).expect_ok("SET over TLS"), "OK\n");
+    let mut get = with_cert.to_vec();
+    get.extend(["GET", "cli:tls"]);
+    assert_eq!(slotline(&get).expect_ok("GET over TLS"), "\"on\"\n");
+    let err = slotline(&[
+        "--url", &plain_url, "--tls", "--cert", &cert, "--key", &key, "PING",
+    ])
+    .expect_failure("TLS without the CA");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+}

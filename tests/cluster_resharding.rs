@@ -143,18 +143,6 @@ async fn live_resharding_under_load_is_a_non_event() {
     assert!(stats.moved > 0 && stats.ask > 0, "{stats:?}");
 }
 
-/// The master serving `s`, and another master.
-fn owner_and_other(c: &Cluster, s: u16) -> (SocketAddr, SocketAddr) {
-    let source = c.slot_owner(s).unwrap();
-    let target = c
-        .masters()
-        .unwrap()
-        .into_iter()
-        .find(|m| *m != source)
-        .unwrap();
-    (source, target)
-}
-
 async fn client(c: &Cluster) -> ClusterClient {
     ClusterClient::connect(c.seed_addrs(), ClusterConfig::default())
         .await
@@ -165,7 +153,7 @@ async fn client(c: &Cluster) -> ClusterClient {
 async fn ask_is_followed_mid_migration_and_the_map_stays() {
     let c = Cluster::start().unwrap();
     let s = slot(b"ask");
-    let (source, target) = owner_and_other(&c, s);
+    let (source, target) = support::owner_and_other(&c, s);
     let cl = client(&c).await;
     let keys: Vec<String> = (0..20).map(|i| format!("{{ask}}:{i}")).collect();
     for (i, k) in keys.iter().enumerate() {
@@ -251,7 +239,7 @@ async fn ask_is_followed_mid_migration_and_the_map_stays() {
 async fn shard_channels_placed_mid_migration_follow_the_slot_and_moved() {
     let c = Arc::new(Cluster::start().unwrap());
     let s = slot(b"mid");
-    let (source, target) = owner_and_other(&c, s);
+    let (source, target) = support::owner_and_other(&c, s);
     let cl = client(&c).await;
     // A client that will not hear of the move before it subscribes.
     let stale = client(&c).await;

@@ -397,13 +397,7 @@ async fn a_held_blpop_follows_its_slot_and_its_master() {
     };
 
     // The slot moves.
-    let source = c.slot_owner(slot).unwrap();
-    let target: SocketAddr = c
-        .masters()
-        .unwrap()
-        .into_iter()
-        .find(|m| *m != source)
-        .unwrap();
+    let (source, target) = support::owner_and_other(&c, slot);
     let pop = held_pop("moved");
     wait_for("the BLPOP held by the owner", || blocked(source) == 1).await;
     let moving = c.clone();

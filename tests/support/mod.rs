@@ -304,6 +304,18 @@ impl Mode {
     }
 }
 
+/// The master serving `s`, and another master.
+pub(crate) fn owner_and_other(c: &Cluster, s: u16) -> (SocketAddr, SocketAddr) {
+    let source = c.slot_owner(s).unwrap();
+    let target = c
+        .masters()
+        .unwrap()
+        .into_iter()
+        .find(|m| *m != source)
+        .unwrap();
+    (source, target)
+}
+
 /// A loopback port nothing listens on (bound, then released).
 pub(crate) fn dead_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

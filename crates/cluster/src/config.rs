@@ -222,7 +222,10 @@ impl ClusterConfig {
             .collect();
         let mut config = ClusterConfig::default();
         let mut connection = ConnectionConfig::new(nodes[0].clone());
-        connection.tls = parsed.scheme.starts_with("rediss");
+        connection.tls = parsed
+            .scheme
+            .starts_with("rediss")
+            .then(|| Box::new(slotline_conn::TlsConfig::new()));
         connection.username = parsed.username.clone();
         connection.password = parsed.password.clone();
         parsed.apply_options(&mut connection, &["read_from"])?;

@@ -126,6 +126,7 @@ impl ClusterState {
             }
         };
         let own = own.as_ref();
+        let tls = self.config.connection.tls.is_some();
         let ask = |c: Cmd| async move {
             bump(&self.counters.topology_queries);
             match (shared, own) {
@@ -147,13 +148,13 @@ impl ClusterState {
                     self.slots_only.store(true, Ordering::Relaxed);
                 }
                 Frame::Error(_) => return Err(server_error(&reply)),
-                _ => return Topology::parse(TopologySource::Shards, &reply, addr),
+                _ => return Topology::parse(TopologySource::Shards, &reply, addr, tls),
             }
         }
         let reply = ask(cmd("CLUSTER").arg("SLOTS")).await?;
         if reply.is_error() {
             return Err(server_error(&reply));
         }
-        Topology::parse(TopologySource::Slots, &reply, addr)
+        Topology::parse(TopologySource::Slots, &reply, addr, tls)
     }
 }

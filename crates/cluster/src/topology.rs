@@ -97,8 +97,13 @@ fn as_slot(frame: &Frame) -> Option<u16> {
 impl Topology {
     /// Reads a `CLUSTER SHARDS` reply. `answered` is the node that sent it (for endpoints
     /// given as empty or null). Nodes whose `health` is not `online`, or whose endpoint is
-    /// `?`, are left out.
-    pub(crate) fn from_cluster_shards(reply: &Frame, answered: &Addr) -> Result<Topology> {
+    /// `?`, are left out. With `tls`, a node's `tls-port` is the one to use (its `port`
+    /// when it has none); without, its `port`.
+    pub(crate) fn from_cluster_shards(
+        reply: &Frame,
+        answered: &Addr,
+        tls: bool,
+    ) -> Result<Topology> {
         let shards = reply
             .as_array()
             .ok_or_else(|| bad("CLUSTER SHARDS", reply))?;
@@ -130,7 +135,7 @@ impl Topology {
                             .as_array()
                             .ok_or_else(|| bad("CLUSTER SHARDS nodes", value))?;
                         for node in nodes {
-                            if let Some(n) = shards_node(node, answered)? {
+                            if let Some(n) = shards_node(node, answered, tls)? {
                                 match n.role {
                                     Role::Master => info.master = Some(n),
                                     Role::Replica => info.replicas.push(n),
@@ -199,14 +204,16 @@ impl Topology {
         Ok(Topology { shards: out })
     }
 
-    /// Reads the reply of `source`.
+    /// Reads the reply of `source`, asked over TLS or not (`CLUSTER SLOTS` gives the port
+    /// of the asking connection's kind by itself).
     pub(crate) fn parse(
         source: TopologySource,
         reply: &Frame,
         answered: &Addr,
+        tls: bool,
     ) -> Result<Topology> {
         match source {
-            TopologySource::Shards => Topology::from_cluster_shards(reply, answered),
+            TopologySource::Shards => Topology::from_cluster_shards(reply, answered, tls),
             TopologySource::Slots => Topology::from_cluster_slots(reply, answered),
         }
     }
@@ -223,17 +230,18 @@ impl Topology {
 }
 
 /// One node of a `CLUSTER SHARDS` shard: a flat list of field names and values.
-fn shards_node(node: &Frame, answered: &Addr) -> Result<Option<NodeInfo>> {
+fn shards_node(node: &Frame, answered: &Addr, tls: bool) -> Result<Option<NodeInfo>> {
     let fields = node
         .as_array()
         .ok_or_else(|| bad("CLUSTER SHARDS node", node))?;
-    let (mut id, mut port, mut endpoint, mut ip, mut role, mut health) =
-        (None, None, None, None, None, None);
+    let (mut id, mut plain_port, mut tls_port, mut endpoint, mut ip, mut role, mut health) =
+        (None, None, None, None, None, None, None);
     for pair in fields.chunks(2) {
         let [name, value] = pair else { break };
         match name.as_str() {
             Some("id") => id = value.as_str().map(str::to_string),
-            Some("port") => port = as_port(value),
+            Some("port") => plain_port = as_port(value).filter(|p| *p != 0),
+            Some("tls-port") => tls_port = as_port(value).filter(|p| *p != 0),
             Some("endpoint") => endpoint = Some(value),
             Some("ip") => ip = Some(value),
             Some("role") => role = value.as_str(),
@@ -249,7 +257,11 @@ fn shards_node(node: &Frame, answered: &Addr) -> Result<Option<NodeInfo>> {
         Some("replica") | Some("slave") => Role::Replica,
         _ => return Ok(None),
     };
-    let Some(port) = port.filter(|p| *p != 0) else {
+    let port = match tls {
+        true => tls_port.or(plain_port),
+        false => plain_port.or(tls_port),
+    };
+    let Some(port) = port else {
         return Ok(None);
     };
     let Some(host) = endpoint_host(endpoint.or(ip), answered) else {

@@ -82,7 +82,7 @@ fn cluster_shards_endpoint_rules() {
             ]),
         ]),
     ]);
-    let topo = Topology::from_cluster_shards(&reply, &answered).unwrap();
+    let topo = Topology::from_cluster_shards(&reply, &answered, false).unwrap();
     assert_eq!(topo.shards.len(), 2);
     let first = &topo.shards[0];
     assert_eq!(first.slots, vec![(0, 99), (200, 300)]);
@@ -158,7 +158,7 @@ fn cluster_slots_groups_ranges_by_master() {
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     let a = Addr::tcp("h", 1);
-    assert!(Topology::from_cluster_shards(&Frame::Integer(1), &a).is_err());
+    assert!(Topology::from_cluster_shards(&Frame::Integer(1), &a, false).is_err());
     assert!(Topology::from_cluster_slots(&Frame::Array(vec![Frame::Integer(1)]), &a).is_err());
     let weird = Frame::Array(vec![Frame::Array(vec![
         Frame::Integer(0),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use slotline_resp::Limits;
 
+use crate::tls::TlsConfig;
 use crate::url::RedisUrl;
 use crate::{Error, Result};
 
@@ -97,8 +98,8 @@ pub struct ConnectionConfig {
     pub tcp_user_timeout: Option<Duration>,
     /// Send `READONLY` after connecting, so that a cluster replica serves reads.
     pub readonly: bool,
-    /// Whether TLS was asked for (`rediss://`). Not built in yet: connecting fails clearly.
-    pub tls: bool,
+    /// TLS settings (`rediss://`); `None`: plaintext.
+    pub tls: Option<Box<TlsConfig>>,
     /// Bounds on what the server's replies may make the decoder hold.
     pub limits: Limits,
 }
@@ -117,7 +118,7 @@ impl ConnectionConfig {
             tcp_keepalive: Some(Duration::from_secs(30)),
             tcp_user_timeout: Some(Duration::from_secs(30)),
             readonly: false,
-            tls: false,
+            tls: None,
             limits: Limits::default(),
         }
     }
@@ -164,6 +165,12 @@ impl ConnectionConfig {
         self
     }
 
+    /// With TLS as `tls` says (see [`TlsConfig`]).
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(Box::new(tls));
+        self
+    }
+
     /// The same settings for another address (used by routers that learn addresses).
     pub fn for_addr(&self, addr: Addr) -> Self {
         ConnectionConfig {
@@ -174,9 +181,9 @@ impl ConnectionConfig {
 
     /// Checks what can be checked before connecting.
     pub fn validate(&self) -> Result<()> {
-        if self.tls {
+        if self.tls.is_some() && matches!(self.addr, Addr::Unix(_)) {
             return Err(Error::Config(
-                "TLS (rediss://) is not built in yet: use redis:// or a TLS tunnel".into(),
+                "TLS over a Unix socket is not supported: use redis+unix:// without TLS".into(),
             ));
         }
         if self.username.is_some() && self.password.is_none() {

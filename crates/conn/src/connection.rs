@@ -66,7 +66,11 @@ impl Connection {
                 "handshake",
                 io.exchange(|out| setup.encode(out), setup.reply_count()),
             )
-            .await?;
+            .await
+            .map_err(|e| match config.tls {
+                Some(_) => crate::tls::setup_error(e),
+                None => e,
+            })?;
             check_handshake(replies)?;
         }
         Ok(Connection {
@@ -153,6 +157,8 @@ impl Io {
             .write_all(&self.out)
             .await
             .map_err(|e| Error::io(e, true))?;
+        // Through TLS the last record may still be in the session.
+        self.stream.flush().await.map_err(|e| Error::io(e, true))?;
         let mut replies = Vec::with_capacity(want);
         while !self.inbox.fill(&mut replies, want)? {
             self.inbox.reserve();
@@ -160,9 +166,9 @@ impl Io {
                 .stream
                 .read_buf(&mut self.inbox.buf)
                 .await
-                .map_err(|e| Error::io(e, true))?;
+                .map_err(|e| self.inbox.ended(Some(e)))?;
             if n == 0 {
-                return Err(Error::Closed { written: true });
+                return Err(self.inbox.ended(None));
             }
         }
         Ok(replies)

@@ -38,6 +38,7 @@ mod script;
 pub mod shard;
 mod socket;
 mod stream;
+pub mod tls;
 pub mod url;
 
 pub use args::ToArgs;
@@ -61,3 +62,4 @@ pub use retry::{random_unit, RetryPolicy};
 pub use scan::{ScanCursor, ScanOptions, ScanState, ScanStream};
 pub use script::{Script, ScriptCall};
 pub use slotline_resp::{Frame, ReadReply, Reply, ReplyKind, ReplyRef};
+pub use tls::TlsConfig;

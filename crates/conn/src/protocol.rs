@@ -16,6 +16,10 @@ pub(crate) const READ_CHUNK: usize = 16 * 1024;
 pub(crate) struct Inbox {
     pub(crate) buf: BytesMut,
     decoder: Decoder,
+    /// Whether any reply came on this connection.
+    answered: bool,
+    /// Whether the connection is plaintext (no TLS).
+    plaintext: bool,
 }
 
 impl Inbox {
@@ -23,19 +27,48 @@ impl Inbox {
         Inbox {
             buf: BytesMut::with_capacity(READ_CHUNK),
             decoder: Decoder::with_limits(config.limits),
+            answered: false,
+            plaintext: config.tls.is_none(),
+        }
+    }
+
+    /// The error for a connection the server ended (`error` `None`) or broke after a
+    /// request was sent. A plaintext connection ended before any answer is most often one
+    /// to a port that speaks TLS: the error says so.
+    pub(crate) fn ended(&self, error: Option<std::io::Error>) -> Error {
+        if self.plaintext && !self.answered && self.buf.is_empty() {
+            let kind = error
+                .as_ref()
+                .map_or(std::io::ErrorKind::UnexpectedEof, std::io::Error::kind);
+            return Error::io(
+                std::io::Error::new(
+                    kind,
+                    "the server ended the connection before answering anything \
+                     (if this port speaks TLS, use rediss://)",
+                ),
+                true,
+            );
+        }
+        match error {
+            Some(e) => Error::io(e, true),
+            None => Error::Closed { written: true },
         }
     }
 
     /// The next complete reply, if one is buffered.
     #[inline]
     pub(crate) fn next_frame(&mut self) -> Result<Option<Frame>> {
-        Ok(self.decoder.decode(&mut self.buf)?)
+        let frame = self.decoder.decode(&mut self.buf)?;
+        self.answered |= frame.is_some();
+        Ok(frame)
     }
 
     /// The next complete reply, if one is buffered, kept in its bytes (read through views).
     #[inline]
     pub(crate) fn next_reply(&mut self) -> Result<Option<Reply>> {
-        Ok(self.decoder.decode_reply(&mut self.buf)?)
+        let reply = self.decoder.decode_reply(&mut self.buf)?;
+        self.answered |= reply.is_some();
+        Ok(reply)
     }
 
     /// Moves buffered replies into `out` until it holds `want`; true when it does.
@@ -65,8 +98,8 @@ impl Inbox {
     }
 }
 
-/// The commands that set a new connection up (`AUTH`, `SELECT`, `CLIENT SETNAME`), sent as
-/// one pipeline; `None` when there is nothing to set up.
+/// The commands that set a new connection up (`AUTH`, `SELECT`, `CLIENT SETNAME`, a
+/// `PING` over TLS), sent as one pipeline; `None` when there is nothing to set up.
 pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
     let mut p = Pipeline::new();
     match (&config.username, &config.password) {
@@ -86,6 +119,11 @@ pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
     }
     if config.readonly {
         p.add(cmd("READONLY"));
+    }
+    if p.is_empty() && config.tls.is_some() {
+        // A TLS 1.3 server refuses a client (no certificate, a revoked one) only after the
+        // handshake, in its first record: one round trip at connect says so there.
+        p.add(cmd("PING"));
     }
     (!p.is_empty()).then_some(p)
 }

@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::client::TlsStream;
 
 use crate::config::{Addr, ConnectionConfig};
 use crate::socket::tune_tcp;
@@ -40,9 +41,31 @@ impl From<UnixStream> for Stream {
 }
 
 impl Stream {
-    /// Connects to `config.addr` (every resolved address in turn), within the connect
-    /// timeout.
+    /// A TLS stream over `tcp`, with a second handle on the socket (`sock`) to shut it down
+    /// or peek at it from either half.
+    fn tls(tls: TlsStream<TcpStream>, sock: socket2::Socket) -> Stream {
+        let (r, w) = tokio::io::split(tls);
+        Stream {
+            rd: ReadHalf::Tls(r),
+            wr: WriteHalf::Tls {
+                io: tokio::sync::Mutex::new(w),
+                sock,
+            },
+        }
+    }
+
+    /// Connects to `config.addr` (every resolved address in turn), then, with TLS, makes
+    /// the handshake, all within the connect timeout.
     pub(crate) async fn connect(config: &ConnectionConfig) -> Result<Stream> {
+        let tls = match (&config.tls, &config.addr) {
+            (Some(tls), Addr::Tcp { host, .. }) => Some((
+                tokio_rustls::TlsConnector::from(tls.client_config()?),
+                tls.name_for(host)?,
+            )),
+            _ => None,
+        };
+        // Set once the TCP connection is up, to tell which step a timeout cut.
+        let handshaking = std::sync::atomic::AtomicBool::new(false);
         let attempt = async {
             match &config.addr {
                 Addr::Tcp { host, port } => {
@@ -51,7 +74,15 @@ impl Stream {
                         match TcpStream::connect(addr).await {
                             Ok(tcp) => {
                                 tune_tcp(socket2::SockRef::from(&tcp), config)?;
-                                return Ok(Stream::from(tcp));
+                                let Some((connector, name)) = &tls else {
+                                    return Ok(Stream::from(tcp));
+                                };
+                                let sock = socket2::SockRef::from(&tcp).try_clone()?;
+                                handshaking.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return match connector.connect(name.clone(), tcp).await {
+                                    Ok(tls) => Ok(Stream::tls(tls, sock)),
+                                    Err(e) => Err(crate::tls::handshake_error(&e)),
+                                };
                             }
                             Err(e) => last = Some(e),
                         }
@@ -72,7 +103,11 @@ impl Stream {
                 Err(_) => {
                     return Err(Error::Timeout {
                         after: limit,
-                        what: "connect",
+                        what: if handshaking.load(std::sync::atomic::Ordering::Relaxed) {
+                            crate::tls::HANDSHAKE_UNANSWERED
+                        } else {
+                            "connect"
+                        },
                         written: false,
                     })
                 }
@@ -98,10 +133,7 @@ impl Stream {
     /// of the socket now (one `recv` with `MSG_PEEK`, which takes nothing): for a
     /// connection that sat unused.
     pub(crate) fn is_quiet(&self) -> bool {
-        let sock = match &self.rd {
-            ReadHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
-            ReadHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
-        };
+        let sock = self.wr.sock();
         let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
         // The socket is non-blocking: "would block" means open, with nothing to read.
         matches!(sock.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
@@ -119,6 +151,7 @@ impl Stream {
 pub(crate) enum ReadHalf {
     Tcp(tokio::net::tcp::OwnedReadHalf),
     Unix(tokio::net::unix::OwnedReadHalf),
+    Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
 }
 
 /// The write half of a [`Stream`].
@@ -126,34 +159,53 @@ pub(crate) enum ReadHalf {
 pub(crate) enum WriteHalf {
     Tcp(tokio::net::tcp::OwnedWriteHalf),
     Unix(tokio::net::unix::OwnedWriteHalf),
+    /// TLS: writes go through the session (behind a lock, for writers that take turns);
+    /// `sock` is the socket under it.
+    Tls {
+        io: tokio::sync::Mutex<tokio::io::WriteHalf<TlsStream<TcpStream>>>,
+        sock: socket2::Socket,
+    },
 }
 
 impl WriteHalf {
+    /// The socket itself, for calls that bypass the stream (shutdown, peek).
+    fn sock(&self) -> socket2::SockRef<'_> {
+        match self {
+            WriteHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
+            WriteHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
+            WriteHalf::Tls { sock, .. } => socket2::SockRef::from(sock),
+        }
+    }
+
     /// Shuts the socket down both ways at once, without waiting: the server sees the
     /// connection end and drops whatever the client left waiting there.
     pub(crate) fn shut_down(&self) {
-        let sock = match self {
-            WriteHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
-            WriteHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
-        };
         // Already shut or reset by the peer: nothing is left to end.
-        let _ = sock.shutdown(std::net::Shutdown::Both);
+        let _ = self.sock().shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Whether [`try_write`](WriteHalf::try_write) can write at all (not through TLS,
+    /// whose session must be written under its lock, by the writer task).
+    pub(crate) fn can_try_write(&self) -> bool {
+        !matches!(self, WriteHalf::Tls { .. })
     }
 
     /// Writes what the socket takes now, without waiting (`WouldBlock` when it takes
-    /// nothing).
+    /// nothing, and always through TLS).
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             WriteHalf::Tcp(s) => s.try_write(buf),
             WriteHalf::Unix(s) => s.try_write(buf),
+            WriteHalf::Tls { .. } => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 
     /// Waits until the socket may take more bytes.
-    pub(crate) async fn writable(&self) -> io::Result<()> {
+    async fn writable(&self) -> io::Result<()> {
         match self {
             WriteHalf::Tcp(s) => s.writable().await,
             WriteHalf::Unix(s) => s.writable().await,
+            WriteHalf::Tls { .. } => Ok(()),
         }
     }
 
@@ -164,6 +216,13 @@ impl WriteHalf {
         mut buf: &[u8],
         io: &crate::client::IoCounters,
     ) -> io::Result<()> {
+        if let WriteHalf::Tls { io: tls, .. } = self {
+            use tokio::io::AsyncWriteExt;
+            io.count_write();
+            let mut tls = tls.lock().await;
+            tls.write_all(buf).await?;
+            return tls.flush().await;
+        }
         while !buf.is_empty() {
             io.count_write();
             match self.try_write(buf) {
@@ -186,6 +245,7 @@ impl AsyncRead for ReadHalf {
         match self.get_mut() {
             ReadHalf::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             ReadHalf::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            ReadHalf::Tls(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -199,6 +259,7 @@ impl AsyncWrite for WriteHalf {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             WriteHalf::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            WriteHalf::Tls { io, .. } => Pin::new(io.get_mut()).poll_write(cx, buf),
         }
     }
 
@@ -206,6 +267,7 @@ impl AsyncWrite for WriteHalf {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_flush(cx),
             WriteHalf::Unix(s) => Pin::new(s).poll_flush(cx),
+            WriteHalf::Tls { io, .. } => Pin::new(io.get_mut()).poll_flush(cx),
         }
     }
 
@@ -213,6 +275,7 @@ impl AsyncWrite for WriteHalf {
         match self.get_mut() {
             WriteHalf::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             WriteHalf::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            WriteHalf::Tls { io, .. } => Pin::new(io.get_mut()).poll_shutdown(cx),
         }
     }
 }

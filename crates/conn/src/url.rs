@@ -3,19 +3,20 @@
 //! | form | meaning |
 //! |---|---|
 //! | `redis://[[user]:pass@]host[:port][/db][?opts]` | TCP (port 6379 by default) |
-//! | `rediss://...` | TLS: parsed, refused at connect time until TLS is built in |
+//! | `rediss://...` | TLS (see [`TLS_OPTIONS`] and [`TlsConfig`]) |
 //! | `redis+unix:///path/to.sock[?db=N&password=..]` (or `unix://`) | Unix socket |
 //! | `redis+sentinel://[[user]:pass@]h1:p1,h2:p2/service[/db][?role=replica]` | read by `slotline-sentinel` |
 //! | `redis+cluster://[[user]:pass@]h1:p1,h2:p2` | read by `slotline-cluster` |
 //!
 //! User and password are percent-decoded. Options: `db`, `password`, `username`,
 //! `client_name` (or `name`), `connect_timeout`, `response_timeout`, `tcp_keepalive`,
-//! `tcp_user_timeout`; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
+//! `tcp_user_timeout`, and with `rediss` the [`TLS_OPTIONS`]; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
 //! Unknown options are refused, so a typo does not pass silently.
 
 use std::time::Duration;
 
 use crate::config::{Addr, ConnectionConfig, DEFAULT_PORT};
+use crate::tls::TlsConfig;
 use crate::{Error, Result};
 
 /// A URL split into its parts, before any mode-specific reading.
@@ -154,7 +155,7 @@ impl RedisUrl {
             }
         };
         let mut config = ConnectionConfig::new(addr);
-        config.tls = self.scheme == "rediss";
+        config.tls = (self.scheme == "rediss").then(|| Box::new(TlsConfig::new()));
         config.username = self.username.clone();
         config.password = self.password.clone();
         if !matches!(config.addr, Addr::Unix(_)) {
@@ -169,6 +170,7 @@ impl RedisUrl {
     /// `extra` are left for the caller (e.g. `role` for sentinel URLs); any other name is an
     /// error.
     pub fn apply_options(&self, config: &mut ConnectionConfig, extra: &[&str]) -> Result<()> {
+        self.apply_tls_options(config)?;
         for (key, value) in &self.query {
             let bad =
                 |what: &str| Error::Config(format!("invalid URL option {key}={value:?}: {what}"));
@@ -195,10 +197,63 @@ impl RedisUrl {
                 "tcp_user_timeout" => {
                     config.tcp_user_timeout = parse_duration(value).map_err(|e| bad(&e))?
                 }
+                tls if TLS_OPTIONS.contains(&tls) => {}
                 other if extra.contains(&other) => {}
                 _ => return Err(bad("unknown option")),
             }
         }
+        Ok(())
+    }
+
+    /// Applies the `ssl_*` options (redis-py's names) to `config.tls`; refused on a URL
+    /// without TLS.
+    fn apply_tls_options(&self, config: &mut ConnectionConfig) -> Result<()> {
+        let given: Vec<&(String, String)> = self
+            .query
+            .iter()
+            .filter(|(k, _)| TLS_OPTIONS.contains(&k.as_str()))
+            .collect();
+        let Some((first, _)) = given.first() else {
+            return Ok(());
+        };
+        let Some(mut tls) = config.tls.take().map(|boxed| *boxed) else {
+            return Err(Error::Config(format!(
+                "URL option {first} needs TLS: use rediss:// (or rediss+sentinel://, rediss+cluster://)"
+            )));
+        };
+        let (mut cert, mut key) = (None, None);
+        for (k, value) in given {
+            let bad =
+                |what: &str| Error::Config(format!("invalid URL option {k}={value:?}: {what}"));
+            match k.as_str() {
+                "ssl_ca_certs" => tls = tls.with_ca_file(value),
+                "ssl_certfile" => cert = Some(value.clone()),
+                "ssl_keyfile" => key = Some(value.clone()),
+                "ssl_server_name" => tls = tls.with_server_name(value),
+                "ssl_cert_reqs" => match value.as_str() {
+                    "none" => tls = tls.insecure_no_verify(),
+                    "required" => {}
+                    _ => return Err(bad("expected none or required")),
+                },
+                _ => match value.as_str() {
+                    // ssl_check_hostname
+                    "false" | "no" | "0" => tls = tls.without_hostname_check(),
+                    "true" | "yes" | "1" => {}
+                    _ => return Err(bad("expected true or false")),
+                },
+            }
+        }
+        match (cert, key) {
+            (Some(cert), Some(key)) => tls = tls.with_client_cert(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(Error::Config(
+                    "ssl_certfile and ssl_keyfile go together (a client certificate and its key)"
+                        .into(),
+                ))
+            }
+        }
+        config.tls = Some(Box::new(tls));
         Ok(())
     }
 
@@ -222,6 +277,19 @@ impl ConnectionConfig {
         Ok(())
     }
 }
+
+/// The TLS options of a URL, with redis-py's names: `ssl_ca_certs` (CA file),
+/// `ssl_certfile` and `ssl_keyfile` (client certificate), `ssl_cert_reqs=none` (no
+/// verification), `ssl_check_hostname=false`, and `ssl_server_name` (SNI and the name
+/// checked).
+pub const TLS_OPTIONS: [&str; 6] = [
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+    "ssl_server_name",
+];
 
 /// Reads `/N` (or nothing) as a database index.
 pub fn parse_db_path(path: &str) -> Result<i64> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use slotline_conn::{Addr, ClientOptions, ConnectionConfig, RetryPolicy};
+use slotline_conn::{Addr, ClientOptions, ConnectionConfig, RetryPolicy, TlsConfig};
 
 use crate::{Error, Result};
 
@@ -43,6 +43,9 @@ pub struct SentinelConfig {
     pub sentinel_username: Option<String>,
     /// Password on the sentinels (`requirepass` of the sentinels), if any.
     pub sentinel_password: Option<String>,
+    /// TLS to the sentinels (`None`: plaintext). The data nodes' TLS is
+    /// [`node`](SentinelConfig::node)'s; `rediss+sentinel://` sets both.
+    pub sentinel_tls: Option<TlsConfig>,
     /// Longest wait for a TCP connection (and handshake) to a sentinel, and for the
     /// `ROLE` check of a node it names (default 300 ms).
     pub connect_timeout: Duration,
@@ -79,6 +82,7 @@ impl Default for SentinelConfig {
         SentinelConfig {
             sentinel_username: None,
             sentinel_password: None,
+            sentinel_tls: None,
             connect_timeout: Duration::from_millis(300),
             response_timeout: Duration::from_millis(300),
             node: ConnectionConfig::new(Addr::tcp("127.0.0.1", slotline_conn::DEFAULT_PORT)),
@@ -115,6 +119,12 @@ impl SentinelConfig {
     ) -> Self {
         self.sentinel_username = Some(username.into());
         self.sentinel_password = Some(password.into());
+        self
+    }
+
+    /// With TLS to the sentinels as `tls` says (`None`: plaintext).
+    pub fn with_sentinel_tls(mut self, tls: Option<TlsConfig>) -> Self {
+        self.sentinel_tls = tls;
         self
     }
 
@@ -165,6 +175,7 @@ impl SentinelConfig {
             (None, Some(password)) => config = config.with_password(password),
             _ => {}
         }
+        config.tls = self.sentinel_tls.clone().map(Box::new);
         config
     }
 

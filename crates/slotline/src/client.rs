@@ -81,11 +81,11 @@ impl Client {
     /// client), or over the cluster (see [`PubSub`](crate::PubSub)).
     pub async fn pubsub(&self) -> Result<crate::PubSub> {
         Ok(match self {
-            Client::Node(c) => crate::PubSub::Node(
+            Client::Node(c) => crate::PubSub::Node(Box::new(
                 slotline_conn::PubSub::connect(c.config().for_addr(c.addr())).await?,
-            ),
-            Client::SentinelMaster(c) => crate::PubSub::Node(c.pubsub().await?),
-            Client::SentinelReplica(c) => crate::PubSub::Node(c.pubsub().await?),
+            )),
+            Client::SentinelMaster(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
+            Client::SentinelReplica(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
             Client::Cluster(c) => crate::PubSub::Cluster(c.pubsub().await?),
         })
     }

@@ -28,7 +28,7 @@ use slotline_conn::{Message, Result, ToArgs};
 #[non_exhaustive]
 pub enum PubSub {
     /// On one node.
-    Node(slotline_conn::PubSub),
+    Node(Box<slotline_conn::PubSub>),
     /// Over a cluster.
     Cluster(ClusterPubSub),
 }
@@ -89,7 +89,7 @@ impl futures_core::Stream for PubSub {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
         match self.get_mut() {
-            PubSub::Node(p) => Pin::new(p).poll_next(cx),
+            PubSub::Node(p) => Pin::new(&mut **p).poll_next(cx),
             PubSub::Cluster(p) => Pin::new(p).poll_next(cx),
         }
     }

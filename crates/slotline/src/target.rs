@@ -1,7 +1,7 @@
 //! What a URL names: one node, a sentinel-managed service, or a cluster.
 
 use slotline_conn::url::{parse_db_path, RedisUrl};
-use slotline_conn::{Addr, ConnectionConfig, Error, Result, DEFAULT_PORT};
+use slotline_conn::{Addr, ConnectionConfig, Error, Result, TlsConfig, DEFAULT_PORT};
 use slotline_sentinel::{SentinelConfig, DEFAULT_SENTINEL_PORT};
 
 /// The deployment a URL names, with everything needed to connect to it.
@@ -72,12 +72,20 @@ fn sentinel_target(url: RedisUrl) -> Result<Target> {
         .to_string();
     let mut node = ConnectionConfig::new(Addr::tcp("127.0.0.1", DEFAULT_PORT));
     node.db = parse_db_path(parts.next().unwrap_or(""))?;
-    node.tls = url.scheme.starts_with("rediss");
+    node.tls = url
+        .scheme
+        .starts_with("rediss")
+        .then(|| Box::new(TlsConfig::new()));
     node.username = url.username.clone();
     node.password = url.password.clone();
     url.apply_options(
         &mut node,
-        &["role", "sentinel_password", "sentinel_username"],
+        &[
+            "role",
+            "sentinel_password",
+            "sentinel_username",
+            "sentinel_tls",
+        ],
     )?;
     if node.username.is_some() && node.password.is_none() {
         return Err(bad(
@@ -89,7 +97,15 @@ fn sentinel_target(url: RedisUrl) -> Result<Target> {
         "replica" | "slave" => true,
         other => return Err(bad(&format!("role={other:?} (expected master or replica)"))),
     };
-    let mut config = SentinelConfig::default().with_node_config(node);
+    // TLS to the sentinels as to the data nodes, unless `sentinel_tls=off`.
+    let sentinel_tls = match url.option("sentinel_tls").unwrap_or("on") {
+        "on" | "yes" | "true" => node.tls.as_deref().cloned(),
+        "off" | "no" | "false" => None,
+        other => return Err(bad(&format!("sentinel_tls={other:?} (expected on or off)"))),
+    };
+    let mut config = SentinelConfig::default()
+        .with_node_config(node)
+        .with_sentinel_tls(sentinel_tls);
     match (
         url.option("sentinel_username"),
         url.option("sentinel_password"),

@@ -78,6 +78,7 @@ mod replication;
 mod sentinel;
 mod standalone;
 mod sys;
+pub mod tls;
 mod topology;
 mod wait;
 pub mod wire;
@@ -90,6 +91,7 @@ pub use replication::{Replication, ReplicationBuilder};
 pub use sentinel::{SentinelBuilder, SentinelTopology, DEFAULT_SERVICE};
 pub use standalone::{AclUser, Standalone, StandaloneBuilder};
 pub use sys::pid_alive;
+pub use tls::{ServerCert, TlsFiles};
 pub use topology::{
     Description, NodeInfo, Role, ENV_CLUSTER, ENV_PASSWORD, ENV_REPLICATION, ENV_SENTINEL,
     ENV_SENTINEL_PASSWORD, ENV_SENTINEL_SERVICE, ENV_STANDALONE,

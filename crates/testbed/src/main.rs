@@ -10,12 +10,14 @@ use signal_hook::iterator::Signals;
 use slotline_testbed::{Cluster, Replication, SentinelTopology, Standalone, Topology};
 
 const USAGE: &str = "usage: slotline-testbed up <standalone|replication|sentinel|cluster> [--json]
-         [--replicas N] [--masters N] [--requirepass PASSWORD]
+         [--replicas N] [--masters N] [--requirepass PASSWORD] [--tls]
 
 Starts the topology on 127.0.0.1, prints one line when it is ready (with --json:
-{\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..}),
+{\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..,\"tls\":..}),
 and runs until SIGINT/SIGTERM, then stops every process and removes its files.
---replicas: replicas (replication, sentinel) or replicas per master (cluster).";
+--replicas: replicas (replication, sentinel) or replicas per master (cluster).
+--tls: TLS only (replication, the cluster bus and sentinels too), with a CA, server and
+client certificates made for the run; --json prints their paths under \"tls\".";
 
 struct Options {
     topology: String,
@@ -23,6 +25,7 @@ struct Options {
     replicas: Option<usize>,
     masters: Option<usize>,
     requirepass: Option<String>,
+    tls: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -39,6 +42,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         replicas: None,
         masters: None,
         requirepass: None,
+        tls: false,
     };
     let number = |v: Option<&String>, name: &str| -> Result<usize, String> {
         v.and_then(|v| v.parse().ok())
@@ -47,6 +51,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--json" => opts.json = true,
+            "--tls" => opts.tls = true,
             "--replicas" => opts.replicas = Some(number(it.next(), "--replicas")?),
             "--masters" => opts.masters = Some(number(it.next(), "--masters")?),
             "--requirepass" => {
@@ -68,6 +73,9 @@ fn start(o: &Options) -> slotline_testbed::Result<Topology> {
     Ok(match o.topology.as_str() {
         "standalone" => {
             let mut b = Standalone::builder().local();
+            if o.tls {
+                b = b.tls();
+            }
             if let Some(p) = &o.requirepass {
                 b = b.requirepass(p);
             }
@@ -75,6 +83,9 @@ fn start(o: &Options) -> slotline_testbed::Result<Topology> {
         }
         "replication" => {
             let mut b = Replication::builder().local();
+            if o.tls {
+                b = b.tls();
+            }
             if let Some(n) = o.replicas {
                 b = b.replicas(n);
             }
@@ -85,6 +96,9 @@ fn start(o: &Options) -> slotline_testbed::Result<Topology> {
         }
         "sentinel" => {
             let mut b = SentinelTopology::builder().local();
+            if o.tls {
+                b = b.tls();
+            }
             if let Some(n) = o.replicas {
                 b = b.replicas(n);
             }
@@ -95,6 +109,9 @@ fn start(o: &Options) -> slotline_testbed::Result<Topology> {
         }
         "cluster" => {
             let mut b = Cluster::builder().local();
+            if o.tls {
+                b = b.tls();
+            }
             if let Some(n) = o.masters {
                 b = b.masters(n);
             }

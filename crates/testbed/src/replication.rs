@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::info;
 use crate::process::{quote, Kind, Process, Spec, TopoDir};
+use crate::tls::{TlsFiles, TlsRequest};
 use crate::topology::{self, Description, NodeInfo, Role, ENV_PASSWORD, ENV_REPLICATION};
 use crate::wait::{poll_until, Poll};
 use crate::wire::{self, Auth, Conn};
@@ -18,6 +19,7 @@ pub struct ReplicationBuilder {
     config: Vec<String>,
     timeout: Duration,
     local: bool,
+    tls: TlsRequest,
 }
 
 impl Default for ReplicationBuilder {
@@ -28,6 +30,7 @@ impl Default for ReplicationBuilder {
             config: Vec::new(),
             timeout: topology::READY_TIMEOUT,
             local: false,
+            tls: TlsRequest::default(),
         }
     }
 }
@@ -57,6 +60,14 @@ impl ReplicationBuilder {
         self
     }
 
+    /// Serves TLS only, replication too (`tls-replication yes`), with certificates made
+    /// for this topology (see [`Replication::tls_files`]).
+    pub fn tls(mut self) -> Self {
+        self.tls.on = true;
+        self.local = true;
+        self
+    }
+
     /// Always start locally, even when `SLOTLINE_TEST_REPLICATION` is set.
     pub fn local(mut self) -> Self {
         self.local = true;
@@ -77,6 +88,7 @@ impl ReplicationBuilder {
             }
         }
         let dir = TopoDir::new("replication")?;
+        let tls = self.tls.setup(dir.path())?;
         let auth = self.requirepass.clone().map(Auth::password);
         let mut base = Vec::new();
         if let Some(p) = &self.requirepass {
@@ -89,6 +101,7 @@ impl ReplicationBuilder {
             config: base.clone(),
             auth: auth.clone(),
             cluster: false,
+            tls: tls.clone(),
         };
         let master = Process::start(&master_spec, dir.path(), self.timeout)?;
         let mut replica_config = base;
@@ -106,6 +119,7 @@ impl ReplicationBuilder {
             master: nodes[0].addr(),
             replicas: nodes[1..].iter().map(Process::addr).collect(),
             auth,
+            tls: tls.map(|t| t.files),
             nodes,
             _dir: Some(dir),
         })
@@ -160,6 +174,7 @@ pub struct Replication {
     master: SocketAddr,
     replicas: Vec<SocketAddr>,
     auth: Option<Auth>,
+    tls: Option<TlsFiles>,
     // Field order matters: processes die before the directory goes.
     nodes: Vec<Process>,
     _dir: Option<TopoDir>,
@@ -187,6 +202,7 @@ impl Replication {
             master,
             replicas,
             auth,
+            tls: None,
             nodes: Vec::new(),
             _dir: None,
         })
@@ -207,9 +223,14 @@ impl Replication {
         &self.replicas
     }
 
-    /// `redis://[:password@]addr` for a node.
+    /// `redis://[:password@]addr` for a node (`rediss://...?ssl_ca_certs=..` with TLS).
     pub fn url_for(&self, addr: SocketAddr) -> String {
-        topology::url(addr, self.auth.as_ref())
+        topology::node_url(addr, self.auth.as_ref(), self.tls.as_ref())
+    }
+
+    /// The CA, server and client certificate files of a TLS topology.
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The `requirepass` credentials, if any.
@@ -299,6 +320,7 @@ impl Replication {
             nodes,
             sentinels: Vec::new(),
             service: None,
+            tls: self.tls.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::process::{quote, Kind, Process, Spec, TopoDir};
+use crate::tls::{ServerCert, TlsFiles, TlsRequest};
 use crate::topology::{self, Description, NodeInfo, Role, ENV_PASSWORD, ENV_STANDALONE};
 use crate::wire::{Auth, Conn};
 
@@ -36,6 +37,7 @@ pub struct StandaloneBuilder {
     config: Vec<String>,
     timeout: Duration,
     local: bool,
+    tls: TlsRequest,
 }
 
 impl Default for StandaloneBuilder {
@@ -46,6 +48,7 @@ impl Default for StandaloneBuilder {
             config: Vec::new(),
             timeout: topology::READY_TIMEOUT,
             local: false,
+            tls: TlsRequest::default(),
         }
     }
 }
@@ -84,6 +87,26 @@ impl StandaloneBuilder {
         self
     }
 
+    /// Serves TLS only (plaintext off), with a CA, server and client certificates made
+    /// for this node (see [`Standalone::tls_files`]); clients may show a certificate.
+    pub fn tls(mut self) -> Self {
+        self.tls.on = true;
+        self.local = true;
+        self
+    }
+
+    /// [`tls`](Self::tls) with the server certificate made as `cert` says.
+    pub fn tls_server_cert(mut self, cert: ServerCert) -> Self {
+        self.tls.server = Some(cert);
+        self.tls()
+    }
+
+    /// [`tls`](Self::tls), and clients must show a certificate signed by its CA.
+    pub fn require_client_cert(mut self) -> Self {
+        self.tls.require_client_cert = true;
+        self.tls()
+    }
+
     /// Always start a local node, even when `SLOTLINE_TEST_STANDALONE` is set (for tests
     /// that need a particular configuration or faults).
     pub fn local(mut self) -> Self {
@@ -115,16 +138,19 @@ impl StandaloneBuilder {
             ));
         }
         config.extend(self.config.iter().cloned());
+        let tls = self.tls.setup(dir.path())?;
         let spec = Spec {
             kind: Kind::Server,
             config,
             auth: auth.clone(),
             cluster: false,
+            tls: tls.clone(),
         };
         let node = Process::start(&spec, dir.path(), self.timeout)?;
         Ok(Standalone {
             addr: node.addr(),
             auth,
+            tls: tls.map(|t| t.files),
             node: Some(node),
             _dir: Some(dir),
         })
@@ -136,6 +162,7 @@ impl StandaloneBuilder {
 pub struct Standalone {
     addr: SocketAddr,
     auth: Option<Auth>,
+    tls: Option<TlsFiles>,
     // Field order matters: the process is killed before its directory is removed.
     node: Option<Process>,
     _dir: Option<TopoDir>,
@@ -159,6 +186,7 @@ impl Standalone {
         Ok(Standalone {
             addr,
             auth,
+            tls: None,
             node: None,
             _dir: None,
         })
@@ -174,9 +202,15 @@ impl Standalone {
         self.addr
     }
 
-    /// `redis://[:password@]127.0.0.1:port`.
+    /// `redis://[:password@]127.0.0.1:port`; with TLS
+    /// `rediss://[:password@]127.0.0.1:port?ssl_ca_certs=<CA file>`.
     pub fn url(&self) -> String {
-        topology::url(self.addr, self.auth.as_ref())
+        topology::node_url(self.addr, self.auth.as_ref(), self.tls.as_ref())
+    }
+
+    /// The CA, server and client certificate files of a TLS node.
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The `requirepass` credentials, if any.
@@ -230,6 +264,7 @@ impl Standalone {
             }],
             sentinels: Vec::new(),
             service: None,
+            tls: self.tls.clone(),
         }
     }
 }

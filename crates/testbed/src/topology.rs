@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::process::Process;
+use crate::tls::TlsFiles;
 use crate::wire::Auth;
 
 /// Points the tests at an existing single node instead of starting one: `host:port`.
@@ -66,6 +67,8 @@ pub struct Description {
     pub sentinels: Vec<SocketAddr>,
     /// The sentinel service name (`None` unless `sentinel`).
     pub service: Option<String>,
+    /// The certificate files of a TLS topology.
+    pub tls: Option<TlsFiles>,
 }
 
 fn json_str(s: &str) -> String {
@@ -84,8 +87,9 @@ fn json_str(s: &str) -> String {
 }
 
 impl Description {
-    /// One line of JSON: `{"topology":..,"nodes":[{"addr":..,"role":..}],"sentinels":[..],"service":..}`
-    /// (`service` is `null` unless the topology is `sentinel`).
+    /// One line of JSON: `{"topology":..,"nodes":[{"addr":..,"role":..}],"sentinels":[..],"service":..,"tls":..}`
+    /// (`service` is `null` unless the topology is `sentinel`; `tls` is `null` or
+    /// `{"ca_cert":..,"client_cert":..,"client_key":..}`).
     pub fn to_json(&self) -> String {
         let nodes: Vec<String> = self
             .nodes
@@ -104,12 +108,22 @@ impl Description {
             .map(|s| json_str(&s.to_string()))
             .collect();
         let service = self.service.as_deref().map_or("null".into(), json_str);
+        let path = |p: &std::path::Path| json_str(&p.to_string_lossy());
+        let tls = self.tls.as_ref().map_or("null".into(), |f| {
+            format!(
+                "{{\"ca_cert\":{},\"client_cert\":{},\"client_key\":{}}}",
+                path(&f.ca_cert),
+                path(&f.client_cert),
+                path(&f.client_key)
+            )
+        });
         format!(
-            "{{\"topology\":{},\"nodes\":[{}],\"sentinels\":[{}],\"service\":{}}}",
+            "{{\"topology\":{},\"nodes\":[{}],\"sentinels\":[{}],\"service\":{},\"tls\":{}}}",
             json_str(self.topology),
             nodes.join(","),
             sentinels.join(","),
-            service
+            service,
+            tls
         )
     }
 
@@ -197,6 +211,19 @@ pub(crate) fn url(addr: SocketAddr, auth: Option<&Auth>) -> String {
     }
 }
 
+/// [`url`], or for a TLS node `rediss://...?ssl_ca_certs=<its CA>`.
+pub(crate) fn node_url(addr: SocketAddr, auth: Option<&Auth>, tls: Option<&TlsFiles>) -> String {
+    let plain = url(addr, auth);
+    match tls {
+        None => plain,
+        Some(files) => format!(
+            "rediss{}?ssl_ca_certs={}",
+            plain.trim_start_matches("redis"),
+            files.ca_cert.display()
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,20 +238,22 @@ mod tests {
             }],
             sentinels: vec!["127.0.0.1:7001".parse().unwrap()],
             service: Some("mymaster".into()),
+            tls: None,
         };
         assert_eq!(
             d.to_json(),
-            r#"{"topology":"sentinel","nodes":[{"addr":"127.0.0.1:7000","role":"master"}],"sentinels":["127.0.0.1:7001"],"service":"mymaster"}"#
+            r#"{"topology":"sentinel","nodes":[{"addr":"127.0.0.1:7000","role":"master"}],"sentinels":["127.0.0.1:7001"],"service":"mymaster","tls":null}"#
         );
         let d = Description {
             topology: "cluster",
             nodes: vec![],
             sentinels: vec![],
             service: None,
+            tls: None,
         };
         assert_eq!(
             d.to_json(),
-            r#"{"topology":"cluster","nodes":[],"sentinels":[],"service":null}"#
+            r#"{"topology":"cluster","nodes":[],"sentinels":[],"service":null,"tls":null}"#
         );
     }
 

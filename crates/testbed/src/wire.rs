@@ -57,11 +57,57 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// One blocking connection to a Redis node or sentinel.
+/// The socket under a [`Conn`]: plaintext, or TLS for a test-bed node whose port speaks it.
+#[derive(Debug)]
+enum Socket {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Socket {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Socket::Plain(s) => s,
+            Socket::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Plain(s) => s.read(buf),
+            Socket::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Plain(s) => s.write(buf),
+            Socket::Tls(s) => {
+                let n = s.write(buf)?;
+                s.flush()?;
+                Ok(n)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Socket::Plain(s) => s.flush(),
+            Socket::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// One blocking connection to a Redis node or sentinel (through TLS when the node is one
+/// of this test bed's TLS nodes).
 #[derive(Debug)]
 pub struct Conn {
     addr: SocketAddr,
-    stream: TcpStream,
+    stream: Socket,
     rbuf: BytesMut,
     wbuf: BytesMut,
     decoder: Decoder,
@@ -75,9 +121,17 @@ impl Conn {
 
     /// Connects with the given timeout for connecting, reading and writing.
     pub fn connect_timeout(addr: SocketAddr, timeout: Duration) -> Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)
+        let tcp = TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| Error::io(format!("connecting to {addr}"), e))?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream = match crate::tls::client_for(addr.port()) {
+            None => Socket::Plain(tcp),
+            Some(config) => {
+                let session = rustls::ClientConnection::new(config, crate::tls::loopback_name())
+                    .map_err(|e| Error::Invalid(format!("TLS to {addr}: {e}")))?;
+                Socket::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
+            }
+        };
         let conn = Conn {
             addr,
             stream,
@@ -105,9 +159,9 @@ impl Conn {
 
     /// Sets the read and write timeout.
     pub fn set_timeout(&self, timeout: Duration) -> Result<()> {
-        self.stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| self.stream.set_write_timeout(Some(timeout)))
+        let tcp = self.stream.tcp();
+        tcp.set_read_timeout(Some(timeout))
+            .and_then(|()| tcp.set_write_timeout(Some(timeout)))
             .map_err(|e| Error::io(format!("setting timeouts on {}", self.addr), e))
     }
 
@@ -176,7 +230,7 @@ impl Conn {
 
     /// Closes both directions of the socket.
     pub fn shutdown(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream.tcp().shutdown(Shutdown::Both);
     }
 }
 

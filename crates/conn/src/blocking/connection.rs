@@ -59,6 +59,7 @@ impl Connection {
                         what: "handshake",
                         written: true,
                     },
+                    other if config.tls.is_some() => crate::tls::setup_error(other),
                     other => other,
                 })?;
             check_handshake(replies)?;
@@ -169,10 +170,18 @@ impl Io {
             }
             let read = self.inbox.read_from(&mut self.stream);
             match read {
-                Ok(0) => return Err(Error::Closed { written: true }),
+                Ok(0) => return Err(self.inbox.ended(None)),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(timed_out(e)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(timed_out(e))
+                }
+                Err(e) => return Err(self.inbox.ended(Some(e))),
             }
         }
         Ok(replies)

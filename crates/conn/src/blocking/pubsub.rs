@@ -347,18 +347,10 @@ impl PubSub {
     fn fail(&mut self, error: Error) -> Error {
         if matches!(self.state, State::Open) {
             self.state = State::Failed(error.clone());
-            shutdown(&self.stream);
+            self.stream.shut_down();
         }
         error
     }
-}
-
-/// Closes the socket both ways (it is out of step or dead).
-fn shutdown(stream: &Stream) {
-    let _ = match stream {
-        Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
-        Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
-    };
 }
 
 fn timeout_or_io(e: std::io::Error, timeout: Option<Duration>, what: &'static str) -> Error {

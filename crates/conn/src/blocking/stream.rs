@@ -14,11 +14,16 @@ use crate::{Error, Result};
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
     /// Connects to `config.addr`, trying each resolved address within the connect timeout.
     pub(crate) fn connect(config: &ConnectionConfig) -> Result<Stream> {
+        if let Some(tls) = &config.tls {
+            // A TLS set-up that cannot work (a CA file missing) fails before dialling.
+            tls.client_config()?;
+        }
         let fail = |e: io::Error| {
             Error::io(
                 io::Error::new(e.kind(), format!("connecting to {}: {e}", config.addr)),
@@ -36,7 +41,11 @@ impl Stream {
                     match attempt {
                         Ok(tcp) => {
                             tune_tcp(socket2::SockRef::from(&tcp), config).map_err(fail)?;
-                            return Ok(Stream::Tcp(tcp));
+                            return match &config.tls {
+                                None => Ok(Stream::Tcp(tcp)),
+                                Some(tls) => tls_handshake(tls, host, tcp, config)
+                                    .map(|s| Stream::Tls(Box::new(s))),
+                            };
                         }
                         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                             last = Some(Error::Timeout {
@@ -59,14 +68,20 @@ impl Stream {
         }
     }
 
+    /// Shuts the socket under the stream down both ways.
+    fn shut(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Tls(s) => s.sock.shutdown(std::net::Shutdown::Both),
+        }
+    }
+
     /// Shuts the socket down both ways at once: the server sees the connection end and
     /// drops whatever the client left waiting there.
     pub(crate) fn shut_down(&self) {
         // Already shut or reset by the peer: nothing is left to end.
-        let _ = match self {
-            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
-            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
-        };
+        let _ = self.shut();
     }
 
     /// Sets how long a read or a write may block.
@@ -82,7 +97,60 @@ impl Stream {
                 s.set_read_timeout(timeout)?;
                 s.set_write_timeout(timeout)
             }
+            Stream::Tls(s) => {
+                s.sock.set_read_timeout(timeout)?;
+                s.sock.set_write_timeout(timeout)
+            }
         }
+    }
+}
+
+/// The TLS handshake over `tcp`, within the connect timeout.
+fn tls_handshake(
+    tls: &crate::TlsConfig,
+    host: &str,
+    mut tcp: TcpStream,
+    config: &ConnectionConfig,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let mut session = rustls::ClientConnection::new(tls.client_config()?, tls.name_for(host)?)
+        .map_err(|e| Error::Config(format!("TLS: {e}")))?;
+    let limit = config
+        .connect_timeout
+        .map(|t| t.max(Duration::from_millis(1)));
+    let handshake = tcp
+        .set_read_timeout(limit)
+        .and_then(|()| tcp.set_write_timeout(limit))
+        .and_then(|()| {
+            while session.is_handshaking() {
+                session.complete_io(&mut tcp)?;
+            }
+            Ok(())
+        });
+    match handshake {
+        Ok(()) => Ok(rustls::StreamOwned::new(session, tcp)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(Error::Timeout {
+                after: limit.unwrap_or_default(),
+                what: crate::tls::HANDSHAKE_UNANSWERED,
+                written: false,
+            })
+        }
+        Err(e) => Err(Error::io(
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "connecting to {}: {}",
+                    config.addr,
+                    crate::tls::handshake_error(&e)
+                ),
+            ),
+            false,
+        )),
     }
 }
 
@@ -91,6 +159,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -100,6 +169,12 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            // Into the session, then out as records at once (callers do not flush).
+            Stream::Tls(s) => {
+                let n = s.write(buf)?;
+                s.flush()?;
+                Ok(n)
+            }
         }
     }
 
@@ -107,6 +182,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.flush(),
             Stream::Unix(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
         }
     }
 }

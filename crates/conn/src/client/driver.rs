@@ -116,9 +116,9 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
             inbox.reserve();
             let n = rd.read_buf(&mut inbox.buf).await;
             shared.io.count_read();
-            let n = n.map_err(|e| Error::io(e, true))?;
+            let n = n.map_err(|e| inbox.ended(Some(e)))?;
             if n == 0 {
-                return Err(Error::Closed { written: true });
+                return Err(inbox.ended(None));
             }
             // Replies decoded before a malformed one are still delivered.
             let broken = loop {

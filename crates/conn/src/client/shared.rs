@@ -306,6 +306,9 @@ impl ClientState {
             return None;
         }
         let writer = st.writer.clone()?;
+        if !writer.can_try_write() {
+            return None;
+        }
         st.hand_out_queue();
         Some((st.out.split(), writer, st.epoch))
     }

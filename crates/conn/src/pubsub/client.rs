@@ -481,7 +481,9 @@ impl Task {
             self.stream
                 .write_all(&self.out)
                 .await
-                .map_err(|e| Error::io(e, true))
+                .map_err(|e| Error::io(e, true))?;
+            // Through TLS the last record may still be in the session.
+            self.stream.flush().await.map_err(|e| Error::io(e, true))
         };
         with_timeout(self.write_timeout, "pub/sub write", write).await
     }

@@ -6,7 +6,9 @@
 //! slotline bench [--url URL] [...]       load shaped like redis-benchmark, in every mode
 //! ```
 //! `URL` is any URL [`Client::open`](crate::Client::open) takes (default
-//! `redis://127.0.0.1:6379`, or `$SLOTLINE_URL`).
+//! `redis://127.0.0.1:6379`, or `$SLOTLINE_URL`). TLS flags, as redis-cli names them, before
+//! the command: `--tls` (`rediss`), `--cacert FILE`, `--cert FILE`, `--key FILE`,
+//! `--sni NAME`, `--insecure`; each implies `--tls` and becomes the URL's `ssl_*` option.
 
 mod bench;
 mod command;
@@ -24,7 +26,12 @@ pub type CliError = String;
 pub fn run(args: &[String]) -> Result<(), CliError> {
     let mut given = std::env::var("SLOTLINE_URL").ok();
     let mut rest = args;
+    let mut tls = TlsFlags::default();
     loop {
+        if let Some(tail) = tls.take(rest)? {
+            rest = tail;
+            continue;
+        }
         match rest {
             [flag, value, tail @ ..] if flag == "--url" || flag == "-u" => {
                 given = Some(value.clone());
@@ -43,9 +50,10 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
     let Some((first, tail)) = rest.split_first() else {
         return Err(usage());
     };
+    let given = given.map(|u| tls.apply(&u));
     let url = given
         .clone()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        .unwrap_or_else(|| tls.apply("redis://127.0.0.1:6379"));
     match first.as_str() {
         "bench" => {
             // `bench` also takes `-h`/`-p`; a URL given before it comes first.
@@ -58,13 +66,75 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
         }
         "topology" => {
             let url = match tail {
-                [flag, value] if flag == "--url" || flag == "-u" => value.clone(),
+                [flag, value] if flag == "--url" || flag == "-u" => tls.apply(value),
                 [] => url,
                 _ => return Err(format!("topology takes only --url URL\n{}", usage())),
             };
             block_on(command::run_topology(&url))
         }
         _ => block_on(command::run_command(&url, rest)),
+    }
+}
+
+/// The TLS flags of the command line (redis-cli's names).
+#[derive(Debug, Default)]
+struct TlsFlags {
+    on: bool,
+    options: Vec<(&'static str, String)>,
+}
+
+impl TlsFlags {
+    /// Takes one TLS flag (and its value) off the front of `args`, if there is one.
+    fn take<'a>(&mut self, args: &'a [String]) -> Result<Option<&'a [String]>, CliError> {
+        let Some((flag, tail)) = args.split_first() else {
+            return Ok(None);
+        };
+        // The URL option each flag sets, and whether a value follows it.
+        let (option, takes_value) = match flag.as_str() {
+            "--tls" => ("", false),
+            "--insecure" => ("ssl_cert_reqs", false),
+            "--cacert" => ("ssl_ca_certs", true),
+            "--cert" => ("ssl_certfile", true),
+            "--key" => ("ssl_keyfile", true),
+            "--sni" => ("ssl_server_name", true),
+            _ => return Ok(None),
+        };
+        self.on = true;
+        if !takes_value {
+            if !option.is_empty() {
+                self.options.push((option, "none".into()));
+            }
+            return Ok(Some(tail));
+        }
+        match tail.split_first() {
+            Some((value, tail)) => {
+                self.options.push((option, value.clone()));
+                Ok(Some(tail))
+            }
+            None => Err(format!("{flag} needs a value\n{}", usage())),
+        }
+    }
+
+    /// `url` with TLS as the flags ask: `redis` schemes become `rediss`, the options are
+    /// appended.
+    fn apply(&self, url: &str) -> String {
+        if !self.on {
+            return url.to_string();
+        }
+        let mut out = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("redis") => {
+                format!("rediss://{rest}")
+            }
+            Some((scheme, rest)) if scheme.to_ascii_lowercase().starts_with("redis+") => {
+                format!("rediss+{}://{rest}", &scheme[6..])
+            }
+            _ => url.to_string(),
+        };
+        for (name, value) in &self.options {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{name}={value}"));
+        }
+        out
     }
 }
 
@@ -80,6 +150,7 @@ fn usage() -> String {
     "usage:\n  slotline [--url URL] CMD [ARGS...]\n  slotline topology --url URL\n  \
      slotline [--url URL] bench [--cluster] [-h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] \
      [-P PIPELINE] [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] [--tagged] [-q]\n\
+     TLS: --tls --cacert FILE --cert FILE --key FILE --sni NAME --insecure (before CMD)\n\
      URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service, redis+cluster://h:p,h:p"
         .to_string()
 }

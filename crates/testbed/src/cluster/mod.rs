@@ -12,6 +12,7 @@ use slotline_resp::Frame;
 use crate::error::{Error, Result};
 use crate::info::{self, NodeLine, SlotRange};
 use crate::process::{lock, quote, Kind, Process, Spec, TopoDir};
+use crate::tls::{TlsFiles, TlsRequest, TlsSetup};
 use crate::topology::{self, Description, NodeInfo, Role, ENV_CLUSTER, ENV_PASSWORD};
 use crate::wait::{poll_until, Poll};
 use crate::wire::{self, Auth, Conn};
@@ -29,6 +30,7 @@ pub struct ClusterBuilder {
     config: Vec<String>,
     timeout: Duration,
     local: bool,
+    tls: TlsRequest,
 }
 
 impl Default for ClusterBuilder {
@@ -41,6 +43,7 @@ impl Default for ClusterBuilder {
             config: Vec::new(),
             timeout: topology::READY_TIMEOUT,
             local: false,
+            tls: TlsRequest::default(),
         }
     }
 }
@@ -88,7 +91,15 @@ impl ClusterBuilder {
         self
     }
 
-    fn spec(&self) -> Spec {
+    /// Serves TLS only, the cluster bus too (`tls-cluster yes`), with certificates made for
+    /// this cluster (see [`Cluster::tls_files`]).
+    pub fn tls(mut self) -> Self {
+        self.tls.on = true;
+        self.local = true;
+        self
+    }
+
+    fn spec(&self, tls: Option<TlsSetup>) -> Spec {
         let mut config = vec![
             "cluster-enabled yes".to_string(),
             "cluster-config-file nodes.conf".to_string(),
@@ -111,6 +122,7 @@ impl ClusterBuilder {
             config,
             auth: self.requirepass.clone().map(Auth::password),
             cluster: true,
+            tls,
         }
     }
 
@@ -131,7 +143,7 @@ impl ClusterBuilder {
             )));
         }
         let dir = TopoDir::new("cluster")?;
-        let spec = self.spec();
+        let spec = self.spec(self.tls.setup(dir.path())?);
         let m = self.masters;
         let total = m * (1 + self.replicas);
         let nodes = Process::start_all(&vec![spec.clone(); total], dir.path(), self.timeout)?;
@@ -286,13 +298,18 @@ impl Cluster {
         }
         Ok(Cluster {
             auth: auth.clone(),
-            spec: ClusterBuilder::default().spec(),
+            spec: ClusterBuilder::default().spec(None),
             seeds,
             external: true,
             killed_slots: Mutex::new(HashMap::new()),
             nodes: RwLock::new(Vec::new()),
             dir: None,
         })
+    }
+
+    /// The CA, server and client certificate files of a TLS cluster.
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.spec.tls.as_ref().map(|t| &t.files)
     }
 
     /// Whether this is an external deployment.

@@ -271,6 +271,8 @@ pub(crate) struct Spec {
     pub(crate) auth: Option<Auth>,
     /// Whether it is a cluster node (leases the bus port too).
     pub(crate) cluster: bool,
+    /// TLS only (plaintext off) when set.
+    pub(crate) tls: Option<crate::tls::TlsSetup>,
 }
 
 /// Quotes a value for a Redis config file.
@@ -305,6 +307,7 @@ pub struct Process {
     program: Program,
     auth: Option<Auth>,
     state: Mutex<State>,
+    _tls: Option<crate::tls::TlsPort>,
     _lease: PortLease,
 }
 
@@ -339,8 +342,22 @@ impl Process {
         let stdout = dir.join("stdout.log");
         let dir_s = dir.to_string_lossy();
         let log_s = log.to_string_lossy();
+        let listen = match &spec.tls {
+            None => format!("port {port}\n"),
+            Some(tls) => {
+                let mut lines = tls.files.server_config(port, tls.require_client_cert);
+                if spec.cluster {
+                    lines.push("tls-cluster yes".into());
+                }
+                lines.join("\n") + "\n"
+            }
+        };
+        let tls_port = match &spec.tls {
+            Some(tls) => Some(crate::tls::TlsPort::register(port, &tls.files)?),
+            None => None,
+        };
         let mut text = format!(
-            "# written by slotline-testbed\nport {port}\nbind 127.0.0.1\ndaemonize no\n\
+            "# written by slotline-testbed\n{listen}bind 127.0.0.1\ndaemonize no\n\
              dir {}\nlogfile {}\nloglevel notice\n",
             quote(&dir_s),
             quote(&log_s)
@@ -372,6 +389,7 @@ impl Process {
                 child: None,
                 stopped: false,
             }),
+            _tls: tls_port,
             _lease: lease,
         };
         p.spawn_child()?;
@@ -557,6 +575,7 @@ mod tests {
             config: Vec::new(),
             auth: None,
             cluster: false,
+            tls: None,
         }
     }
 

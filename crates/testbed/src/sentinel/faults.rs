@@ -162,6 +162,7 @@ impl SentinelTopology {
                 .collect(),
             sentinels: self.sentinel_addrs.clone(),
             service: Some(self.service.clone()),
+            tls: self.tls.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@ use slotline_resp::Frame;
 use crate::error::{Error, Result};
 use crate::process::{quote, Kind, Process, Spec, TopoDir};
 use crate::replication::wait_replication;
+use crate::tls::{TlsFiles, TlsRequest};
 use crate::topology::{
     self, Description, NodeInfo, Role, ENV_PASSWORD, ENV_SENTINEL, ENV_SENTINEL_PASSWORD,
     ENV_SENTINEL_SERVICE,
@@ -35,6 +36,7 @@ pub struct SentinelBuilder {
     fast_periods: bool,
     timeout: Duration,
     local: bool,
+    tls: TlsRequest,
 }
 
 impl Default for SentinelBuilder {
@@ -51,6 +53,7 @@ impl Default for SentinelBuilder {
             fast_periods: true,
             timeout: topology::READY_TIMEOUT,
             local: false,
+            tls: TlsRequest::default(),
         }
     }
 }
@@ -113,6 +116,15 @@ impl SentinelBuilder {
         self
     }
 
+    /// Serves TLS only, data nodes and sentinels alike (`tls-replication yes`: replicas
+    /// and sentinels reach the nodes over TLS too), with certificates made for this
+    /// topology (see [`SentinelTopology::tls_files`]).
+    pub fn tls(mut self) -> Self {
+        self.tls.on = true;
+        self.local = true;
+        self
+    }
+
     /// Always start locally, even when `SLOTLINE_TEST_SENTINEL` is set.
     pub fn local(mut self) -> Self {
         self.local = true;
@@ -145,6 +157,7 @@ impl SentinelBuilder {
         }
         crate::process::check_binaries(true)?;
         let dir = TopoDir::new("sentinel")?;
+        let tls = self.tls.setup(dir.path())?;
         let data_auth = self.requirepass.clone().map(Auth::password);
         let sentinel_auth = self.sentinel_password.clone().map(Auth::password);
 
@@ -158,6 +171,7 @@ impl SentinelBuilder {
             config: base.clone(),
             auth: data_auth.clone(),
             cluster: false,
+            tls: tls.clone(),
         };
         let master = Process::start(&master_spec, dir.path(), self.timeout)?;
         let mut replica_config = base;
@@ -200,6 +214,7 @@ impl SentinelBuilder {
             config: sconf,
             auth: sentinel_auth.clone(),
             cluster: false,
+            tls: tls.clone(),
         };
         let sentinels = Process::start_all(
             &vec![sentinel_spec; self.sentinels],
@@ -228,6 +243,7 @@ impl SentinelBuilder {
             sentinel_addrs: sentinels.iter().map(Process::addr).collect(),
             sentinels,
             data,
+            tls: tls.map(|t| t.files),
             _dir: Some(dir),
         };
         topo.wait_ready(self.timeout)?;
@@ -248,6 +264,7 @@ pub struct SentinelTopology {
     // last.
     sentinels: Vec<Process>,
     data: Vec<Process>,
+    tls: Option<TlsFiles>,
     _dir: Option<TopoDir>,
 }
 
@@ -315,6 +332,7 @@ impl SentinelTopology {
             sentinel_addrs: sentinels,
             sentinels: Vec::new(),
             data: Vec::new(),
+            tls: None,
             _dir: None,
         };
         let master = topo.master_addr()?;
@@ -327,6 +345,11 @@ impl SentinelTopology {
     /// Whether this is an external deployment.
     pub fn is_external(&self) -> bool {
         self.sentinels.is_empty()
+    }
+
+    /// The CA, server and client certificate files of a TLS topology.
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The service name (`mymaster` by default).
