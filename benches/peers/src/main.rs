@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/peers/Cargo.toml -- \
-//!     [--scenarios node,single,cluster,blocking] [--runtimes current,multi:1,multi] \
+//!     [--scenarios node,single,cluster,blocking,tls] [--runtimes current,multi:1,multi] \
 //!     [--repeat 3] [--scale 1.0] [--write BENCHMARKS.md]
 //! ```
 //!
@@ -31,6 +31,8 @@ enum Scenario {
     Cluster,
     /// 50 threads: one blocking slotline client against 50 redis-rs sync connections.
     Blocking,
+    /// 50 tasks on one shared client, one node over TLS (redis-rs with rustls).
+    Tls,
 }
 
 impl Scenario {
@@ -40,6 +42,7 @@ impl Scenario {
             "single" => Scenario::Single,
             "cluster" => Scenario::Cluster,
             "blocking" => Scenario::Blocking,
+            "tls" => Scenario::Tls,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -50,6 +53,7 @@ impl Scenario {
             Scenario::Single => "one node, 1 task, sequential GET",
             Scenario::Cluster => "cluster 3×1, 50 tasks, GET",
             Scenario::Blocking => "one node, 50 threads, GET",
+            Scenario::Tls => "one node over TLS, 50 tasks, GET",
         }
     }
 
@@ -63,7 +67,7 @@ impl Scenario {
     /// Requests per run before `--scale`.
     fn requests(self) -> u64 {
         match self {
-            Scenario::Node | Scenario::Blocking => 400_000,
+            Scenario::Node | Scenario::Blocking | Scenario::Tls => 400_000,
             Scenario::Cluster => 300_000,
             Scenario::Single => 40_000,
         }
@@ -132,6 +136,7 @@ fn parse_args() -> Result<Options, String> {
             Scenario::Single,
             Scenario::Cluster,
             Scenario::Blocking,
+            Scenario::Tls,
         ],
         flavours: vec![
             Flavour::Current,
@@ -182,11 +187,32 @@ fn parse_args() -> Result<Options, String> {
 struct Servers {
     node: Option<slotline_testbed::Standalone>,
     cluster: Option<slotline_testbed::Cluster>,
+    /// A node serving TLS only, for [`Scenario::Tls`].
+    tls_node: Option<slotline_testbed::Standalone>,
 }
 
 impl Servers {
     fn node_url(&self) -> String {
         self.node.as_ref().map(|n| n.url()).unwrap_or_default()
+    }
+
+    /// `rediss://...?ssl_ca_certs=<its CA>`.
+    fn tls_url(&self) -> String {
+        self.tls_node.as_ref().map(|n| n.url()).unwrap_or_default()
+    }
+
+    /// A redis-rs client of the TLS node, trusting its CA.
+    fn redis_rs_tls(&self) -> redis::Client {
+        let node = self.tls_node.as_ref().expect("a TLS node");
+        let ca = std::fs::read(&node.tls_files().expect("its CA").ca_cert).expect("read the CA");
+        redis::Client::build_with_tls(
+            format!("rediss://{}", node.addr()),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca),
+            },
+        )
+        .expect("redis-rs TLS client")
     }
 
     fn cluster_urls(&self) -> Vec<String> {
@@ -221,11 +247,23 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let needs_node = opts.scenarios.iter().any(|s| *s != Scenario::Cluster);
+    // redis-rs builds its rustls configuration on the process's default provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let needs_node = opts
+        .scenarios
+        .iter()
+        .any(|s| !matches!(s, Scenario::Cluster | Scenario::Tls));
     let needs_cluster = opts.scenarios.contains(&Scenario::Cluster);
+    let needs_tls = opts.scenarios.contains(&Scenario::Tls);
     let servers = Servers {
         node: needs_node.then(|| slotline_testbed::Standalone::start().expect("a redis-server")),
         cluster: needs_cluster.then(|| slotline_testbed::Cluster::start().expect("a cluster")),
+        tls_node: needs_tls.then(|| {
+            slotline_testbed::Standalone::builder()
+                .tls()
+                .start()
+                .expect("a TLS redis-server")
+        }),
     };
     fill_keys(&servers);
     let mut table = String::new();
@@ -299,8 +337,12 @@ fn fill_keys(servers: &Servers) {
                 buf[..len].to_vec()
             })
             .collect();
-        if servers.node.is_some() {
-            let c = slotline_conn::Client::connect(servers.node_url().as_str())
+        let nodes = [
+            servers.node.as_ref().map(|_| servers.node_url()),
+            servers.tls_node.as_ref().map(|_| servers.tls_url()),
+        ];
+        for url in nodes.into_iter().flatten() {
+            let c = slotline_conn::Client::connect(url.as_str())
                 .await
                 .expect("connect to the node");
             for chunk in keys.chunks(500) {
@@ -380,7 +422,11 @@ fn run_side(
                         run_tasks(callers(), requests).await
                     }
                     (_, Side::Slotline) => {
-                        let c = slotline_conn::Client::connect(servers.node_url().as_str())
+                        let url = match scenario {
+                            Scenario::Tls => servers.tls_url(),
+                            _ => servers.node_url(),
+                        };
+                        let c = slotline_conn::Client::connect(url.as_str())
                             .await
                             .expect("slotline client");
                         let callers = || vec![Slotline(c.clone()); n];
@@ -388,8 +434,11 @@ fn run_side(
                         run_tasks(callers(), requests).await
                     }
                     (_, Side::RedisRs) => {
-                        let c = redis::Client::open(servers.node_url())
-                            .expect("redis-rs client")
+                        let client = match scenario {
+                            Scenario::Tls => servers.redis_rs_tls(),
+                            _ => redis::Client::open(servers.node_url()).expect("redis-rs client"),
+                        };
+                        let c = client
                             .get_multiplexed_async_connection()
                             .await
                             .expect("redis-rs multiplexed connection");
@@ -415,11 +464,18 @@ fn run_side(
 fn redis_benchmark(scenario: Scenario, servers: &Servers, requests: u64) -> Option<f64> {
     let port = match scenario {
         Scenario::Cluster => servers.cluster.as_ref()?.masters().ok()?.first()?.port(),
+        Scenario::Tls => servers.tls_node.as_ref()?.addr().port(),
         _ => servers.node.as_ref()?.addr().port(),
     };
     let mut cmd = Command::new("redis-benchmark");
     if scenario == Scenario::Cluster {
         cmd.arg("--cluster");
+    }
+    if scenario == Scenario::Tls {
+        let files = servers.tls_node.as_ref()?.tls_files()?;
+        cmd.arg("--tls").arg("--cacert").arg(&files.ca_cert);
+        cmd.arg("--cert").arg(&files.client_cert);
+        cmd.arg("--key").arg(&files.client_key);
     }
     let out = cmd
         .args(["-p", &port.to_string()])

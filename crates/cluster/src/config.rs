@@ -127,6 +127,15 @@ impl ClusterConfig {
         self
     }
 
+    /// With TLS to every node as `tls` says (`rediss+cluster://` in a URL). Nodes are
+    /// reached at the `tls-port` they announce; each is verified against the address it is
+    /// announced by unless `tls` names one server name for all
+    /// ([`TlsConfig::with_server_name`](slotline_conn::TlsConfig::with_server_name)).
+    pub fn with_tls(mut self, tls: slotline_conn::TlsConfig) -> Self {
+        self.connection = self.connection.with_tls(tls);
+        self
+    }
+
     /// With a response timeout for every node.
     pub fn with_response_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.connection.response_timeout = timeout;
