@@ -331,16 +331,10 @@ on_both_runtimes! {
         assert!(gave_up.is_err());
         assert!(con.is_broken().await);
         assert_closed_unwritten(con.ping().await);
-        let blocked = || {
-            server
-                .process()
-                .unwrap()
-                .cmd(&["INFO", "clients"])
-                .unwrap()
-                .as_str()
-                .is_some_and(|i| i.contains("blocked_clients:0"))
-        };
-        support::wait_for("the server to drop the given-up BLPOP", blocked).await;
+        support::wait_for("the server to drop the given-up BLPOP", || {
+            support::info_int(&server, "clients", "blocked_clients") == 0
+        })
+        .await;
 
         let client = slotline_conn::Client::connect(config(server.addr()))
             .await

@@ -118,19 +118,16 @@ pub(crate) fn hold_of(cmd: &Cmd) -> Hold {
 /// `XREAD`/`XREADGROUP`: held only with `BLOCK ms`, found among the options before
 /// `STREAMS` as the server parses them (a group or consumer named "BLOCK" is not it).
 fn stream_read_hold(cmd: &Cmd, group: bool) -> Hold {
-    let args: Vec<&[u8]> = cmd.args().collect();
-    let mut i = 1;
-    while let Some(arg) = args.get(i) {
+    let mut args = cmd.args().skip(1);
+    while let Some(arg) = args.next() {
         let is = |n: &str| arg.eq_ignore_ascii_case(n.as_bytes());
         if is("BLOCK") {
-            return Hold::from_millis(args.get(i + 1).copied());
+            return Hold::from_millis(args.next());
         } else if is("COUNT") {
-            i += 2;
+            args.next();
         } else if group && is("GROUP") {
-            i += 3;
-        } else if group && is("NOACK") {
-            i += 1;
-        } else {
+            args.nth(1);
+        } else if !(group && is("NOACK")) {
             // STREAMS, or a syntax error the server will answer at once.
             break;
         }

@@ -130,6 +130,16 @@ impl Request<'_> {
         }
     }
 
+    /// How long the server may hold the request's replies (see [`Hold`](crate::Hold)); a
+    /// scan step is never held.
+    pub fn hold(&self) -> crate::Hold {
+        match self {
+            Request::Command(c) => c.hold(),
+            Request::Pipeline(p) => p.hold(),
+            Request::Scan(_) => crate::Hold::Never,
+        }
+    }
+
     /// Whether the request only reads (the command table says so of every command; a
     /// transaction never does), so that it may go to a replica.
     pub fn is_readonly(&self) -> bool {

@@ -219,20 +219,16 @@ impl Client {
 }
 
 impl Client {
-    async fn pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {
+    async fn pipeline_replies(
+        &self,
+        pipe: &Pipeline,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Reply>> {
         let want = pipe.reply_count();
         if want == 0 {
             return Ok(Vec::new());
         }
         pipe.check_request_response()?;
-        let hold = pipe.hold();
-        let timeout = hold.response_timeout(self.config().response_timeout);
-        if hold.is_held() {
-            return match Box::pin(self.on_dedicated(Request::Pipeline(pipe), timeout)).await? {
-                Response::Replies(replies) => Ok(replies),
-                _ => Err(Error::Closed { written: true }),
-            };
-        }
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         match self
             .request(&|out| pipe.encode(out), want, timeout, idempotent)
@@ -243,16 +239,8 @@ impl Client {
         }
     }
 
-    async fn command_reply(&self, cmd: &Cmd) -> Result<Reply> {
+    async fn command_reply(&self, cmd: &Cmd, timeout: Option<Duration>) -> Result<Reply> {
         cmd.check_request_response()?;
-        let hold = cmd.hold();
-        let timeout = hold.response_timeout(self.config().response_timeout);
-        if hold.is_held() {
-            return match Box::pin(self.on_dedicated(Request::Command(cmd), timeout)).await? {
-                Response::Reply(reply) => Ok(reply),
-                _ => Err(Error::Closed { written: true }),
-            };
-        }
         match self
             .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
             .await?
@@ -294,13 +282,24 @@ impl Client {
 }
 
 impl Execute for Client {
+    /// Sends the request on the shared connection, or, when the server may hold it
+    /// ([`Request::hold`]), on a dedicated one.
     async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        let hold = request.hold();
+        let timeout = hold.response_timeout(self.config().response_timeout);
+        if hold.is_held() {
+            // Boxed: the common path's future stays as small as it was.
+            return Box::pin(self.on_dedicated(request, timeout)).await;
+        }
         match request {
-            Request::Command(cmd) => self.command_reply(cmd).await.map(Response::Reply),
-            Request::Pipeline(pipe) => self.pipeline_replies(pipe).await.map(Response::Replies),
+            Request::Command(cmd) => self.command_reply(cmd, timeout).await.map(Response::Reply),
+            Request::Pipeline(pipe) => self
+                .pipeline_replies(pipe, timeout)
+                .await
+                .map(Response::Replies),
             Request::Scan(mut cursor) => {
                 if let Some(cmd) = cursor.single_step(&self.addr()) {
-                    cursor.feed(self.command_reply(&cmd).await?.into_frame())?;
+                    cursor.feed(self.command_reply(&cmd, timeout).await?.into_frame())?;
                 }
                 Ok(Response::Scan(cursor))
             }
