@@ -27,6 +27,14 @@ start_topology sentinel
 stop_topologies
 
 echo
+echo "### sharding with Sentinel: 3 services (svc1..svc3, a master and a replica each), keys on a ketama ring"
+start_topology sharded-sentinel
+"$EX/sharded_sentinel" "redis+sentinel://$(topology_sentinels)/svc1,svc2,svc3"
+echo "-- slotline topology --url redis+sentinel://<sentinels>/svc1,svc2,svc3"
+target/release/slotline topology --url "redis+sentinel://$(topology_sentinels)/svc1,svc2,svc3"
+stop_topologies
+
+echo
 echo "### Redis Cluster, 3 masters x 1 replica (sharding with failover)"
 start_topology cluster
 seeds=$(topology_nodes master | tr ' ' ',')

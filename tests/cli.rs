@@ -480,6 +480,49 @@ fn topology_shows_the_sentinel_view() {
 }
 
 #[test]
+fn topology_shows_each_shard_of_a_sharded_sentinel_url() {
+    let t = support::sharded();
+    let url = support::sharded_url_of(t, "");
+    let text = slotline(&["topology", "--url", &url]).expect_ok("topology (sharded)");
+    let rows: Vec<Vec<String>> = table_rows(&text)
+        .into_iter()
+        .filter(|r| {
+            r.get(1)
+                .is_some_and(|svc| t.services().contains(&svc.as_str()))
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let ring = slotline_sentinel::Ring::new(t.services()).unwrap();
+    for (i, (row, share)) in rows.iter().zip(ring.shares()).enumerate() {
+        let svc = t.services()[i];
+        assert_eq!(row[1], svc, "{text}");
+        assert_eq!(row[2], format!("{:.1}", share * 100.0), "{text}");
+        assert_eq!(row[4], t.master_addr_of(svc).unwrap().to_string(), "{text}");
+        let replicas: Vec<String> = t
+            .replica_addrs_of(svc)
+            .unwrap()
+            .iter()
+            .map(|a| format!("{a}"))
+            .collect();
+        assert_eq!(
+            row[5..].join(" ").replace(',', ""),
+            replicas.join(" "),
+            "{text}"
+        );
+    }
+    assert!(text.contains("3 shards on a ketama ring"), "{text}");
+    // A command through the same URL: MSET over the shards, MGET back in order.
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--url", url.as_str()];
+        all.extend_from_slice(args);
+        slotline(&all)
+    };
+    cli(&["MSET", "cli:sh:a", "1", "cli:sh:b", "2", "cli:sh:c", "3"]).expect_ok("MSET");
+    let got = cli(&["MGET", "cli:sh:c", "cli:sh:a", "cli:sh:none", "cli:sh:b"]).expect_ok("MGET");
+    assert_eq!(got, "1) \"3\"\n2) \"1\"\n3) (nil)\n4) \"2\"\n", "{got}");
+}
+
+#[test]
 fn topology_shows_the_slot_map() {
     let c = cluster();
     let expected = c.slot_map().unwrap();

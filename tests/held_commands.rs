@@ -44,6 +44,16 @@ fn client_list(mode: Mode) -> Vec<String> {
                 t.conn(master).unwrap().cmd(&["CLIENT", "LIST"]).unwrap(),
             )]
         }
+        Mode::ShardedSentinel => {
+            let t = support::sharded();
+            t.services()
+                .into_iter()
+                .map(|svc| {
+                    let master = t.master_addr_of(svc).unwrap();
+                    text(t.conn(master).unwrap().cmd(&["CLIENT", "LIST"]).unwrap())
+                })
+                .collect()
+        }
         Mode::Cluster => {
             let c = cluster();
             c.masters()

@@ -1,6 +1,6 @@
-//! TLS in every mode: one node, a sentinel service (failover followed over TLS), a cluster
-//! (a master killed), async and blocking; mutual TLS; and each refusal clear, naming its
-//! cause, within the connect timeout.
+//! TLS in every mode: one node, a sentinel service (failover followed over TLS), sharded
+//! sentinel services, a cluster (a master killed), async and blocking; mutual TLS; and
+//! each refusal clear, naming its cause, within the connect timeout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -244,6 +244,47 @@ async fn a_sentinel_service_over_tls() {
     })
     .await;
     assert_eq!(master.get::<String>("tls:sentinel").await.unwrap(), "two");
+}
+
+/// Sharding with sentinel over TLS: three services, keys split over their masters and
+/// merged back, each on the master the ring names, async and blocking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_sentinel_services_over_tls() {
+    let t = slotline_testbed::SentinelTopology::sharded()
+        .tls()
+        .start()
+        .unwrap();
+    let url = format!(
+        "rediss+sentinel://{}/{}?{}",
+        support::join(t.sentinel_addrs()),
+        t.services().join(","),
+        ca_option(t.tls_files().unwrap())
+    );
+    let c = Client::open(&url).await.unwrap();
+    assert_eq!(c.mode(), "sharded-sentinel");
+    let keys: Vec<String> = (0..30).map(|i| format!("tls:sharded:{i}")).collect();
+    let pairs: Vec<(&String, usize)> = keys.iter().zip(0..).collect();
+    c.mset(&pairs).await.unwrap();
+    let got: Vec<Option<usize>> = c.mget(&keys).await.unwrap();
+    assert_eq!(got, (0..30).map(Some).collect::<Vec<_>>());
+    let ring = slotline_sentinel::Ring::new(t.services()).unwrap();
+    let mut shards = std::collections::BTreeSet::new();
+    for (i, k) in keys.iter().enumerate() {
+        let shard = ring.shard_of(k.as_bytes());
+        shards.insert(shard);
+        let master = t.master_addr_of(t.services()[shard]).unwrap();
+        let on = t.conn(master).unwrap().cmd(&["GET", k.as_str()]).unwrap();
+        assert_eq!(on.as_str(), Some(i.to_string().as_str()), "{k}");
+    }
+    assert_eq!(shards.len(), 3, "30 keys should touch every shard");
+    support::off_runtime(move || {
+        use slotline::blocking::{Client, Commands};
+        let c = Client::open(&url).unwrap();
+        let got: Vec<Option<usize>> = c.mget(&keys).unwrap();
+        assert_eq!(got, (0..30).map(Some).collect::<Vec<_>>());
+        assert_eq!(c.del(&keys).unwrap(), 30);
+    })
+    .await;
 }
 
 /// A cluster over TLS (the bus too): keys on every master, a live reshard, and a master

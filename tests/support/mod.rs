@@ -28,6 +28,27 @@ pub(crate) fn sentinel() -> &'static SentinelTopology {
     T.get_or_init(|| SentinelTopology::start().expect("start a sentinel topology"))
 }
 
+/// The `sharded-sentinel` topology (services `svc1`..`svc3`, a master and a replica each,
+/// 3 sentinels), started once per test binary.
+pub(crate) fn sharded() -> &'static SentinelTopology {
+    static T: OnceLock<SentinelTopology> = OnceLock::new();
+    T.get_or_init(|| {
+        SentinelTopology::sharded()
+            .start()
+            .expect("start a sharded-sentinel topology")
+    })
+}
+
+/// `redis+sentinel://s1,s2,s3/svc1,svc2,svc3[?options]` for a topology of several services.
+pub(crate) fn sharded_url_of(t: &SentinelTopology, options: &str) -> String {
+    format!(
+        "redis+sentinel://{}{}/{}{options}",
+        userinfo(t.data_auth()),
+        join(t.sentinel_addrs()),
+        t.services().join(",")
+    )
+}
+
 /// A 3 × 1 cluster, started once per test binary.
 pub(crate) fn cluster() -> &'static Cluster {
     static T: OnceLock<Cluster> = OnceLock::new();
@@ -267,13 +288,15 @@ pub(crate) enum Mode {
     Node,
     SentinelMaster,
     SentinelReplicas,
+    ShardedSentinel,
     Cluster,
 }
 
-pub(crate) const MODES: [Mode; 4] = [
+pub(crate) const MODES: [Mode; 5] = [
     Mode::Node,
     Mode::SentinelMaster,
     Mode::SentinelReplicas,
+    Mode::ShardedSentinel,
     Mode::Cluster,
 ];
 
@@ -284,6 +307,7 @@ impl Mode {
             Mode::Node => standalone().url(),
             Mode::SentinelMaster => sentinel_service_url(false),
             Mode::SentinelReplicas => sentinel_service_url(true),
+            Mode::ShardedSentinel => sharded_url_of(sharded(), ""),
             Mode::Cluster => cluster_url(""),
         }
     }
@@ -349,4 +373,76 @@ macro_rules! on_both_runtimes {
             }
         }
     };
+}
+
+/// A twemproxy (Debian's `nutcracker`) in front of named Redis servers, configured as a
+/// user moving to slotline's sharded client would have it: `distribution: ketama`,
+/// `hash: md5`, `hash_tag: "{}"`, each server weight 1 and named. Killed on drop.
+pub(crate) struct Nutcracker {
+    child: std::process::Child,
+    addr: SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Nutcracker {
+    /// Starts it over `servers` (address and name, in ring order) and waits until it
+    /// accepts connections. Fails the test, saying what to install, when `nutcracker` is
+    /// missing (`make deps` installs it).
+    pub(crate) fn start(servers: &[(SocketAddr, &str)]) -> Nutcracker {
+        let dir = std::env::temp_dir().join(format!(
+            "slotline-nutcracker-{}-{}",
+            std::process::id(),
+            dead_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a directory for nutcracker");
+        let port = dead_port();
+        let mut conf = format!(
+            "pool:\n  listen: 127.0.0.1:{port}\n  hash: md5\n  distribution: ketama\n  \
+             hash_tag: \"{{}}\"\n  redis: true\n  auto_eject_hosts: false\n  \
+             preconnect: true\n  servers:\n"
+        );
+        for (addr, name) in servers {
+            conf.push_str(&format!("   - {addr}:1 {name}\n"));
+        }
+        let conf_path = dir.join("nutcracker.yml");
+        std::fs::write(&conf_path, conf).expect("write the nutcracker config");
+        // Debian puts it in /usr/sbin, which a user's PATH may lack.
+        let program = ["/usr/sbin/nutcracker", "/usr/bin/nutcracker"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nutcracker");
+        let child = std::process::Command::new(program)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-o")
+            .arg(dir.join("nutcracker.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run nutcracker ({e}): install Debian's nutcracker (make deps does)")
+            });
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut n = Nutcracker { child, addr, dir };
+        wait_until("nutcracker to accept connections", || {
+            if let Ok(Some(status)) = n.child.try_wait() {
+                panic!("nutcracker exited: {status}");
+            }
+            std::net::TcpStream::connect(addr).is_ok()
+        });
+        n
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Nutcracker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

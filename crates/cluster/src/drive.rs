@@ -4,10 +4,9 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
+use slotline_conn::shard::join_all;
 use slotline_conn::{Cmd, Error, Pipeline, Query, Response, Result, ScanCursor};
 use smallvec::SmallVec;
 
@@ -210,28 +209,4 @@ pub(crate) fn response_outcome(result: &Result<Response>) -> Outcome<'_> {
         ),
         Ok(_) => Outcome::Reply(None),
     }
-}
-
-/// Runs futures concurrently; their outputs in order.
-pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *out = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

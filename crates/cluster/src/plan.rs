@@ -4,10 +4,8 @@
 
 use std::borrow::Cow;
 
-use slotline_conn::shard::{Merge, ShardRoute};
-use slotline_conn::{
-    Cmd, Error, Pipeline, RefusedKind, Reply, Response, Result, RetryPolicy, ScanCursor,
-};
+use slotline_conn::shard::{transaction_shard, Merge, ShardRoute};
+use slotline_conn::{Cmd, Error, Pipeline, Reply, Response, Result, RetryPolicy, ScanCursor};
 
 use crate::dispatch::{Dispatch, Place};
 use crate::drive::Work;
@@ -137,45 +135,7 @@ pub(crate) fn finish(jobs: Vec<Job>, d: Parts<'_>) -> Result<Vec<Reply>> {
 /// A transaction's slot: every key in one slot (any for keyless commands), or a
 /// client-side refusal before anything is sent.
 pub(crate) fn transaction_slot(pipe: &Pipeline) -> Result<Option<u16>> {
-    let mut first: Option<(u16, String)> = None;
-    for c in pipe.cmds() {
-        match route(c)? {
-            ShardRoute::One { shard, .. } => match &first {
-                Some((s, name)) if *s != shard => {
-                    return Err(Error::refused(
-                        RefusedKind::CrossSlot,
-                        format!(
-                            "CROSSSLOT: a transaction in a cluster must keep to one slot, \
-                             this one touches slots {s} and {shard} ({name} then {})",
-                            c.name()
-                        ),
-                    ))
-                }
-                Some(_) => {}
-                None => first = Some((shard, c.name())),
-            },
-            ShardRoute::Any { .. } => {}
-            ShardRoute::Split { .. } => {
-                return Err(Error::refused(
-                    RefusedKind::CrossSlot,
-                    format!(
-                        "CROSSSLOT: a transaction in a cluster must keep to one slot; {} has keys in several",
-                        c.name()
-                    ),
-                ))
-            }
-            ShardRoute::FanOut { .. } => {
-                return Err(Error::refused(
-                    RefusedKind::CrossSlot,
-                    format!(
-                        "{} goes to every node and cannot be part of a cluster transaction",
-                        c.name()
-                    ),
-                ))
-            }
-        }
-    }
-    Ok(first.map(|(s, _)| s))
+    transaction_shard(pipe, route, "slot")
 }
 
 /// The dispatch of one scan step: on the master of the current shard (a keyed scan's: its

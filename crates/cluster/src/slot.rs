@@ -1,5 +1,7 @@
 //! Hash slots: `CRC16/XMODEM(key) % 16384`, over the key's hash tag when it has one.
 
+pub use slotline_conn::shard::hash_tag;
+
 /// Number of hash slots in a Redis Cluster.
 pub const SLOTS: u16 = 16384;
 
@@ -18,28 +20,6 @@ pub const SLOTS: u16 = 16384;
 /// ```
 pub fn slot(key: &[u8]) -> u16 {
     crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) % SLOTS
-}
-
-/// The part of `key` that is hashed: its hash tag if it has a non-empty one, else the
-/// whole key.
-///
-/// ```
-/// use slotline_cluster::hash_tag;
-/// assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
-/// assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
-/// assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
-/// assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
-/// ```
-pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
-        let rest = &key[open + 1..];
-        if let Some(close) = rest.iter().position(|&b| b == b'}') {
-            if close > 0 {
-                return &rest[..close];
-            }
-        }
-    }
-    key
 }
 
 #[cfg(test)]

@@ -5,11 +5,36 @@
 //! Sans-IO.
 
 use std::fmt::Debug;
+use std::future::Future;
 
 use slotline_resp::Frame;
 
 use crate::command_table::{self, CommandInfo, RequestPolicy, ResponsePolicy};
-use crate::{Cmd, Error, RefusedKind, Result};
+use crate::{Cmd, Error, Pipeline, RefusedKind, Result};
+
+/// The part of `key` that is hashed to find its shard: its hash tag if it has a non-empty
+/// one, else the whole key. The same rule in Redis Cluster and in twemproxy's
+/// `hash_tag: "{}"`: the first `{`, and the first `}` after it, with at least one byte
+/// between them.
+///
+/// ```
+/// use slotline_conn::shard::hash_tag;
+/// assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
+/// assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+/// assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+/// assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
+/// ```
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        let rest = &key[open + 1..];
+        if let Some(close) = rest.iter().position(|&b| b == b'}') {
+            if close > 0 {
+                return &rest[..close];
+            }
+        }
+    }
+    key
+}
 
 /// The multi-key commands split per shard when their keys live on several (their replies
 /// merge exactly).
@@ -117,6 +142,48 @@ pub fn route_known<S: Copy + Eq + Debug>(
     }
 }
 
+/// The one shard a transaction (or any request that must not be split) runs on: every
+/// key of every command on one shard (`None` when no command has a key), else a
+/// client-side refusal before anything is sent. `route` is the client's own routing of one
+/// command; `noun` names its shards in the messages ("slot", "shard").
+pub fn transaction_shard<S: Copy + Eq + Debug>(
+    pipe: &Pipeline,
+    route: impl Fn(&Cmd) -> Result<ShardRoute<S>>,
+    noun: &str,
+) -> Result<Option<S>> {
+    let refused = |message: String| Error::refused(RefusedKind::CrossSlot, message);
+    let mut first: Option<(S, String)> = None;
+    for c in pipe.cmds() {
+        match route(c)? {
+            ShardRoute::One { shard, .. } => match &first {
+                Some((s, name)) if *s != shard => {
+                    return Err(refused(format!(
+                        "CROSSSLOT: a transaction must keep to one {noun}, this one touches \
+                         {noun}s {s:?} and {shard:?} ({name} then {})",
+                        c.name()
+                    )))
+                }
+                Some(_) => {}
+                None => first = Some((shard, c.name())),
+            },
+            ShardRoute::Any { .. } => {}
+            ShardRoute::Split { .. } => {
+                return Err(refused(format!(
+                    "CROSSSLOT: a transaction must keep to one {noun}; {} has keys in several",
+                    c.name()
+                )))
+            }
+            ShardRoute::FanOut { .. } => {
+                return Err(refused(format!(
+                    "{} goes to every {noun} and cannot be part of a transaction",
+                    c.name()
+                )))
+            }
+        }
+    }
+    Ok(first.map(|(s, _)| s))
+}
+
 /// The client-side `CROSSSLOT` refusal: a command's keys on two shards.
 pub fn cross_shard(command: &str, noun: &str, a: impl Debug, b: impl Debug) -> Error {
     Error::refused(
@@ -185,6 +252,31 @@ fn split<S: Copy + Eq>(
         merge,
         readonly,
     }
+}
+
+/// Runs futures concurrently (the parts of a request over several shards); their outputs
+/// in order.
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// How replies from several shards become one.

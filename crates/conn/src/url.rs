@@ -6,6 +6,7 @@
 //! | `rediss://...` | TLS (see [`TLS_OPTIONS`] and [`TlsConfig`]) |
 //! | `redis+unix:///path/to.sock[?db=N&password=..]` (or `unix://`) | Unix socket |
 //! | `redis+sentinel://[[user]:pass@]h1:p1,h2:p2/service[/db][?role=replica]` | read by `slotline-sentinel` |
+//! | `redis+sentinel://h1:p1,h2:p2/svc1,svc2,svc3[/db][?role=replica]` | several services: sharded by the client (`slotline-sentinel`'s `ShardedClient`) |
 //! | `redis+cluster://[[user]:pass@]h1:p1,h2:p2` | read by `slotline-cluster` |
 //!
 //! User and password are percent-decoded. Options: `db`, `password`, `username`,

@@ -101,6 +101,30 @@ impl Sentinel {
         Ok(ReplicaClient { inner, runtime })
     }
 
+    /// A client over several services whose keys it spreads itself (see
+    /// [`crate::ShardedClient`]): every command on the masters.
+    pub fn sharded_for<I>(&self, services: I) -> Result<ShardedClient>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let runtime = self.runtime()?;
+        let inner = runtime.block_on(self.inner.sharded_for(services))?;
+        Ok(ShardedClient { inner, runtime })
+    }
+
+    /// [`sharded_for`](Sentinel::sharded_for), with read-only commands on each shard's
+    /// replicas (see [`crate::Sentinel::sharded_replica_for`]).
+    pub fn sharded_replica_for<I>(&self, services: I) -> Result<ShardedClient>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let runtime = self.runtime()?;
+        let inner = runtime.block_on(self.inner.sharded_replica_for(services))?;
+        Ok(ShardedClient { inner, runtime })
+    }
+
     fn runtime(&self) -> Result<Arc<Runtime>> {
         let mut slot = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(rt) = &*slot {
@@ -214,6 +238,59 @@ impl ReplicaClient {
 }
 
 impl Execute for ReplicaClient {
+    fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
+        self.runtime
+            .block_on(slotline_conn::Execute::execute(&self.inner, request))
+    }
+}
+
+/// The blocking twin of [`crate::ShardedClient`]: keys spread over several services, each
+/// shard following its own failovers; the same routing, splitting and merging code.
+/// `Clone + Send + Sync`; implements [`Execute`], hence
+/// [`Commands`](slotline_conn::blocking::Commands).
+#[derive(Debug, Clone)]
+pub struct ShardedClient {
+    inner: crate::ShardedClient,
+    runtime: Arc<Runtime>,
+}
+
+impl ShardedClient {
+    /// The async client underneath.
+    pub fn as_async(&self) -> &crate::ShardedClient {
+        &self.inner
+    }
+
+    /// The ring that places keys (shard `i` is the `i`-th service).
+    pub fn ring(&self) -> &crate::Ring {
+        self.inner.ring()
+    }
+
+    /// The services, in shard order.
+    pub fn services(&self) -> &[String] {
+        self.inner.services()
+    }
+
+    /// The address of each shard's master now (or last), in shard order.
+    pub fn master_addrs(&self) -> Vec<Addr> {
+        self.inner
+            .masters()
+            .iter()
+            .map(crate::SentinelClient::addr)
+            .collect()
+    }
+
+    /// A blocking subscriber on the first service's master (see
+    /// [`crate::ShardedClient::pubsub`]).
+    pub fn pubsub(&self) -> slotline_conn::Result<slotline_conn::blocking::PubSub> {
+        let home =
+            self.inner.masters().first().ok_or_else(|| {
+                slotline_conn::Error::Config("a sharded client has no shard".into())
+            })?;
+        slotline_conn::blocking::PubSub::connect(home.master_config())
+    }
+}
+
+impl Execute for ShardedClient {
     fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
         self.runtime
             .block_on(slotline_conn::Execute::execute(&self.inner, request))

@@ -17,6 +17,10 @@
 //! # let _ = v; Ok(()) }
 //! ```
 //!
+//! [`Sentinel::sharded_for`] gives a [`ShardedClient`]: several services, the keys spread
+//! over them by the client on twemproxy's ketama ring ([`Ring`]), each shard a
+//! [`SentinelClient`].
+//!
 //! ## Discovery
 //! The sentinels are asked in order, each with a short timeout; the one that answers moves
 //! to the front, so a dead sentinel costs one timeout once, not at every discovery.
@@ -50,6 +54,7 @@ mod logic;
 mod master;
 mod replica;
 mod replies;
+mod sharded;
 
 pub mod blocking;
 
@@ -61,6 +66,7 @@ pub use config::{IntoSentinelAddr, ReplicaFallback, SentinelConfig, DEFAULT_SENT
 pub use error::{Error, Result};
 pub use master::SentinelClient;
 pub use replica::ReplicaClient;
+pub use sharded::{Ring, ShardedClient};
 
 use logic::{Discovery, Finished, Found, SentinelList, Want};
 
@@ -169,6 +175,30 @@ impl Sentinel {
     /// [`ReplicaClient`]). Must be called within a tokio runtime.
     pub async fn replica_for(&self, service: &str) -> Result<ReplicaClient> {
         ReplicaClient::connect(self.clone(), service).await
+    }
+
+    /// A client over several services whose keys it spreads itself over a ketama ring (see
+    /// [`ShardedClient`]): every command on the masters. Every service must be known to
+    /// the sentinels and its master reachable now. Must be called within a tokio runtime.
+    pub async fn sharded_for<I>(&self, services: I) -> Result<ShardedClient>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let services = services.into_iter().map(Into::into).collect();
+        ShardedClient::connect(self.clone(), services, false).await
+    }
+
+    /// [`sharded_for`](Sentinel::sharded_for), with read-only commands sent to the
+    /// shard's healthy replicas (as a [`ReplicaClient`] does, falling back per
+    /// [`SentinelConfig::replica_fallback`]); writes still go to the masters.
+    pub async fn sharded_replica_for<I>(&self, services: I) -> Result<ShardedClient>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let services = services.into_iter().map(Into::into).collect();
+        ShardedClient::connect(self.clone(), services, true).await
     }
 
     pub(crate) fn inner(&self) -> &SentinelState {

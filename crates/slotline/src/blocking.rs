@@ -28,6 +28,8 @@ pub enum Client {
     SentinelMaster(slotline_sentinel::blocking::SentinelClient),
     /// Replicas of a sentinel-managed service.
     SentinelReplica(slotline_sentinel::blocking::ReplicaClient),
+    /// Several sentinel-managed services, the keys sharded by the client.
+    ShardedSentinel(slotline_sentinel::blocking::ShardedClient),
     /// A Redis Cluster.
     Cluster(slotline_cluster::blocking::ClusterClient),
 }
@@ -55,6 +57,19 @@ impl Client {
                     Client::SentinelMaster(sentinel.master_for(&service)?)
                 }
             }
+            Target::ShardedSentinel {
+                sentinels,
+                services,
+                config,
+                replica,
+            } => {
+                let sentinel = slotline_sentinel::blocking::Sentinel::new(sentinels, *config)?;
+                Client::ShardedSentinel(if replica {
+                    sentinel.sharded_replica_for(services)?
+                } else {
+                    sentinel.sharded_for(services)?
+                })
+            }
             Target::Cluster(url) => {
                 Client::Cluster(slotline_cluster::blocking::ClusterClient::open(&url)?)
             }
@@ -70,15 +85,18 @@ impl Client {
             )?)),
             Client::SentinelMaster(c) => PubSub::Node(Box::new(c.pubsub()?)),
             Client::SentinelReplica(c) => PubSub::Node(Box::new(c.pubsub()?)),
+            Client::ShardedSentinel(c) => PubSub::Node(Box::new(c.pubsub()?)),
             Client::Cluster(c) => PubSub::Cluster(c.pubsub()?),
         })
     }
 
-    /// Which kind of deployment this client serves: `node`, `sentinel` or `cluster`.
+    /// Which kind of deployment this client serves: `node`, `sentinel`,
+    /// `sharded-sentinel` or `cluster`.
     pub fn mode(&self) -> &'static str {
         match self {
             Client::Node(_) => "node",
             Client::SentinelMaster(_) | Client::SentinelReplica(_) => "sentinel",
+            Client::ShardedSentinel(_) => "sharded-sentinel",
             Client::Cluster(_) => "cluster",
         }
     }

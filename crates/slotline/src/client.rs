@@ -2,7 +2,7 @@
 
 use slotline_cluster::ClusterClient;
 use slotline_conn::{Execute, Request, Response, Result};
-use slotline_sentinel::{ReplicaClient, Sentinel, SentinelClient};
+use slotline_sentinel::{ReplicaClient, Sentinel, SentinelClient, ShardedClient};
 
 use crate::Target;
 
@@ -15,6 +15,7 @@ use crate::Target;
 /// for url in [
 ///     "redis://127.0.0.1:6379/0",
 ///     "redis+sentinel://127.0.0.1:26379/mymaster",
+///     "redis+sentinel://127.0.0.1:26379/svc1,svc2,svc3",
 ///     "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
 /// ] {
 ///     let c = Client::open(url).await?;
@@ -33,6 +34,8 @@ pub enum Client {
     SentinelMaster(SentinelClient),
     /// Replicas of a sentinel-managed service (`role=replica`).
     SentinelReplica(ReplicaClient),
+    /// Several sentinel-managed services, the keys sharded by the client.
+    ShardedSentinel(ShardedClient),
     /// A Redis Cluster.
     Cluster(ClusterClient),
 }
@@ -40,6 +43,7 @@ pub enum Client {
 impl Client {
     /// Connects to what `url` names: `redis://`, `rediss://`, `redis+unix://`,
     /// `redis+sentinel://[user:pass@]h1:p1,h2:p2/service[/db][?role=replica]`,
+    /// `redis+sentinel://h1:p1,h2:p2/svc1,svc2,svc3[/db][?role=replica]` (sharded),
     /// `redis+cluster://[user:pass@]h1:p1,h2:p2`.
     pub async fn open(url: &str) -> Result<Client> {
         Client::open_target(Target::parse(url)?).await
@@ -62,6 +66,19 @@ impl Client {
                     Client::SentinelMaster(sentinel.master_for(&service).await?)
                 }
             }
+            Target::ShardedSentinel {
+                sentinels,
+                services,
+                config,
+                replica,
+            } => {
+                let sentinel = Sentinel::new(sentinels, *config)?;
+                Client::ShardedSentinel(if replica {
+                    sentinel.sharded_replica_for(services).await?
+                } else {
+                    sentinel.sharded_for(services).await?
+                })
+            }
             Target::Cluster(url) => Client::Cluster(ClusterClient::open(&url).await?),
         })
     }
@@ -73,12 +90,14 @@ impl Client {
             Client::Node(c) => c.io_stats(),
             Client::SentinelMaster(c) => c.client().io_stats(),
             Client::SentinelReplica(c) => c.io_stats(),
+            Client::ShardedSentinel(c) => c.io_stats(),
             Client::Cluster(c) => c.io_stats(),
         }
     }
 
     /// A subscriber: on the node, the sentinel service's master (a replica for a replica
-    /// client), or over the cluster (see [`PubSub`](crate::PubSub)).
+    /// client), the first service's master of a sharded client, or over the cluster (see
+    /// [`PubSub`](crate::PubSub)).
     pub async fn pubsub(&self) -> Result<crate::PubSub> {
         Ok(match self {
             Client::Node(c) => crate::PubSub::Node(Box::new(
@@ -86,15 +105,18 @@ impl Client {
             )),
             Client::SentinelMaster(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
             Client::SentinelReplica(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
+            Client::ShardedSentinel(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
             Client::Cluster(c) => crate::PubSub::Cluster(c.pubsub().await?),
         })
     }
 
-    /// Which kind of deployment this client serves: `node`, `sentinel` or `cluster`.
+    /// Which kind of deployment this client serves: `node`, `sentinel`,
+    /// `sharded-sentinel` or `cluster`.
     pub fn mode(&self) -> &'static str {
         match self {
             Client::Node(_) => "node",
             Client::SentinelMaster(_) | Client::SentinelReplica(_) => "sentinel",
+            Client::ShardedSentinel(_) => "sharded-sentinel",
             Client::Cluster(_) => "cluster",
         }
     }

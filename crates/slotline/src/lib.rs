@@ -8,7 +8,7 @@
 //! # async fn demo() -> slotline::Result<()> {
 //! use slotline::{cmd, Client, Commands, Query};
 //!
-//! let c = Client::open("redis+cluster://127.0.0.1:7000").await?;   // or redis://, redis+sentinel://
+//! let c = Client::open("redis+cluster://127.0.0.1:7000").await?;   // or redis://, redis+sentinel://h:p/svc[,svc2,...]
 //! c.set("foo", "bar").await?;
 //! let v: Option<String> = c.get("foo").await?;
 //! let n: i64 = c.query(&cmd("INCR").arg("n")).await?;
@@ -30,6 +30,7 @@ macro_rules! each_mode {
             Self::Node($c) => $body,
             Self::SentinelMaster($c) => $body,
             Self::SentinelReplica($c) => $body,
+            Self::ShardedSentinel($c) => $body,
             Self::Cluster($c) => $body,
         }
     };

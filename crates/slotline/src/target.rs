@@ -1,4 +1,5 @@
-//! What a URL names: one node, a sentinel-managed service, or a cluster.
+//! What a URL names: one node, a sentinel-managed service, several of them sharded by the
+//! client, or a cluster.
 
 use slotline_conn::url::{parse_db_path, RedisUrl};
 use slotline_conn::{Addr, ConnectionConfig, Error, Result, TlsConfig, DEFAULT_PORT};
@@ -21,6 +22,20 @@ pub enum Target {
         /// Whether reads go to a replica (`role=replica`) rather than the master.
         replica: bool,
     },
+    /// `redis+sentinel://h1:p1,h2:p2/svc1,svc2,svc3[/db][?role=replica]`: several services
+    /// are sharded by the client over a ketama ring (see
+    /// [`ShardedClient`](slotline_sentinel::ShardedClient)).
+    ShardedSentinel {
+        /// The sentinels, in the order given.
+        sentinels: Vec<Addr>,
+        /// The services, in shard order.
+        services: Vec<String>,
+        /// Sentinel and data-node settings.
+        config: Box<SentinelConfig>,
+        /// Whether reads go to each shard's replicas (`role=replica`); writes still go to
+        /// the masters.
+        replica: bool,
+    },
     /// `redis+cluster://h1:p1,h2:p2`: the original URL, read by `slotline-cluster`.
     Cluster(String),
 }
@@ -34,6 +49,10 @@ impl Target {
     /// let Target::Sentinel { sentinels, service, config, replica } = t else { panic!() };
     /// assert_eq!((sentinels.len(), service.as_str(), config.node.db, replica), (2, "mymaster", 2, true));
     /// assert_eq!(config.node.password.as_deref(), Some("secret"));
+    ///
+    /// let t = Target::parse("redis+sentinel://127.0.0.1:26379/svc1,svc2,svc3")?;
+    /// let Target::ShardedSentinel { services, .. } = t else { panic!() };
+    /// assert_eq!(services, ["svc1", "svc2", "svc3"]);
     /// # Ok::<(), slotline::Error>(())
     /// ```
     pub fn parse(url: &str) -> Result<Target> {
@@ -70,6 +89,12 @@ fn sentinel_target(url: RedisUrl) -> Result<Target> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad("no service name (expected redis+sentinel://host:26379/mymaster)"))?
         .to_string();
+    let services: Vec<String> = service.split(',').map(str::to_string).collect();
+    if services.iter().any(String::is_empty) {
+        return Err(bad(&format!(
+            "an empty service name in {service:?} (expected /svc1,svc2,svc3)"
+        )));
+    }
     let mut node = ConnectionConfig::new(Addr::tcp("127.0.0.1", DEFAULT_PORT));
     node.db = parse_db_path(parts.next().unwrap_or(""))?;
     node.tls = url
@@ -115,10 +140,19 @@ fn sentinel_target(url: RedisUrl) -> Result<Target> {
         (Some(_), None) => return Err(bad("sentinel_username needs sentinel_password")),
         (None, None) => {}
     }
+    let config = Box::new(config);
+    if services.len() > 1 {
+        return Ok(Target::ShardedSentinel {
+            sentinels,
+            services,
+            config,
+            replica,
+        });
+    }
     Ok(Target::Sentinel {
         sentinels,
         service,
-        config: Box::new(config),
+        config,
         replica,
     })
 }

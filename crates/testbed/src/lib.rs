@@ -8,6 +8,7 @@
 //! | [`Standalone`] | one `redis-server` (optional `requirepass`, ACL users) | it answers `INFO` with its own pid |
 //! | [`Replication`] | a master and N replicas (default 2) | the master lists every replica `state=online`, each replica has `master_link_status:up` |
 //! | [`SentinelTopology`] | master, N replicas (default 2), 3 sentinels, service `mymaster` | every sentinel reports the master, knows the replicas and the other sentinels |
+//! | [`SentinelTopology::sharded`] | 3 services `svc1`..`svc3`, each a master and 1 replica, 3 sentinels watching all | as above, for every service |
 //! | [`Cluster`] | M masters × R replicas (default 3 × 1) | every node: `cluster_state:ok`, same slot map, replicas' links up |
 //!
 //! ```no_run
@@ -66,7 +67,7 @@
 //! builders' `.local()` or check `is_external()`.
 //!
 //! ## Command line
-//! `slotline-testbed up <standalone|replication|sentinel|cluster> [--json]` starts a
+//! `slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]` starts a
 //! topology, prints one line when it is ready and runs until SIGINT/SIGTERM.
 
 mod cluster;
@@ -88,7 +89,7 @@ pub use error::{Error, Result};
 pub use info::SlotRange;
 pub use process::{check_binaries, Kind, Process, ENV_KEEP, ENV_REDIS_SENTINEL, ENV_REDIS_SERVER};
 pub use replication::{Replication, ReplicationBuilder};
-pub use sentinel::{SentinelBuilder, SentinelTopology, DEFAULT_SERVICE};
+pub use sentinel::{SentinelBuilder, SentinelTopology, DEFAULT_SERVICE, SHARDED_SERVICES};
 pub use standalone::{AclUser, Standalone, StandaloneBuilder};
 pub use sys::pid_alive;
 pub use tls::{ServerCert, TlsFiles};
@@ -105,7 +106,7 @@ pub enum Topology {
     Standalone(Standalone),
     /// Master and replicas.
     Replication(Replication),
-    /// Master, replicas and sentinels.
+    /// Master, replicas and sentinels (one service, or several: `sharded-sentinel`).
     Sentinel(SentinelTopology),
     /// A cluster.
     Cluster(Cluster),
@@ -113,17 +114,18 @@ pub enum Topology {
 
 impl Topology {
     /// Starts the default topology of the given name: `standalone`, `replication`,
-    /// `sentinel` or `cluster`.
+    /// `sentinel`, `sharded-sentinel` or `cluster`.
     pub fn start(name: &str) -> Result<Topology> {
         Ok(match name {
             "standalone" => Topology::Standalone(Standalone::start()?),
             "replication" => Topology::Replication(Replication::start()?),
             "sentinel" => Topology::Sentinel(SentinelTopology::start()?),
+            "sharded-sentinel" => Topology::Sentinel(SentinelTopology::sharded().start()?),
             "cluster" => Topology::Cluster(Cluster::start()?),
             other => {
                 return Err(Error::Invalid(format!(
-                    "unknown topology {other:?}: expected standalone, replication, sentinel \
-                     or cluster"
+                    "unknown topology {other:?}: expected standalone, replication, sentinel, \
+                     sharded-sentinel or cluster"
                 )))
             }
         })

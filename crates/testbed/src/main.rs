@@ -1,4 +1,4 @@
-//! `slotline-testbed up <standalone|replication|sentinel|cluster> [--json]`: starts a Redis
+//! `slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]`: starts a Redis
 //! topology on 127.0.0.1, prints one line when it is ready, and runs until SIGINT/SIGTERM,
 //! then tears everything down.
 
@@ -9,13 +9,16 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use slotline_testbed::{Cluster, Replication, SentinelTopology, Standalone, Topology};
 
-const USAGE: &str = "usage: slotline-testbed up <standalone|replication|sentinel|cluster> [--json]
+const USAGE: &str =
+    "usage: slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]
          [--replicas N] [--masters N] [--requirepass PASSWORD] [--tls]
 
 Starts the topology on 127.0.0.1, prints one line when it is ready (with --json:
-{\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..,\"tls\":..}),
+{\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..,
+\"services\":[{\"name\":..,\"nodes\":[..]}],\"tls\":..}),
 and runs until SIGINT/SIGTERM, then stops every process and removes its files.
---replicas: replicas (replication, sentinel) or replicas per master (cluster).
+--replicas: replicas (replication, sentinel), of each service (sharded-sentinel: three
+services svc1, svc2, svc3, one replica each by default) or per master (cluster).
 --tls: TLS only (replication, the cluster bus and sentinels too), with a CA, server and
 client certificates made for the run; --json prints their paths under \"tls\".";
 
@@ -94,8 +97,12 @@ fn start(o: &Options) -> slotline_testbed::Result<Topology> {
             }
             Topology::Replication(b.start()?)
         }
-        "sentinel" => {
-            let mut b = SentinelTopology::builder().local();
+        "sentinel" | "sharded-sentinel" => {
+            let mut b = if o.topology == "sentinel" {
+                SentinelTopology::builder().local()
+            } else {
+                SentinelTopology::sharded()
+            };
             if o.tls {
                 b = b.tls();
             }

@@ -320,6 +320,7 @@ impl Replication {
             nodes,
             sentinels: Vec::new(),
             service: None,
+            services: Vec::new(),
             tls: self.tls.clone(),
         }
     }

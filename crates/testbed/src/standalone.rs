@@ -264,6 +264,7 @@ impl Standalone {
             }],
             sentinels: Vec::new(),
             service: None,
+            services: Vec::new(),
             tls: self.tls.clone(),
         }
     }

@@ -59,14 +59,17 @@ pub struct NodeInfo {
 /// A description of a running topology (what the CLI prints).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description {
-    /// `standalone`, `replication`, `sentinel` or `cluster`.
+    /// `standalone`, `replication`, `sentinel`, `sharded-sentinel` or `cluster`.
     pub topology: &'static str,
     /// The data nodes.
     pub nodes: Vec<NodeInfo>,
     /// The sentinels (empty unless `sentinel`).
     pub sentinels: Vec<SocketAddr>,
-    /// The sentinel service name (`None` unless `sentinel`).
+    /// The (first) sentinel service name (`None` unless `sentinel` or `sharded-sentinel`).
     pub service: Option<String>,
+    /// Every sentinel service with its data nodes, its initial master first (empty unless
+    /// `sentinel` or `sharded-sentinel`).
+    pub services: Vec<(String, Vec<SocketAddr>)>,
     /// The certificate files of a TLS topology.
     pub tls: Option<TlsFiles>,
 }
@@ -87,9 +90,9 @@ fn json_str(s: &str) -> String {
 }
 
 impl Description {
-    /// One line of JSON: `{"topology":..,"nodes":[{"addr":..,"role":..}],"sentinels":[..],"service":..,"tls":..}`
-    /// (`service` is `null` unless the topology is `sentinel`; `tls` is `null` or
-    /// `{"ca_cert":..,"client_cert":..,"client_key":..}`).
+    /// One line of JSON: `{"topology":..,"nodes":[{"addr":..,"role":..}],"sentinels":[..],"service":..,"services":[{"name":..,"nodes":[..]}],"tls":..}`
+    /// (`service` is `null` and `services` empty unless the topology has sentinels;
+    /// `tls` is `null` or `{"ca_cert":..,"client_cert":..,"client_key":..}`).
     pub fn to_json(&self) -> String {
         let nodes: Vec<String> = self
             .nodes
@@ -108,6 +111,18 @@ impl Description {
             .map(|s| json_str(&s.to_string()))
             .collect();
         let service = self.service.as_deref().map_or("null".into(), json_str);
+        let services: Vec<String> = self
+            .services
+            .iter()
+            .map(|(name, nodes)| {
+                let nodes: Vec<String> = nodes.iter().map(|a| json_str(&a.to_string())).collect();
+                format!(
+                    "{{\"name\":{},\"nodes\":[{}]}}",
+                    json_str(name),
+                    nodes.join(",")
+                )
+            })
+            .collect();
         let path = |p: &std::path::Path| json_str(&p.to_string_lossy());
         let tls = self.tls.as_ref().map_or("null".into(), |f| {
             format!(
@@ -118,11 +133,12 @@ impl Description {
             )
         });
         format!(
-            "{{\"topology\":{},\"nodes\":[{}],\"sentinels\":[{}],\"service\":{},\"tls\":{}}}",
+            "{{\"topology\":{},\"nodes\":[{}],\"sentinels\":[{}],\"service\":{},\"services\":[{}],\"tls\":{}}}",
             json_str(self.topology),
             nodes.join(","),
             sentinels.join(","),
             service,
+            services.join(","),
             tls
         )
     }
@@ -137,10 +153,12 @@ impl Description {
         let mut s = format!("{} ready: {}", self.topology, nodes.join(", "));
         if !self.sentinels.is_empty() {
             let sentinels: Vec<String> = self.sentinels.iter().map(|a| a.to_string()).collect();
+            let services: Vec<&str> = self.services.iter().map(|(n, _)| n.as_str()).collect();
             s.push_str(&format!(
-                "; sentinels {} (service {})",
+                "; sentinels {} (service{} {})",
                 sentinels.join(", "),
-                self.service.as_deref().unwrap_or("?")
+                if services.len() > 1 { "s" } else { "" },
+                services.join(", ")
             ));
         }
         s
@@ -238,22 +256,24 @@ mod tests {
             }],
             sentinels: vec!["127.0.0.1:7001".parse().unwrap()],
             service: Some("mymaster".into()),
+            services: vec![("mymaster".into(), vec!["127.0.0.1:7000".parse().unwrap()])],
             tls: None,
         };
         assert_eq!(
             d.to_json(),
-            r#"{"topology":"sentinel","nodes":[{"addr":"127.0.0.1:7000","role":"master"}],"sentinels":["127.0.0.1:7001"],"service":"mymaster","tls":null}"#
+            r#"{"topology":"sentinel","nodes":[{"addr":"127.0.0.1:7000","role":"master"}],"sentinels":["127.0.0.1:7001"],"service":"mymaster","services":[{"name":"mymaster","nodes":["127.0.0.1:7000"]}],"tls":null}"#
         );
         let d = Description {
             topology: "cluster",
             nodes: vec![],
             sentinels: vec![],
             service: None,
+            services: Vec::new(),
             tls: None,
         };
         assert_eq!(
             d.to_json(),
-            r#"{"topology":"cluster","nodes":[],"sentinels":[],"service":null,"tls":null}"#
+            r#"{"topology":"cluster","nodes":[],"sentinels":[],"service":null,"services":[],"tls":null}"#
         );
     }
 

@@ -62,7 +62,7 @@ fn up_standalone_json_then_sigterm() {
         "{line}"
     );
     assert!(
-        line.ends_with("],\"sentinels\":[],\"service\":null,\"tls\":null}\n"),
+        line.ends_with("],\"sentinels\":[],\"service\":null,\"services\":[],\"tls\":null}\n"),
         "{line}"
     );
     let nodes = addrs(&line);

@@ -35,6 +35,12 @@ pub(super) async fn run_topology(url: &str) -> Result<(), CliError> {
             config,
             ..
         } => sentinel_table(sentinels, &service, *config).await,
+        Target::ShardedSentinel {
+            sentinels,
+            services,
+            config,
+            ..
+        } => sharded_table(sentinels, services, *config).await,
         Target::Node(config) => {
             let client = slotline_conn::Client::connect(config)
                 .await
@@ -107,6 +113,49 @@ async fn sentinel_table(
     }
     println!("service {service}");
     print_table(&rows);
+    Ok(())
+}
+
+/// One row per shard: its service, its share of the ring, its master and replicas.
+async fn sharded_table(
+    sentinels: Vec<Addr>,
+    services: Vec<String>,
+    config: slotline_sentinel::SentinelConfig,
+) -> Result<(), CliError> {
+    let ring = slotline_sentinel::Ring::new(services.iter().cloned())?;
+    let sentinel =
+        slotline_sentinel::Sentinel::new(sentinels, config).map_err(|e| e.to_string())?;
+    let mut rows = vec![[
+        "shard".to_string(),
+        "service".to_string(),
+        "ring share".to_string(),
+        "master".to_string(),
+        "replicas".to_string(),
+    ]];
+    for (i, (service, share)) in services.iter().zip(ring.shares()).enumerate() {
+        let master = sentinel
+            .master_addr(service)
+            .await
+            .map_or_else(|e| format!("(down: {e})"), |a| a.to_string());
+        let replicas = sentinel
+            .replica_addrs(service)
+            .await
+            .map_or_else(|e| format!("(unknown: {e})"), |r| list(&r));
+        rows.push([
+            i.to_string(),
+            service.clone(),
+            format!("{:.1} %", share * 100.0),
+            master,
+            replicas,
+        ]);
+    }
+    print_table(&rows);
+    let sentinels: Vec<Addr> = sentinel.sentinel_addrs();
+    println!(
+        "{} shards on a ketama ring (md5, as twemproxy); sentinels {}",
+        services.len(),
+        list(&sentinels)
+    );
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! slotline [--url URL] CMD [ARGS...]     one command; the reply printed as redis-cli does
-//! slotline topology --url URL            the slot map, or the sentinel view, as a table
+//! slotline topology --url URL            the slot map, the sentinel view, or the shards, as a table
 //! slotline bench [--url URL] [...]       load shaped like redis-benchmark, in every mode
 //! ```
 //! `URL` is any URL [`Client::open`](crate::Client::open) takes (default
@@ -151,6 +151,6 @@ fn usage() -> String {
      slotline [--url URL] bench [--cluster] [-h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] \
      [-P PIPELINE] [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] [--tagged] [-q]\n\
      TLS: --tls --cacert FILE --cert FILE --key FILE --sni NAME --insecure (before CMD)\n\
-     URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service, redis+cluster://h:p,h:p"
+     URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service,\n     redis+sentinel://h:p,h:p/svc1,svc2,svc3 (sharded), redis+cluster://h:p,h:p"
         .to_string()
 }

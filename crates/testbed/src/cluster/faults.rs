@@ -299,6 +299,7 @@ impl Cluster {
             nodes,
             sentinels: Vec::new(),
             service: None,
+            services: Vec::new(),
             tls: self.tls_files().cloned(),
         }
     }

@@ -17,11 +17,21 @@ impl SentinelTopology {
         }
     }
 
-    /// Waits until every live sentinel reports the same master, other than `old`, and that
-    /// node says it is a master. Returns the new master.
+    /// Waits until every live sentinel reports the same master (of the first service),
+    /// other than `old`, and that node says it is a master. Returns the new master.
     pub fn wait_for_new_master(&self, old: SocketAddr, timeout: Duration) -> Result<SocketAddr> {
+        self.wait_for_new_master_of(self.service(), old, timeout)
+    }
+
+    /// [`wait_for_new_master`](Self::wait_for_new_master) for `service`.
+    pub fn wait_for_new_master_of(
+        &self,
+        service: &str,
+        old: SocketAddr,
+        timeout: Duration,
+    ) -> Result<SocketAddr> {
         poll_until(
-            &format!("the sentinels to report a new master instead of {old}"),
+            &format!("the sentinels to report a new master of {service} instead of {old}"),
             timeout,
             || {
                 let mut agreed = None;
@@ -31,7 +41,7 @@ impl SentinelTopology {
                 }
                 for s in live {
                     let node = self.sentinels.iter().find(|p| p.addr() == s);
-                    match self.ask_master(s) {
+                    match self.ask_master(s, service) {
                         Ok(Some(m)) if m == old => {
                             return Ok(Poll::pending(
                                 format!("sentinel {s} still reports {old}"),
@@ -67,13 +77,18 @@ impl SentinelTopology {
         )
     }
 
-    /// Forces a failover (`SENTINEL FAILOVER <service>`) and waits until every sentinel
-    /// reports the new master. Returns it.
+    /// Forces a failover of the first service (`SENTINEL FAILOVER <service>`) and waits
+    /// until every sentinel reports the new master. Returns it.
     pub fn failover(&self) -> Result<SocketAddr> {
+        self.failover_of(self.service())
+    }
+
+    /// [`failover`](Self::failover) of `service`.
+    pub fn failover_of(&self, service: &str) -> Result<SocketAddr> {
         if self.is_external() {
             return Err(Error::External("sentinel failover"));
         }
-        let old = self.master_addr()?;
+        let old = self.master_addr_of(service)?;
         let sentinel = *self
             .live_sentinels()
             .first()
@@ -81,7 +96,7 @@ impl SentinelTopology {
         poll_until(
             "a sentinel to accept SENTINEL FAILOVER",
             topology::FAULT_TIMEOUT,
-            || match self.sentinel_query(sentinel, &["SENTINEL", "FAILOVER", &self.service]) {
+            || match self.sentinel_query(sentinel, &["SENTINEL", "FAILOVER", service]) {
                 Ok(_) => Ok(Poll::Ready(())),
                 // The sentinel may not consider any replica good enough yet.
                 Err(e)
@@ -93,16 +108,21 @@ impl SentinelTopology {
                 Err(e) => Err(e),
             },
         )?;
-        self.wait_for_new_master(old, topology::FAULT_TIMEOUT)
+        self.wait_for_new_master_of(service, old, topology::FAULT_TIMEOUT)
     }
 
-    /// Kills the current master with `SIGKILL`; returns its address. Follow with
-    /// [`SentinelTopology::wait_for_new_master`].
+    /// Kills the current master (of the first service) with `SIGKILL`; returns its
+    /// address. Follow with [`SentinelTopology::wait_for_new_master`].
     pub fn kill_master(&self) -> Result<SocketAddr> {
+        self.kill_master_of(self.service())
+    }
+
+    /// [`kill_master`](Self::kill_master) of `service`.
+    pub fn kill_master_of(&self, service: &str) -> Result<SocketAddr> {
         if self.is_external() {
             return Err(Error::External("kill"));
         }
-        let master = self.master_addr()?;
+        let master = self.master_addr_of(service)?;
         self.kill(master)?;
         Ok(master)
     }
@@ -144,16 +164,22 @@ impl SentinelTopology {
             .ok_or_else(|| Error::Invalid(format!("no node of this topology listens on {addr}")))
     }
 
-    /// The topology, as the CLI describes it (roles as of startup).
+    /// The topology, as the CLI describes it (roles as of startup): `sentinel`, or
+    /// `sharded-sentinel` with several services.
     pub fn describe(&self) -> Description {
+        let initial: Vec<SocketAddr> = self.groups.iter().map(|g| g.initial_master).collect();
         Description {
-            topology: "sentinel",
+            topology: if self.groups.len() > 1 {
+                "sharded-sentinel"
+            } else {
+                "sentinel"
+            },
             nodes: self
                 .data_addrs
                 .iter()
                 .map(|&addr| NodeInfo {
                     addr,
-                    role: if addr == self.initial_master {
+                    role: if initial.contains(&addr) {
                         Role::Master
                     } else {
                         Role::Replica
@@ -161,7 +187,12 @@ impl SentinelTopology {
                 })
                 .collect(),
             sentinels: self.sentinel_addrs.clone(),
-            service: Some(self.service.clone()),
+            service: Some(self.service().to_string()),
+            services: self
+                .groups
+                .iter()
+                .map(|g| (g.service.clone(), g.addrs.clone()))
+                .collect(),
             tls: self.tls.clone(),
         }
     }

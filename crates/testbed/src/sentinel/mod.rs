@@ -22,13 +22,16 @@ use crate::wire::{self, Auth, Conn};
 /// The default service name.
 pub const DEFAULT_SERVICE: &str = "mymaster";
 
+/// The services of the `sharded-sentinel` topology ([`SentinelTopology::sharded`]).
+pub const SHARDED_SERVICES: [&str; 3] = ["svc1", "svc2", "svc3"];
+
 /// Options of a [`SentinelTopology`].
 #[derive(Debug, Clone)]
 pub struct SentinelBuilder {
     replicas: usize,
     sentinels: usize,
     quorum: usize,
-    service: String,
+    services: Vec<String>,
     down_after: Duration,
     failover_timeout: Duration,
     requirepass: Option<String>,
@@ -45,7 +48,7 @@ impl Default for SentinelBuilder {
             replicas: 2,
             sentinels: 3,
             quorum: 2,
-            service: DEFAULT_SERVICE.into(),
+            services: vec![DEFAULT_SERVICE.into()],
             down_after: Duration::from_millis(1000),
             failover_timeout: Duration::from_millis(5000),
             requirepass: None,
@@ -59,7 +62,7 @@ impl Default for SentinelBuilder {
 }
 
 impl SentinelBuilder {
-    /// Number of replicas (default 2).
+    /// Number of replicas (default 2; of each service's master, with several services).
     pub fn replicas(mut self, n: usize) -> Self {
         self.replicas = n;
         self
@@ -74,7 +77,18 @@ impl SentinelBuilder {
 
     /// Service (master) name (default `mymaster`).
     pub fn service(mut self, name: impl Into<String>) -> Self {
-        self.service = name.into();
+        self.services = vec![name.into()];
+        self
+    }
+
+    /// Several services, each a master with its own replicas, all watched by the same
+    /// sentinels (the layout of sharding with sentinel).
+    pub fn services<I>(mut self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.services = names.into_iter().map(Into::into).collect();
         self
     }
 
@@ -149,11 +163,18 @@ impl SentinelBuilder {
                 );
             }
         }
-        if self.service.is_empty() || !self.service.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::Invalid(format!(
-                "invalid sentinel service name {:?}",
-                self.service
-            )));
+        if self.services.is_empty() {
+            return Err(Error::Invalid("a sentinel topology needs a service".into()));
+        }
+        for (i, svc) in self.services.iter().enumerate() {
+            if svc.is_empty()
+                || !svc.bytes().all(|b| b.is_ascii_graphic())
+                || self.services[..i].contains(svc)
+            {
+                return Err(Error::Invalid(format!(
+                    "invalid or repeated sentinel service name {svc:?}"
+                )));
+            }
         }
         crate::process::check_binaries(true)?;
         let dir = TopoDir::new("sentinel")?;
@@ -173,38 +194,53 @@ impl SentinelBuilder {
             cluster: false,
             tls: tls.clone(),
         };
-        let master = Process::start(&master_spec, dir.path(), self.timeout)?;
-        let mut replica_config = base;
-        replica_config.push(format!("replicaof 127.0.0.1 {}", master.port()));
-        let replica_spec = Spec {
-            config: replica_config,
-            ..master_spec
-        };
-        let replicas =
-            Process::start_all(&vec![replica_spec; self.replicas], dir.path(), self.timeout)?;
-        wait_replication(&master, &replicas, self.timeout)?;
-        let mut data = vec![master];
-        data.extend(replicas);
+        let mut data = Vec::new();
+        let mut groups = Vec::new();
+        for service in &self.services {
+            let master = Process::start(&master_spec, dir.path(), self.timeout)?;
+            let mut replica_config = base.clone();
+            replica_config.push(format!("replicaof 127.0.0.1 {}", master.port()));
+            let replica_spec = Spec {
+                config: replica_config,
+                ..master_spec.clone()
+            };
+            let replicas =
+                Process::start_all(&vec![replica_spec; self.replicas], dir.path(), self.timeout)?;
+            wait_replication(&master, &replicas, self.timeout)?;
+            groups.push(Group {
+                service: service.clone(),
+                initial_master: master.addr(),
+                addrs: std::iter::once(&master)
+                    .chain(&replicas)
+                    .map(Process::addr)
+                    .collect(),
+            });
+            data.push(master);
+            data.extend(replicas);
+        }
 
-        let svc = &self.service;
-        let mut sconf = vec![
-            format!(
-                "sentinel monitor {svc} 127.0.0.1 {} {}",
-                data[0].port(),
-                self.quorum
-            ),
-            format!(
-                "sentinel down-after-milliseconds {svc} {}",
-                self.down_after.as_millis()
-            ),
-            format!(
-                "sentinel failover-timeout {svc} {}",
-                self.failover_timeout.as_millis()
-            ),
-            format!("sentinel parallel-syncs {svc} 1"),
-        ];
-        if let Some(p) = &self.requirepass {
-            sconf.push(format!("sentinel auth-pass {svc} {}", quote(p)));
+        let mut sconf = Vec::new();
+        for g in &groups {
+            let svc = &g.service;
+            sconf.extend([
+                format!(
+                    "sentinel monitor {svc} 127.0.0.1 {} {}",
+                    g.initial_master.port(),
+                    self.quorum
+                ),
+                format!(
+                    "sentinel down-after-milliseconds {svc} {}",
+                    self.down_after.as_millis()
+                ),
+                format!(
+                    "sentinel failover-timeout {svc} {}",
+                    self.failover_timeout.as_millis()
+                ),
+                format!("sentinel parallel-syncs {svc} 1"),
+            ]);
+            if let Some(p) = &self.requirepass {
+                sconf.push(format!("sentinel auth-pass {svc} {}", quote(p)));
+            }
         }
         if let Some(p) = &self.sentinel_password {
             sconf.push(format!("requirepass {}", quote(p)));
@@ -235,10 +271,9 @@ impl SentinelBuilder {
             }
         }
         let topo = SentinelTopology {
-            service: self.service.clone(),
+            groups,
             data_auth,
             sentinel_auth,
-            initial_master: data[0].addr(),
             data_addrs: data.iter().map(Process::addr).collect(),
             sentinel_addrs: sentinels.iter().map(Process::addr).collect(),
             sentinels,
@@ -251,13 +286,25 @@ impl SentinelBuilder {
     }
 }
 
-/// A sentinel-managed master with replicas on 127.0.0.1 (or an external set of sentinels).
+/// One service of a sentinel topology: its name and its data nodes.
+#[derive(Debug, Clone)]
+struct Group {
+    service: String,
+    initial_master: SocketAddr,
+    /// Its data nodes, the initial master first.
+    addrs: Vec<SocketAddr>,
+}
+
+/// A sentinel-managed master with replicas on 127.0.0.1 (or an external set of sentinels);
+/// or several such services watched by the same sentinels
+/// ([`SentinelBuilder::services`]). Methods without a service name are about the first
+/// service; their `_of` twins name one.
 #[derive(Debug)]
 pub struct SentinelTopology {
-    service: String,
+    /// The services, in the order given.
+    groups: Vec<Group>,
     data_auth: Option<Auth>,
     sentinel_auth: Option<Auth>,
-    initial_master: SocketAddr,
     data_addrs: Vec<SocketAddr>,
     sentinel_addrs: Vec<SocketAddr>,
     // Field order matters: sentinels go first (no failover during teardown), the directory
@@ -316,6 +363,15 @@ impl SentinelTopology {
         SentinelBuilder::default()
     }
 
+    /// Options for the `sharded-sentinel` topology: the services of [`SHARDED_SERVICES`],
+    /// each a master with one replica, and 3 sentinels watching all three. Always local.
+    pub fn sharded() -> SentinelBuilder {
+        SentinelBuilder::default()
+            .services(SHARDED_SERVICES)
+            .replicas(1)
+            .local()
+    }
+
     /// Uses existing sentinels (no process is started; faults are refused).
     pub fn external(
         sentinels: Vec<SocketAddr>,
@@ -324,10 +380,13 @@ impl SentinelTopology {
         sentinel_auth: Option<Auth>,
     ) -> Result<SentinelTopology> {
         let mut topo = SentinelTopology {
-            service,
+            groups: vec![Group {
+                service,
+                initial_master: sentinels[0],
+                addrs: Vec::new(),
+            }],
             data_auth,
             sentinel_auth,
-            initial_master: sentinels[0],
             data_addrs: Vec::new(),
             sentinel_addrs: sentinels,
             sentinels: Vec::new(),
@@ -336,9 +395,11 @@ impl SentinelTopology {
             _dir: None,
         };
         let master = topo.master_addr()?;
-        topo.initial_master = master;
-        topo.data_addrs = vec![master];
-        topo.data_addrs.extend(topo.replica_addrs()?);
+        let mut addrs = vec![master];
+        addrs.extend(topo.replica_addrs()?);
+        topo.groups[0].initial_master = master;
+        topo.groups[0].addrs = addrs.clone();
+        topo.data_addrs = addrs;
         Ok(topo)
     }
 
@@ -352,9 +413,21 @@ impl SentinelTopology {
         self.tls.as_ref()
     }
 
-    /// The service name (`mymaster` by default).
+    /// The (first) service name (`mymaster` by default).
     pub fn service(&self) -> &str {
-        &self.service
+        &self.groups[0].service
+    }
+
+    /// Every service name, in order.
+    pub fn services(&self) -> Vec<&str> {
+        self.groups.iter().map(|g| g.service.as_str()).collect()
+    }
+
+    fn group(&self, service: &str) -> Result<&Group> {
+        self.groups
+            .iter()
+            .find(|g| g.service == service)
+            .ok_or_else(|| Error::Invalid(format!("this topology has no service {service:?}")))
     }
 
     /// The sentinels' addresses.
@@ -362,14 +435,24 @@ impl SentinelTopology {
         &self.sentinel_addrs
     }
 
-    /// Every data node's address, the initial master first.
+    /// Every data node's address, service by service, each initial master first.
     pub fn data_addrs(&self) -> &[SocketAddr] {
         &self.data_addrs
     }
 
-    /// The master at startup.
+    /// The data nodes of `service`, its initial master first.
+    pub fn data_addrs_of(&self, service: &str) -> Result<&[SocketAddr]> {
+        Ok(&self.group(service)?.addrs)
+    }
+
+    /// The (first service's) master at startup.
     pub fn initial_master(&self) -> SocketAddr {
-        self.initial_master
+        self.groups[0].initial_master
+    }
+
+    /// The master of `service` at startup.
+    pub fn initial_master_of(&self, service: &str) -> Result<SocketAddr> {
+        Ok(self.group(service)?.initial_master)
     }
 
     /// Credentials of the data nodes, if any.
@@ -408,24 +491,26 @@ impl SentinelTopology {
         wire::query(sentinel, self.sentinel_auth.as_ref(), args)
     }
 
-    fn ask_master(&self, sentinel: SocketAddr) -> Result<Option<SocketAddr>> {
-        let reply = self.sentinel_query(
-            sentinel,
-            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &self.service],
-        )?;
+    fn ask_master(&self, sentinel: SocketAddr, service: &str) -> Result<Option<SocketAddr>> {
+        let reply =
+            self.sentinel_query(sentinel, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", service])?;
         Ok(parse_master_addr(&reply))
     }
 
-    /// The master, as the first sentinel that answers reports it.
+    /// The (first service's) master, as the first sentinel that answers reports it.
     pub fn master_addr(&self) -> Result<SocketAddr> {
+        self.master_addr_of(self.service())
+    }
+
+    /// The master of `service`, as the first sentinel that answers reports it.
+    pub fn master_addr_of(&self, service: &str) -> Result<SocketAddr> {
         let mut last = None;
         for s in self.live_sentinels() {
-            match self.ask_master(s) {
+            match self.ask_master(s, service) {
                 Ok(Some(addr)) => return Ok(addr),
                 Ok(None) => {
                     last = Some(Error::Invalid(format!(
-                        "sentinel {s} does not know service {}",
-                        self.service
+                        "sentinel {s} does not know service {service}"
                     )))
                 }
                 Err(e) => last = Some(e),
@@ -434,11 +519,17 @@ impl SentinelTopology {
         Err(last.unwrap_or_else(|| Error::Invalid("no sentinel is running".into())))
     }
 
-    /// The replicas a sentinel reports as healthy (not down, not disconnected).
+    /// The (first service's) replicas a sentinel reports as healthy (not down, not
+    /// disconnected).
     pub fn replica_addrs(&self) -> Result<Vec<SocketAddr>> {
+        self.replica_addrs_of(self.service())
+    }
+
+    /// The replicas of `service` a sentinel reports as healthy.
+    pub fn replica_addrs_of(&self, service: &str) -> Result<Vec<SocketAddr>> {
         let mut last = None;
         for s in self.live_sentinels() {
-            match self.sentinel_query(s, &["SENTINEL", "REPLICAS", &self.service]) {
+            match self.sentinel_query(s, &["SENTINEL", "REPLICAS", service]) {
                 Ok(reply) => {
                     return Ok(reply
                         .iter()
@@ -452,69 +543,82 @@ impl SentinelTopology {
         Err(last.unwrap_or_else(|| Error::Invalid("no sentinel is running".into())))
     }
 
-    /// Waits until every live sentinel agrees on the master, knows every other live data node
-    /// as a healthy replica of it with its link up, and knows the other sentinels.
+    /// Waits until, for every service, every live sentinel agrees on the master, knows
+    /// every other live data node of the service as a healthy replica of it with its link
+    /// up, and knows the other sentinels.
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
-        let expected_sentinels = self.sentinel_addrs.len().saturating_sub(1);
         poll_until(
             "the sentinels to agree on master, replicas and each other",
             timeout,
             || {
-                let mut master = None;
-                for s in self.live_sentinels() {
-                    let node = self.sentinels.iter().find(|p| p.addr() == s);
-                    let pending = |why: String| Ok(Poll::pending(why, node));
-                    let m = match self.ask_master(s) {
-                        Ok(Some(m)) => m,
-                        Ok(None) => return pending(format!("sentinel {s} knows no master")),
-                        Err(e) => return pending(format!("sentinel {s}: {e}")),
-                    };
-                    if *master.get_or_insert(m) != m {
-                        return pending(format!("sentinels disagree on the master ({m})"));
-                    }
-                    let known: BTreeSet<SocketAddr> =
-                        match self.sentinel_query(s, &["SENTINEL", "REPLICAS", &self.service]) {
-                            Ok(r) => r
-                                .iter()
-                                .filter(|e| entry_ready(e, m))
-                                .filter_map(entry_addr)
-                                .collect(),
-                            Err(e) => return pending(format!("sentinel {s}: {e}")),
-                        };
-                    let missing: Vec<_> = self
-                        .live_data()
-                        .into_iter()
-                        .filter(|a| *a != m && !known.contains(a))
-                        .collect();
-                    if !missing.is_empty() {
-                        return pending(format!(
-                            "sentinel {s} does not know replicas {missing:?} of {m}"
-                        ));
-                    }
-                    match self.sentinel_query(s, &["SENTINEL", "SENTINELS", &self.service]) {
-                        Ok(r) if r.iter().count() >= expected_sentinels => {}
-                        Ok(r) => {
-                            return pending(format!(
-                                "sentinel {s} knows {} other sentinels, not {expected_sentinels}",
-                                r.iter().count()
-                            ))
-                        }
-                        Err(e) => return pending(format!("sentinel {s}: {e}")),
+                for g in &self.groups {
+                    if let pending @ Poll::Pending { .. } = self.group_ready(g)? {
+                        return Ok(pending);
                     }
                 }
-                let Some(m) = master else {
-                    return Ok(Poll::pending("no sentinel is running", None));
-                };
-                match self.role(m) {
-                    Ok(Role::Master) => Ok(Poll::Ready(())),
-                    Ok(Role::Replica) => Ok(Poll::pending(
-                        format!("{m} is not a master yet"),
-                        self.data_process(m),
-                    )),
-                    Err(e) => Ok(Poll::pending(format!("{m}: {e}"), self.data_process(m))),
-                }
+                Ok(Poll::Ready(()))
             },
         )
+    }
+
+    /// One poll of [`wait_ready`](Self::wait_ready) for one service.
+    fn group_ready(&self, g: &Group) -> Result<Poll<()>> {
+        let expected_sentinels = self.sentinel_addrs.len().saturating_sub(1);
+        let svc = g.service.as_str();
+        let mut master = None;
+        for s in self.live_sentinels() {
+            let node = self.sentinels.iter().find(|p| p.addr() == s);
+            let pending = |why: String| Ok(Poll::pending(why, node));
+            let m = match self.ask_master(s, svc) {
+                Ok(Some(m)) => m,
+                Ok(None) => return pending(format!("sentinel {s} knows no master of {svc}")),
+                Err(e) => return pending(format!("sentinel {s}: {e}")),
+            };
+            if *master.get_or_insert(m) != m {
+                return pending(format!("sentinels disagree on the master of {svc} ({m})"));
+            }
+            let known: BTreeSet<SocketAddr> =
+                match self.sentinel_query(s, &["SENTINEL", "REPLICAS", svc]) {
+                    Ok(r) => r
+                        .iter()
+                        .filter(|e| entry_ready(e, m))
+                        .filter_map(entry_addr)
+                        .collect(),
+                    Err(e) => return pending(format!("sentinel {s}: {e}")),
+                };
+            let missing: Vec<_> = self
+                .live_data()
+                .into_iter()
+                .filter(|a| g.addrs.is_empty() || g.addrs.contains(a))
+                .filter(|a| *a != m && !known.contains(a))
+                .collect();
+            if !missing.is_empty() {
+                return pending(format!(
+                    "sentinel {s} does not know replicas {missing:?} of {m} ({svc})"
+                ));
+            }
+            match self.sentinel_query(s, &["SENTINEL", "SENTINELS", svc]) {
+                Ok(r) if r.iter().count() >= expected_sentinels => {}
+                Ok(r) => {
+                    return pending(format!(
+                        "sentinel {s} knows {} other sentinels, not {expected_sentinels}",
+                        r.iter().count()
+                    ))
+                }
+                Err(e) => return pending(format!("sentinel {s}: {e}")),
+            }
+        }
+        let Some(m) = master else {
+            return Ok(Poll::pending("no sentinel is running", None));
+        };
+        match self.role(m) {
+            Ok(Role::Master) => Ok(Poll::Ready(())),
+            Ok(Role::Replica) => Ok(Poll::pending(
+                format!("{m} is not a master yet"),
+                self.data_process(m),
+            )),
+            Err(e) => Ok(Poll::pending(format!("{m}: {e}"), self.data_process(m))),
+        }
     }
 
     /// Data nodes that should answer.
