@@ -446,3 +446,21 @@ impl Drop for Nutcracker {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// For a test that makes network faults (partitions): true when it runs in a network
+/// namespace of its own; otherwise it has just been run again there, alone (and checked),
+/// or skipped loudly where namespaces or nftables are missing (failed instead under `CI`):
+/// the caller returns. `test` is its name as the harness knows it.
+pub(crate) fn isolated(test: &str) -> bool {
+    slotline_testbed::net::isolated(test).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A multi-thread runtime (two workers, as on this machine's `#[tokio::main]`), for tests
+/// that must build their own (they run again in a namespace of their own).
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}

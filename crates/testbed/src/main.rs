@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use slotline_testbed::{Cluster, Replication, SentinelTopology, Standalone, Topology};
+use slotline_testbed::{Cluster, Direction, Replication, SentinelTopology, Standalone, Topology};
 
 const USAGE: &str =
     "usage: slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]
          [--replicas N] [--masters N] [--requirepass PASSWORD] [--tls]
+       slotline-testbed partition PORT[,BUS_PORT] [both|to|from]
+       slotline-testbed heal PORT[,BUS_PORT]
 
 Starts the topology on 127.0.0.1, prints one line when it is ready (with --json:
 {\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..,
@@ -20,7 +22,11 @@ and runs until SIGINT/SIGTERM, then stops every process and removes its files.
 --replicas: replicas (replication, sentinel), of each service (sharded-sentinel: three
 services svc1, svc2, svc3, one replica each by default) or per master (cluster).
 --tls: TLS only (replication, the cluster bus and sentinels too), with a CA, server and
-client certificates made for the run; --json prints their paths under \"tls\".";
+client certificates made for the run; --json prints their paths under \"tls\".
+partition drops every packet to and/or from a node (its ports, and the connections it
+opens from its own source address, when started inside a namespace with SLOTLINE_NETNS=1)
+with nftables, in this network namespace, until heal: run both inside the namespace the
+topology runs in (unshare --net).";
 
 struct Options {
     topology: String,
@@ -134,8 +140,47 @@ fn start(o: &Options) -> slotline_testbed::Result<Topology> {
     })
 }
 
+/// `partition PORT[,PORT...] [both|to|from]` and `heal PORT[,PORT...]`: network faults in
+/// this network namespace (see `slotline_testbed::net`).
+fn net_verb(args: &[String]) -> Option<Result<(), String>> {
+    let verb = args.first()?.as_str();
+    if verb != "partition" && verb != "heal" {
+        return None;
+    }
+    let run = || -> Result<(), String> {
+        let ports: Vec<u16> = args
+            .get(1)
+            .ok_or(format!(
+                "{verb} needs PORT[,PORT...] (a node's port, then its bus port)"
+            ))?
+            .split(',')
+            .map(|p| p.trim().parse().map_err(|_| format!("bad port {p:?}")))
+            .collect::<Result<_, _>>()?;
+        if verb == "heal" {
+            return slotline_testbed::net::heal(&ports).map_err(|e| e.to_string());
+        }
+        let direction = match args.get(2) {
+            None => Direction::Both,
+            Some(d) => {
+                Direction::parse(d).ok_or(format!("bad direction {d:?}: both, to or from"))?
+            }
+        };
+        slotline_testbed::net::partition(&ports, direction).map_err(|e| e.to_string())
+    };
+    Some(run())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(result) = net_verb(&args) {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("slotline-testbed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opts = match parse(&args) {
         Ok(o) => o,
         Err(msg) => {

@@ -30,12 +30,22 @@ pub(crate) const BUS_OFFSET: u16 = 10000;
 #[derive(Debug)]
 pub(crate) struct PortLease {
     port: u16,
+    bus: bool,
     _locks: Vec<File>,
 }
 
 impl PortLease {
     pub(crate) fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port, and the cluster bus port when leased too.
+    pub(crate) fn ports(&self) -> Vec<u16> {
+        if self.bus {
+            vec![self.port, self.port + BUS_OFFSET]
+        } else {
+            vec![self.port]
+        }
     }
 }
 
@@ -106,6 +116,7 @@ pub(crate) fn lease(with_bus: bool) -> Result<PortLease> {
         }
         return Ok(PortLease {
             port,
+            bus: with_bus,
             _locks: locks,
         });
     }

@@ -32,6 +32,20 @@ impl Cluster {
         node.stop()
     }
 
+    /// Cuts a node off the network, its bus port too (see [`Process::partition`]; after
+    /// the node timeout the cluster fails a master over: [`Cluster::wait_for_failover`]).
+    pub fn partition(&self, addr: SocketAddr, direction: crate::Direction) -> Result<()> {
+        let node = self.local_node("partition", addr)?;
+        self.remember_slots(addr);
+        node.partition(direction)
+    }
+
+    /// Ends a [`partition`](Cluster::partition): a former master whose slots were taken
+    /// over rejoins as a replica.
+    pub fn heal(&self, addr: SocketAddr) -> Result<()> {
+        self.local_node("heal", addr)?.heal()
+    }
+
     /// Resumes a node with `SIGCONT`.
     pub fn cont(&self, addr: SocketAddr) -> Result<()> {
         self.local_node("cont", addr)?.cont()

@@ -324,7 +324,7 @@ impl Cluster {
     fn live_nodes(&self) -> Vec<Arc<Process>> {
         self.all_nodes()
             .into_iter()
-            .filter(|n| n.is_running() && !n.is_stopped())
+            .filter(|n| n.is_reachable())
             .collect()
     }
 

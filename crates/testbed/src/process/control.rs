@@ -35,6 +35,16 @@ impl Process {
         lock(&self.state).stopped
     }
 
+    /// Whether it is cut off the network by [`partition`](Process::partition).
+    pub fn is_partitioned(&self) -> bool {
+        lock(&self.state).partitioned
+    }
+
+    /// Whether it should answer: running, not stopped, not partitioned.
+    pub fn is_reachable(&self) -> bool {
+        self.is_running() && !self.is_stopped() && !self.is_partitioned()
+    }
+
     /// The process's own directory (config, log, `nodes.conf`).
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -104,6 +114,23 @@ impl Process {
     pub fn stop(&self) -> Result<()> {
         self.signal(Signal::Stop)?;
         lock(&self.state).stopped = true;
+        Ok(())
+    }
+
+    /// Cuts it off the network (see [`crate::net`]): packets to and/or from its port (and
+    /// its cluster bus port) are dropped, silently, until [`heal`](Process::heal). Only in
+    /// a namespace of the test's own ([`crate::net::isolated`]); elsewhere it would cut the
+    /// port off on the machine's loopback.
+    pub fn partition(&self, direction: crate::Direction) -> Result<()> {
+        crate::net::partition(&self.lease.ports(), direction)?;
+        lock(&self.state).partitioned = true;
+        Ok(())
+    }
+
+    /// Ends a [`partition`](Process::partition).
+    pub fn heal(&self) -> Result<()> {
+        crate::net::heal(&self.lease.ports())?;
+        lock(&self.state).partitioned = false;
         Ok(())
     }
 

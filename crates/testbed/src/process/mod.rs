@@ -308,13 +308,14 @@ pub struct Process {
     auth: Option<Auth>,
     state: Mutex<State>,
     _tls: Option<crate::tls::TlsPort>,
-    _lease: PortLease,
+    lease: PortLease,
 }
 
 #[derive(Debug)]
 struct State {
     child: Option<Child>,
     stopped: bool,
+    partitioned: bool,
 }
 
 /// Outcome of one start attempt.
@@ -370,6 +371,20 @@ impl Process {
                 "save \"\"\nappendonly no\nrepl-diskless-sync no\n\
                  repl-diskless-sync-delay 0\nenable-debug-command local\n",
             );
+            if crate::net::is_isolated() {
+                // Its own connections (replication, the cluster bus) leave from an address
+                // of its own, so that a partition can drop them too; it still announces
+                // 127.0.0.1, where it listens. Protected mode would refuse peers from
+                // those addresses (they are not 127.0.0.1); nothing outside the namespace
+                // can reach it anyway.
+                text.push_str(&format!(
+                    "bind-source-addr {}\nreplica-announce-ip 127.0.0.1\nprotected-mode no\n",
+                    crate::net::source_ip(port)
+                ));
+                if spec.cluster {
+                    text.push_str("cluster-announce-ip 127.0.0.1\n");
+                }
+            }
         }
         for line in &spec.config {
             text.push_str(line);
@@ -388,9 +403,10 @@ impl Process {
             state: Mutex::new(State {
                 child: None,
                 stopped: false,
+                partitioned: false,
             }),
             _tls: tls_port,
-            _lease: lease,
+            lease,
         };
         p.spawn_child()?;
         Ok(p)

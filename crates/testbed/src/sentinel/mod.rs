@@ -482,7 +482,7 @@ impl SentinelTopology {
         }
         self.sentinels
             .iter()
-            .filter(|s| s.is_running() && !s.is_stopped())
+            .filter(|s| s.is_reachable())
             .map(Process::addr)
             .collect()
     }
@@ -628,7 +628,7 @@ impl SentinelTopology {
         }
         self.data
             .iter()
-            .filter(|p| p.is_running() && !p.is_stopped())
+            .filter(|p| p.is_reachable())
             .map(Process::addr)
             .collect()
     }
