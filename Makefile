@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 120
 CI_FUZZ_SECONDS ?= 30
 TOPOLOGY ?= standalone
 
-.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench bench-peers redis-up clean
+.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench bench-peers chaos redis-up clean
 
 ## Debian's Redis packages (server, sentinel, cli/benchmark), nutcracker (twemproxy, which
 ## the sharded-sentinel placement is checked against), nftables and iproute2 (partitions in
@@ -39,6 +39,16 @@ rust-deps:
 ## cargo-fuzz, only when missing.
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+## The chaos soak at length (CHAOS_SECONDS, default 300; `make test` runs it for 60 s):
+## faults injected under load, a checker over every acknowledged write; its figures go
+## into RELIABILITY.md.
+CHAOS_SECONDS ?= 300
+chaos: deps
+	SLOTLINE_CHAOS_SECS=$(CHAOS_SECONDS) SLOTLINE_CHAOS_REPORT=$(CURDIR)/target/chaos-report.md \
+	  $(CARGO) test -q -p slotline-e2e --test chaos -- --nocapture
+	python3 scripts/splice.py RELIABILITY.md chaos $(CURDIR)/target/chaos-report.md \
+	  "make chaos (CHAOS_SECONDS=$(CHAOS_SECONDS)), $$(date -u +%Y-%m-%d)"
 
 ## Start one topology and keep it up until Ctrl-C: make redis-up TOPOLOGY=cluster
 redis-up: deps

@@ -43,17 +43,6 @@ const RESPONSE: Duration = Duration::from_millis(500);
 /// A caller may wait at most its timeout and this.
 const SLACK: Duration = Duration::from_secs(1);
 
-/// Timeouts short enough to see a partition in a test: response and connect 500 ms, dead
-/// links found by `TCP_USER_TIMEOUT` and keepalive within 2 s.
-fn short(config: ConnectionConfig) -> ConnectionConfig {
-    let mut c = config
-        .with_response_timeout(Some(RESPONSE))
-        .with_connect_timeout(Some(RESPONSE));
-    c.tcp_user_timeout = Some(Duration::from_secs(2));
-    c.tcp_keepalive = Some(Duration::from_secs(1));
-    c
-}
-
 /// What the load saw: per counter, increments acknowledged and those that failed but may
 /// have run; every acknowledged unique write; every error; the longest wait of a call.
 #[derive(Default)]
@@ -166,7 +155,7 @@ fn a_partitioned_node_times_out_and_the_client_recovers_after_the_heal() {
     }
     let node = Standalone::builder().local().start().unwrap();
     runtime().block_on(async {
-        let config = short(ConnectionConfig::new(addr(node.addr())));
+        let config = support::short_timeouts(RESPONSE, ConnectionConfig::new(addr(node.addr())));
         let c = slotline_conn::Client::connect(config).await.unwrap();
         c.set("p:n", 0).await.unwrap();
         assert_eq!(c.incr("p:n").await.unwrap(), 1);
@@ -209,9 +198,12 @@ fn a_partitioned_node_times_out_and_the_client_recovers_after_the_heal() {
 
         // An idle client finds the dead link by itself (keepalive probes, cut short by
         // TCP_USER_TIMEOUT), with no request to time out.
-        let idle = slotline_conn::Client::connect(short(ConnectionConfig::new(addr(node.addr()))))
-            .await
-            .unwrap();
+        let idle = slotline_conn::Client::connect(support::short_timeouts(
+            RESPONSE,
+            ConnectionConfig::new(addr(node.addr())),
+        ))
+        .await
+        .unwrap();
         let _: Option<i64> = idle.get("p:n").await.unwrap();
         assert!(idle.is_connected());
         node.process().unwrap().partition(Direction::Both).unwrap();
@@ -237,9 +229,12 @@ fn one_way_partitions_report_possibly_run_and_never_resend() {
     }
     let node = Standalone::builder().local().start().unwrap();
     runtime().block_on(async {
-        let c = slotline_conn::Client::connect(short(ConnectionConfig::new(addr(node.addr()))))
-            .await
-            .unwrap();
+        let c = slotline_conn::Client::connect(support::short_timeouts(
+            RESPONSE,
+            ConnectionConfig::new(addr(node.addr())),
+        ))
+        .await
+        .unwrap();
         c.set("ow:n", 0).await.unwrap();
         let process = node.process().unwrap();
         let counter = || node.process().unwrap().cmd(&["GET", "ow:n"]).unwrap();
@@ -297,8 +292,9 @@ fn a_partitioned_sentinel_master_is_left_for_the_promoted_replica() {
             .unwrap(),
     );
     runtime().block_on(async {
-        let config = slotline_sentinel::SentinelConfig::default()
-            .with_node_config(short(ConnectionConfig::new(addr(t.initial_master()))));
+        let config = slotline_sentinel::SentinelConfig::default().with_node_config(
+            support::short_timeouts(RESPONSE, ConnectionConfig::new(addr(t.initial_master()))),
+        );
         let sentinel =
             slotline_sentinel::Sentinel::new(t.sentinel_addrs().to_vec(), config).unwrap();
         let c = sentinel.master_for(t.service()).await.unwrap();
@@ -393,8 +389,9 @@ fn a_partitioned_cluster_master_is_left_for_its_promoted_replica() {
     let cluster = Arc::new(Cluster::builder().local().start().unwrap());
     runtime().block_on(async {
         let seeds: Vec<slotline_conn::Addr> = cluster.seed_addrs().into_iter().map(addr).collect();
-        let config = slotline_cluster::ClusterConfig::default()
-            .with_connection(short(ConnectionConfig::new(seeds[0].clone())));
+        let config = slotline_cluster::ClusterConfig::default().with_connection(
+            support::short_timeouts(RESPONSE, ConnectionConfig::new(seeds[0].clone())),
+        );
         let c = slotline_cluster::ClusterClient::connect(seeds, config)
             .await
             .unwrap();
@@ -472,7 +469,7 @@ fn a_partitioned_cluster_master_is_left_for_its_promoted_replica() {
 /// A client of the shared node through a fault proxy of its own.
 async fn through_proxy() -> (FaultProxy, slotline_conn::Client) {
     let proxy = FaultProxy::start(support::standalone().addr()).unwrap();
-    let config = short(ConnectionConfig::new(addr(proxy.addr())));
+    let config = support::short_timeouts(RESPONSE, ConnectionConfig::new(addr(proxy.addr())));
     let c = slotline_conn::Client::connect(config).await.unwrap();
     (proxy, c)
 }

@@ -252,7 +252,9 @@ on_both_runtimes! {
         );
 
         // One shard or a clear refusal, with nothing sent.
-        let (a, b) = (&keys[0], keys.iter().find(|k| c.ring().shard_of(k.as_bytes()) != c.ring().shard_of(keys[0].as_bytes())).unwrap());
+        let shard_of = |k: &String| c.ring().shard_of(k.as_bytes());
+        let a = &keys[0];
+        let b = keys.iter().find(|k| shard_of(k) != shard_of(a)).unwrap();
         let marker = format!("x:{flavour}:tx-marker");
         let refused = c
             .transaction::<Option<()>>(pipe().set(a, "tx").set(b, "tx").set(&marker, 1))
@@ -268,7 +270,13 @@ on_both_runtimes! {
         assert_eq!(c.get::<Option<String>>(&marker).await.unwrap(), None);
         let tag = format!("{{x:{flavour}}}");
         let got: Option<(i64, i64)> = c
-            .transaction(pipe().set(format!("{tag}:a"), 1).ignore().incr(format!("{tag}:a")).incr(format!("{tag}:a")))
+            .transaction(
+                pipe()
+                    .set(format!("{tag}:a"), 1)
+                    .ignore()
+                    .incr(format!("{tag}:a"))
+                    .incr(format!("{tag}:a")),
+            )
             .await
             .unwrap();
         assert_eq!(got, Some((2, 3)));

@@ -464,3 +464,17 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("a tokio runtime")
 }
+
+/// Timeouts short enough to see a partition in a test: response and connect `response`,
+/// dead links found by `TCP_USER_TIMEOUT` (2 s) and keepalive (1 s).
+pub(crate) fn short_timeouts(
+    response: Duration,
+    config: slotline_conn::ConnectionConfig,
+) -> slotline_conn::ConnectionConfig {
+    let mut c = config
+        .with_response_timeout(Some(response))
+        .with_connect_timeout(Some(response));
+    c.tcp_user_timeout = Some(Duration::from_secs(2));
+    c.tcp_keepalive = Some(Duration::from_secs(1));
+    c
+}

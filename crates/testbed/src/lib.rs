@@ -38,6 +38,11 @@
 //! ([`Cluster::add_master`]). All methods take `&self`: share a topology in an `Arc` and
 //! break it while other threads run traffic.
 //!
+//! Network faults ([`net`]): partitions ([`Process::partition`], [`Cluster::partition`],
+//! both ways or one) drop a node's packets with nftables, inside a network namespace of the
+//! test's own ([`net::isolated`] runs the test again there); [`FaultProxy`] is a TCP relay
+//! in front of a node that delays, stalls, cuts or resets its connections.
+//!
 //! ## No leaks, no collisions
 //! - Teardown on `Drop` (kill, reap, remove the directory), also when a test panics.
 //! - Every process is spawned by one long-lived thread with `PR_SET_PDEATHSIG = SIGKILL`
@@ -67,8 +72,10 @@
 //! builders' `.local()` or check `is_external()`.
 //!
 //! ## Command line
-//! `slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]` starts a
-//! topology, prints one line when it is ready and runs until SIGINT/SIGTERM.
+//! `slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]`
+//! starts a topology, prints one line when it is ready and runs until SIGINT/SIGTERM.
+//! `slotline-testbed partition PORT[,BUS_PORT] [both|to|from]` and `heal PORT[,BUS_PORT]`
+//! cut a node off the network and back, in the namespace they run in.
 
 mod cluster;
 mod error;

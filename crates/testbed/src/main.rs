@@ -7,13 +7,16 @@ use std::process::ExitCode;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use slotline_testbed::{Cluster, Direction, Replication, SentinelTopology, Standalone, Topology};
+use slotline_testbed::{
+    Cluster, Direction, FaultProxy, LinkMode, Replication, SentinelTopology, Standalone, Topology,
+};
 
 const USAGE: &str =
     "usage: slotline-testbed up <standalone|replication|sentinel|sharded-sentinel|cluster> [--json]
          [--replicas N] [--masters N] [--requirepass PASSWORD] [--tls]
        slotline-testbed partition PORT[,BUS_PORT] [both|to|from]
        slotline-testbed heal PORT[,BUS_PORT]
+       slotline-testbed proxy HOST:PORT   (then pass | delay MS | stall | cut | reset on stdin)
 
 Starts the topology on 127.0.0.1, prints one line when it is ready (with --json:
 {\"topology\":..,\"nodes\":[{\"addr\":..,\"role\":..}],\"sentinels\":[..],\"service\":..,
@@ -170,9 +173,47 @@ fn net_verb(args: &[String]) -> Option<Result<(), String>> {
     Some(run())
 }
 
+/// `proxy HOST:PORT`: a fault proxy in front of a node, printing where it listens, then
+/// taking one command a line on stdin (`pass`, `delay MS`, `stall`, `cut`, `reset`) until
+/// end of input.
+fn proxy_verb(args: &[String]) -> Option<Result<(), String>> {
+    if args.first().map(String::as_str) != Some("proxy") {
+        return None;
+    }
+    let run = || -> Result<(), String> {
+        use std::io::BufRead;
+        let target: std::net::SocketAddr = args
+            .get(1)
+            .ok_or("proxy needs HOST:PORT")?
+            .parse()
+            .map_err(|e| format!("bad address: {e}"))?;
+        let proxy = FaultProxy::start(target).map_err(|e| e.to_string())?;
+        println!("{}", proxy.addr());
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["pass"] => proxy.set_mode(LinkMode::Pass),
+                ["stall"] => proxy.set_mode(LinkMode::Stall),
+                ["delay", ms] => {
+                    let ms: u64 = ms.parse().map_err(|_| format!("bad delay {ms:?}"))?;
+                    proxy.set_mode(LinkMode::Delay(std::time::Duration::from_millis(ms)));
+                }
+                ["cut"] => proxy.cut(),
+                ["reset"] => proxy.reset(),
+                [] => continue,
+                _ => eprintln!("slotline-testbed proxy: pass, delay MS, stall, cut or reset"),
+            }
+            println!("ok");
+        }
+        Ok(())
+    };
+    Some(run())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(result) = net_verb(&args) {
+    if let Some(result) = net_verb(&args).or_else(|| proxy_verb(&args)) {
         return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

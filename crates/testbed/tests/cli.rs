@@ -1,5 +1,6 @@
 //! The command line contract: `slotline-testbed up <topology> [--json]` prints one line when
-//! ready, runs until SIGTERM/SIGINT, then leaves no process behind.
+//! ready, runs until SIGTERM/SIGINT, then leaves no process behind; `proxy` relays and
+//! breaks a link as told on stdin.
 
 // Helpers outside #[test] fns panic on failure just like the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -105,4 +106,46 @@ fn unknown_topology_is_an_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown topology"), "{err}");
+}
+
+#[test]
+fn proxy_relays_stalls_and_passes_again_as_told_on_stdin() {
+    use std::io::Write;
+    let node = slotline_testbed::Standalone::builder()
+        .local()
+        .start()
+        .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["proxy", &node.addr().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let at: SocketAddr = line.trim().parse().unwrap();
+    assert_eq!(
+        wire::query(at, None, &["PING"]).unwrap().as_str(),
+        Some("PONG")
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    let mut say = |cmd: &str| {
+        writeln!(stdin, "{cmd}").unwrap();
+        let mut ack = String::new();
+        out.read_line(&mut ack).unwrap();
+        assert_eq!(ack.trim(), "ok", "{cmd}");
+    };
+    say("stall");
+    let mut con = wire::Conn::connect(at).unwrap();
+    con.set_timeout(std::time::Duration::from_millis(300))
+        .unwrap();
+    assert!(con.cmd(&["PING"]).is_err(), "a stalled proxy answered");
+    say("pass");
+    assert_eq!(
+        wire::query(at, None, &["PING"]).unwrap().as_str(),
+        Some("PONG")
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
 }
