@@ -282,11 +282,7 @@ impl ShardedClient {
     /// A blocking subscriber on the first service's master (see
     /// [`crate::ShardedClient::pubsub`]).
     pub fn pubsub(&self) -> slotline_conn::Result<slotline_conn::blocking::PubSub> {
-        let home =
-            self.inner.masters().first().ok_or_else(|| {
-                slotline_conn::Error::Config("a sharded client has no shard".into())
-            })?;
-        slotline_conn::blocking::PubSub::connect(home.master_config())
+        slotline_conn::blocking::PubSub::connect(self.inner.home_master().master_config())
     }
 }
 

@@ -152,7 +152,12 @@ impl ShardedClient {
     /// that one shard (`PUBLISH` goes there too). After a failover of that shard, open a
     /// new one and [`resubscribe`](PubSub::resubscribe) it.
     pub async fn pubsub(&self) -> slotline_conn::Result<PubSub> {
-        self.shared.masters[HOME_SHARD].pubsub().await
+        self.home_master().pubsub().await
+    }
+
+    /// The master client of the shard that keyless commands and pub/sub go to.
+    pub(crate) fn home_master(&self) -> &SentinelClient {
+        &self.shared.masters[HOME_SHARD]
     }
 
     /// Sends `request` whole to one target.
