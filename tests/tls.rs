@@ -339,6 +339,85 @@ async fn a_cluster_over_tls() {
     }
 }
 
+/// A cluster whose certificates name hosts only, its nodes announced by IP: refused when
+/// each node is checked against the address it is announced at (the default), reached when
+/// every node is checked against the startup host (`ssl_node_name=startup`) or against the
+/// host name it announces (`ssl_node_name=hostname`), async and blocking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_nodes_checked_against_host_names() {
+    let names = vec!["localhost".to_string(), "*.nodes.slotline.test".to_string()];
+    let c = std::sync::Arc::new(
+        slotline_testbed::Cluster::builder()
+            .tls_server_cert(ServerCert::Named(names))
+            .start()
+            .unwrap(),
+    );
+    let hostname = |a: std::net::SocketAddr| format!("n{}.nodes.slotline.test", a.port());
+    let announcing = c.clone();
+    support::off_runtime(move || {
+        announcing
+            .announce_hostnames(hostname, support::DEADLINE)
+            .unwrap()
+    })
+    .await;
+    let ca = ca_option(c.tls_files().unwrap());
+    let by_name: Vec<String> = c
+        .seed_addrs()
+        .iter()
+        .map(|a| format!("localhost:{}", a.port()))
+        .collect();
+
+    // Announced by IP, checked against the IP: the certificate does not name it.
+    let by_ip = format!("rediss+cluster://{}?{ca}", support::join(&c.seed_addrs()));
+    let err = refused(&by_ip).await;
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    // Reached by name, but the nodes are still checked against the IPs they announce.
+    let err = refused(&format!("rediss+cluster://{}?{ca}", by_name.join(","))).await;
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+
+    let keys: Vec<String> = (0..60).map(|i| format!("tls:named:{i}")).collect();
+    for option in ["ssl_node_name=startup", "ssl_node_name=hostname"] {
+        let url = format!("rediss+cluster://{}?{ca}&{option}", by_name.join(","));
+        let client = Client::open(&url).await.unwrap();
+        let Client::Cluster(cluster) = &client else {
+            panic!("{url} opened {}", client.mode())
+        };
+        // Every master reached, at the IP it announces.
+        let masters: Vec<_> = cluster
+            .slot_map()
+            .serving_masters()
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        assert_eq!(masters.len(), 3, "{masters:?}");
+        assert!(
+            masters
+                .iter()
+                .all(|a| a.to_string().starts_with("127.0.0.1:")),
+            "{masters:?}"
+        );
+        for (i, k) in keys.iter().enumerate() {
+            client.set(k, i).await.unwrap();
+        }
+        let got: Vec<Option<usize>> = client.mget(&keys).await.unwrap();
+        assert_eq!(got, (0..60).map(Some).collect::<Vec<_>>(), "{option}");
+        assert_eq!(client.del(&keys).await.unwrap(), 60);
+
+        support::off_runtime(move || {
+            use slotline::blocking::{Client, Commands};
+            let c = Client::open(&url).unwrap();
+            c.set("tls:named:blocking", option).unwrap();
+            assert_eq!(c.get::<String>("tls:named:blocking").unwrap(), option);
+        })
+        .await;
+    }
+
+    // Checked against announced host names, but asked first at an IP: the startup node is
+    // checked against the address it was given by, which the certificate does not name.
+    let err = refused(&format!("{by_ip}&ssl_node_name=hostname")).await;
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+}
+
 /// A master with replicas over TLS (replication too): `Replicated` finds the replicas from
 /// the master's `ROLE` and reads from them over TLS, async and blocking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -105,7 +105,7 @@ impl ClusterClient {
                 format!("no node serves slot {slot}"),
             )
         })?;
-        slotline_conn::blocking::Connection::connect(self.config().node_config(&addr))
+        slotline_conn::blocking::Connection::connect(self.inner.node_config(&addr))
     }
 
     /// A blocking cluster subscriber (see [`crate::ClusterPubSub`]).

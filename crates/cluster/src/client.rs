@@ -196,6 +196,11 @@ impl ClusterClient {
         ClusterPubSub::new(self.clone()).await
     }
 
+    /// The connection settings of the node at `addr` (see [`ClusterState::node_config`]).
+    pub(crate) fn node_config(&self, addr: &Addr) -> slotline_conn::ConnectionConfig {
+        self.state.node_config(addr)
+    }
+
     pub(crate) fn state(&self) -> &ClusterState {
         &self.state
     }

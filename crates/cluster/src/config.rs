@@ -34,6 +34,50 @@ impl Credentials {
     }
 }
 
+/// Which name a cluster node's TLS certificate is checked against (and sent as SNI), for
+/// nodes announced by an IP address while their certificates name hosts. A server name set
+/// on the [`TlsConfig`](slotline_conn::TlsConfig) itself
+/// ([`with_server_name`](slotline_conn::TlsConfig::with_server_name), `ssl_server_name=`)
+/// is used for every node instead.
+///
+/// ```
+/// use slotline_cluster::{ClusterConfig, TlsNodeName};
+/// let (_, config) = ClusterConfig::from_url(
+///     "rediss+cluster://redis.internal:6379?ssl_node_name=startup",
+/// )?;
+/// assert_eq!(config.tls_node_name, TlsNodeName::Startup);
+/// # Ok::<(), slotline_conn::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsNodeName {
+    /// The endpoint the node is announced at, IP address or host name (default;
+    /// `ssl_node_name=announced`).
+    #[default]
+    Announced,
+    /// The host of the first startup node, for every node: a cluster reached through one
+    /// DNS name whose certificates all carry it (`ssl_node_name=startup`).
+    Startup,
+    /// The host name each node announces (`cluster-announce-hostname`, the `hostname`
+    /// field of `CLUSTER SHARDS`), or its endpoint when it announces none
+    /// (`ssl_node_name=hostname`). The startup nodes, asked before any host name is known,
+    /// are checked against the host they are given by.
+    Hostname,
+}
+
+impl TlsNodeName {
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "announced" => Ok(TlsNodeName::Announced),
+            "startup" => Ok(TlsNodeName::Startup),
+            "hostname" => Ok(TlsNodeName::Hostname),
+            other => Err(Error::Config(format!(
+                "invalid URL option ssl_node_name={other:?}: expected announced, startup or hostname"
+            ))),
+        }
+    }
+}
+
 /// Settings of a [`ClusterClient`](crate::ClusterClient).
 ///
 /// ```
@@ -75,6 +119,9 @@ pub struct ClusterConfig {
     /// Refresh the slot map this often even without a reason (default: never; `MOVED`,
     /// `CLUSTERDOWN` and unreachable nodes trigger refreshes).
     pub periodic_refresh: Option<Duration>,
+    /// Over TLS, the name each node's certificate is checked against (default: the
+    /// endpoint it is announced at).
+    pub tls_node_name: TlsNodeName,
 }
 
 impl Default for ClusterConfig {
@@ -90,6 +137,7 @@ impl Default for ClusterConfig {
             refresh_jitter: Duration::from_millis(20),
             refresh_timeout: Duration::from_secs(1),
             periodic_refresh: None,
+            tls_node_name: TlsNodeName::Announced,
         }
     }
 }
@@ -128,11 +176,18 @@ impl ClusterConfig {
     }
 
     /// With TLS to every node as `tls` says (`rediss+cluster://` in a URL). Nodes are
-    /// reached at the `tls-port` they announce; each is verified against the address it is
-    /// announced by unless `tls` names one server name for all
+    /// reached at the `tls-port` they announce; each is verified against the name
+    /// [`tls_node_name`](ClusterConfig::tls_node_name) picks (by default the address it
+    /// is announced at) unless `tls` names one server name for all
     /// ([`TlsConfig::with_server_name`](slotline_conn::TlsConfig::with_server_name)).
     pub fn with_tls(mut self, tls: slotline_conn::TlsConfig) -> Self {
         self.connection = self.connection.with_tls(tls);
+        self
+    }
+
+    /// With the name nodes' certificates are checked against (see [`TlsNodeName`]).
+    pub fn with_tls_node_name(mut self, name: TlsNodeName) -> Self {
+        self.tls_node_name = name;
         self
     }
 
@@ -200,7 +255,9 @@ impl ClusterConfig {
 
     /// Reads a cluster URL: `redis+cluster://[[user]:pass@]h1:p1,h2:p2[?options]` (or a
     /// plain `redis://host:port` naming one startup node). Options are those of single-node
-    /// URLs (timeouts, client name, ...) plus `read_from=primary|prefer_replica|replica`.
+    /// URLs (timeouts, client name, TLS files, ...) plus
+    /// `read_from=primary|prefer_replica|replica` and, over TLS,
+    /// `ssl_node_name=announced|startup|hostname` (see [`TlsNodeName`]).
     /// Returns the startup nodes and the config.
     pub fn from_url(url: &str) -> Result<(Vec<Addr>, ClusterConfig)> {
         let parsed = RedisUrl::parse(url)?;
@@ -237,7 +294,10 @@ impl ClusterConfig {
             .then(|| Box::new(slotline_conn::TlsConfig::new()));
         connection.username = parsed.username.clone();
         connection.password = parsed.password.clone();
-        parsed.apply_options(&mut connection, &["read_from"])?;
+        parsed.apply_options(&mut connection, &["read_from", "ssl_node_name"])?;
+        if let Some(name) = parsed.option("ssl_node_name") {
+            config.tls_node_name = TlsNodeName::parse(name)?;
+        }
         if let Some(r) = parsed.option("read_from") {
             config.read_from = match r {
                 "primary" | "master" => ReadFrom::Primary,

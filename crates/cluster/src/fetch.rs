@@ -120,7 +120,7 @@ impl ClusterState {
             None => {
                 let config = match node {
                     Some(n) => n.config().clone(),
-                    None => self.config.node_config(addr),
+                    None => self.node_config(addr),
                 };
                 Some(Connection::connect(config).await?)
             }

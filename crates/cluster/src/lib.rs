@@ -47,7 +47,7 @@ mod state;
 mod topology;
 
 pub use client::ClusterClient;
-pub use config::{ClusterConfig, Credentials, IntoNodeAddr};
+pub use config::{ClusterConfig, Credentials, IntoNodeAddr, TlsNodeName};
 pub use pubsub::ClusterPubSub;
 pub use slot::{hash_tag, slot, SLOTS};
 pub use slotline_conn::{ReadFrom, RetryPolicy};

@@ -309,7 +309,7 @@ impl Supervisor {
     /// [`subscribe_on`](Self::subscribe_on)).
     async fn conn(&mut self, key: &ConnKey) -> Result<&PubSub> {
         if !self.conns.contains_key(key) {
-            let mut config = self.client.config().node_config(&key.addr);
+            let mut config = self.client.node_config(&key.addr);
             config.readonly = false;
             let ps = PubSub::connect(config).await?;
             self.conns.insert(key.clone(), ps);
@@ -453,7 +453,7 @@ impl Supervisor {
             asked: asking,
         };
         if asking && !self.conns.contains_key(&key) {
-            let mut config = self.client.config().node_config(node);
+            let mut config = self.client.node_config(node);
             config.readonly = false;
             let con = Connection::connect(config).await?;
             let () = con.query(&cmd("ASKING")).await?;

@@ -143,6 +143,18 @@ impl Nodes {
             .clone()
     }
 
+    /// Drops these nodes from the registry, so that the next use makes them anew (the
+    /// routes keep the old ones until the next install).
+    pub(crate) fn forget(&self, addrs: &[Addr]) {
+        if addrs.is_empty() {
+            return;
+        }
+        let mut registry = lock(&self.registry);
+        for addr in addrs {
+            registry.remove(addr);
+        }
+    }
+
     /// The node clients made so far.
     pub(crate) fn clients(&self) -> Vec<Client> {
         lock(&self.registry)

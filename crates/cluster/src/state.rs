@@ -1,14 +1,15 @@
 //! [`ClusterState`]: what every clone of a cluster client shares: the settings, the nodes
 //! and routes, the refresh schedule and the counters.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use slotline_conn::Addr;
+use slotline_conn::{Addr, ConnectionConfig};
 use tokio::sync::{watch, Notify};
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, TlsNodeName};
 use crate::dispatch::{Place, Redirect};
 use crate::refresh::RefreshScheduler;
 use crate::registry::{lock, Node, Nodes};
@@ -62,6 +63,9 @@ pub(crate) struct ClusterState {
     pub(crate) next_seed: std::sync::atomic::AtomicUsize,
     /// The servers do not know `CLUSTER SHARDS`: ask `CLUSTER SLOTS`.
     pub(crate) slots_only: AtomicBool,
+    /// The host names nodes announce, from the last topology installed (for
+    /// [`TlsNodeName::Hostname`]).
+    hostnames: Mutex<HashMap<Addr, String>>,
     pub(crate) counters: Counters,
 }
 
@@ -84,14 +88,35 @@ impl ClusterState {
             refreshed: watch::channel(0).0,
             next_seed: Default::default(),
             slots_only: AtomicBool::new(false),
+            hostnames: Mutex::default(),
             counters: Counters::default(),
         }
+    }
+
+    /// The connection settings of the node at `addr`: [`ClusterConfig::node_config`], and
+    /// over TLS the name its certificate is checked against, as
+    /// [`ClusterConfig::tls_node_name`] says (unless the TLS settings name one for all).
+    pub(crate) fn node_config(&self, addr: &Addr) -> ConnectionConfig {
+        let mut config = self.config.node_config(addr);
+        if let Some(tls) = config.tls.as_deref_mut() {
+            if tls.server_name.is_none() {
+                tls.server_name = match self.config.tls_node_name {
+                    TlsNodeName::Announced => None,
+                    TlsNodeName::Startup => self.startup.first().and_then(|a| match a {
+                        Addr::Tcp { host, .. } => Some(host.clone()),
+                        Addr::Unix(_) => None,
+                    }),
+                    TlsNodeName::Hostname => lock(&self.hostnames).get(addr).cloned(),
+                };
+            }
+        }
+        config
     }
 
     pub(crate) fn make_node(&self, addr: &Addr) -> Node {
         Node::new(
             addr.clone(),
-            self.config.node_config(addr),
+            self.node_config(addr),
             self.config.node_options(),
         )
     }
@@ -138,8 +163,28 @@ impl ClusterState {
         }
     }
 
-    /// Replaces the map with `topology`'s.
+    /// Replaces the map with `topology`'s. Under [`TlsNodeName::Hostname`], a node whose
+    /// announced host name changed (or became known) is made anew, checked against it.
     pub(crate) fn install(&self, topology: &Topology) {
+        if self.config.tls_node_name == TlsNodeName::Hostname {
+            let announced: HashMap<Addr, String> = topology
+                .nodes()
+                .filter_map(|n| Some((n.addr.clone(), n.hostname.clone()?)))
+                .collect();
+            let previous = std::mem::replace(&mut *lock(&self.hostnames), announced.clone());
+            let changed: Vec<Addr> = announced
+                .iter()
+                .filter(|(addr, name)| previous.get(*addr) != Some(*name))
+                .map(|(addr, _)| addr.clone())
+                .chain(
+                    previous
+                        .keys()
+                        .filter(|a| !announced.contains_key(*a))
+                        .cloned(),
+                )
+                .collect();
+            self.nodes.forget(&changed);
+        }
         self.nodes
             .install(SlotMap::new(topology), &|a| self.make_node(a));
     }

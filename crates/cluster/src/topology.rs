@@ -24,6 +24,9 @@ pub(crate) struct NodeInfo {
     pub(crate) id: Option<String>,
     /// Master or replica.
     pub(crate) role: Role,
+    /// The host name the node announces (`cluster-announce-hostname`: the `hostname`
+    /// field of `CLUSTER SHARDS`, or of `CLUSTER SLOTS`'s metadata), when it has one.
+    pub(crate) hostname: Option<String>,
 }
 
 /// One shard: the slots it serves, its master (if online) and its online replicas.
@@ -204,6 +207,13 @@ impl Topology {
         Ok(Topology { shards: out })
     }
 
+    /// Every node listed, masters and replicas.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.master.iter().chain(s.replicas.iter()))
+    }
+
     /// Reads the reply of `source`, asked over TLS or not (`CLUSTER SLOTS` gives the port
     /// of the asking connection's kind by itself).
     pub(crate) fn parse(
@@ -236,6 +246,7 @@ fn shards_node(node: &Frame, answered: &Addr, tls: bool) -> Result<Option<NodeIn
         .ok_or_else(|| bad("CLUSTER SHARDS node", node))?;
     let (mut id, mut plain_port, mut tls_port, mut endpoint, mut ip, mut role, mut health) =
         (None, None, None, None, None, None, None);
+    let mut hostname = None;
     for pair in fields.chunks(2) {
         let [name, value] = pair else { break };
         match name.as_str() {
@@ -246,6 +257,7 @@ fn shards_node(node: &Frame, answered: &Addr, tls: bool) -> Result<Option<NodeIn
             Some("ip") => ip = Some(value),
             Some("role") => role = value.as_str(),
             Some("health") => health = value.as_str(),
+            Some("hostname") => hostname = announced_hostname(value),
             _ => {}
         }
     }
@@ -271,10 +283,20 @@ fn shards_node(node: &Frame, answered: &Addr, tls: bool) -> Result<Option<NodeIn
         addr: Addr::tcp(host, port),
         id,
         role,
+        hostname,
     }))
 }
 
-/// One node of a `CLUSTER SLOTS` range: `[endpoint, port, id?, metadata?]`.
+/// A `hostname` field's value: a non-empty name (an empty one means none is set).
+fn announced_hostname(value: &Frame) -> Option<String> {
+    value
+        .as_str()
+        .filter(|h| !h.is_empty() && *h != "?")
+        .map(str::to_string)
+}
+
+/// One node of a `CLUSTER SLOTS` range: `[endpoint, port, id?, metadata?]`, the metadata
+/// a flat list of names and values (`hostname`, `ip`).
 fn slots_node(node: &Frame, role: Role, answered: &Addr) -> Result<Option<NodeInfo>> {
     let parts = node
         .as_array()
@@ -285,10 +307,17 @@ fn slots_node(node: &Frame, role: Role, answered: &Addr) -> Result<Option<NodeIn
     let Some(host) = endpoint_host(parts.first(), answered) else {
         return Ok(None);
     };
+    let hostname = parts.get(3).and_then(Frame::as_array).and_then(|meta| {
+        meta.chunks(2).find_map(|pair| match pair {
+            [name, value] if name.as_str() == Some("hostname") => announced_hostname(value),
+            _ => None,
+        })
+    });
     Ok(Some(NodeInfo {
         addr: Addr::tcp(host, port),
         id: parts.get(2).and_then(Frame::as_str).map(str::to_string),
         role,
+        hostname,
     }))
 }
 

@@ -8,6 +8,7 @@ fn a_map_patched_by_moved() {
         addr: Addr::tcp("127.0.0.1", port),
         id: None,
         role: Role::Master,
+        hostname: None,
     };
     let topo = Topology {
         shards: vec![
@@ -153,6 +154,53 @@ fn cluster_slots_groups_ranges_by_master() {
         "a promoted replica is a master now"
     );
     assert_eq!(map.set_master(3, Addr::tcp("127.0.0.1", 7003)), (2, false));
+}
+
+#[test]
+fn announced_host_names_are_read_from_both_replies() {
+    let answered = Addr::tcp("127.0.0.1", 7000);
+    let named = |name: &str| {
+        let Frame::Array(mut fields) =
+            shards_node_frame("a", 7000, bulk("10.0.0.9"), "master", "online")
+        else {
+            unreachable!("an array")
+        };
+        fields.extend([bulk("hostname"), bulk(name)]);
+        Frame::Array(fields)
+    };
+    let shards = |node: Frame| {
+        Frame::Array(vec![Frame::Array(vec![
+            bulk("slots"),
+            Frame::Array(vec![Frame::Integer(0), Frame::Integer(16383)]),
+            bulk("nodes"),
+            Frame::Array(vec![node]),
+        ])])
+    };
+    let master = |topo: Topology| topo.shards[0].master.clone().unwrap();
+    let node = master(
+        Topology::from_cluster_shards(&shards(named("n1.redis.test")), &answered, false).unwrap(),
+    );
+    assert_eq!(
+        node.addr,
+        Addr::tcp("10.0.0.9", 7000),
+        "still reached at the endpoint"
+    );
+    assert_eq!(node.hostname.as_deref(), Some("n1.redis.test"));
+    let node = master(Topology::from_cluster_shards(&shards(named("")), &answered, false).unwrap());
+    assert_eq!(node.hostname, None, "an empty hostname is none");
+
+    let slots = Frame::Array(vec![Frame::Array(vec![
+        Frame::Integer(0),
+        Frame::Integer(16383),
+        Frame::Array(vec![
+            bulk("10.0.0.9"),
+            Frame::Integer(7000),
+            bulk("a"),
+            Frame::Array(vec![bulk("hostname"), bulk("n1.redis.test")]),
+        ]),
+    ])]);
+    let node = master(Topology::from_cluster_slots(&slots, &answered).unwrap());
+    assert_eq!(node.hostname.as_deref(), Some("n1.redis.test"));
 }
 
 #[test]

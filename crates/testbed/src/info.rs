@@ -49,6 +49,8 @@ pub(crate) struct NodeLine {
     pub(crate) id: String,
     /// `None` when the address is still unknown (`:0`).
     pub(crate) addr: Option<SocketAddr>,
+    /// The host name the node announces (`cluster-announce-hostname`), if any.
+    pub(crate) hostname: Option<String>,
     pub(crate) flags: Vec<String>,
     /// The master's id for a replica, `-` otherwise.
     pub(crate) master: String,
@@ -79,6 +81,11 @@ pub(crate) fn cluster_nodes(text: &str) -> Vec<NodeLine> {
             let id = it.next()?.to_string();
             let addr_field = it.next()?;
             // ip:port@cport[,hostname]
+            let (addr_field, hostname) = match addr_field.split_once(',') {
+                Some((a, h)) if !h.is_empty() => (a, Some(h.to_string())),
+                Some((a, _)) => (a, None),
+                None => (addr_field, None),
+            };
             let hostport = addr_field.split('@').next()?;
             let addr = hostport
                 .parse::<SocketAddr>()
@@ -93,6 +100,7 @@ pub(crate) fn cluster_nodes(text: &str) -> Vec<NodeLine> {
             Some(NodeLine {
                 id,
                 addr,
+                hostname,
                 flags,
                 master,
                 link_connected: link == "connected",
@@ -194,12 +202,16 @@ mod tests {
 
     #[test]
     fn cluster_nodes_lines() {
-        let text = "e7d1 127.0.0.1:30004@40004 slave 67ed 0 1426238317239 4 connected\n\
+        let text =
+            "e7d1 127.0.0.1:30004@40004,n4.redis.test slave 67ed 0 1426238317239 4 connected\n\
             67ed 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460\n\
             aaaa :0@0 master,noaddr - 0 0 0 disconnected\n";
         let n = cluster_nodes(text);
         assert_eq!(n.len(), 3);
         assert_eq!(n[0].master, "67ed");
+        assert_eq!(n[0].addr, Some(SocketAddr::from(([127, 0, 0, 1], 30004))));
+        assert_eq!(n[0].hostname.as_deref(), Some("n4.redis.test"));
+        assert_eq!(n[1].hostname, None);
         assert!(n[1].has_flag("myself") && n[1].is_master());
         assert_eq!(n[2].addr, None);
         assert!(!n[2].healthy());

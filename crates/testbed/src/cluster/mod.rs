@@ -12,7 +12,7 @@ use slotline_resp::Frame;
 use crate::error::{Error, Result};
 use crate::info::{self, NodeLine, SlotRange};
 use crate::process::{lock, quote, Kind, Process, Spec, TopoDir};
-use crate::tls::{TlsFiles, TlsRequest, TlsSetup};
+use crate::tls::{ServerCert, TlsFiles, TlsRequest, TlsSetup};
 use crate::topology::{self, Description, NodeInfo, Role, ENV_CLUSTER, ENV_PASSWORD};
 use crate::wait::{poll_until, Poll};
 use crate::wire::{self, Auth, Conn};
@@ -97,6 +97,13 @@ impl ClusterBuilder {
         self.tls.on = true;
         self.local = true;
         self
+    }
+
+    /// [`tls`](Self::tls) with the nodes' certificate made as `cert` says (for instance
+    /// for host names only, which nodes announced by IP do not match).
+    pub fn tls_server_cert(mut self, cert: ServerCert) -> Self {
+        self.tls.server = Some(cert);
+        self.tls()
     }
 
     fn spec(&self, tls: Option<TlsSetup>) -> Spec {
@@ -436,6 +443,49 @@ impl Cluster {
             .filter(|l| l.has_flag("slave") && l.healthy())
             .filter_map(|l| l.addr)
             .collect())
+    }
+
+    /// Gives every live node a host name to announce (`cluster-announce-hostname`, the
+    /// `hostname` field of `CLUSTER SHARDS`) and waits until every live node lists every
+    /// one of them.
+    pub fn announce_hostnames(
+        &self,
+        name: impl Fn(SocketAddr) -> String,
+        timeout: Duration,
+    ) -> Result<()> {
+        let live = self.live_nodes();
+        for node in &live {
+            let hostname = name(node.addr());
+            node.conn()?.cmd(&[
+                "CONFIG",
+                "SET",
+                "cluster-announce-hostname",
+                hostname.as_str(),
+            ])?;
+        }
+        poll_until(
+            "every node to list the host names announced",
+            timeout,
+            || {
+                for node in &live {
+                    let mut c = node.conn()?;
+                    let text = wire::text(node.addr(), &c.cmd(&["CLUSTER", "NODES"])?)?;
+                    for line in info::cluster_nodes(&text) {
+                        let Some(addr) = line.addr else { continue };
+                        if !live.iter().any(|n| n.addr() == addr) {
+                            continue;
+                        }
+                        if line.hostname.as_deref() != Some(name(addr).as_str()) {
+                            return Ok(Poll::pending(
+                                format!("{} lists {addr} as {:?}", node.addr(), line.hostname),
+                                Some(node),
+                            ));
+                        }
+                    }
+                }
+                Ok(Poll::Ready(()))
+            },
+        )
     }
 
     /// A node's id (`CLUSTER MYID`).
