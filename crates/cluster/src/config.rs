@@ -296,6 +296,11 @@ impl ClusterConfig {
         connection.password = parsed.password.clone();
         parsed.apply_options(&mut connection, &["read_from", "ssl_node_name"])?;
         if let Some(name) = parsed.option("ssl_node_name") {
+            if connection.tls.is_none() {
+                return Err(Error::Config(
+                    "URL option ssl_node_name needs TLS: use rediss+cluster://".into(),
+                ));
+            }
             config.tls_node_name = TlsNodeName::parse(name)?;
         }
         if let Some(r) = parsed.option("read_from") {
@@ -402,12 +407,8 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert!(config.node_config(&nodes[1]).readonly);
-        assert!(
-            ClusterConfig::from_url("redis+cluster://h1:7000/3").is_err() || {
-                // A path other than a db is not read for clusters; db in the query is refused.
-                true
-            }
-        );
+        // A cluster has only database 0, asked for in the path or the query.
+        assert!(ClusterConfig::from_url("redis+cluster://h1:7000/3").is_err());
         assert!(ClusterConfig::from_url("redis+cluster://h1:7000?db=2").is_err());
         assert!(ClusterConfig::from_url("redis+sentinel://h1:7000/m").is_err());
         assert_eq!(
@@ -418,5 +419,30 @@ mod tests {
             "redis://127.0.0.1:7001".into_node_addr().unwrap(),
             Addr::tcp("127.0.0.1", 7001)
         );
+    }
+
+    #[test]
+    fn tls_node_names_in_urls() {
+        let name = |url: &str| ClusterConfig::from_url(url).map(|(_, c)| c.tls_node_name);
+        assert_eq!(
+            name("rediss+cluster://h:1").unwrap(),
+            TlsNodeName::Announced
+        );
+        for (text, want) in [
+            ("announced", TlsNodeName::Announced),
+            ("startup", TlsNodeName::Startup),
+            ("hostname", TlsNodeName::Hostname),
+        ] {
+            let url = format!("rediss+cluster://h:1,g:2?ssl_node_name={text}");
+            assert_eq!(name(&url).unwrap(), want, "{url}");
+        }
+        let err = name("rediss+cluster://h:1?ssl_node_name=sni").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected announced, startup or hostname"),
+            "{err}"
+        );
+        let err = name("redis+cluster://h:1?ssl_node_name=hostname").unwrap_err();
+        assert!(err.to_string().contains("needs TLS"), "{err}");
     }
 }
