@@ -48,10 +48,7 @@ pub(crate) fn redirect_addr(addr: &str, answered: &Addr) -> Option<Addr> {
     let port: u16 = port.parse().ok()?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
-        return match answered {
-            Addr::Tcp { host, .. } => Some(Addr::tcp(host.clone(), port)),
-            Addr::Unix(_) => None,
-        };
+        return answered.host().map(|host| Addr::tcp(host, port));
     }
     Some(Addr::tcp(host, port))
 }

@@ -102,10 +102,11 @@ impl ClusterState {
             if tls.server_name.is_none() {
                 tls.server_name = match self.config.tls_node_name {
                     TlsNodeName::Announced => None,
-                    TlsNodeName::Startup => self.startup.first().and_then(|a| match a {
-                        Addr::Tcp { host, .. } => Some(host.clone()),
-                        Addr::Unix(_) => None,
-                    }),
+                    TlsNodeName::Startup => self
+                        .startup
+                        .first()
+                        .and_then(Addr::host)
+                        .map(str::to_string),
                     TlsNodeName::Hostname => lock(&self.hostnames).get(addr).cloned(),
                 };
             }

@@ -65,10 +65,7 @@ fn bad(what: &str, frame: &Frame) -> Error {
 /// Applies the endpoint rules: null or empty means the host that answered; `?` means
 /// unknown (the node is skipped).
 fn endpoint_host(endpoint: Option<&Frame>, answered: &Addr) -> Option<String> {
-    let answered_host = || match answered {
-        Addr::Tcp { host, .. } => Some(host.clone()),
-        Addr::Unix(_) => None,
-    };
+    let answered_host = || answered.host().map(str::to_string);
     match endpoint {
         None | Some(Frame::Null) => answered_host(),
         Some(f) => match f.as_str() {

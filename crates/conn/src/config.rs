@@ -35,6 +35,14 @@ impl Addr {
         }
     }
 
+    /// The host of a TCP address (`None` for a Unix socket).
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Addr::Tcp { host, .. } => Some(host),
+            Addr::Unix(_) => None,
+        }
+    }
+
     /// Parses `host:port`, `[v6]:port` or a bare host (port 6379).
     pub fn parse(s: &str) -> Result<Self> {
         let (host, port) = crate::url::split_host_port(s)?;
