@@ -402,12 +402,28 @@ async fn cluster_nodes_checked_against_host_names() {
         let got: Vec<Option<usize>> = client.mget(&keys).await.unwrap();
         assert_eq!(got, (0..60).map(Some).collect::<Vec<_>>(), "{option}");
         assert_eq!(client.del(&keys).await.unwrap(), 60);
+        // A connection of its own to a key's master is checked against the same name.
+        let own = cluster.dedicated_for_key(&keys[0]).await.unwrap();
+        let pong: String = slotline::Query::query(&own, &slotline::cmd("PING"))
+            .await
+            .unwrap();
+        assert_eq!(pong, "PONG");
 
         support::off_runtime(move || {
             use slotline::blocking::{Client, Commands};
             let c = Client::open(&url).unwrap();
             c.set("tls:named:blocking", option).unwrap();
             assert_eq!(c.get::<String>("tls:named:blocking").unwrap(), option);
+            let (startup, config) = slotline_cluster::ClusterConfig::from_url(&url).unwrap();
+            let cluster =
+                slotline_cluster::blocking::ClusterClient::connect(startup, config).unwrap();
+            let own = cluster.dedicated_for_key("tls:named:blocking").unwrap();
+            let got: String = slotline::conn::blocking::Query::query(
+                &own,
+                &slotline::cmd("GET").arg("tls:named:blocking"),
+            )
+            .unwrap();
+            assert_eq!(got, option);
         })
         .await;
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use slotline_conn::blocking::{Execute, Runtime};
 use slotline_conn::{
-    Addr, Error, Execute as AsyncExecute, Message, Request, Response, Result, Subscriptions, ToArgs,
+    Addr, Execute as AsyncExecute, Message, Request, Response, Result, Subscriptions, ToArgs,
 };
 
 use crate::config::{ClusterConfig, IntoNodeAddr};
@@ -98,14 +98,7 @@ impl ClusterClient {
         &self,
         key: impl AsRef<[u8]>,
     ) -> Result<slotline_conn::blocking::Connection> {
-        let slot = crate::slot(key.as_ref());
-        let addr = self.inner.master_for_slot(slot).ok_or_else(|| {
-            Error::unavailable(
-                slotline_conn::UnavailableKind::NoNode,
-                format!("no node serves slot {slot}"),
-            )
-        })?;
-        slotline_conn::blocking::Connection::connect(self.inner.node_config(&addr))
+        slotline_conn::blocking::Connection::connect(self.inner.dedicated_config(key.as_ref())?)
     }
 
     /// A blocking cluster subscriber (see [`crate::ClusterPubSub`]).

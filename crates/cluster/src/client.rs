@@ -179,14 +179,20 @@ impl ClusterClient {
     /// `WATCH`/`MULTI`/`EXEC` conversations, blocking commands held long, `MONITOR`. It
     /// does not follow redirects.
     pub async fn dedicated_for_key(&self, key: impl AsRef<[u8]>) -> Result<Connection> {
-        let slot = slot(key.as_ref());
+        Connection::connect(self.dedicated_config(key.as_ref())?).await
+    }
+
+    /// The settings of the master serving `key`'s slot, for a connection of its own (async
+    /// and blocking `dedicated_for_key`).
+    pub(crate) fn dedicated_config(&self, key: &[u8]) -> Result<slotline_conn::ConnectionConfig> {
+        let slot = slot(key);
         let node = self.state.nodes.master_of(slot).ok_or_else(|| {
             Error::unavailable(
                 UnavailableKind::NoNode,
                 format!("no node serves slot {slot}"),
             )
         })?;
-        Connection::connect(node.config().clone()).await
+        Ok(node.config().clone())
     }
 
     /// A pub/sub subscriber for this cluster: classic channels and patterns on one node,

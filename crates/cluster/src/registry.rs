@@ -143,16 +143,10 @@ impl Nodes {
             .clone()
     }
 
-    /// Drops these nodes from the registry, so that the next use makes them anew (the
-    /// routes keep the old ones until the next install).
-    pub(crate) fn forget(&self, addrs: &[Addr]) {
-        if addrs.is_empty() {
-            return;
-        }
-        let mut registry = lock(&self.registry);
-        for addr in addrs {
-            registry.remove(addr);
-        }
+    /// Drops the nodes `stale` picks from the registry, so that the next use makes them
+    /// anew (the routes keep the old ones until the next install).
+    pub(crate) fn forget_where(&self, stale: impl Fn(&Node) -> bool) {
+        lock(&self.registry).retain(|_, node| !stale(node));
     }
 
     /// The node clients made so far.

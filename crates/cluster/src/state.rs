@@ -114,6 +114,18 @@ impl ClusterState {
         config
     }
 
+    /// Whether nodes are checked against the host names they announce: over TLS, with
+    /// [`TlsNodeName::Hostname`] and no one name set for all.
+    fn checks_hostnames(&self) -> bool {
+        self.config.tls_node_name == TlsNodeName::Hostname
+            && self
+                .config
+                .connection
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.server_name.is_none())
+    }
+
     pub(crate) fn make_node(&self, addr: &Addr) -> Node {
         Node::new(
             addr.clone(),
@@ -164,27 +176,24 @@ impl ClusterState {
         }
     }
 
-    /// Replaces the map with `topology`'s. Under [`TlsNodeName::Hostname`], a node whose
-    /// announced host name changed (or became known) is made anew, checked against it.
+    /// Replaces the map with `topology`'s. When nodes are checked against the host names
+    /// they announce, a node made under another name than it announces now (or before its
+    /// name was known, after a `MOVED`) is made anew.
     pub(crate) fn install(&self, topology: &Topology) {
-        if self.config.tls_node_name == TlsNodeName::Hostname {
-            let announced: HashMap<Addr, String> = topology
+        if self.checks_hostnames() {
+            *lock(&self.hostnames) = topology
                 .nodes()
                 .filter_map(|n| Some((n.addr.clone(), n.hostname.clone()?)))
                 .collect();
-            let previous = std::mem::replace(&mut *lock(&self.hostnames), announced.clone());
-            let changed: Vec<Addr> = announced
-                .iter()
-                .filter(|(addr, name)| previous.get(*addr) != Some(*name))
-                .map(|(addr, _)| addr.clone())
-                .chain(
-                    previous
-                        .keys()
-                        .filter(|a| !announced.contains_key(*a))
-                        .cloned(),
-                )
-                .collect();
-            self.nodes.forget(&changed);
+            // Registry, then host names: the order `make_node` takes them in.
+            self.nodes.forget_where(|node| {
+                let checked = node
+                    .config()
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.server_name.as_ref());
+                checked != lock(&self.hostnames).get(&node.addr)
+            });
         }
         self.nodes
             .install(SlotMap::new(topology), &|a| self.make_node(a));

@@ -286,10 +286,7 @@ fn shards_node(node: &Frame, answered: &Addr, tls: bool) -> Result<Option<NodeIn
 
 /// A `hostname` field's value: a non-empty name (an empty one means none is set).
 fn announced_hostname(value: &Frame) -> Option<String> {
-    value
-        .as_str()
-        .filter(|h| !h.is_empty() && *h != "?")
-        .map(str::to_string)
+    value.as_str().filter(|h| !h.is_empty()).map(str::to_string)
 }
 
 /// One node of a `CLUSTER SLOTS` range: `[endpoint, port, id?, metadata?]`, the metadata
