@@ -187,8 +187,21 @@ on_both_runtimes! {
 /// runtime thread, so that the callers (not the writer task) meet the full socket first.
 #[tokio::test]
 async fn large_requests_cut_short_by_a_full_socket_arrive_whole_and_in_order() {
-    let server = Standalone::builder().local().start().unwrap();
-    let client = Client::connect(format!("{}/0?response_timeout=30s", server.url()))
+    large_requests_arrive_whole(Standalone::builder().local()).await;
+}
+
+/// The same through TLS, where a caller seals its requests into the session and leaves the
+/// records the full socket did not take to the writer task.
+#[tokio::test]
+async fn large_requests_cut_short_by_a_full_socket_arrive_whole_and_in_order_over_tls() {
+    large_requests_arrive_whole(Standalone::builder().tls()).await;
+}
+
+async fn large_requests_arrive_whole(builder: slotline_testbed::StandaloneBuilder) {
+    let server = builder.start().unwrap();
+    let url = server.url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let client = Client::connect(format!("{url}{sep}response_timeout=30s"))
         .await
         .unwrap();
     client.ping().await.unwrap();

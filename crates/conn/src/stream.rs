@@ -50,6 +50,7 @@ impl Stream {
             wr: WriteHalf::Tls {
                 io: tokio::sync::Mutex::new(w),
                 sock,
+                unflushed: std::sync::atomic::AtomicBool::new(false),
             },
         }
     }
@@ -160,10 +161,13 @@ pub(crate) enum WriteHalf {
     Tcp(tokio::net::tcp::OwnedWriteHalf),
     Unix(tokio::net::unix::OwnedWriteHalf),
     /// TLS: writes go through the session (behind a lock, for writers that take turns);
-    /// `sock` is the socket under it.
+    /// `sock` is the socket under it. `unflushed` is set when a
+    /// [`try_write`](WriteHalf::try_write) left sealed records in the session that the
+    /// socket did not take: the writer task sends them ([`WriteHalf::flush_left`]).
     Tls {
         io: tokio::sync::Mutex<tokio::io::WriteHalf<TlsStream<TcpStream>>>,
         sock: socket2::Socket,
+        unflushed: std::sync::atomic::AtomicBool,
     },
 }
 
@@ -184,20 +188,60 @@ impl WriteHalf {
         let _ = self.sock().shutdown(std::net::Shutdown::Both);
     }
 
-    /// Whether [`try_write`](WriteHalf::try_write) can write at all (not through TLS,
-    /// whose session must be written under its lock, by the writer task).
-    pub(crate) fn can_try_write(&self) -> bool {
-        !matches!(self, WriteHalf::Tls { .. })
-    }
-
     /// Writes what the socket takes now, without waiting (`WouldBlock` when it takes
-    /// nothing, and always through TLS).
+    /// nothing). Through TLS: what the session takes now, sealed into records and sent as
+    /// far as the socket takes them; `WouldBlock` while another writer holds the session.
+    /// Records the socket did not take stay in the session for
+    /// [`flush_left`](WriteHalf::flush_left), as does an error met sending them (the bytes
+    /// were taken: the writer meets the error again and reports it).
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             WriteHalf::Tcp(s) => s.try_write(buf),
             WriteHalf::Unix(s) => s.try_write(buf),
-            WriteHalf::Tls { .. } => Err(io::ErrorKind::WouldBlock.into()),
+            WriteHalf::Tls { io, unflushed, .. } => {
+                let Ok(mut tls) = io.try_lock() else {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                };
+                // Nobody waits on this context: a socket that is full leaves the rest to
+                // the writer task, which waits with its own.
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let taken = match Pin::new(&mut *tls).poll_write(&mut cx, buf) {
+                    Poll::Ready(taken) => taken?,
+                    Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
+                };
+                if !matches!(Pin::new(&mut *tls).poll_flush(&mut cx), Poll::Ready(Ok(()))) {
+                    unflushed.store(true, std::sync::atomic::Ordering::Release);
+                }
+                Ok(taken)
+            }
         }
+    }
+
+    /// Whether a [`try_write`](WriteHalf::try_write) left records that the writer task
+    /// must send.
+    pub(crate) fn has_unflushed(&self) -> bool {
+        match self {
+            WriteHalf::Tls { unflushed, .. } => {
+                unflushed.load(std::sync::atomic::Ordering::Acquire)
+            }
+            _ => false,
+        }
+    }
+
+    /// Sends the records a [`try_write`](WriteHalf::try_write) left in the TLS session,
+    /// waiting for the socket (nothing to do without TLS).
+    pub(crate) async fn flush_left(&self, io: &crate::client::IoCounters) -> io::Result<()> {
+        if let WriteHalf::Tls {
+            io: tls, unflushed, ..
+        } = self
+        {
+            use tokio::io::AsyncWriteExt;
+            if unflushed.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                io.count_write();
+                tls.lock().await.flush().await?;
+            }
+        }
+        Ok(())
     }
 
     /// Waits until the socket may take more bytes.
@@ -305,5 +349,82 @@ impl AsyncWrite for Stream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().wr).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConnectionConfig, TlsConfig};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    /// A TLS server on loopback that reads nothing until it is told how much to expect;
+    /// returns its address, the sender that starts it, and what it then read.
+    async fn stalled_tls_server() -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<usize>,
+        tokio::task::JoinHandle<Vec<u8>>,
+    ) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        // A small receive window, so that the client's socket fills soon.
+        sock.set_recv_buffer_size(4096).unwrap();
+        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = sock.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (go, start) = tokio::sync::oneshot::channel::<usize>();
+        let served = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            let expected = start.await.unwrap();
+            let mut got = vec![0; expected];
+            tls.read_exact(&mut got).await.unwrap();
+            got
+        });
+        (addr, go, served)
+    }
+
+    /// Through TLS, `try_write` seals what the session takes even when the socket is full;
+    /// the records left behind are flagged, and `flush_left` sends every one of them.
+    #[tokio::test]
+    async fn records_left_by_try_write_are_sent_by_flush_left() {
+        let (addr, go, served) = stalled_tls_server().await;
+        let config = ConnectionConfig::new(Addr::Tcp {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+        })
+        .with_tls(TlsConfig::new().insecure_no_verify());
+        let (_rd, wr) = Stream::connect(&config).await.unwrap().into_split();
+        let chunk: Vec<u8> = (0..16 * 1024).map(|i| (i % 251) as u8).collect();
+        let mut sent = Vec::new();
+        loop {
+            match wr.try_write(&chunk) {
+                Ok(n) => sent.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("try_write: {e}"),
+            }
+            assert!(sent.len() < 1 << 30, "the socket never filled");
+        }
+        assert!(wr.has_unflushed(), "a full socket left no records behind");
+        go.send(sent.len()).unwrap();
+        let counters = crate::client::IoCounters::default();
+        wr.flush_left(&counters).await.unwrap();
+        assert!(!wr.has_unflushed());
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), served)
+            .await
+            .expect("the server never got every byte taken")
+            .unwrap();
+        assert!(got == sent, "the server got other bytes than were taken");
     }
 }

@@ -101,6 +101,12 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
                     if shared.lock().shutdown {
                         return Ok(());
                     }
+                    if wr.has_unflushed() {
+                        wr.flush_left(&shared.io)
+                            .await
+                            .map_err(|e| Error::io(e, true))?;
+                        continue;
+                    }
                     shared.writer_wake.notified().await;
                     // Every task ready on this worker queues its request first, and the
                     // lot leaves in one write.

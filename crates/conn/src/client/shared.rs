@@ -306,9 +306,6 @@ impl ClientState {
             return None;
         }
         let writer = st.writer.clone()?;
-        if !writer.can_try_write() {
-            return None;
-        }
         st.hand_out_queue();
         Some((st.out.split(), writer, st.epoch))
     }
@@ -332,7 +329,7 @@ impl ClientState {
         if !chunk.is_empty() {
             st.leftover = chunk;
         }
-        let wake = !st.leftover.is_empty() || !st.out.is_empty();
+        let wake = !st.leftover.is_empty() || !st.out.is_empty() || writer.has_unflushed();
         drop(st);
         if wake {
             self.writer_wake.notify_one();
