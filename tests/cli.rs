@@ -375,10 +375,7 @@ fn sentinel_url_set_then_get() {
     let stored = t.conn(master).unwrap().cmd(&["GET", "cli:se:k"]).unwrap();
     assert_eq!(stored.as_str(), Some("through-sentinel"));
     // role=replica reads from a replica (once the write has reached one).
-    let replica_url = format!(
-        "{url}{}role=replica",
-        if url.contains('?') { '&' } else { '?' }
-    );
+    let replica_url = support::with_option(&url, "role=replica");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = slotline(&["--url", &replica_url, "GET", "cli:se:k"]);

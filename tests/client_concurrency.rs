@@ -199,9 +199,7 @@ async fn large_requests_cut_short_by_a_full_socket_arrive_whole_and_in_order_ove
 
 async fn large_requests_arrive_whole(builder: slotline_testbed::StandaloneBuilder) {
     let server = builder.start().unwrap();
-    let url = server.url();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let client = Client::connect(format!("{url}{sep}response_timeout=30s"))
+    let client = Client::connect(support::with_option(&server.url(), "response_timeout=30s"))
         .await
         .unwrap();
     client.ping().await.unwrap();

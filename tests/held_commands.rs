@@ -15,16 +15,10 @@ use std::time::{Duration, Instant};
 use slotline::{Client, Commands, Query};
 use slotline_conn::{cmd, ClientOptions, ConnectionConfig, Frame};
 use slotline_testbed::{Cluster, SentinelTopology};
-use support::{bounded, cluster, sentinel, standalone, wait_for, wait_until, Mode};
+use support::{bounded, cluster, sentinel, standalone, wait_for, wait_until, with_option, Mode};
 
 /// The modes whose shared socket a held command could stall.
 const HELD_MODES: [Mode; 3] = [Mode::Node, Mode::SentinelMaster, Mode::Cluster];
-
-/// `url` with one more query option.
-fn with_option(url: &str, option: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{option}")
-}
 
 /// The `CLIENT LIST` lines of the nodes a mode writes to (every master of the cluster).
 fn client_list(mode: Mode) -> Vec<String> {

@@ -43,10 +43,7 @@ fn a_node_over_tls_blocking() {
 /// Connects through the facade with `url` and runs one GET; returns the error, checking it
 /// came within the connect timeout (1 s) and a margin.
 async fn refused(url: &str) -> slotline::Error {
-    let url = format!(
-        "{url}{}connect_timeout=1s",
-        if url.contains('?') { '&' } else { '?' }
-    );
+    let url = support::with_option(url, "connect_timeout=1s");
     let started = Instant::now();
     let result = async {
         let c = Client::open(&url).await?;
@@ -167,12 +164,9 @@ fn refusals_name_their_cause_blocking() {
         (format!("redis://{}", node.addr()), "rediss://"),
     ] {
         let started = Instant::now();
-        let err = Client::open(&format!(
-            "{url}{}connect_timeout=1s",
-            if url.contains('?') { '&' } else { '?' }
-        ))
-        .and_then(|c| slotline::blocking::Commands::get::<Option<String>>(&c, "k"))
-        .expect_err("refused");
+        let err = Client::open(&support::with_option(&url, "connect_timeout=1s"))
+            .and_then(|c| slotline::blocking::Commands::get::<Option<String>>(&c, "k"))
+            .expect_err("refused");
         assert!(started.elapsed() < Duration::from_millis(1500), "{err}");
         assert!(err.to_string().contains(cause), "{url}: {err}");
     }

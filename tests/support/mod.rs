@@ -246,6 +246,12 @@ pub(crate) fn join(addrs: &[SocketAddr]) -> String {
         .join(",")
 }
 
+/// `url` with one more query option (`?` or `&` as the URL needs).
+pub(crate) fn with_option(url: &str, option: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{option}")
+}
+
 /// `redis+cluster://` URL of [`cluster`], with `options` (e.g. `?read_from=replica`) appended.
 pub(crate) fn cluster_url(options: &str) -> String {
     let c = cluster();
