@@ -47,48 +47,80 @@ async fn async_caller(c: Client, task: usize) {
 
 on_both_runtimes! {
     async fn thousand_tasks_on_one_client_get_their_own_replies() {
-        let server = Standalone::builder().local().start().unwrap();
-        let p = server.process().unwrap();
-        let name = "conc-async";
-        let client = Client::connect(format!("{}/0?client_name={name}", server.url()))
-            .await
-            .unwrap();
-        let connections_before = info_int(p, "stats", "total_connections_received");
-
-        let tasks: Vec<_> = (0..1000)
-            .map(|t| tokio::spawn(async_caller(client.clone(), t)))
-            .collect();
-        for t in tasks {
-            tokio::time::timeout(DEADLINE, t)
-                .await
-                .expect("a task hung")
-                .unwrap();
-        }
-
-        // One connection served them all, and it never had to reconnect.
-        assert_eq!(connections_named(p, name), 1);
-        let connections_after = info_int(p, "stats", "total_connections_received");
-        // Only the INFO/CLIENT LIST probes themselves connected meanwhile.
-        assert_eq!(connections_after - connections_before, 2);
-        // Every command reached the server once.
-        assert_eq!(calls(p, "set"), 33_000);
-        assert_eq!(calls(p, "incr"), 33_000);
-        assert_eq!(calls(p, "get"), 34_000);
-        let n: i64 = client.query(&cmd("DBSIZE")).await.unwrap();
-        assert_eq!(n, 1000 * 34);
+        thousand_tasks_get_their_own_replies(Standalone::builder().local(), "conc-async").await;
     }
+}
+
+on_both_runtimes! {
+    /// The same through TLS, where callers on every worker and the writer task take turns
+    /// sealing requests into one session.
+    async fn thousand_tasks_on_one_client_get_their_own_replies_over_tls() {
+        thousand_tasks_get_their_own_replies(Standalone::builder().tls(), "conc-async-tls").await;
+    }
+}
+
+async fn thousand_tasks_get_their_own_replies(
+    builder: slotline_testbed::StandaloneBuilder,
+    name: &str,
+) {
+    let server = builder.start().unwrap();
+    let p = server.process().unwrap();
+    let client = Client::connect(support::with_option(
+        &server.url(),
+        &format!("client_name={name}"),
+    ))
+    .await
+    .unwrap();
+    let connections_before = info_int(p, "stats", "total_connections_received");
+
+    let tasks: Vec<_> = (0..1000)
+        .map(|t| tokio::spawn(async_caller(client.clone(), t)))
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(DEADLINE, t)
+            .await
+            .expect("a task hung")
+            .unwrap();
+    }
+
+    // One connection served them all, and it never had to reconnect.
+    assert_eq!(connections_named(p, name), 1);
+    let connections_after = info_int(p, "stats", "total_connections_received");
+    // Only the INFO/CLIENT LIST probes themselves connected meanwhile.
+    assert_eq!(connections_after - connections_before, 2);
+    // Every command reached the server once.
+    assert_eq!(calls(p, "set"), 33_000);
+    assert_eq!(calls(p, "incr"), 33_000);
+    assert_eq!(calls(p, "get"), 34_000);
+    let n: i64 = client.query(&cmd("DBSIZE")).await.unwrap();
+    assert_eq!(n, 1000 * 34);
 }
 
 #[test]
 fn sixty_four_threads_on_one_blocking_client_get_their_own_replies() {
+    sixty_four_threads_get_their_own_replies(Standalone::builder().local(), "conc-blocking");
+}
+
+/// The same through TLS: the threads seal their requests into the session in turn.
+#[test]
+fn sixty_four_threads_on_one_blocking_client_get_their_own_replies_over_tls() {
+    sixty_four_threads_get_their_own_replies(Standalone::builder().tls(), "conc-blocking-tls");
+}
+
+fn sixty_four_threads_get_their_own_replies(
+    builder: slotline_testbed::StandaloneBuilder,
+    name: &str,
+) {
     use slotline_conn::blocking;
     use slotline_conn::blocking::Commands as _;
 
-    let server = Standalone::builder().local().start().unwrap();
+    let server = builder.start().unwrap();
     let p = server.process().unwrap();
-    let name = "conc-blocking";
-    let client =
-        blocking::Client::connect(format!("{}/0?client_name={name}", server.url())).unwrap();
+    let client = blocking::Client::connect(support::with_option(
+        &server.url(),
+        &format!("client_name={name}"),
+    ))
+    .unwrap();
     let threads: Vec<_> = (0..64)
         .map(|t| {
             let c = client.clone();
