@@ -163,7 +163,8 @@ pub(crate) enum WriteHalf {
     /// TLS: writes go through the session (behind a lock, for writers that take turns);
     /// `sock` is the socket under it. `unflushed` is set when a
     /// [`try_write`](WriteHalf::try_write) left sealed records in the session that the
-    /// socket did not take: the writer task sends them ([`WriteHalf::flush_left`]).
+    /// socket did not take: the writer task sends them ([`WriteHalf::flush_left`]). It is
+    /// set and cleared only under the session's lock (read without it).
     Tls {
         io: tokio::sync::Mutex<tokio::io::WriteHalf<TlsStream<TcpStream>>>,
         sock: socket2::Socket,
@@ -192,8 +193,9 @@ impl WriteHalf {
     /// nothing). Through TLS: what the session takes now, sealed into records and sent as
     /// far as the socket takes them; `WouldBlock` while another writer holds the session.
     /// Records the socket did not take stay in the session for
-    /// [`flush_left`](WriteHalf::flush_left), as does an error met sending them (the bytes
-    /// were taken: the writer meets the error again and reports it).
+    /// [`flush_left`](WriteHalf::flush_left), as do records whose sending met an error (the
+    /// bytes were taken: the writer meets the error again on the same socket and reports
+    /// it).
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             WriteHalf::Tcp(s) => s.try_write(buf),
@@ -236,9 +238,10 @@ impl WriteHalf {
         } = self
         {
             use tokio::io::AsyncWriteExt;
+            let mut tls = tls.lock().await;
             if unflushed.swap(false, std::sync::atomic::Ordering::AcqRel) {
                 io.count_write();
-                tls.lock().await.flush().await?;
+                tls.flush().await?;
             }
         }
         Ok(())
@@ -260,12 +263,18 @@ impl WriteHalf {
         mut buf: &[u8],
         io: &crate::client::IoCounters,
     ) -> io::Result<()> {
-        if let WriteHalf::Tls { io: tls, .. } = self {
+        if let WriteHalf::Tls {
+            io: tls, unflushed, ..
+        } = self
+        {
             use tokio::io::AsyncWriteExt;
             io.count_write();
             let mut tls = tls.lock().await;
             tls.write_all(buf).await?;
-            return tls.flush().await;
+            tls.flush().await?;
+            // The flush sent any records a `try_write` left too.
+            unflushed.store(false, std::sync::atomic::Ordering::Release);
+            return Ok(());
         }
         while !buf.is_empty() {
             io.count_write();
