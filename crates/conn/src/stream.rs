@@ -182,6 +182,11 @@ impl WriteHalf {
         }
     }
 
+    /// Whether writes go through a TLS session.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, WriteHalf::Tls { .. })
+    }
+
     /// Shuts the socket down both ways at once, without waiting: the server sees the
     /// connection end and drops whatever the client left waiting there.
     pub(crate) fn shut_down(&self) {

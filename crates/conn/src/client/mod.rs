@@ -8,6 +8,7 @@ mod options;
 mod shared;
 mod state;
 mod sweeper;
+mod write_point;
 
 use std::sync::Arc;
 use std::time::Duration;

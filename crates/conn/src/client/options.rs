@@ -21,9 +21,9 @@ pub struct ClientOptions {
     /// [`idempotent`](crate::Cmd::idempotent)) is resent after a connection loss (default 2).
     pub retries: u32,
     /// Whether callers write the queue themselves (default): at once when nothing is in
-    /// flight, and once at least half as many requests wait as are in flight, so that under
-    /// load a few batches overlap and the server works on one while the callers make the
-    /// next. Through TLS too: the caller seals its requests into the session and sends what
+    /// flight, and once enough requests wait (half as many as are in flight; a quarter over
+    /// plaintext on a runtime with one worker), so that under load a few batches overlap
+    /// and the server works on one while the callers make the next. Through TLS too: the caller seals its requests into the session and sends what
     /// the socket takes, and the writer task sends any records left. When off, every batch
     /// is written by the client's writer task, which first lets every task ready on its
     /// worker queue its request: fewer, larger writes, one per scheduler pass. Off suits

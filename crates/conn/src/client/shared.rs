@@ -15,6 +15,7 @@ use super::dedicated::DedicatedPool;
 use super::io::IoCounters;
 use super::options::ClientOptions;
 use super::state::{Answer, Link, Pending, State, StateGuard};
+use super::write_point::WritePoint;
 use crate::config::ConnectionConfig;
 use crate::stream::WriteHalf;
 use crate::{Error, Result};
@@ -94,6 +95,7 @@ impl ClientState {
                 leftover: BytesMut::new(),
                 epoch: 0,
                 slot_waiters: 0,
+                write_point: WritePoint::HALF,
             }),
             link_up: Notify::new(),
             writer_wake: Notify::new(),
@@ -294,7 +296,7 @@ impl ClientState {
     /// than leave it to the writer task (which, once woken, first lets every task that is
     /// ready on its worker queue its request, then writes them all at once). Only with
     /// [`overlap_writes`](ClientOptions::overlap_writes), and only when nothing is being
-    /// written and at least half as many requests wait as are in flight: a lone caller's
+    /// written and enough requests wait (the connection's [`WritePoint`]): a lone caller's
     /// request leaves at once, and under load a few batches overlap, so the server works on
     /// one while the callers make the next. Takes the bytes when so.
     fn take_due(&self, st: &mut State) -> Option<(BytesMut, Arc<WriteHalf>, u64)> {
@@ -302,7 +304,7 @@ impl ClientState {
             return None;
         }
         let queued = st.pending.len() - st.handed;
-        if queued == 0 || 2 * queued < st.handed {
+        if !st.write_point.is_due(queued, st.handed) {
             return None;
         }
         let writer = st.writer.clone()?;
@@ -529,6 +531,7 @@ impl ClientState {
         let mut st = self.lock();
         st.link = Link::Up;
         st.forget_writer();
+        st.write_point = WritePoint::on_current_runtime(writer.is_tls());
         st.writer = Some(writer);
         let State { out, pending, .. } = &mut *st;
         let gone = |p: &Pending| p.tx.as_ref().is_none_or(|tx| tx.is_closed());

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::shared::ClientState;
+use super::write_point::WritePoint;
 use crate::stream::WriteHalf;
 use crate::{Error, Result};
 
@@ -82,6 +83,8 @@ pub(crate) struct State {
     /// Callers waiting for room in the queue (it holds
     /// [`max_in_flight`](ClientOptions::max_in_flight) requests).
     pub(super) slot_waiters: usize,
+    /// When a caller writes the queue itself, for the connection up now.
+    pub(super) write_point: WritePoint,
 }
 
 /// The locked state. When it is unlocked with room in the queue and callers waiting for

@@ -1,0 +1,86 @@
+//! [`WritePoint`]: how many requests must wait before a caller writes the queue itself.
+
+/// With [`overlap_writes`](super::ClientOptions::overlap_writes), a caller that queues a
+/// request writes the queue itself, rather than leave it to the writer task, once at least
+/// `1/n` as many requests wait as are in flight (and at once when nothing is in flight, so
+/// a lone caller's request leaves without delay). Chosen per connection, by measurement
+/// (BENCHMARKS.md, "Where the caller writes"):
+///
+/// - a quarter over plaintext on a runtime with one worker (current-thread, or
+///   multi-thread with one worker): the callers a read wakes run one after another on the
+///   thread that also reads, so the server is given the first of them sooner;
+/// - half otherwise: with several workers the callers run side by side and the queue fills
+///   at once, and through TLS every write also seals a record, so fewer, larger writes win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WritePoint(usize);
+
+impl WritePoint {
+    /// Half as many waiting as in flight.
+    pub(crate) const HALF: WritePoint = WritePoint(2);
+    /// A quarter as many waiting as in flight.
+    pub(crate) const QUARTER: WritePoint = WritePoint(4);
+
+    /// The point for a connection over TLS or not, served by a runtime with `workers`
+    /// worker threads.
+    pub(crate) fn for_link(tls: bool, workers: usize) -> WritePoint {
+        if !tls && workers <= 1 {
+            WritePoint::QUARTER
+        } else {
+            WritePoint::HALF
+        }
+    }
+
+    /// The point for a connection served by the current tokio runtime (one worker when
+    /// called outside of one).
+    pub(crate) fn on_current_runtime(tls: bool) -> WritePoint {
+        let workers = tokio::runtime::Handle::try_current()
+            .map_or(1, |runtime| runtime.metrics().num_workers());
+        WritePoint::for_link(tls, workers)
+    }
+
+    /// Whether `queued` waiting requests are enough to write, with `in_flight` written and
+    /// unanswered.
+    pub(crate) fn is_due(self, queued: usize, in_flight: usize) -> bool {
+        queued > 0 && queued * self.0 >= in_flight
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WritePoint;
+
+    #[test]
+    fn a_lone_request_is_due_at_once_and_none_is_due_without_one() {
+        for point in [WritePoint::HALF, WritePoint::QUARTER] {
+            assert!(point.is_due(1, 0));
+            assert!(!point.is_due(0, 0));
+            assert!(!point.is_due(0, 10));
+        }
+    }
+
+    #[test]
+    fn the_point_is_a_share_of_the_requests_in_flight() {
+        assert!(!WritePoint::HALF.is_due(9, 20));
+        assert!(WritePoint::HALF.is_due(10, 20));
+        assert!(!WritePoint::QUARTER.is_due(4, 20));
+        assert!(WritePoint::QUARTER.is_due(5, 20));
+    }
+
+    #[test]
+    fn a_quarter_only_over_plaintext_with_one_worker() {
+        assert_eq!(WritePoint::for_link(false, 1), WritePoint::QUARTER);
+        assert_eq!(WritePoint::for_link(false, 2), WritePoint::HALF);
+        assert_eq!(WritePoint::for_link(true, 1), WritePoint::HALF);
+        assert_eq!(WritePoint::for_link(true, 8), WritePoint::HALF);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_current_thread_runtime_has_one_worker() {
+        assert_eq!(WritePoint::on_current_runtime(false), WritePoint::QUARTER);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_runtime_with_two_workers_writes_at_half() {
+        assert_eq!(WritePoint::on_current_runtime(false), WritePoint::HALF);
+    }
+}
