@@ -23,12 +23,13 @@ pub struct ClientOptions {
     /// Whether callers write the queue themselves (default): at once when nothing is in
     /// flight, and once enough requests wait (half as many as are in flight; a quarter over
     /// plaintext on a runtime with one worker), so that under load a few batches overlap
-    /// and the server works on one while the callers make the next. Through TLS too: the caller seals its requests into the session and sends what
-    /// the socket takes, and the writer task sends any records left. When off, every batch
-    /// is written by the client's writer task, which first lets every task ready on its
-    /// worker queue its request: fewer, larger writes, one per scheduler pass. Off suits
-    /// clients that spread their callers over many connections (a cluster client's node
-    /// links, which overlap one another already) or whose servers are short of CPU.
+    /// and the server works on one while the callers make the next. Through TLS too: the
+    /// caller seals its requests into the session and sends what the socket takes, and the
+    /// writer task sends any records left. When off, every batch is written by the
+    /// client's writer task, which first lets every task ready on its worker queue its
+    /// request: fewer, larger writes, one per scheduler pass. Off suits clients that spread
+    /// their callers over many connections (a cluster client's node links, which overlap
+    /// one another already) or whose servers are short of CPU.
     pub overlap_writes: bool,
     /// Most dedicated connections open at once (default 16), for the requests the server
     /// may hold (`BLPOP`, `XREAD ... BLOCK`, `WAIT`, a command marked with

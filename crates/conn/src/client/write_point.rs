@@ -8,7 +8,9 @@
 ///
 /// - a quarter over plaintext on a runtime with one worker (current-thread, or
 ///   multi-thread with one worker): the callers a read wakes run one after another on the
-///   thread that also reads, so the server is given the first of them sooner;
+///   thread that also reads, so the server is given the first of them sooner (the
+///   blocking client's runtime has one worker too; its callers are threads of their own,
+///   and it measured the same at either point);
 /// - half otherwise: with several workers the callers run side by side and the queue fills
 ///   at once, and through TLS every write also seals a record, so fewer, larger writes win.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +24,7 @@ impl WritePoint {
 
     /// The point for a connection over TLS or not, served by a runtime with `workers`
     /// worker threads.
-    pub(crate) fn for_link(tls: bool, workers: usize) -> WritePoint {
+    pub(crate) fn for_connection(tls: bool, workers: usize) -> WritePoint {
         if !tls && workers <= 1 {
             WritePoint::QUARTER
         } else {
@@ -35,7 +37,7 @@ impl WritePoint {
     pub(crate) fn on_current_runtime(tls: bool) -> WritePoint {
         let workers = tokio::runtime::Handle::try_current()
             .map_or(1, |runtime| runtime.metrics().num_workers());
-        WritePoint::for_link(tls, workers)
+        WritePoint::for_connection(tls, workers)
     }
 
     /// Whether `queued` waiting requests are enough to write, with `in_flight` written and
@@ -68,10 +70,10 @@ mod tests {
 
     #[test]
     fn a_quarter_only_over_plaintext_with_one_worker() {
-        assert_eq!(WritePoint::for_link(false, 1), WritePoint::QUARTER);
-        assert_eq!(WritePoint::for_link(false, 2), WritePoint::HALF);
-        assert_eq!(WritePoint::for_link(true, 1), WritePoint::HALF);
-        assert_eq!(WritePoint::for_link(true, 8), WritePoint::HALF);
+        assert_eq!(WritePoint::for_connection(false, 1), WritePoint::QUARTER);
+        assert_eq!(WritePoint::for_connection(false, 2), WritePoint::HALF);
+        assert_eq!(WritePoint::for_connection(true, 1), WritePoint::HALF);
+        assert_eq!(WritePoint::for_connection(true, 8), WritePoint::HALF);
     }
 
     #[tokio::test(flavor = "current_thread")]
