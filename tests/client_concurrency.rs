@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use slotline_conn::{cmd, Client, Commands, Query};
+use slotline_conn::{cmd, Client, ClientOptions, Commands, Query};
 use slotline_testbed::{Process, Standalone};
 use support::{calls, info_int, wait_until, DEADLINE};
 
@@ -210,6 +210,58 @@ on_both_runtimes! {
             "1,000 concurrent GETs took {reads} server reads: not pipelined"
         );
         assert_eq!(connections_named(p, name), 1);
+    }
+}
+
+/// Eight `DEBUG SLEEP 0.02` in flight at once on one client, three rounds: after each
+/// reply at least four more are awaited, so the reader polls its socket before it waits
+/// (the window passes with nothing: the server sleeps 20 ms per request), and backs off
+/// after misses instead of spinning through the waits. Returns the client's polls.
+async fn polls_while_the_server_sleeps(options: ClientOptions) -> u64 {
+    let server = Standalone::builder().local().start().unwrap();
+    let client = Client::connect_with(format!("{}/0", server.url()), options)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let sleeps: Vec<_> = (0..8)
+            .map(|_| {
+                let c = client.clone();
+                tokio::spawn(async move {
+                    let ok: String = c.query(&cmd("DEBUG").arg("SLEEP").arg(0.02)).await?;
+                    Ok::<_, slotline_conn::Error>(ok)
+                })
+            })
+            .collect();
+        for t in sleeps {
+            let ok = tokio::time::timeout(DEADLINE, t)
+                .await
+                .expect("a DEBUG SLEEP hung")
+                .unwrap()
+                .unwrap();
+            assert_eq!(ok, "OK");
+        }
+    }
+    client.io_stats().polls
+}
+
+on_both_runtimes! {
+    /// The reader polls for replies while enough are awaited (`ClientOptions::busy_poll`),
+    /// and only for its window: polling through the 21 waits of 20 ms each would make tens
+    /// of thousands of polls (420 ms at one poll per 10 µs or faster); a 50 µs window each
+    /// time, a few hundred to a few thousand, and misses back off.
+    async fn the_reader_polls_for_replies_only_briefly() {
+        let polls = polls_while_the_server_sleeps(ClientOptions::default()).await;
+        eprintln!("polls while the server slept: {polls}");
+        assert!(polls > 0, "the reader never polled with replies awaited");
+        assert!(polls < 5_000, "{polls} polls: the reader spun through the waits");
+    }
+}
+
+on_both_runtimes! {
+    /// With `busy_poll` zero the reader always waits on the runtime's poller.
+    async fn a_zero_busy_poll_window_never_polls() {
+        let options = ClientOptions::default().with_busy_poll(Duration::ZERO);
+        assert_eq!(polls_while_the_server_sleeps(options).await, 0);
     }
 }
 

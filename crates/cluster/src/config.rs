@@ -105,8 +105,9 @@ pub struct ClusterConfig {
     /// node connections send `READONLY`.
     pub read_from: ReadFrom,
     /// Options of each node's shared client (queue bound, reconnect delays; by default
-    /// without [`overlap_writes`](ClientOptions::overlap_writes)). Node clients always fail
-    /// fast while reconnecting: the cluster client decides where to go instead.
+    /// without [`overlap_writes`](ClientOptions::overlap_writes) or
+    /// [`busy_poll`](ClientOptions::busy_poll)). Node clients always fail fast while
+    /// reconnecting: the cluster client decides where to go instead.
     pub client_options: ClientOptions,
     /// Redirect and retry limits, and the backoff between retries.
     pub retry: RetryPolicy,
@@ -130,8 +131,12 @@ impl Default for ClusterConfig {
             connection: ConnectionConfig::new(Addr::tcp("127.0.0.1", slotline_conn::DEFAULT_PORT)),
             node_credentials: HashMap::new(),
             read_from: ReadFrom::Primary,
-            // Node links overlap one another already; larger writes per link suit them.
-            client_options: ClientOptions::default().with_overlap_writes(false),
+            // Node links overlap one another already: larger writes per link suit them, and
+            // while one link waits the others' replies keep the callers busy (polling each
+            // link measured slower, BENCHMARKS.md "Polling for replies").
+            client_options: ClientOptions::default()
+                .with_overlap_writes(false)
+                .with_busy_poll(Duration::ZERO),
             retry: RetryPolicy::default(),
             refresh_min_interval: Duration::from_millis(250),
             refresh_jitter: Duration::from_millis(20),

@@ -294,6 +294,26 @@ impl WriteHalf {
     }
 }
 
+impl ReadHalf {
+    /// Reads what the socket holds now, straight from it and without waiting (`WouldBlock`
+    /// when it holds nothing), whatever the runtime's poller last saw; `None` through TLS,
+    /// whose records must go through the session.
+    pub(crate) fn read_now(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        use std::io::Read;
+        let sock = match self {
+            ReadHalf::Tcp(s) => socket2::SockRef::from(s.as_ref()),
+            ReadHalf::Unix(s) => socket2::SockRef::from(s.as_ref()),
+            ReadHalf::Tls(_) => return None,
+        };
+        Some((&*sock).read(buf))
+    }
+
+    /// Whether reads go through a TLS session.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, ReadHalf::Tls(_))
+    }
+}
+
 impl AsyncRead for ReadHalf {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -1,15 +1,17 @@
 //! The task behind a shared client: writes queued requests, reads replies, reconnects.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 
 use super::backoff::Backoff;
+use super::busy_poll::BusyPoll;
 use super::shared::ClientState;
 use crate::connection::Connection;
-use crate::protocol::Inbox;
-use crate::stream::Stream;
+use crate::protocol::{Inbox, READ_CHUNK};
+use crate::stream::{ReadHalf, Stream};
 use crate::{Error, Result};
 
 /// Serves connections one after another until the client is dropped. `first` is the
@@ -118,9 +120,18 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
     let reader = async {
         let mut replies = Vec::new();
         let mut done = Vec::new();
+        let mut poll = BusyPoll::new(if rd.is_tls() {
+            Duration::ZERO
+        } else {
+            shared.options.busy_poll
+        });
+        let mut polled = vec![0; READ_CHUNK];
         loop {
             inbox.reserve();
-            let n = rd.read_buf(&mut inbox.buf).await;
+            let n = match poll_replies(shared, &rd, &mut poll, &mut polled).await {
+                Some(n) => n.inspect(|&n| inbox.buf.extend_from_slice(&polled[..n])),
+                None => rd.read_buf(&mut inbox.buf).await,
+            };
             shared.io.count_read();
             let n = n.map_err(|e| inbox.ended(Some(e)))?;
             if n == 0 {
@@ -146,6 +157,33 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
             std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "reconnect requested"),
             true,
         )),
+    }
+}
+
+/// Polls the socket for the next replies while [`BusyPoll`] says so: each time every task
+/// that was ready has run (the callers the last read woke), one read straight from the
+/// socket, until one finds bytes (read into `into`; `Some` with their length, the socket's
+/// end or an error) or the window passes (`None`: wait on the poller).
+async fn poll_replies(
+    shared: &ClientState,
+    rd: &ReadHalf,
+    poll: &mut BusyPoll,
+    into: &mut [u8],
+) -> Option<std::io::Result<usize>> {
+    let until = poll.begin(Instant::now(), shared.lock().handed)?;
+    loop {
+        behind_ready_tasks().await;
+        match rd.read_now(into)? {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => shared.io.count_poll(),
+            read => {
+                poll.found();
+                return Some(read);
+            }
+        }
+        if Instant::now() >= until {
+            poll.missed();
+            return None;
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct IoCounters {
     writes: AtomicU64,
     reads: AtomicU64,
+    polls: AtomicU64,
 }
 
 impl IoCounters {
@@ -18,10 +19,15 @@ impl IoCounters {
         self.reads.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn count_poll(&self) {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> IoStats {
         IoStats {
             writes: self.writes.load(Ordering::Relaxed),
             reads: self.reads.load(Ordering::Relaxed),
+            polls: self.polls.load(Ordering::Relaxed),
         }
     }
 }
@@ -37,6 +43,9 @@ pub struct IoStats {
     pub writes: u64,
     /// Read calls (`recv`) that returned bytes or an error.
     pub reads: u64,
+    /// Read calls made while [busy polling](crate::ClientOptions::busy_poll) that found
+    /// nothing yet (`recv` answering `EAGAIN`).
+    pub polls: u64,
 }
 
 impl std::ops::Add for IoStats {
@@ -46,6 +55,7 @@ impl std::ops::Add for IoStats {
         IoStats {
             writes: self.writes + other.writes,
             reads: self.reads + other.reads,
+            polls: self.polls + other.polls,
         }
     }
 }

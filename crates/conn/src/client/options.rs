@@ -31,6 +31,17 @@ pub struct ClientOptions {
     /// their callers over many connections (a cluster client's node links, which overlap
     /// one another already) or whose servers are short of CPU.
     pub overlap_writes: bool,
+    /// How long the reader polls its socket for the next replies before it waits on the
+    /// runtime's poller (default 50 µs, the window Linux suggests for its own socket busy
+    /// polling, `net.core.busy_read`; zero: never). Only with a few requests in flight, over
+    /// plaintext, and between polls every task that is ready runs: the next replies are
+    /// read as soon as the callers the last ones woke have written, without a round
+    /// through the poller or a worker parked and woken for them. Polls that find nothing
+    /// are backed off (the next reads wait at once, twice as many after each miss in a row),
+    /// so a server slower than the window costs next to nothing. Zero suits clients that
+    /// spread their callers over many connections (a cluster client's node links) or run
+    /// on a CPU the server needs.
+    pub busy_poll: Duration,
     /// Most dedicated connections open at once (default 16), for the requests the server
     /// may hold (`BLPOP`, `XREAD ... BLOCK`, `WAIT`, a command marked with
     /// [`blocks_for`](crate::Cmd::blocks_for), a pipeline holding one): they never go on
@@ -50,6 +61,7 @@ impl Default for ClientOptions {
             wait_for_reconnect: true,
             retries: 2,
             overlap_writes: true,
+            busy_poll: Duration::from_micros(50),
             max_dedicated: 16,
             dedicated_idle: Duration::from_secs(30),
         }
@@ -79,6 +91,13 @@ impl ClientOptions {
     /// With overlapping write batches on or off (see [`ClientOptions::overlap_writes`]).
     pub fn with_overlap_writes(mut self, on: bool) -> Self {
         self.overlap_writes = on;
+        self
+    }
+
+    /// With the reader polling for replies for up to `window` before it waits (zero: never;
+    /// see [`ClientOptions::busy_poll`]).
+    pub fn with_busy_poll(mut self, window: Duration) -> Self {
+        self.busy_poll = window;
         self
     }
 

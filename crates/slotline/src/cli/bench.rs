@@ -201,6 +201,9 @@ pub struct BenchReport {
     pub writes_per_request: f64,
     /// Socket read calls per request.
     pub reads_per_request: f64,
+    /// Socket reads per request made while busy polling that found nothing yet (see
+    /// [`ClientOptions::busy_poll`](slotline_conn::ClientOptions::busy_poll)).
+    pub polls_per_request: f64,
     /// Requests that failed.
     pub errors: u64,
 }
@@ -216,7 +219,7 @@ impl BenchReport {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         format!(
             "{}: {:.2} requests per second, p50={:.3} msec, p99={:.3} msec, p99.9={:.3} msec{}, \
-             writes={:.3}/req, reads={:.3}/req{}",
+             writes={:.3}/req, reads={:.3}/req, polls={:.3}/req{}",
             self.test,
             self.rate(),
             ms(self.p50),
@@ -227,6 +230,7 @@ impl BenchReport {
                 .unwrap_or_default(),
             self.writes_per_request,
             self.reads_per_request,
+            self.polls_per_request,
             if self.errors > 0 {
                 format!(", {} errors", self.errors)
             } else {
@@ -446,6 +450,8 @@ where
         writes_per_request: io_after.writes.saturating_sub(io_before.writes) as f64
             / requests.max(1) as f64,
         reads_per_request: io_after.reads.saturating_sub(io_before.reads) as f64
+            / requests.max(1) as f64,
+        polls_per_request: io_after.polls.saturating_sub(io_before.polls) as f64
             / requests.max(1) as f64,
         errors,
     }
