@@ -35,7 +35,10 @@ use crate::{Cmd, Connection, Error, Execute, Pipeline, Request, Response, Result
 /// the server busy with one socket. This holds on every tokio runtime: current-thread,
 /// multi-thread with any number of workers (`#[tokio::main]`), and the blocking twin's
 /// own; a lone caller's request still leaves at once, and one read answers every caller
-/// whose reply it holds. [`io_stats`](Client::io_stats) counts the socket calls. At most
+/// whose reply it holds. While several replies are awaited the reader polls its socket
+/// briefly before it waits on the runtime's poller
+/// ([`busy_poll`](ClientOptions::busy_poll)), so a busy client's workers need not park
+/// between bursts. [`io_stats`](Client::io_stats) counts the socket calls. At most
 /// [`max_in_flight`](ClientOptions::max_in_flight) requests are queued or in flight; more
 /// callers wait for a slot.
 ///
