@@ -232,6 +232,15 @@ fn simple_lines_too_long() {
         K::LineTooLong { max: 10 },
         15,
     );
+    // The commonest reply keeps to the limit too, whole or cut (found by the
+    // chunked_equals_whole fuzz target: the `+OK` shortcut once skipped the check).
+    for max in [0, 1] {
+        let tight = Limits {
+            max_line_len: max,
+            ..Limits::default()
+        };
+        check_with(tight, b"+OK\r\n", K::LineTooLong { max }, 1 + max);
+    }
     // Exactly at the limit is fine.
     let mut dec = Decoder::with_limits(limits);
     let mut buf = BytesMut::from(&b"+0123456789\r\n-0123456789\r\n"[..]);
