@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use slotline_conn::{Client, ClientOptions, Commands, Error};
 use slotline_testbed::Standalone;
-use support::{calls, wait_for, DEADLINE};
+use support::{bounded, calls, wait_for, DEADLINE};
 
 fn start_server() -> Arc<Standalone> {
     Arc::new(Standalone::builder().local().start().unwrap())
@@ -61,10 +61,7 @@ on_both_runtimes! {
             .collect();
         let (mut sent, mut unsent) = (0, 0);
         for t in tasks {
-            let result = tokio::time::timeout(DEADLINE, t)
-                .await
-                .expect("a GET hung")
-                .unwrap();
+            let result = bounded("a GET", t).await.unwrap();
             match result {
                 Err(Error::Timeout { written: true, .. }) => sent += 1,
                 Err(e @ Error::Timeout { written: false, .. }) => {
@@ -126,10 +123,7 @@ on_both_runtimes! {
                 })
                 .collect();
             for t in tasks {
-                let result = tokio::time::timeout(DEADLINE, t)
-                    .await
-                    .expect("a SET hung")
-                    .unwrap();
+                let result = bounded("a SET", t).await.unwrap();
                 assert!(
                     matches!(result, Err(Error::Timeout { .. })),
                     "a SET on a frozen server returned {result:?}"

@@ -307,11 +307,6 @@ impl ReadHalf {
         };
         Some((&*sock).read(buf))
     }
-
-    /// Whether reads go through a TLS session.
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, ReadHalf::Tls(_))
-    }
 }
 
 impl AsyncRead for ReadHalf {

@@ -34,10 +34,11 @@ pub(crate) struct BusyPoll {
 }
 
 impl BusyPoll {
-    /// Polling for up to `window` before each read (never when zero).
-    pub(crate) fn new(window: Duration) -> BusyPoll {
+    /// Polling for up to `window` before each read (never when zero), on a connection over
+    /// TLS or not: never over TLS, whose records must go through the session.
+    pub(crate) fn for_connection(window: Duration, tls: bool) -> BusyPoll {
         BusyPoll {
-            window,
+            window: if tls { Duration::ZERO } else { window },
             skip: 0,
             misses: 0,
         }
@@ -79,7 +80,7 @@ mod tests {
     #[test]
     fn polls_only_while_enough_replies_are_awaited() {
         let now = Instant::now();
-        let mut poll = BusyPoll::new(WINDOW);
+        let mut poll = BusyPoll::for_connection(WINDOW, false);
         assert_eq!(poll.begin(now, 0), None);
         assert_eq!(poll.begin(now, FEWEST_AWAITED - 1), None);
         assert_eq!(poll.begin(now, FEWEST_AWAITED), Some(now + WINDOW));
@@ -87,14 +88,20 @@ mod tests {
 
     #[test]
     fn a_zero_window_never_polls() {
-        let mut poll = BusyPoll::new(Duration::ZERO);
+        let mut poll = BusyPoll::for_connection(Duration::ZERO, false);
+        assert_eq!(poll.begin(Instant::now(), FEWEST_AWAITED), None);
+    }
+
+    #[test]
+    fn a_connection_over_tls_never_polls() {
+        let mut poll = BusyPoll::for_connection(WINDOW, true);
         assert_eq!(poll.begin(Instant::now(), FEWEST_AWAITED), None);
     }
 
     #[test]
     fn misses_in_a_row_skip_twice_as_many_reads_up_to_a_bound() {
         let now = Instant::now();
-        let mut poll = BusyPoll::new(WINDOW);
+        let mut poll = BusyPoll::for_connection(WINDOW, false);
         let mut skipped = Vec::new();
         for _ in 0..8 {
             assert!(poll.begin(now, FEWEST_AWAITED).is_some());
@@ -111,7 +118,7 @@ mod tests {
     #[test]
     fn a_find_resets_the_misses() {
         let now = Instant::now();
-        let mut poll = BusyPoll::new(WINDOW);
+        let mut poll = BusyPoll::for_connection(WINDOW, false);
         poll.missed();
         poll.missed();
         poll.found();

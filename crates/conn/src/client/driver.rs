@@ -1,7 +1,7 @@
 //! The task behind a shared client: writes queued requests, reads replies, reconnects.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
@@ -117,18 +117,16 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
             }
         }
     };
+    let mut poll = BusyPoll::for_connection(shared.options.busy_poll, wr.is_tls());
     let reader = async {
         let mut replies = Vec::new();
         let mut done = Vec::new();
-        let mut poll = BusyPoll::new(if rd.is_tls() {
-            Duration::ZERO
-        } else {
-            shared.options.busy_poll
-        });
         let mut polled = vec![0; READ_CHUNK];
+        // Requests written and not answered yet, as the last delivery left them.
+        let mut awaited = 0;
         loop {
             inbox.reserve();
-            let n = match poll_replies(shared, &rd, &mut poll, &mut polled).await {
+            let n = match poll_replies(shared, &rd, &mut poll, awaited, &mut polled).await {
                 Some(n) => n.inspect(|&n| inbox.buf.extend_from_slice(&polled[..n])),
                 None => rd.read_buf(&mut inbox.buf).await,
             };
@@ -146,7 +144,7 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
                 }
             };
             if !replies.is_empty() || broken.is_some() {
-                shared.deliver(&mut replies, &mut done, broken)?;
+                awaited = shared.deliver(&mut replies, &mut done, broken)?;
             }
         }
     };
@@ -160,17 +158,19 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
     }
 }
 
-/// Polls the socket for the next replies while [`BusyPoll`] says so: each time every task
-/// that was ready has run (the callers the last read woke), one read straight from the
-/// socket, until one finds bytes (read into `into`; `Some` with their length, the socket's
-/// end or an error) or the window passes (`None`: wait on the poller).
+/// Polls the socket for the next replies while [`BusyPoll`] says so, with `awaited`
+/// requests unanswered: each time every task that was ready has run (the callers the last
+/// read woke), one read straight from the socket, until one finds bytes (read into `into`;
+/// `Some` with their length, the socket's end or an error) or the window passes (`None`:
+/// wait on the poller).
 async fn poll_replies(
     shared: &ClientState,
     rd: &ReadHalf,
     poll: &mut BusyPoll,
+    awaited: usize,
     into: &mut [u8],
 ) -> Option<std::io::Result<usize>> {
-    let until = poll.begin(Instant::now(), shared.lock().handed)?;
+    let until = poll.begin(Instant::now(), awaited)?;
     loop {
         behind_ready_tasks().await;
         match rd.read_now(into)? {

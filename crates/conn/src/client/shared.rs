@@ -436,15 +436,16 @@ impl ClientState {
     /// ones outside the lock. A reply nobody asked for is a protocol violation, and
     /// `broken` is an error met after these replies (one that could not be decoded): either
     /// way the connection is given up before any caller is answered, so that a caller
-    /// woken by its reply cannot write its next request on the dying connection.
+    /// woken by its reply cannot write its next request on the dying connection. Returns
+    /// how many written requests still await replies.
     pub(crate) fn deliver(
         &self,
         replies: &mut Vec<Reply>,
         done: &mut Vec<(oneshot::Sender<Result<Answer>>, Answer)>,
         mut broken: Option<Error>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let mut failed = Vec::new();
-        {
+        let awaited = {
             let mut st = self.lock();
             for reply in replies.drain(..) {
                 // Only written requests await replies (queued ones are not sent yet).
@@ -486,14 +487,15 @@ impl ClientState {
             if let Some(error) = &broken {
                 failed = st.lose_connection(error);
             }
-        }
+            st.handed
+        };
         // Replies matched before the stream broke are still their callers'.
         for (tx, answer) in done.drain(..) {
             // The caller may have given up (timeout, cancellation); its reply is dropped.
             let _ = tx.send(Ok(answer));
         }
         match broken {
-            None => Ok(()),
+            None => Ok(awaited),
             Some(error) => {
                 fail_written(failed, &error);
                 Err(error)
