@@ -117,10 +117,10 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
             }
         }
     };
-    let mut poll = BusyPoll::for_connection(shared.options.busy_poll, wr.is_tls());
     let reader = async {
         let mut replies = Vec::new();
         let mut done = Vec::new();
+        let mut poll = BusyPoll::for_connection(shared.options.busy_poll, wr.is_tls());
         let mut polled = vec![0; READ_CHUNK];
         // Requests written and not answered yet, as the last delivery left them.
         let mut awaited = 0;
