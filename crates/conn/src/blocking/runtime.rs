@@ -37,9 +37,13 @@ impl Runtime {
             return Err(Error::Closed { written: false });
         };
         let _context = runtime.enter();
-        let waker = Waker::from(Arc::new(Unparker(std::thread::current())));
-        let mut cx = Context::from_waker(&waker);
         let mut fut = std::pin::pin!(fut);
+        // The thread's waker, built once per thread; a fresh one while the thread's locals
+        // are being torn down.
+        let waker = THREAD_WAKER
+            .try_with(Waker::clone)
+            .unwrap_or_else(|_| thread_waker());
+        let mut cx = Context::from_waker(&waker);
         loop {
             if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
                 return Ok(value);
@@ -63,6 +67,16 @@ impl Drop for Runtime {
             runtime.shutdown_background();
         }
     }
+}
+
+thread_local! {
+    /// The waker that unparks this thread, shared by every [`Runtime::run`] on it.
+    static THREAD_WAKER: Waker = thread_waker();
+}
+
+/// A waker that unparks the current thread.
+fn thread_waker() -> Waker {
+    Waker::from(Arc::new(Unparker(std::thread::current())))
 }
 
 /// Wakes a parked thread.
