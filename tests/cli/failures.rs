@@ -78,4 +78,9 @@ fn bad_urls_and_unreachable_nodes_fail_with_a_message() {
     assert!(stderr.contains("unknown test"), "{stderr}");
     // Help is not an error.
     assert!(slotline(&["--help"]).expect_ok("--help").contains("usage"));
+    let help = slotline(&["bench", "-c", "5", "--help"]).expect_ok("bench --help");
+    assert!(
+        help.contains("usage") && help.contains("--runtime"),
+        "{help}"
+    );
 }

@@ -55,6 +55,11 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| tls.apply("redis://127.0.0.1:6379"));
     match first.as_str() {
+        // `-h` is bench's host, as in redis-benchmark; `--help` is help.
+        "bench" if tail.iter().any(|a| a == "--help") => {
+            println!("{}", usage());
+            Ok(())
+        }
         "bench" => {
             // `bench` also takes `-h`/`-p`; a URL given before it comes first.
             let mut bench_args: Vec<String> = given
