@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use slotline_conn::{
-    blocking, cmd, pipe, Addr, ConnectionConfig, Error, Frame, Script, ServerErrorKind,
+    blocking, cmd, pipe, Addr, ConnectionConfig, Error, Frame, RefusedKind, Script, ServerErrorKind,
 };
 use slotline_testbed::{Conn, Standalone};
 use support::{calls, on_plain_thread};
@@ -472,6 +472,66 @@ async fn transactions_on_shared_client_stay_whole() {
     assert_eq!(pairs.len(), 500);
     assert!(pairs.iter().all(|(a, b)| a == b), "a transaction was split");
     assert_eq!(client.get::<i64>("c").await.unwrap(), 500);
+}
+
+/// A shared client refuses, before sending, what would reach past its own replies into
+/// other callers' requests: a `MULTI` or `EXEC` alone, a `WATCH` left set, `SELECT`,
+/// `QUIT`, unsubscribes (a reply per channel), `CLIENT REPLY OFF`. A transaction within one
+/// request goes; the socket stays in step throughout.
+macro_rules! shared_refusals {
+    ($c:ident, $server:expr; $($aw:tt)*) => {{
+        let mut raw = $server.conn().unwrap();
+        raw.cmd(&["CONFIG", "RESETSTAT"]).unwrap();
+        let refused = [
+            (cmd("MULTI"), "MULTI with no EXEC"),
+            (cmd("EXEC"), "EXEC with no MULTI"),
+            (cmd("WATCH").arg("tx:r"), "WATCH on a shared client"),
+            (cmd("SELECT").arg(2), "SELECT on a shared client"),
+            (cmd("QUIT"), "QUIT on a shared client"),
+            (cmd("UNSUBSCRIBE").arg("a").arg("b"), "UNSUBSCRIBE answers once per channel"),
+            (cmd("CLIENT").arg("REPLY").arg("OFF"), "CLIENT REPLY OFF and SKIP"),
+        ];
+        for (c, says) in &refused {
+            match $c.query::<Frame>(c) $($aw)* {
+                Err(Error::Refused { kind: RefusedKind::OwnConnection, message }) => {
+                    assert!(message.starts_with(says), "{c:?}: {message}")
+                }
+                other => panic!("{c:?} was not refused: {other:?}"),
+            }
+        }
+        let mut p = pipe();
+        p.incr("tx:r").cmd("MULTI").incr("tx:r");
+        assert!(matches!($c.pipeline::<Frame>(&p) $($aw)*, Err(Error::Refused { .. })));
+        for name in ["multi", "exec", "watch", "select", "quit", "unsubscribe", "client|reply", "incr"] {
+            assert_eq!(calls(&$server, name), 0, "{name} reached the server");
+        }
+        // A WATCH conversation closed within one pipeline is whole, so it goes.
+        let mut p = pipe();
+        p.cmd("WATCH").arg("tx:r").cmd("MULTI").incr("tx:r").cmd("EXEC");
+        let replies: Vec<Frame> = $c.pipeline(&p) $($aw)* .unwrap();
+        assert_eq!(replies.last(), Some(&Frame::Array(vec![Frame::Integer(1)])));
+        assert_eq!(calls(&$server, "exec"), 1);
+        assert_eq!($c.incr("tx:r") $($aw)* .unwrap(), 2, "in step, in database 0, not in a MULTI");
+        assert_eq!($c.ping() $($aw)* .unwrap(), "PONG");
+    }};
+}
+
+#[tokio::test]
+async fn shared_client_refuses_what_reaches_other_callers_async() {
+    use slotline_conn::{Commands, Query};
+    let server = Standalone::builder().local().start().unwrap();
+    let c = slotline_conn::Client::connect(config(&server))
+        .await
+        .unwrap();
+    shared_refusals!(c, server; .await);
+}
+
+#[test]
+fn shared_client_refuses_what_reaches_other_callers_blocking() {
+    use slotline_conn::blocking::{Commands, Query};
+    let server = Standalone::builder().local().start().unwrap();
+    let c = blocking::Client::connect(config(&server)).unwrap();
+    shared_refusals!(c, server;);
 }
 
 // ---------------------------------------------------------------- scripts

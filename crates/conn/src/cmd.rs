@@ -185,9 +185,11 @@ impl Cmd {
             .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
-    /// Refuses commands that turn a connection into something a request/response client
-    /// cannot read (`SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`, `MONITOR`): their replies never
-    /// end. Use [`PubSub`](crate::PubSub) or a dedicated connection for those.
+    /// Refuses commands that do not get one reply each, which a request/response client
+    /// cannot read: `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE` and `MONITOR`, whose replies never
+    /// end; `UNSUBSCRIBE` and its kin, with a reply per channel; `CLIENT REPLY OFF|SKIP`,
+    /// after which replies stop. Use [`PubSub`](crate::PubSub) or a dedicated connection for
+    /// those.
     pub(crate) fn check_request_response(&self) -> crate::Result<()> {
         let Some(name) = self.arg_at(0) else {
             return Err(crate::Error::refused(
@@ -195,20 +197,46 @@ impl Cmd {
                 "empty command",
             ));
         };
-        if matches!(name.len(), 7 | 9 | 10)
-            && ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
-                .iter()
-                .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
-        {
-            return Err(crate::Error::refused(
-                crate::RefusedKind::OwnConnection,
-                format!(
-                    "{} puts the connection in push mode: use slotline_conn::PubSub for subscriptions",
-                    String::from_utf8_lossy(name).to_ascii_uppercase()
-                ),
-            ));
+        let upper = || String::from_utf8_lossy(name).to_ascii_uppercase();
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        let refused = match name.len() {
+            6 if is("CLIENT") => {
+                self.arg_at(1)
+                    .is_some_and(|a| a.eq_ignore_ascii_case(b"REPLY"))
+                    && !self
+                        .arg_at(2)
+                        .is_some_and(|a| a.eq_ignore_ascii_case(b"ON"))
+            }
+            7 | 9 | 10 | 11 | 12 => {
+                ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
+                    .iter()
+                    .any(|n| is(n))
+                    || ["UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"]
+                        .iter()
+                        .any(|n| is(n))
+            }
+            _ => false,
+        };
+        if !refused {
+            return Ok(());
         }
-        Ok(())
+        let why = match name.len() {
+            6 => "CLIENT REPLY OFF and SKIP stop the replies a request/response client reads \
+                  in order"
+                .to_string(),
+            11 | 12 => format!(
+                "{} answers once per channel: subscriptions live on slotline_conn::PubSub",
+                upper()
+            ),
+            _ => format!(
+                "{} puts the connection in push mode: use slotline_conn::PubSub for subscriptions",
+                upper()
+            ),
+        };
+        Err(crate::Error::refused(
+            crate::RefusedKind::OwnConnection,
+            why,
+        ))
     }
 
     /// Bytes this command takes on the wire.
@@ -311,7 +339,38 @@ mod tests {
             let err = cmd(name).arg("ch").check_request_response().unwrap_err();
             assert!(err.to_string().contains("PubSub"), "{err}");
         }
-        assert!(cmd("SUNSUBSCRIBE").check_request_response().is_ok());
+        // A reply per channel named (checked against Redis 7: `UNSUBSCRIBE a b` outside
+        // subscribed mode answers twice).
+        for name in ["unsubscribe", "PUNSUBSCRIBE", "SUnsubscribe"] {
+            let err = cmd(name)
+                .arg("a")
+                .arg("b")
+                .check_request_response()
+                .unwrap_err();
+            assert!(err.to_string().contains("once per channel"), "{err}");
+        }
+        // `CLIENT REPLY OFF|SKIP` silences the replies that follow; `ON` is one reply.
+        for mode in ["OFF", "skip"] {
+            let err = cmd("CLIENT")
+                .arg("reply")
+                .arg(mode)
+                .check_request_response()
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("CLIENT REPLY OFF and SKIP"),
+                "{err}"
+            );
+        }
+        assert!(cmd("CLIENT")
+            .arg("REPLY")
+            .arg("ON")
+            .check_request_response()
+            .is_ok());
+        assert!(cmd("CLIENT")
+            .arg("SETNAME")
+            .arg("n")
+            .check_request_response()
+            .is_ok());
         assert!(cmd("GET").arg("k").check_request_response().is_ok());
         assert!(Cmd::new().check_request_response().is_err());
     }

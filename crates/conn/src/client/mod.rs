@@ -6,6 +6,7 @@ mod dedicated;
 mod driver;
 mod io;
 mod options;
+mod refused;
 mod shared;
 mod state;
 mod sweeper;
@@ -46,6 +47,14 @@ use crate::{Cmd, Connection, Error, Execute, Pipeline, Request, Response, Result
 /// [`may_have_run`](Error::may_have_run) is true (they are never resent, unless marked
 /// [`idempotent`](Cmd::idempotent)); requests not yet sent wait for the next connection,
 /// which the client opens by itself with capped, jittered exponential backoff.
+///
+/// Replies are matched to callers by order alone, so a request whose effect would reach
+/// into other callers' requests is refused before it is sent
+/// ([`RefusedKind::OwnConnection`](crate::RefusedKind::OwnConnection)): a `MULTI` or
+/// `EXEC` alone, a `WATCH` left set, `SELECT`, `QUIT`, `RESET`, `HELLO`, subscriptions and
+/// unsubscribes, `CLIENT REPLY OFF`. A transaction within one request goes
+/// ([`Query::transaction`](crate::Query::transaction)); a conversation across requests
+/// takes [`dedicated`](Client::dedicated).
 ///
 /// ```no_run
 /// # async fn demo() -> slotline_conn::Result<()> {
@@ -233,7 +242,7 @@ impl Client {
         if want == 0 {
             return Ok(Vec::new());
         }
-        pipe.check_request_response()?;
+        refused::check_pipeline(pipe)?;
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         match self
             .request(&|out| pipe.encode(out), want, timeout, idempotent)
@@ -245,7 +254,7 @@ impl Client {
     }
 
     async fn command_reply(&self, cmd: &Cmd, timeout: Option<Duration>) -> Result<Reply> {
-        cmd.check_request_response()?;
+        refused::check_command(cmd)?;
         match self
             .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
             .await?
