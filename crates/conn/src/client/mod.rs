@@ -1,6 +1,7 @@
 //! [`Client`]: one connection shared by many tasks, with implicit pipelining and reconnect.
 
 mod backoff;
+mod busy_links;
 mod busy_poll;
 mod dedicated;
 mod driver;

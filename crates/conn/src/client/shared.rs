@@ -11,6 +11,7 @@ use slotline_resp::Reply;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use super::busy_links::BusyLink;
 use super::dedicated::DedicatedPool;
 use super::io::IoCounters;
 use super::options::ClientOptions;
@@ -96,6 +97,7 @@ impl ClientState {
                 epoch: 0,
                 slot_waiters: 0,
                 write_point: WritePoint::HALF,
+                busy: BusyLink::default(),
             }),
             link_up: Notify::new(),
             writer_wake: Notify::new(),
@@ -298,13 +300,17 @@ impl ClientState {
     /// [`overlap_writes`](ClientOptions::overlap_writes), and only when nothing is being
     /// written and enough requests wait (the connection's [`WritePoint`]): a lone caller's
     /// request leaves at once, and under load a few batches overlap, so the server works on
-    /// one while the callers make the next. Takes the bytes when so.
+    /// one while the callers make the next, unless another link is at work too. Takes the
+    /// bytes when so.
     fn take_due(&self, st: &mut State) -> Option<(BytesMut, Arc<WriteHalf>, u64)> {
         if !self.options.overlap_writes || st.writing || !st.leftover.is_empty() {
             return None;
         }
         let queued = st.pending.len() - st.handed;
-        if !st.write_point.is_due(queued, st.handed) {
+        if !st
+            .write_point
+            .is_due(queued, st.handed, st.busy.others_busy())
+        {
             return None;
         }
         let writer = st.writer.clone()?;

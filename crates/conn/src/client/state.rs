@@ -10,6 +10,7 @@ use slotline_resp::Reply;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::busy_links::BusyLink;
 use super::shared::ClientState;
 use super::write_point::WritePoint;
 use crate::stream::WriteHalf;
@@ -85,11 +86,15 @@ pub(crate) struct State {
     pub(super) slot_waiters: usize,
     /// When a caller writes the queue itself, for the connection up now.
     pub(super) write_point: WritePoint,
+    /// This link in the process's count of links with requests in flight (kept by
+    /// [`StateGuard`] as it unlocks).
+    pub(super) busy: BusyLink,
 }
 
 /// The locked state. When it is unlocked with room in the queue and callers waiting for
 /// room, one of them is woken (it wakes the next as it unlocks in turn): every path that
-/// answers, fails or withdraws requests frees their places without saying so.
+/// answers, fails or withdraws requests frees their places without saying so. Likewise it
+/// tells the process-wide count of busy links whether requests are in flight.
 pub(crate) struct StateGuard<'a> {
     pub(super) state: MutexGuard<'a, State>,
     pub(super) shared: &'a ClientState,
@@ -111,6 +116,8 @@ impl std::ops::DerefMut for StateGuard<'_> {
 
 impl Drop for StateGuard<'_> {
     fn drop(&mut self) {
+        let in_flight = self.state.handed > 0;
+        self.state.busy.set(in_flight);
         if self.state.slot_waiters > 0 && self.shared.has_room(&self.state) {
             self.shared.slot_free.notify_one();
         }
