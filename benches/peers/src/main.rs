@@ -9,9 +9,12 @@
 //!
 //! Every row alternates the clients run by run (slotline, redis-rs, redis-benchmark, and
 //! again), each run on a fresh runtime of the row's flavour, and keeps the medians: a ratio
-//! taken in one run on this noisy machine says more than an absolute figure.
+//! taken in one run on this noisy machine says more than an absolute figure. Beside the
+//! blocking row it measures that row's ceiling on this machine ([`floor`]) and says it under
+//! the table.
 
 mod clients;
+mod floor;
 mod load;
 
 use std::fmt::Write as _;
@@ -232,6 +235,8 @@ struct Row {
     slotline: Vec<Run>,
     redis_rs: Vec<Run>,
     benchmark: Vec<f64>,
+    /// Blocking rows: [`floor::parked_rounds`] with the same callers, each run.
+    floor: Vec<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -267,6 +272,8 @@ fn main() {
     };
     fill_keys(&servers);
     let mut table = String::new();
+    // Said below the table.
+    let mut notes = String::new();
     for &scenario in &opts.scenarios {
         let flavours = match scenario {
             // Threads on the blocking client's own runtime: no flavour to choose.
@@ -301,17 +308,26 @@ fn main() {
                 if let Some(rate) = redis_benchmark(scenario, &servers, requests) {
                     row.benchmark.push(rate);
                 }
+                if scenario == Scenario::Blocking {
+                    row.floor
+                        .push(floor::parked_rounds(scenario.callers(), requests));
+                }
             }
             let line = format_row(scenario, flavour, &row);
             eprintln!("{line}");
             table.push_str(&line);
             table.push('\n');
+            if let Some(note) = floor_note(&row) {
+                eprintln!("{note}");
+                notes.push_str(&note);
+                notes.push('\n');
+            }
         }
     }
     if opts.only.is_some() {
         return;
     }
-    let doc = document(&opts, &table);
+    let doc = document(&opts, &table, &notes);
     print!("{doc}");
     if let Some(path) = &opts.write {
         if let Err(e) = write_between_markers(path, &doc) {
@@ -539,7 +555,28 @@ fn format_row(scenario: Scenario, flavour: Option<Flavour>, row: &Row) -> String
     )
 }
 
-fn document(opts: &Options, rows: &str) -> String {
+/// What the blocking row's ceiling was in this run (see [`floor`]), against the row's
+/// clients and redis-benchmark.
+fn floor_note(row: &Row) -> Option<String> {
+    if row.floor.is_empty() {
+        return None;
+    }
+    let rates = |runs: &[Run]| median(runs.iter().map(Run::rate).collect());
+    let ceiling = median(row.floor.clone());
+    let of = |rate: f64| format!("{:.2}×", ceiling / rate.max(1e-9));
+    let bench = (!row.benchmark.is_empty()).then(|| median(row.benchmark.clone()));
+    Some(format!(
+        "Ceiling of the blocking row on this machine (`benches/peers/src/floor.rs`): 50 threads that sleep until one thread answers them, with no socket and no server, make {:.0} rounds/s (median of {}: {}): {} the rate of slotline's blocking client, {} that of redis-rs's sync connections{}. No blocking client whose callers sleep while they wait can pass it here.",
+        ceiling,
+        row.floor.len(),
+        row.floor.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
+        of(rates(&row.slotline)),
+        of(rates(&row.redis_rs)),
+        bench.map_or(String::new(), |b| format!(", {} redis-benchmark -c 50", of(b))),
+    ))
+}
+
+fn document(opts: &Options, rows: &str, notes: &str) -> String {
     let mut doc = String::new();
     let redis = Command::new("redis-server")
         .arg("--version")
@@ -566,6 +603,10 @@ fn document(opts: &Options, rows: &str) -> String {
     );
     let _ = writeln!(doc, "|---|---|---|---|---|---|---|---|");
     doc.push_str(rows);
+    if !notes.is_empty() {
+        let _ = writeln!(doc);
+        doc.push_str(notes);
+    }
     let _ = writeln!(doc, "<!-- peers:end -->");
     doc
 }
