@@ -23,7 +23,10 @@ pub struct ClientOptions {
     /// Whether callers write the queue themselves (default): at once when nothing is in
     /// flight, and once enough requests wait (half as many as are in flight; a quarter over
     /// plaintext on a runtime with one worker), so that under load a few batches overlap
-    /// and the server works on one while the callers make the next. Through TLS too: the
+    /// and the server works on one while the callers make the next. The latter only while
+    /// no other shared client's connection in the process has requests in flight: when
+    /// several are at work (a sharded client's shards, replicas read in turn) their servers
+    /// are busy already, and the writer task's larger batches win. Through TLS too: the
     /// caller seals its requests into the session and sends what the socket takes, and the
     /// writer task sends any records left. When off, every batch is written by the
     /// client's writer task, which first lets every task ready on its worker queue its

@@ -18,8 +18,8 @@
 /// request still leaves at once): early writes pay by giving the server work while the
 /// callers make the next batch, and when other links are at work their servers already
 /// are, so they would only add system calls (a sharded client over three services went
-/// from 0.53 to 0.14 writes per request and from 220k to 450k req/s, BENCHMARKS.md "When
-/// several links are at work").
+/// from 0.51 to 0.14 writes per request and from 241k to 408k req/s on current-thread,
+/// BENCHMARKS.md "When several links are at work").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WritePoint(usize);
 
