@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use slotline_conn::{cmd, Client, ClientOptions, Commands, Query};
 use slotline_testbed::{Process, Standalone};
-use support::{bounded, calls, info_int, wait_until};
+use support::{bounded, calls, info_int, wait_for_callers};
 
 /// How many connections `CLIENT LIST` shows with this name.
 fn connections_named(p: &Process, name: &str) -> usize {
@@ -178,16 +178,7 @@ on_both_runtimes! {
                 })
             })
             .collect();
-        let s = started.clone();
-        tokio::task::spawn_blocking(move || {
-            wait_until("every task to send its GET", || {
-                s.load(Ordering::SeqCst) == 1000
-            })
-        })
-        .await
-        .unwrap();
-        // Let the last tasks finish the poll in which they queued their request.
-        tokio::task::yield_now().await;
+        wait_for_callers(&started, 1000).await;
         server.cont().unwrap();
 
         for t in tasks {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use slotline_conn::{Client, Commands};
 use slotline_testbed::Standalone;
-use support::{bounded, wait_until};
+use support::{bounded, wait_for_callers};
 
 /// Callers that queue a GET each while the server is frozen.
 const CALLERS: usize = 200;
@@ -35,26 +35,12 @@ async fn writes_for_queued_gets(server: &Standalone, client: &Client) -> u64 {
             })
         })
         .collect();
-    wait_for_started(&started, CALLERS).await;
+    wait_for_callers(&started, CALLERS).await;
     server.cont().unwrap();
     for t in tasks {
         assert_eq!(bounded("a GET", t).await.unwrap().unwrap(), None);
     }
     client.io_stats().writes - before
-}
-
-/// Waits until `n` tasks have started, and a little more for the last to queue its
-/// request in the same poll.
-async fn wait_for_started(started: &Arc<AtomicUsize>, n: usize) {
-    let s = started.clone();
-    tokio::task::spawn_blocking(move || {
-        wait_until("every caller to queue its request", || {
-            s.load(Ordering::SeqCst) == n
-        })
-    })
-    .await
-    .unwrap();
-    tokio::task::yield_now().await;
 }
 
 /// Writes for [`CALLERS`] queued GETs on one link: alone in the process, beside another

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,16 @@ pub(crate) async fn wait_for_within(limit: Duration, what: &str, mut done: impl 
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Waits until `started` reaches `n` (callers that count themselves just before they
+/// queue a request), then lets the last of them finish the poll in which they queue it.
+pub(crate) async fn wait_for_callers(started: &AtomicUsize, n: usize) {
+    wait_for("every caller to queue its request", || {
+        started.load(Ordering::SeqCst) == n
+    })
+    .await;
+    tokio::task::yield_now().await;
 }
 
 /// The blocking [`wait_for`], for threads.

@@ -317,7 +317,7 @@ fn main() {
             eprintln!("{line}");
             table.push_str(&line);
             table.push('\n');
-            if let Some(note) = floor_note(&row) {
+            if let Some(note) = floor_note(scenario.callers(), &row) {
                 eprintln!("{note}");
                 notes.push_str(&note);
                 notes.push('\n');
@@ -557,7 +557,7 @@ fn format_row(scenario: Scenario, flavour: Option<Flavour>, row: &Row) -> String
 
 /// What the blocking row's ceiling was in this run (see [`floor`]), against the row's
 /// clients and redis-benchmark.
-fn floor_note(row: &Row) -> Option<String> {
+fn floor_note(callers: usize, row: &Row) -> Option<String> {
     if row.floor.is_empty() {
         return None;
     }
@@ -566,13 +566,14 @@ fn floor_note(row: &Row) -> Option<String> {
     let of = |rate: f64| format!("{:.2}×", ceiling / rate.max(1e-9));
     let bench = (!row.benchmark.is_empty()).then(|| median(row.benchmark.clone()));
     Some(format!(
-        "Ceiling of the blocking row on this machine (`benches/peers/src/floor.rs`): 50 threads that sleep until one thread answers them, with no socket and no server, make {:.0} rounds/s (median of {}: {}): {} the rate of slotline's blocking client, {} that of redis-rs's sync connections{}. No blocking client whose callers sleep while they wait can pass it here.",
+        "Ceiling of the blocking row on this machine (`benches/peers/src/floor.rs`): {} threads that sleep until one thread answers them, with no socket and no server, make {:.0} rounds/s (median of {}: {}): {} the rate of slotline's blocking client, {} that of redis-rs's sync connections{}. No blocking client whose callers sleep while they wait can pass it here.",
+        callers,
         ceiling,
         row.floor.len(),
         row.floor.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
         of(rates(&row.slotline)),
         of(rates(&row.redis_rs)),
-        bench.map_or(String::new(), |b| format!(", {} redis-benchmark -c 50", of(b))),
+        bench.map_or(String::new(), |b| format!(", {} redis-benchmark -c {callers}", of(b))),
     ))
 }
 

@@ -197,41 +197,37 @@ impl Cmd {
                 "empty command",
             ));
         };
-        let upper = || String::from_utf8_lossy(name).to_ascii_uppercase();
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-        let refused = match name.len() {
-            6 if is("CLIENT") => {
-                self.arg_at(1)
-                    .is_some_and(|a| a.eq_ignore_ascii_case(b"REPLY"))
-                    && !self
-                        .arg_at(2)
-                        .is_some_and(|a| a.eq_ignore_ascii_case(b"ON"))
-            }
-            7 | 9 | 10 | 11 | 12 => {
-                ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
-                    .iter()
-                    .any(|n| is(n))
-                    || ["UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"]
-                        .iter()
-                        .any(|n| is(n))
-            }
-            _ => false,
-        };
-        if !refused {
-            return Ok(());
-        }
+        let arg_is = |i, v: &[u8]| self.arg_at(i).is_some_and(|a| a.eq_ignore_ascii_case(v));
+        let upper = || String::from_utf8_lossy(name).to_ascii_uppercase();
         let why = match name.len() {
-            6 => "CLIENT REPLY OFF and SKIP stop the replies a request/response client reads \
-                  in order"
-                .to_string(),
-            11 | 12 => format!(
-                "{} answers once per channel: subscriptions live on slotline_conn::PubSub",
-                upper()
-            ),
-            _ => format!(
-                "{} puts the connection in push mode: use slotline_conn::PubSub for subscriptions",
-                upper()
-            ),
+            6 if is("CLIENT") && arg_is(1, b"REPLY") && !arg_is(2, b"ON") => {
+                "CLIENT REPLY OFF and SKIP stop the replies a request/response client reads \
+                 in order"
+                    .to_string()
+            }
+            7 | 9 | 10
+                if ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
+                    .iter()
+                    .any(|n| is(n)) =>
+            {
+                format!(
+                    "{} puts the connection in push mode: use slotline_conn::PubSub for \
+                     subscriptions",
+                    upper()
+                )
+            }
+            11 | 12
+                if ["UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"]
+                    .iter()
+                    .any(|n| is(n)) =>
+            {
+                format!(
+                    "{} answers once per channel: subscriptions live on slotline_conn::PubSub",
+                    upper()
+                )
+            }
+            _ => return Ok(()),
         };
         Err(crate::Error::refused(
             crate::RefusedKind::OwnConnection,

@@ -25,13 +25,13 @@ pub(super) fn check_pipeline(pipe: &Pipeline) -> Result<()> {
     let mut tx = Transaction::default();
     // An atomic pipeline goes out between a MULTI and an EXEC of its own.
     if pipe.is_atomic() {
-        tx.apply(Effect::Multi, "MULTI")?;
+        tx.apply(Effect::Multi, b"MULTI")?;
     }
     for cmd in pipe.cmds() {
         tx.step(cmd)?;
     }
     if pipe.is_atomic() {
-        tx.apply(Effect::EndsTransaction, "EXEC")?;
+        tx.apply(Effect::EndsTransaction, b"EXEC")?;
     }
     tx.finish()
 }
@@ -97,11 +97,12 @@ impl Transaction {
     /// Runs one command over the state.
     fn step(&mut self, cmd: &Cmd) -> Result<()> {
         let name = cmd.arg_at(0).unwrap_or_default();
-        self.apply(effect(name), &String::from_utf8_lossy(name))
+        self.apply(effect(name), name)
     }
 
-    /// Applies `effect`, of the command named `name`.
-    fn apply(&mut self, effect: Effect, name: &str) -> Result<()> {
+    /// Applies `effect`, of the command named `name` (read as text only for a refusal).
+    fn apply(&mut self, effect: Effect, name: &[u8]) -> Result<()> {
+        let upper = || String::from_utf8_lossy(name).to_ascii_uppercase();
         match effect {
             Effect::None => {}
             Effect::Multi => self.open = true,
@@ -113,7 +114,7 @@ impl Transaction {
                 return Err(refused(format!(
                     "{} with no MULTI before it in the same request: on a shared client a \
                      transaction goes out whole (Query::transaction, or Pipeline::atomic)",
-                    name.to_ascii_uppercase()
+                    upper()
                 )))
             }
             Effect::Watch if !self.open => self.watching = true,
@@ -121,10 +122,7 @@ impl Transaction {
             // Refused by the server inside a MULTI, or queued with it: no state of its own.
             Effect::Watch | Effect::Unwatch => {}
             Effect::Never(why) => {
-                return Err(refused(format!(
-                    "{} on a shared client {why}",
-                    name.to_ascii_uppercase()
-                )))
+                return Err(refused(format!("{} on a shared client {why}", upper())))
             }
         }
         Ok(())
