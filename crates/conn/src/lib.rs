@@ -25,6 +25,7 @@ mod config;
 mod connection;
 mod error;
 mod hold;
+mod io_stats;
 mod pipeline;
 mod protocol;
 mod pubsub;
@@ -42,7 +43,7 @@ pub mod tls;
 pub mod url;
 
 pub use args::ToArgs;
-pub use client::{Client, ClientOptions, IoStats, Resolver};
+pub use client::{Client, ClientOptions, Resolver};
 pub use cmd::{cmd, Args, Cmd};
 pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
 pub use connection::Connection;
@@ -50,6 +51,7 @@ pub use error::{
     Error, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
 };
 pub use hold::Hold;
+pub use io_stats::IoStats;
 pub use pipeline::{pipe, Pipeline};
 pub use pubsub::{
     Message, MessageKind, MessageStream, Messages, PubSub, Subscriptions, DEFAULT_QUEUE_CAPACITY,

@@ -237,7 +237,7 @@ impl WriteHalf {
 
     /// Sends the records a [`try_write`](WriteHalf::try_write) left in the TLS session,
     /// waiting for the socket (nothing to do without TLS).
-    pub(crate) async fn flush_left(&self, io: &crate::client::IoCounters) -> io::Result<()> {
+    pub(crate) async fn flush_left(&self, io: &crate::io_stats::IoCounters) -> io::Result<()> {
         if let WriteHalf::Tls {
             io: tls, unflushed, ..
         } = self
@@ -266,7 +266,7 @@ impl WriteHalf {
     pub(crate) async fn write_all_shared(
         &self,
         mut buf: &[u8],
-        io: &crate::client::IoCounters,
+        io: &crate::io_stats::IoCounters,
     ) -> io::Result<()> {
         if let WriteHalf::Tls {
             io: tls, unflushed, ..
@@ -447,7 +447,7 @@ mod tests {
         }
         assert!(wr.has_unflushed(), "a full socket left no records behind");
         go.send(sent.len()).unwrap();
-        let counters = crate::client::IoCounters::default();
+        let counters = crate::io_stats::IoCounters::default();
         wr.flush_left(&counters).await.unwrap();
         assert!(!wr.has_unflushed());
         let got = tokio::time::timeout(std::time::Duration::from_secs(10), served)

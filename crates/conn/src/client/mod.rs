@@ -5,13 +5,12 @@ mod busy_links;
 mod busy_poll;
 mod dedicated;
 mod driver;
-mod io;
 mod options;
+mod queue;
 mod refused;
 mod shared;
-mod state;
 mod sweeper;
-mod write_point;
+mod write_policy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,12 +19,10 @@ use bytes::BytesMut;
 use slotline_resp::Reply;
 
 use dedicated::within;
-pub(crate) use io::IoCounters;
-pub use io::IoStats;
 pub use options::ClientOptions;
-use shared::ClientState;
+use queue::Answer;
 pub use shared::Resolver;
-use state::{Answer, Link};
+use shared::{ClientState, Link};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::{Cmd, Connection, Error, Execute, Pipeline, Request, Response, Result};
@@ -191,8 +188,8 @@ impl Client {
         &self.handle.shared.options
     }
 
-    /// Its socket calls so far (see [`IoStats`]).
-    pub fn io_stats(&self) -> IoStats {
+    /// Its socket calls so far (see [`IoStats`](crate::IoStats)).
+    pub fn io_stats(&self) -> crate::IoStats {
         self.handle.shared.io.snapshot()
     }
 

@@ -1,9 +1,8 @@
-//! [`ClientState`]: what the handles of a shared client and its driver share, and every
-//! change made to it: queueing a request, writing the queue, matching replies, losing and
-//! regaining the connection, expiring deadlines.
+//! [`ClientState`]: what the handles of a shared client and its driver share: the
+//! [`Queue`] under one lock, and the thin shell around it that wakes tasks and calls the
+//! socket as the queue's answers say.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -13,13 +12,73 @@ use tokio::time::Instant;
 
 use super::busy_links::BusyLink;
 use super::dedicated::DedicatedPool;
-use super::io::IoCounters;
 use super::options::ClientOptions;
-use super::state::{Answer, Link, Pending, State, StateGuard};
-use super::write_point::WritePoint;
+use super::queue::{Answer, Queue, Write};
+use super::write_policy::WritePolicy;
 use crate::config::ConnectionConfig;
+use crate::io_stats::IoCounters;
 use crate::stream::WriteHalf;
 use crate::{Error, Result};
+
+/// Where a request's answer goes.
+type Sink = oneshot::Sender<Result<Answer>>;
+
+/// Whether the driver has a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    Up,
+    /// Reconnecting; the error that took the connection down, or the last failed attempt.
+    Down(Option<String>),
+}
+
+/// What the lock guards: the queue, and what the shell keeps beside it.
+#[derive(Debug)]
+pub(crate) struct Locked {
+    pub(crate) queue: Queue<Sink>,
+    pub(crate) link: Link,
+    /// Set when the last `Client` handle is dropped.
+    pub(crate) shutdown: bool,
+    /// The socket's write half while connected, for a caller the queue tells to write.
+    writer: Option<Arc<WriteHalf>>,
+    /// Callers waiting for room in the queue.
+    slot_waiters: usize,
+    /// This link in the process's count of links with requests in flight (kept by
+    /// [`Guard`] as it unlocks).
+    busy: BusyLink,
+}
+
+/// The locked state. When it is unlocked with room in the queue and callers waiting for
+/// room, one of them is woken (it wakes the next as it unlocks in turn): every path that
+/// answers, fails or withdraws requests frees their places without saying so. Likewise it
+/// tells the process-wide count of busy links whether requests are in flight.
+pub(crate) struct Guard<'a> {
+    locked: MutexGuard<'a, Locked>,
+    shared: &'a ClientState,
+}
+
+impl std::ops::Deref for Guard<'_> {
+    type Target = Locked;
+
+    fn deref(&self) -> &Locked {
+        &self.locked
+    }
+}
+
+impl std::ops::DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut Locked {
+        &mut self.locked
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let in_flight = self.locked.queue.in_flight() > 0;
+        self.locked.busy.set(in_flight);
+        if self.locked.slot_waiters > 0 && self.locked.queue.has_room() {
+            self.shared.slot_free.notify_one();
+        }
+    }
+}
 
 /// Asked before every connection attempt for the settings to connect with (the address of
 /// a sentinel-managed master can change between attempts).
@@ -41,7 +100,7 @@ pub(crate) struct ClientState {
     /// Tells the driver to drop the current connection and connect anew.
     pub(crate) kick: Notify,
     pub(crate) options: ClientOptions,
-    state: Mutex<State>,
+    locked: Mutex<Locked>,
     /// Wakes every task waiting for a connection ([`ClientState::connected`]).
     pub(crate) link_up: Notify,
     /// Wakes the writer when `out` gets bytes or on shutdown.
@@ -49,7 +108,7 @@ pub(crate) struct ClientState {
     /// Wakes the sweeper when a request has an earlier deadline than any before, or on
     /// shutdown.
     pub(crate) sweep_wake: Notify,
-    /// Wakes a caller waiting for room in the queue (see [`StateGuard`]), or all of them on
+    /// Wakes a caller waiting for room in the queue (see [`Guard`]), or all of them on
     /// shutdown.
     pub(super) slot_free: Notify,
     /// Socket calls made so far.
@@ -82,23 +141,15 @@ impl ClientState {
             resolver,
             kick: Notify::new(),
             dedicated: DedicatedPool::new(options.max_dedicated, options.dedicated_idle),
-            options,
-            state: Mutex::new(State {
-                out: BytesMut::with_capacity(16 * 1024),
-                pending: VecDeque::new(),
-                handed: 0,
-                next_id: 0,
-                next_deadline: None,
+            locked: Mutex::new(Locked {
+                queue: Queue::new(options.max_in_flight, WritePolicy::WriterOnly),
                 link,
                 shutdown: false,
                 writer: None,
-                writing: false,
-                leftover: BytesMut::new(),
-                epoch: 0,
                 slot_waiters: 0,
-                write_point: WritePoint::HALF,
                 busy: BusyLink::default(),
             }),
+            options,
             link_up: Notify::new(),
             writer_wake: Notify::new(),
             sweep_wake: Notify::new(),
@@ -107,21 +158,16 @@ impl ClientState {
         }
     }
 
-    /// The state, even if a panic elsewhere poisoned the lock (it holds no invariant a
-    /// panic can break halfway: every change is a few field writes).
-    pub(crate) fn lock(&self) -> StateGuard<'_> {
-        StateGuard {
-            state: self
-                .state
+    /// The state, even if a panic elsewhere poisoned the lock (the queue holds no
+    /// invariant a panic can break halfway: every change is a few field writes).
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        Guard {
+            locked: self
+                .locked
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
             shared: self,
         }
-    }
-
-    /// Whether the queue has room for one more request.
-    pub(super) fn has_room(&self, st: &State) -> bool {
-        st.pending.len() < self.options.max_in_flight.max(1)
     }
 
     /// The address of the current (or last) connection.
@@ -150,8 +196,8 @@ impl ClientState {
     async fn lock_with_room(
         &self,
         timeout: Option<Duration>,
-        deadline: Option<tokio::time::Instant>,
-    ) -> Result<StateGuard<'_>> {
+        deadline: Option<Instant>,
+    ) -> Result<Guard<'_>> {
         let mut waited = None;
         loop {
             let mut room = std::pin::pin!(self.slot_free.notified());
@@ -160,7 +206,7 @@ impl ClientState {
                 if waited.is_some() {
                     st.slot_waiters -= 1;
                 }
-                if st.shutdown || self.has_room(&st) {
+                if st.shutdown || st.queue.has_room() {
                     return Ok(st);
                 }
                 if waited == Some(false) {
@@ -226,17 +272,17 @@ impl ClientState {
         }
     }
 
-    /// Queues one request and waits for its replies (within `timeout`).
+    /// Queues one request and waits for its replies (within `timeout`). Whoever the queue
+    /// says writes it: this caller at once, or the writer task.
     pub(crate) async fn submit(
         &self,
         encode: &(dyn Fn(&mut BytesMut) + Sync),
         want: usize,
         timeout: Option<Duration>,
-        deadline: Option<tokio::time::Instant>,
+        deadline: Option<Instant>,
     ) -> Result<Answer> {
         let (tx, mut rx) = oneshot::channel();
-        let id;
-        {
+        let pushed = {
             let mut st = self.lock_with_room(timeout, deadline).await?;
             if st.shutdown {
                 return Err(Error::Closed { written: false });
@@ -246,46 +292,36 @@ impl ClientState {
                     return Err(self.reconnecting(reason.as_deref()));
                 }
             }
-            id = st.next_id;
-            st.next_id += 1;
-            let start = st.out.len();
-            encode(&mut st.out);
-            let end = st.out.len();
-            st.pending.push_back(Pending {
-                id,
-                tx: Some(tx),
-                deadline,
-                timeout: timeout.unwrap_or_default(),
+            let others_busy = st.busy.others_busy();
+            let pushed = st.queue.push(
+                encode,
                 want,
-                got: Vec::new(),
-                start,
-                end,
-            });
-            // Deadlines are watched by one sweeper task, not by a timer per request.
-            let earlier = match (deadline, st.next_deadline) {
-                (Some(at), Some(next)) => at < next,
-                (Some(_), None) => true,
-                (None, _) => false,
+                deadline,
+                timeout.unwrap_or_default(),
+                tx,
+                others_busy,
+            );
+            let writer = match pushed.write {
+                Write::Caller(_) => st.writer.clone(),
+                _ => None,
             };
-            if earlier {
-                st.next_deadline = deadline;
-            }
-            let write_now = self.take_due(&mut st);
             drop(st);
-            match write_now {
-                Some((chunk, writer, epoch)) => self.write_now(chunk, &writer, epoch),
-                None if start == 0 => self.writer_wake.notify_one(),
-                None => {}
+            match (pushed.write, writer) {
+                (Write::Caller(taken), Some(writer)) => self.write_now(taken, &writer),
+                (Write::WakeWriter, _) => self.writer_wake.notify_one(),
+                _ => {}
             }
-            if earlier {
+            // Deadlines are watched by one sweeper task, not by a timer per request.
+            if pushed.earlier_deadline {
                 self.sweep_wake.notify_one();
             }
-        }
+            pushed.id
+        };
         // If the caller drops this future (an outer `select!` or timeout), its request is
         // withdrawn too, so that it is not written after the caller gave up.
         let mut guard = WithdrawOnDrop {
             shared: self,
-            id,
+            id: pushed,
             armed: true,
         };
         // The answer, or the timeout error the sweeper sends when the deadline passes.
@@ -294,118 +330,36 @@ impl ClientState {
         answer.map_err(|_| Error::Closed { written: true })?
     }
 
-    /// Whether the caller that just queued a request writes the queue itself, now, rather
-    /// than leave it to the writer task (which, once woken, first lets every task that is
-    /// ready on its worker queue its request, then writes them all at once). Only with
-    /// [`overlap_writes`](ClientOptions::overlap_writes), and only when nothing is being
-    /// written and enough requests wait (the connection's [`WritePoint`]): a lone caller's
-    /// request leaves at once, and under load a few batches overlap, so the server works on
-    /// one while the callers make the next, unless another link is at work too. Takes the
-    /// bytes when so.
-    fn take_due(&self, st: &mut State) -> Option<(BytesMut, Arc<WriteHalf>, u64)> {
-        if !self.options.overlap_writes || st.writing || !st.leftover.is_empty() {
-            return None;
-        }
-        let queued = st.pending.len() - st.handed;
-        if !st
-            .write_point
-            .is_due(queued, st.handed, st.busy.others_busy())
-        {
-            return None;
-        }
-        let writer = st.writer.clone()?;
-        st.hand_out_queue();
-        Some((st.out.split(), writer, st.epoch))
-    }
-
-    /// A caller writes the bytes it took, as far as the socket takes them without waiting;
-    /// the writer task sends the rest (and meets any error again, to report it).
-    fn write_now(&self, mut chunk: BytesMut, writer: &WriteHalf, epoch: u64) {
-        while !chunk.is_empty() {
+    /// A caller writes the bytes the queue handed it, as far as the socket takes them
+    /// without waiting; the writer task sends the rest (and meets any error again, to
+    /// report it).
+    fn write_now(&self, mut taken: super::queue::Taken, writer: &WriteHalf) {
+        let mut rest = std::mem::take(&mut taken.bytes);
+        while !rest.is_empty() {
             self.io.count_write();
-            match writer.try_write(&chunk) {
-                Ok(n) if n > 0 => chunk.advance(n),
+            match writer.try_write(&rest) {
+                Ok(n) if n > 0 => rest.advance(n),
                 _ => break,
             }
         }
-        let mut st = self.lock();
-        if st.epoch != epoch {
-            // The connection went meanwhile, and with it the requests these bytes carried.
-            return;
-        }
-        st.writing = false;
-        if !chunk.is_empty() {
-            st.leftover = chunk;
-        }
-        let wake = !st.leftover.is_empty() || !st.out.is_empty() || writer.has_unflushed();
-        drop(st);
+        let wake = self.lock().queue.caller_wrote(&taken, rest) || writer.has_unflushed();
         if wake {
             self.writer_wake.notify_one();
         }
     }
 
-    /// A caller gives up on request `id` (it dropped its future). If its bytes were not
-    /// handed to the writer yet, they are taken out of the queue, so that it is never sent
-    /// late and its slot is freed at once. A request already handed to the writer stays
-    /// queued, to be matched with its reply.
+    /// A caller gives up on request `id` (it dropped its future): see [`Queue::withdraw`].
     fn withdraw(&self, id: u64) {
-        let _ = self.lock().take_unsent(id);
+        let _ = self.lock().queue.withdraw(id);
     }
 
-    /// Fails the requests whose deadline has passed: one handed to the writer gets a
-    /// timeout that says it may have run (its entry stays, to be matched with its reply);
-    /// one still queued is taken out of the queue (never sent late) and told so. Returns
-    /// when the sweeper should look again.
+    /// Fails the requests whose deadline has passed (see [`Queue::expire`]); returns when
+    /// the sweeper should look again.
     pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
-        let mut failed = Vec::new();
-        let next = {
+        let (failed, next) = {
             let mut st = self.lock();
-            let connected = st.link == Link::Up;
-            let handed = st.handed;
-            let mut next: Option<Instant> = None;
-            let mut unsent = Vec::new();
-            for (i, p) in st.pending.iter_mut().enumerate() {
-                let Some(at) = p.deadline.filter(|_| p.tx.is_some()) else {
-                    continue;
-                };
-                if at > now {
-                    next = Some(next.map_or(at, |n| n.min(at)));
-                } else if i < handed {
-                    if let Some(tx) = p.tx.take() {
-                        failed.push((
-                            tx,
-                            Error::Timeout {
-                                after: p.timeout,
-                                what: "reply",
-                                written: true,
-                            },
-                        ));
-                    }
-                } else {
-                    unsent.push(p.id);
-                }
-            }
-            st.next_deadline = next;
-            // Under the same lock: a writer must not hand these out in between, or they
-            // would be sent late with nobody told and no deadline left to watch.
-            for id in unsent {
-                if let (Some(tx), after) = st.take_unsent(id) {
-                    let what = if connected {
-                        "the request to be written (it was not sent)"
-                    } else {
-                        "a connection (the request was not sent)"
-                    };
-                    failed.push((
-                        tx,
-                        Error::Timeout {
-                            after,
-                            what,
-                            written: false,
-                        },
-                    ));
-                }
-            }
-            next
+            let failed = st.queue.expire(now);
+            (failed, st.queue.next_deadline())
         };
         for (tx, error) in failed {
             let _ = tx.send(Err(error));
@@ -413,29 +367,14 @@ impl ClientState {
         next
     }
 
-    /// Hands the writer task what is left to write: a caller's unwritten bytes first,
-    /// then every queued request (swapped with `spare`); `None` when there is nothing, or
-    /// while a caller is writing. Call [`ClientState::written`] once the bytes are written.
+    /// Hands the writer task what is left to write (see [`Queue::take_for_writer`]).
     pub(crate) fn take_out(&self, spare: &mut BytesMut) -> Option<BytesMut> {
-        let mut st = self.lock();
-        // Writing stops the moment the connection is given up (see `deliver`).
-        if st.writing || st.writer.is_none() {
-            return None;
-        }
-        if !st.leftover.is_empty() {
-            st.writing = true;
-            return Some(std::mem::take(&mut st.leftover));
-        }
-        if st.out.is_empty() {
-            return None;
-        }
-        st.hand_out_queue();
-        Some(std::mem::replace(&mut st.out, std::mem::take(spare)))
+        self.lock().queue.take_for_writer(spare)
     }
 
     /// The writer task has written what [`ClientState::take_out`] gave it.
     pub(crate) fn written(&self) {
-        self.lock().writing = false;
+        self.lock().queue.writer_wrote();
     }
 
     /// Matches decoded replies with the oldest requests, in order; answers the complete
@@ -447,53 +386,35 @@ impl ClientState {
     pub(crate) fn deliver(
         &self,
         replies: &mut Vec<Reply>,
-        done: &mut Vec<(oneshot::Sender<Result<Answer>>, Answer)>,
+        done: &mut Vec<(Sink, Answer)>,
         mut broken: Option<Error>,
     ) -> Result<usize> {
         let mut failed = Vec::new();
         let awaited = {
             let mut st = self.lock();
-            for reply in replies.drain(..) {
-                // Only written requests await replies (queued ones are not sent yet).
-                let written = st.handed > 0;
-                let complete = match st.pending.front_mut().filter(|_| written) {
-                    None => {
-                        // The stream is out of step: the connection must go, and requests
-                        // written on it may have run (so not `Refused`, which says nothing
-                        // was sent).
-                        broken = Some(Error::io(
-                            std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                format!(
-                                    "the server sent a reply nobody asked for (a {})",
-                                    reply.view().type_name()
-                                ),
+            let awaited = match st.queue.deliver(replies, done) {
+                Ok(awaited) => awaited,
+                Err(unasked) => {
+                    // The stream is out of step: the connection must go, and requests
+                    // written on it may have run (so not `Refused`, which says nothing
+                    // was sent).
+                    broken = Some(Error::io(
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "the server sent a reply nobody asked for (a {})",
+                                unasked.type_name
                             ),
-                            true,
-                        ));
-                        break;
-                    }
-                    Some(front) if front.want == 1 => Answer::One(reply),
-                    Some(front) => {
-                        front.got.push(reply);
-                        if front.got.len() < front.want {
-                            continue;
-                        }
-                        Answer::Many(std::mem::take(&mut front.got))
-                    }
-                };
-                if let Some(p) = st.pending.pop_front() {
-                    st.handed = st.handed.saturating_sub(1);
-                    // No sender: its caller was already told it timed out.
-                    if let Some(tx) = p.tx {
-                        done.push((tx, complete));
-                    }
+                        ),
+                        true,
+                    ));
+                    0
                 }
-            }
+            };
             if let Some(error) = &broken {
-                failed = st.lose_connection(error);
+                failed = Self::lose(&mut st, error);
             }
-            st.handed
+            awaited
         };
         // Replies matched before the stream broke are still their callers'.
         for (tx, answer) in done.drain(..) {
@@ -509,55 +430,47 @@ impl ClientState {
         }
     }
 
-    /// The connection is gone: fails every request handed to it (they may have run) and
+    /// Marks the link down and takes out the requests written on it, to be failed.
+    fn lose(st: &mut Locked, error: &Error) -> Vec<Sink> {
+        st.link = Link::Down(Some(error.to_string()));
+        st.writer = None;
+        st.queue.lose()
+    }
+
+    /// The connection is gone: fails every request written on it (they may have run) and
     /// marks the link down; requests still queued wait for the next connection.
     pub(crate) fn connection_lost(&self, error: &Error) {
-        let failed = self.lock().lose_connection(error);
+        let failed = Self::lose(&mut self.lock(), error);
         fail_written(failed, error);
     }
 
     /// A connection attempt failed. In fail-fast mode, queued requests fail now (nothing
     /// was written); otherwise they keep waiting, each within its own timeout.
     pub(crate) fn connect_failed(&self, error: &Error) {
-        let failed: Vec<Pending> = {
+        let failed = {
             let mut st = self.lock();
             st.link = Link::Down(Some(error.to_string()));
             if self.options.wait_for_reconnect {
                 return;
             }
-            st.out.clear();
-            st.pending.drain(..).collect()
+            st.queue.fail_all()
         };
-        for tx in failed.into_iter().filter_map(|p| p.tx) {
+        for tx in failed {
             let _ = tx.send(Err(error.clone()));
         }
     }
 
-    /// A new connection is up, writing through `writer`: drops queued requests whose
-    /// callers gave up (so they are not sent late), compacting their bytes out of `out`.
+    /// A new connection is up, writing through `writer`: queued requests whose callers
+    /// gave up are dropped (so they are not sent late), and the writer task is woken for
+    /// the rest.
     pub(crate) fn connection_up(&self, writer: Arc<WriteHalf>) {
-        let mut st = self.lock();
-        st.link = Link::Up;
-        st.forget_writer();
-        st.write_point = WritePoint::on_current_runtime(writer.is_tls());
-        st.writer = Some(writer);
-        let State { out, pending, .. } = &mut *st;
-        let gone = |p: &Pending| p.tx.as_ref().is_none_or(|tx| tx.is_closed());
-        if pending.iter().any(gone) {
-            let old = std::mem::take(out);
-            pending.retain_mut(|p| {
-                if gone(p) {
-                    return false;
-                }
-                let start = out.len();
-                out.extend_from_slice(&old[p.start..p.end]);
-                p.start = start;
-                p.end = out.len();
-                true
-            });
-        }
-        let wake = !st.out.is_empty();
-        drop(st);
+        let policy = WritePolicy::on_current_runtime(self.options.overlap_writes, writer.is_tls());
+        let wake = {
+            let mut st = self.lock();
+            st.link = Link::Up;
+            st.writer = Some(writer);
+            st.queue.up(policy, Sink::is_closed)
+        };
         self.link_up.notify_waiters();
         if wake {
             self.writer_wake.notify_one();
@@ -566,14 +479,12 @@ impl ClientState {
 
     /// The client is being shut down: fails whatever is left.
     pub(crate) fn close_all(&self) {
-        let failed: Vec<Pending> = {
+        let failed = {
             let mut st = self.lock();
-            st.out.clear();
-            st.handed = 0;
-            st.forget_writer();
-            st.pending.drain(..).collect()
+            st.writer = None;
+            st.queue.fail_all()
         };
-        for tx in failed.into_iter().filter_map(|p| p.tx) {
+        for tx in failed {
             let _ = tx.send(Err(Error::Closed { written: false }));
         }
         self.slot_free.notify_waiters();
@@ -581,8 +492,8 @@ impl ClientState {
 }
 
 /// Fails requests that were written on a connection now gone (they may have run).
-fn fail_written(failed: Vec<Pending>, error: &Error) {
-    for tx in failed.into_iter().filter_map(|p| p.tx) {
+fn fail_written(failed: Vec<Sink>, error: &Error) {
+    for tx in failed {
         let _ = tx.send(Err(error.clone().into_written()));
     }
 }

@@ -1,0 +1,411 @@
+//! The queue alone, no sockets, no tasks: each test drives it as the client's shell would
+//! and checks what it answers.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use slotline_resp::{Frame, Reply};
+use tokio::time::Instant;
+
+use super::{Answer, Queue, Write};
+use crate::client::write_policy::WritePolicy;
+use crate::Error;
+
+/// A request's bytes: its name and a newline.
+fn bytes(name: &'static str) -> impl FnOnce(&mut BytesMut) {
+    move |out: &mut BytesMut| {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\n")
+    }
+}
+
+fn int(n: i64) -> Reply {
+    Reply::from_frame(Frame::Integer(n)).expect("an integer reply")
+}
+
+/// A queue of `capacity` whose callers never write (every batch through the writer).
+fn queue(capacity: usize) -> Queue<&'static str> {
+    let mut q = Queue::new(capacity, WritePolicy::WriterOnly);
+    q.up(WritePolicy::WriterOnly, |_| false);
+    q
+}
+
+/// Pushes a one-reply request named `name` (its sink is its name), no deadline.
+fn push(q: &mut Queue<&'static str>, name: &'static str) -> u64 {
+    q.push(bytes(name), 1, None, Duration::ZERO, name, false).id
+}
+
+/// What the writer task takes now, as text.
+fn take(q: &mut Queue<&'static str>) -> Option<String> {
+    let taken = q.take_for_writer(&mut BytesMut::new())?;
+    q.writer_wrote();
+    Some(String::from_utf8(taken.to_vec()).expect("text"))
+}
+
+/// Delivers integer replies; returns the names answered, with their answers' integers.
+fn deliver(q: &mut Queue<&'static str>, replies: &[i64]) -> Vec<(&'static str, Vec<i64>)> {
+    let mut replies: Vec<Reply> = replies.iter().map(|&n| int(n)).collect();
+    let mut done = Vec::new();
+    q.deliver(&mut replies, &mut done).expect("replies awaited");
+    done.into_iter()
+        .map(|(name, answer)| {
+            let ints = match answer {
+                Answer::One(r) => vec![r.view().as_int().expect("int")],
+                Answer::Many(rs) => rs.iter().map(|r| r.view().as_int().expect("int")).collect(),
+            };
+            (name, ints)
+        })
+        .collect()
+}
+
+#[test]
+fn replies_answer_written_requests_in_order() {
+    let mut q = queue(10);
+    push(&mut q, "a");
+    push(&mut q, "b");
+    assert_eq!(
+        take(&mut q).as_deref(),
+        Some("a\nb\n"),
+        "one write for both"
+    );
+    push(&mut q, "c");
+    assert_eq!(q.in_flight(), 2, "c is queued, not written");
+    assert_eq!(deliver(&mut q, &[1]), vec![("a", vec![1])]);
+    assert_eq!(deliver(&mut q, &[2]), vec![("b", vec![2])]);
+    let mut extra = vec![int(3)];
+    let err = q.deliver(&mut extra, &mut Vec::new()).unwrap_err();
+    assert_eq!(
+        err.type_name, "integer",
+        "c was never written: nobody awaits a reply"
+    );
+}
+
+#[test]
+fn a_pipeline_is_answered_once_all_its_replies_are_in() {
+    let mut q = queue(10);
+    q.push(bytes("p"), 3, None, Duration::ZERO, "p", false);
+    push(&mut q, "x");
+    take(&mut q);
+    assert_eq!(deliver(&mut q, &[1, 2]), vec![], "two of three");
+    assert_eq!(
+        deliver(&mut q, &[3, 4]),
+        vec![("p", vec![1, 2, 3]), ("x", vec![4])],
+        "the third completes it, the fourth is the next request's"
+    );
+    assert_eq!(q.in_flight(), 0);
+}
+
+#[test]
+fn a_caller_giving_up_mid_pipeline_leaves_its_replies_to_be_dropped() {
+    let mut q = queue(10);
+    let p = q.push(bytes("p"), 2, None, Duration::ZERO, "p", false).id;
+    push(&mut q, "x");
+    take(&mut q);
+    assert_eq!(deliver(&mut q, &[1]), vec![]);
+    assert!(q.withdraw(p).is_none(), "written: it stays to be matched");
+    assert_eq!(
+        deliver(&mut q, &[2, 3]),
+        vec![("p", vec![1, 2]), ("x", vec![3])],
+        "the pipeline's second reply is still its own, not x's"
+    );
+}
+
+#[test]
+fn withdrawing_an_unwritten_request_takes_its_bytes_out() {
+    let mut q = queue(3);
+    push(&mut q, "a");
+    let b = push(&mut q, "bb");
+    push(&mut q, "c");
+    assert!(!q.has_room(), "full at capacity");
+    assert_eq!(q.withdraw(b).map(|(s, _)| s), Some("bb"));
+    assert!(q.has_room(), "its place is free at once");
+    push(&mut q, "d");
+    assert_eq!(
+        take(&mut q).as_deref(),
+        Some("a\nc\nd\n"),
+        "never sent late"
+    );
+    assert_eq!(
+        deliver(&mut q, &[1, 3, 4]),
+        vec![("a", vec![1]), ("c", vec![3]), ("d", vec![4])]
+    );
+    assert!(q.withdraw(b).is_none(), "gone already");
+}
+
+#[test]
+fn back_pressure_counts_queued_and_written_requests() {
+    let mut q = queue(3);
+    push(&mut q, "a");
+    push(&mut q, "b");
+    take(&mut q);
+    push(&mut q, "c");
+    assert!(!q.has_room(), "two in flight and one queued fill three");
+    deliver(&mut q, &[1]);
+    assert!(q.has_room(), "an answer frees a place");
+    assert!(
+        Queue::<()>::new(0, WritePolicy::WriterOnly).has_room(),
+        "at least one"
+    );
+}
+
+#[test]
+fn a_deadline_passing_while_the_reply_is_due_fails_the_caller_and_keeps_the_entry() {
+    let mut q = queue(10);
+    let now = Instant::now();
+    let t = Duration::from_millis(100);
+    let first = q.push(bytes("a"), 1, Some(now + t), t, "a", false);
+    assert!(
+        first.earlier_deadline,
+        "the first deadline wakes the sweeper"
+    );
+    let later = q.push(bytes("b"), 1, Some(now + 2 * t), 2 * t, "b", false);
+    assert!(!later.earlier_deadline, "a later one need not");
+    take(&mut q);
+    push(&mut q, "c");
+    assert!(q.expire(now).is_empty(), "nothing due yet");
+    assert_eq!(q.next_deadline(), Some(now + t));
+    let failed = q.expire(now + t);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, "a");
+    assert!(
+        matches!(
+            failed[0].1,
+            Error::Timeout {
+                written: true,
+                what: "reply",
+                ..
+            }
+        ),
+        "written: it may have run ({:?})",
+        failed[0].1
+    );
+    assert_eq!(q.next_deadline(), Some(now + 2 * t), "b's deadline is next");
+    assert_eq!(
+        deliver(&mut q, &[1, 2]),
+        vec![("b", vec![2])],
+        "a's late reply is matched with its entry and dropped, not given to b"
+    );
+}
+
+#[test]
+fn an_unwritten_request_whose_deadline_passes_is_never_sent() {
+    let mut q = queue(10);
+    let now = Instant::now();
+    let t = Duration::from_millis(5);
+    q.push(bytes("a"), 1, Some(now + t), t, "a", false);
+    push(&mut q, "b");
+    let failed = q.expire(now + t);
+    assert_eq!(failed.len(), 1);
+    assert!(matches!(
+        failed[0].1,
+        Error::Timeout {
+            written: false,
+            what: "the request to be written (it was not sent)",
+            ..
+        }
+    ));
+    assert_eq!(take(&mut q).as_deref(), Some("b\n"), "only b leaves");
+    assert_eq!(q.next_deadline(), None);
+
+    q.lose();
+    q.push(bytes("c"), 1, Some(now + t), t, "c", false);
+    let failed = q.expire(now + t);
+    assert!(
+        matches!(
+            failed[0].1,
+            Error::Timeout {
+                written: false,
+                what: "a connection (the request was not sent)",
+                ..
+            }
+        ),
+        "down: it waited for a connection ({:?})",
+        failed[0].1
+    );
+}
+
+#[test]
+fn a_lost_connection_fails_written_requests_and_keeps_unwritten_ones() {
+    let mut q = queue(10);
+    push(&mut q, "a");
+    push(&mut q, "b");
+    take(&mut q);
+    push(&mut q, "c");
+    assert_eq!(q.lose(), vec!["a", "b"], "written: they may have run");
+    assert_eq!(q.in_flight(), 0);
+    assert_eq!(take(&mut q), None, "nothing is written while down");
+    push(&mut q, "d");
+    assert!(q.up(WritePolicy::WriterOnly, |_| false), "c and d wait");
+    assert_eq!(take(&mut q).as_deref(), Some("c\nd\n"));
+    assert_eq!(
+        deliver(&mut q, &[3, 4]),
+        vec![("c", vec![3]), ("d", vec![4])]
+    );
+}
+
+#[test]
+fn requests_whose_callers_left_while_down_are_dropped_when_a_connection_comes_up() {
+    let mut q = queue(10);
+    q.lose();
+    push(&mut q, "a");
+    push(&mut q, "gone");
+    push(&mut q, "c");
+    assert!(q.up(WritePolicy::WriterOnly, |name| *name == "gone"));
+    assert_eq!(take(&mut q).as_deref(), Some("a\nc\n"));
+    assert_eq!(
+        deliver(&mut q, &[1, 3]),
+        vec![("a", vec![1]), ("c", vec![3])]
+    );
+    q.lose();
+    push(&mut q, "gone");
+    assert!(
+        !q.up(WritePolicy::WriterOnly, |name| *name == "gone"),
+        "nothing waits"
+    );
+}
+
+#[test]
+fn fail_all_takes_every_request() {
+    let mut q = queue(10);
+    push(&mut q, "a");
+    take(&mut q);
+    push(&mut q, "b");
+    assert_eq!(q.fail_all(), vec!["a", "b"]);
+    assert!(!q.up(WritePolicy::WriterOnly, |_| false), "no bytes left");
+    assert_eq!(take(&mut q), None);
+}
+
+#[test]
+fn the_writer_is_woken_for_the_first_bytes_only() {
+    let mut q = queue(10);
+    assert!(matches!(
+        q.push(bytes("a"), 1, None, Duration::ZERO, "a", false)
+            .write,
+        Write::WakeWriter
+    ));
+    assert!(matches!(
+        q.push(bytes("b"), 1, None, Duration::ZERO, "b", false)
+            .write,
+        Write::Nothing
+    ));
+    take(&mut q);
+    assert!(
+        matches!(
+            q.push(bytes("c"), 1, None, Duration::ZERO, "c", false)
+                .write,
+            Write::WakeWriter
+        ),
+        "taken: the next bytes need a wake-up again"
+    );
+}
+
+#[test]
+fn a_lone_request_is_written_by_its_caller_at_once() {
+    let mut q = Queue::new(10, WritePolicy::QUARTER);
+    q.up(WritePolicy::QUARTER, |_| false);
+    let Write::Caller(taken) = q
+        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
+        .write
+    else {
+        panic!("nothing in flight: the caller writes");
+    };
+    assert_eq!(&taken.bytes[..], b"a\n");
+    assert_eq!(q.in_flight(), 1);
+    assert!(
+        matches!(
+            q.push(bytes("b"), 1, None, Duration::ZERO, "b", false)
+                .write,
+            Write::WakeWriter
+        ),
+        "one writer at a time: the first caller is still writing"
+    );
+    assert!(
+        q.caller_wrote(&taken, BytesMut::new()),
+        "b waits for the writer"
+    );
+    assert_eq!(take(&mut q).as_deref(), Some("b\n"));
+}
+
+#[test]
+fn under_load_a_caller_writes_once_its_share_has_queued() {
+    let mut q = queue(100);
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        push(&mut q, name);
+    }
+    take(&mut q);
+    q.policy = WritePolicy::QUARTER;
+    assert_eq!(q.in_flight(), 8);
+    assert!(matches!(
+        q.push(bytes("i"), 1, None, Duration::ZERO, "i", false)
+            .write,
+        Write::WakeWriter
+    ));
+    let w = q
+        .push(bytes("j"), 1, None, Duration::ZERO, "j", false)
+        .write;
+    let Write::Caller(taken) = w else {
+        panic!("two queued against eight in flight is a quarter: {w:?}");
+    };
+    assert_eq!(&taken.bytes[..], b"i\nj\n");
+    assert_eq!(q.in_flight(), 10);
+    assert!(!q.caller_wrote(&taken, BytesMut::new()));
+    let busy = q.push(bytes("k"), 1, None, Duration::ZERO, "k", true).write;
+    assert!(
+        matches!(busy, Write::WakeWriter),
+        "with another link busy, only a lone request is written at once: {busy:?}"
+    );
+}
+
+#[test]
+fn what_a_caller_could_not_write_leaves_first() {
+    let mut q = Queue::new(10, WritePolicy::HALF);
+    q.up(WritePolicy::HALF, |_| false);
+    let Write::Caller(taken) = q
+        .push(bytes("aaaa"), 1, None, Duration::ZERO, "a", false)
+        .write
+    else {
+        panic!("a lone request");
+    };
+    q.push(bytes("b"), 1, None, Duration::ZERO, "b", false);
+    assert!(q.caller_wrote(&taken, BytesMut::from(&b"aa\n"[..])));
+    assert_eq!(take(&mut q).as_deref(), Some("aa\n"), "the rest of a first");
+    assert_eq!(take(&mut q).as_deref(), Some("b\n"));
+}
+
+#[test]
+fn a_caller_write_that_ends_after_its_connection_went_counts_for_nothing() {
+    let mut q = Queue::new(10, WritePolicy::HALF);
+    q.up(WritePolicy::HALF, |_| false);
+    let Write::Caller(taken) = q
+        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
+        .write
+    else {
+        panic!("a lone request");
+    };
+    assert_eq!(q.lose(), vec!["a"]);
+    q.up(WritePolicy::HALF, |_| false);
+    let Write::Caller(next) = q
+        .push(bytes("b"), 1, None, Duration::ZERO, "b", false)
+        .write
+    else {
+        panic!("a lone request on the new connection");
+    };
+    assert!(
+        !q.caller_wrote(&taken, BytesMut::from(&b"a\n"[..])),
+        "the old connection's rest is not written on the new one"
+    );
+    assert!(!q.caller_wrote(&next, BytesMut::new()));
+    assert_eq!(take(&mut q), None);
+}
+
+#[test]
+fn nobody_writes_while_down() {
+    let mut q = Queue::new(10, WritePolicy::HALF);
+    let w = q
+        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
+        .write;
+    assert!(!matches!(w, Write::Caller(_)), "down: {w:?}");
+    assert_eq!(take(&mut q), None);
+    assert!(q.up(WritePolicy::HALF, |_| false));
+    assert_eq!(take(&mut q).as_deref(), Some("a\n"));
+}
