@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use slotline_conn::{cmd, Client, ClientOptions, Commands, Query};
 use slotline_testbed::{Process, Standalone};
-use support::{bounded, calls, info_int, wait_for_callers};
+use support::{bounded, calls, info_int, wait_for, wait_for_callers};
 
 /// How many connections `CLIENT LIST` shows with this name.
 fn connections_named(p: &Process, name: &str) -> usize {
@@ -206,20 +206,24 @@ async fn client_with(options: ClientOptions) -> (Standalone, Client) {
     (server, client)
 }
 
-/// One round of eight `DEBUG SLEEP 0.02` in flight at once on `client`. When their
-/// requests reach the server in more than one read (the first caller writes alone, at
-/// once), a reply comes back with four or more still awaited, and the reader polls before
-/// it waits: the window passes with nothing, as the server sleeps 20 ms per request.
+/// One round of eight `DEBUG SLEEP 0.02` on `client`: one alone, then (once it has been
+/// written) seven more while the server sleeps on the first. Its reply comes back alone
+/// with seven still awaited, and the reader polls before it waits: the window passes with
+/// nothing, as the server sleeps 20 ms per request.
 async fn eight_server_sleeps(client: &Client) {
-    let sleeps: Vec<_> = (0..8)
-        .map(|_| {
-            let c = client.clone();
-            tokio::spawn(async move {
-                let ok: String = c.query(&cmd("DEBUG").arg("SLEEP").arg(0.02)).await?;
-                Ok::<_, slotline_conn::Error>(ok)
-            })
+    let sleep = |c: Client| {
+        tokio::spawn(async move {
+            let ok: String = c.query(&cmd("DEBUG").arg("SLEEP").arg(0.02)).await?;
+            Ok::<_, slotline_conn::Error>(ok)
         })
-        .collect();
+    };
+    let writes = client.io_stats().writes;
+    let mut sleeps = vec![sleep(client.clone())];
+    wait_for("the first DEBUG SLEEP to be written", || {
+        client.io_stats().writes > writes
+    })
+    .await;
+    sleeps.extend((1..8).map(|_| sleep(client.clone())));
     for t in sleeps {
         let ok = bounded("a DEBUG SLEEP", t).await.unwrap().unwrap();
         assert_eq!(ok, "OK");
@@ -228,8 +232,8 @@ async fn eight_server_sleeps(client: &Client) {
 
 on_both_runtimes! {
     /// The reader polls for replies while enough are awaited (`ClientOptions::busy_poll`),
-    /// and only for its window. Rounds go on until it has polled (how the requests reach
-    /// the server is the scheduler's), then two more. A round holds 160 ms of server
+    /// and only for its window. Rounds go on until it has polled, then two more. A round
+    /// holds 160 ms of server
     /// sleep: polling through it would make thousands of polls (16,000 at one per 10 µs);
     /// a 50 µs window after each of at most 5 replies with enough awaited, a few hundred,
     /// fewer as misses back off.

@@ -1,7 +1,8 @@
-//! Several shared clients at work in one process: while another link has requests in
-//! flight, a caller leaves its link's queue to the writer task instead of writing it
-//! early (a lone request still leaves at once), so that a sharded client's links write
-//! in batches. Against real `redis-server`s, frozen so that nothing is answered while the
+//! Several shared clients at work in one process, writing the overlapped way
+//! ([`WriteWay::Overlapped`], one of the two the default chooses between): while another
+//! link has requests in flight, a caller leaves its link's queue to the writer task instead
+//! of writing it early (a lone request still leaves at once), so that a sharded client's
+//! links write in batches. Against real `redis-server`s, frozen so that nothing is answered while the
 //! callers queue. One test in a binary of its own: the count of busy links is process-wide,
 //! and other tests' clients would change it.
 
@@ -13,7 +14,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use slotline_conn::{Client, Commands};
+use slotline_conn::{Client, ClientOptions, Commands, WriteWay};
 use slotline_testbed::Standalone;
 use support::{bounded, wait_for_callers};
 
@@ -50,8 +51,13 @@ async fn writes_alone_and_beside_a_busy_link() -> (u64, u64, u64) {
         Standalone::builder().local().start().unwrap(),
         Standalone::builder().local().start().unwrap(),
     );
-    let a = Client::connect(a_server.url().as_str()).await.unwrap();
-    let b = Client::connect(b_server.url().as_str()).await.unwrap();
+    let overlapped = ClientOptions::default().with_write_way(WriteWay::Overlapped);
+    let a = Client::connect_with(a_server.url().as_str(), overlapped.clone())
+        .await
+        .unwrap();
+    let b = Client::connect_with(b_server.url().as_str(), overlapped)
+        .await
+        .unwrap();
 
     let alone = writes_for_queued_gets(&a_server, &a).await;
 

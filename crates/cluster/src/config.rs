@@ -105,7 +105,7 @@ pub struct ClusterConfig {
     /// node connections send `READONLY`.
     pub read_from: ReadFrom,
     /// Options of each node's shared client (queue bound, reconnect delays; by default
-    /// without [`overlap_writes`](ClientOptions::overlap_writes) or
+    /// [`WriteWay::Batched`](slotline_conn::WriteWay::Batched) and no
     /// [`busy_poll`](ClientOptions::busy_poll)). Node clients always fail fast while
     /// reconnecting: the cluster client decides where to go instead.
     pub client_options: ClientOptions,
@@ -135,7 +135,7 @@ impl Default for ClusterConfig {
             // while one link waits the others' replies keep the callers busy (polling each
             // link measured slower, BENCHMARKS.md "Polling for replies").
             client_options: ClientOptions::default()
-                .with_overlap_writes(false)
+                .with_write_way(slotline_conn::WriteWay::Batched)
                 .with_busy_poll(Duration::ZERO),
             retry: RetryPolicy::default(),
             refresh_min_interval: Duration::from_millis(250),

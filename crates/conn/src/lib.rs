@@ -43,7 +43,7 @@ pub mod tls;
 pub mod url;
 
 pub use args::ToArgs;
-pub use client::{Client, ClientOptions, Resolver};
+pub use client::{Client, ClientOptions, Resolver, WriteWay};
 pub use cmd::{cmd, Args, Cmd};
 pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
 pub use connection::Connection;

@@ -10,6 +10,7 @@ mod queue;
 mod refused;
 mod shared;
 mod sweeper;
+mod way_chooser;
 mod write_policy;
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use bytes::BytesMut;
 use slotline_resp::Reply;
 
 use dedicated::within;
-pub use options::ClientOptions;
+pub use options::{ClientOptions, WriteWay};
 use queue::Answer;
 pub use shared::Resolver;
 use shared::{ClientState, Link};

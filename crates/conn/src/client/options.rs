@@ -20,20 +20,9 @@ pub struct ClientOptions {
     /// How many times a request that may be resent (never written, or marked
     /// [`idempotent`](crate::Cmd::idempotent)) is resent after a connection loss (default 2).
     pub retries: u32,
-    /// Whether callers write the queue themselves (default): at once when nothing is in
-    /// flight, and once enough requests wait (half as many as are in flight; a quarter over
-    /// plaintext on a runtime with one worker), so that under load a few batches overlap
-    /// and the server works on one while the callers make the next. The latter only while
-    /// no other shared client's connection in the process has requests in flight: when
-    /// several are at work (a sharded client's shards, replicas read in turn) their servers
-    /// are busy already, and the writer task's larger batches win. Through TLS too: the
-    /// caller seals its requests into the session and sends what the socket takes, and the
-    /// writer task sends any records left. When off, every batch is written by the
-    /// client's writer task, which first lets every task ready on its worker queue its
-    /// request: fewer, larger writes, one per scheduler pass. Off suits clients that spread
-    /// their callers over many connections (a cluster client's node links, which overlap
-    /// one another already) or whose servers are short of CPU.
-    pub overlap_writes: bool,
+    /// How requests are written to the socket: by the faster of two ways, timed under
+    /// the client's own load (default), or always by one of them (see [`WriteWay`]).
+    pub write_way: WriteWay,
     /// How long the reader polls its socket for the next replies before it waits on the
     /// runtime's poller (default 50 µs, the window Linux suggests for its own socket busy
     /// polling, `net.core.busy_read`; zero: never). Only with a few requests in flight, over
@@ -55,6 +44,41 @@ pub struct ClientOptions {
     pub dedicated_idle: Duration,
 }
 
+/// How a shared client writes its callers' requests to the socket.
+///
+/// Callers queue their requests; they leave either as soon as enough wait (the caller that
+/// queued the last of them writes them, [`Overlapped`](WriteWay::Overlapped)), or all at once
+/// when the client's writer task runs ([`Batched`](WriteWay::Batched)). Which is faster
+/// depends on the machine, not on the client: where the kernel runs the woken server on
+/// the client's core (common on small virtual machines, and under a CPU limit or beside a
+/// busy process), each early write hands the core to the server while callers still wait
+/// to run, and batched writes won by 3.5x on a 2-core machine; where the server has a core
+/// of its own, early writes let it work while the callers make the next batch.
+/// [`Chosen`](WriteWay::Chosen) times both and keeps the faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WriteWay {
+    /// The faster of the other two, timed under the client's own load (windows of 16,384
+    /// answered requests), kept for longer each time a new timing confirms it, and timed
+    /// again now and then, so that it follows a machine turning busy or quiet within
+    /// seconds. While the load is too light to time, batched (a lone request still leaves
+    /// in the same scheduler round). The default.
+    #[default]
+    Chosen,
+    /// A caller writes the queue itself at once when nothing is in flight, and once enough
+    /// requests wait (half as many as are in flight; a quarter over plaintext on a runtime
+    /// with one worker), so that a few batches overlap; while another shared client's
+    /// connection in the process has requests in flight, only a lone request (their
+    /// servers are busy already). Through TLS too: the caller seals its requests into the
+    /// session and sends what the socket takes; the writer task sends the rest.
+    Overlapped,
+    /// Only the client's writer task writes, once every task ready on its worker has
+    /// queued its request: one write per scheduler round. Suits a client whose callers are
+    /// spread over many connections (a cluster client's node links, which overlap one
+    /// another already).
+    Batched,
+}
+
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
@@ -63,7 +87,7 @@ impl Default for ClientOptions {
             reconnect_max: Duration::from_secs(2),
             wait_for_reconnect: true,
             retries: 2,
-            overlap_writes: true,
+            write_way: WriteWay::Chosen,
             busy_poll: Duration::from_micros(50),
             max_dedicated: 16,
             dedicated_idle: Duration::from_secs(30),
@@ -91,10 +115,20 @@ impl ClientOptions {
         self
     }
 
-    /// With overlapping write batches on or off (see [`ClientOptions::overlap_writes`]).
-    pub fn with_overlap_writes(mut self, on: bool) -> Self {
-        self.overlap_writes = on;
+    /// With requests written one way (see [`WriteWay`]).
+    pub fn with_write_way(mut self, way: WriteWay) -> Self {
+        self.write_way = way;
         self
+    }
+
+    /// With callers allowed to write early ([`WriteWay::Chosen`]) or not
+    /// ([`WriteWay::Batched`]).
+    pub fn with_overlap_writes(self, on: bool) -> Self {
+        self.with_write_way(if on {
+            WriteWay::Chosen
+        } else {
+            WriteWay::Batched
+        })
     }
 
     /// With the reader polling for replies for up to `window` before it waits (zero: never;

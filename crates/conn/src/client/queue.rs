@@ -267,16 +267,18 @@ impl<T> Queue<T> {
         self.writing = true;
     }
 
-    /// Matches decoded replies with the oldest written requests, in order, moving each
-    /// complete answer into `done` with its sink (none for a request whose caller was
-    /// already told it timed out). Returns how many written requests still await replies,
+    /// Matches decoded replies, read at `now`, with the oldest written requests, in order,
+    /// moving each complete answer into `done` with its sink (none for a request whose
+    /// caller was already told it timed out). Returns how many written requests still await replies,
     /// or [`Unasked`] at the first reply nobody awaits (the replies before it are matched,
     /// the rest dropped: the connection must go).
     pub(crate) fn deliver(
         &mut self,
         replies: &mut Vec<Reply>,
         done: &mut Vec<(T, Answer)>,
+        now: std::time::Instant,
     ) -> Result<usize, Unasked> {
+        let mut answered = 0;
         for reply in replies.drain(..) {
             // Only written requests await replies (queued ones are not sent yet).
             let front = match self.pending.front_mut() {
@@ -298,11 +300,13 @@ impl<T> Queue<T> {
             };
             if let Some(entry) = self.pending.pop_front() {
                 self.handed -= 1;
+                answered += 1;
                 if let Some(sink) = entry.sink {
                     done.push((sink, answer));
                 }
             }
         }
+        self.policy.answered(answered, now);
         Ok(self.handed)
     }
 

@@ -25,8 +25,8 @@ fn int(n: i64) -> Reply {
 
 /// A queue of `capacity` whose callers never write (every batch through the writer).
 fn queue(capacity: usize) -> Queue<&'static str> {
-    let mut q = Queue::new(capacity, WritePolicy::WriterOnly);
-    q.up(WritePolicy::WriterOnly, |_| false);
+    let mut q = Queue::new(capacity, WritePolicy::batched());
+    q.up(WritePolicy::batched(), |_| false);
     q
 }
 
@@ -46,7 +46,8 @@ fn take(q: &mut Queue<&'static str>) -> Option<String> {
 fn deliver(q: &mut Queue<&'static str>, replies: &[i64]) -> Vec<(&'static str, Vec<i64>)> {
     let mut replies: Vec<Reply> = replies.iter().map(|&n| int(n)).collect();
     let mut done = Vec::new();
-    q.deliver(&mut replies, &mut done).expect("replies awaited");
+    q.deliver(&mut replies, &mut done, std::time::Instant::now())
+        .expect("replies awaited");
     done.into_iter()
         .map(|(name, answer)| {
             let ints = match answer {
@@ -73,7 +74,9 @@ fn replies_answer_written_requests_in_order() {
     assert_eq!(deliver(&mut q, &[1]), vec![("a", vec![1])]);
     assert_eq!(deliver(&mut q, &[2]), vec![("b", vec![2])]);
     let mut extra = vec![int(3)];
-    let err = q.deliver(&mut extra, &mut Vec::new()).unwrap_err();
+    let err = q
+        .deliver(&mut extra, &mut Vec::new(), std::time::Instant::now())
+        .unwrap_err();
     assert_eq!(
         err.type_name, "integer",
         "c was never written: nobody awaits a reply"
@@ -143,7 +146,7 @@ fn back_pressure_counts_queued_and_written_requests() {
     deliver(&mut q, &[1]);
     assert!(q.has_room(), "an answer frees a place");
     assert!(
-        Queue::<()>::new(0, WritePolicy::WriterOnly).has_room(),
+        Queue::<()>::new(0, WritePolicy::batched()).has_room(),
         "at least one"
     );
 }
@@ -235,7 +238,7 @@ fn a_lost_connection_fails_written_requests_and_keeps_unwritten_ones() {
     assert_eq!(q.in_flight(), 0);
     assert_eq!(take(&mut q), None, "nothing is written while down");
     push(&mut q, "d");
-    assert!(q.up(WritePolicy::WriterOnly, |_| false), "c and d wait");
+    assert!(q.up(WritePolicy::batched(), |_| false), "c and d wait");
     assert_eq!(take(&mut q).as_deref(), Some("c\nd\n"));
     assert_eq!(
         deliver(&mut q, &[3, 4]),
@@ -250,7 +253,7 @@ fn requests_whose_callers_left_while_down_are_dropped_when_a_connection_comes_up
     push(&mut q, "a");
     push(&mut q, "gone");
     push(&mut q, "c");
-    assert!(q.up(WritePolicy::WriterOnly, |name| *name == "gone"));
+    assert!(q.up(WritePolicy::batched(), |name| *name == "gone"));
     assert_eq!(take(&mut q).as_deref(), Some("a\nc\n"));
     assert_eq!(
         deliver(&mut q, &[1, 3]),
@@ -259,7 +262,7 @@ fn requests_whose_callers_left_while_down_are_dropped_when_a_connection_comes_up
     q.lose();
     push(&mut q, "gone");
     assert!(
-        !q.up(WritePolicy::WriterOnly, |name| *name == "gone"),
+        !q.up(WritePolicy::batched(), |name| *name == "gone"),
         "nothing waits"
     );
 }
@@ -271,7 +274,7 @@ fn fail_all_takes_every_request() {
     take(&mut q);
     push(&mut q, "b");
     assert_eq!(q.fail_all(), vec!["a", "b"]);
-    assert!(!q.up(WritePolicy::WriterOnly, |_| false), "no bytes left");
+    assert!(!q.up(WritePolicy::batched(), |_| false), "no bytes left");
     assert_eq!(take(&mut q), None);
 }
 
@@ -301,8 +304,8 @@ fn the_writer_is_woken_for_the_first_bytes_only() {
 
 #[test]
 fn a_lone_request_is_written_by_its_caller_at_once() {
-    let mut q = Queue::new(10, WritePolicy::QUARTER);
-    q.up(WritePolicy::QUARTER, |_| false);
+    let mut q = Queue::new(10, WritePolicy::overlapped(4));
+    q.up(WritePolicy::overlapped(4), |_| false);
     let Write::Caller(taken) = q
         .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
         .write
@@ -333,7 +336,7 @@ fn under_load_a_caller_writes_once_its_share_has_queued() {
         push(&mut q, name);
     }
     take(&mut q);
-    q.policy = WritePolicy::QUARTER;
+    q.policy = WritePolicy::overlapped(4);
     assert_eq!(q.in_flight(), 8);
     assert!(matches!(
         q.push(bytes("i"), 1, None, Duration::ZERO, "i", false)
@@ -358,8 +361,8 @@ fn under_load_a_caller_writes_once_its_share_has_queued() {
 
 #[test]
 fn what_a_caller_could_not_write_leaves_first() {
-    let mut q = Queue::new(10, WritePolicy::HALF);
-    q.up(WritePolicy::HALF, |_| false);
+    let mut q = Queue::new(10, WritePolicy::overlapped(2));
+    q.up(WritePolicy::overlapped(2), |_| false);
     let Write::Caller(taken) = q
         .push(bytes("aaaa"), 1, None, Duration::ZERO, "a", false)
         .write
@@ -374,8 +377,8 @@ fn what_a_caller_could_not_write_leaves_first() {
 
 #[test]
 fn a_caller_write_that_ends_after_its_connection_went_counts_for_nothing() {
-    let mut q = Queue::new(10, WritePolicy::HALF);
-    q.up(WritePolicy::HALF, |_| false);
+    let mut q = Queue::new(10, WritePolicy::overlapped(2));
+    q.up(WritePolicy::overlapped(2), |_| false);
     let Write::Caller(taken) = q
         .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
         .write
@@ -383,7 +386,7 @@ fn a_caller_write_that_ends_after_its_connection_went_counts_for_nothing() {
         panic!("a lone request");
     };
     assert_eq!(q.lose(), vec!["a"]);
-    q.up(WritePolicy::HALF, |_| false);
+    q.up(WritePolicy::overlapped(2), |_| false);
     let Write::Caller(next) = q
         .push(bytes("b"), 1, None, Duration::ZERO, "b", false)
         .write
@@ -400,12 +403,12 @@ fn a_caller_write_that_ends_after_its_connection_went_counts_for_nothing() {
 
 #[test]
 fn nobody_writes_while_down() {
-    let mut q = Queue::new(10, WritePolicy::HALF);
+    let mut q = Queue::new(10, WritePolicy::overlapped(2));
     let w = q
         .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
         .write;
     assert!(!matches!(w, Write::Caller(_)), "down: {w:?}");
     assert_eq!(take(&mut q), None);
-    assert!(q.up(WritePolicy::HALF, |_| false));
+    assert!(q.up(WritePolicy::overlapped(2), |_| false));
     assert_eq!(take(&mut q).as_deref(), Some("a\n"));
 }

@@ -142,7 +142,7 @@ impl ClientState {
             kick: Notify::new(),
             dedicated: DedicatedPool::new(options.max_dedicated, options.dedicated_idle),
             locked: Mutex::new(Locked {
-                queue: Queue::new(options.max_in_flight, WritePolicy::WriterOnly),
+                queue: Queue::new(options.max_in_flight, WritePolicy::batched()),
                 link,
                 shutdown: false,
                 writer: None,
@@ -389,10 +389,11 @@ impl ClientState {
         done: &mut Vec<(Sink, Answer)>,
         mut broken: Option<Error>,
     ) -> Result<usize> {
+        let now = std::time::Instant::now();
         let mut failed = Vec::new();
         let awaited = {
             let mut st = self.lock();
-            let awaited = match st.queue.deliver(replies, done) {
+            let awaited = match st.queue.deliver(replies, done, now) {
                 Ok(awaited) => awaited,
                 Err(unasked) => {
                     // The stream is out of step: the connection must go, and requests
@@ -464,7 +465,7 @@ impl ClientState {
     /// gave up are dropped (so they are not sent late), and the writer task is woken for
     /// the rest.
     pub(crate) fn connection_up(&self, writer: Arc<WriteHalf>) {
-        let policy = WritePolicy::on_current_runtime(self.options.overlap_writes, writer.is_tls());
+        let policy = WritePolicy::on_current_runtime(self.options.write_way, writer.is_tls());
         let wake = {
             let mut st = self.lock();
             st.link = Link::Up;
