@@ -79,9 +79,11 @@ fuzz: fuzz-deps
 bench: deps
 	bash scripts/bench.sh
 
-## slotline beside redis-rs in one process, every runtime flavour (benches/peers, outside the
-## workspace: the one place the redis crate appears); writes BENCHMARKS.md's peer table.
+## slotline beside redis-rs and fred in one process, every runtime flavour, quiet and beside a
+## busy process (benches/peers, outside the workspace: the one place the redis and fred crates
+## appear); writes BENCHMARKS.md's peer tables. Its system-call counts read tracefs.
 bench-peers: deps
+	@mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "bench-peers: tracefs not mounted (not root?): no system-call counts"
 	$(CARGO) run -q --release --manifest-path benches/peers/Cargo.toml -- --write BENCHMARKS.md $(PEERS_ARGS)
 
 clean:

@@ -1,6 +1,7 @@
 //! Each client measured, behind the same [`Getter`]: the reply converted to
-//! `Option<Vec<u8>>` on both sides, as an application would read it.
+//! `Option<Vec<u8>>` on every side, as an application would read it.
 
+use fred::interfaces::{ClientLike as _, KeysInterface as _};
 use slotline_conn::Commands as _;
 
 use crate::load::{BlockingGetter, Getter};
@@ -55,6 +56,37 @@ impl BlockingGetter for RedisRsSync {
         redis::cmd("GET")
             .arg(key)
             .query::<Option<Vec<u8>>>(&mut self.0)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A fred client (its one connection per node, with its default automatic pipelining),
+/// cloned into every task.
+#[derive(Clone)]
+pub struct Fred(pub fred::clients::Client);
+
+impl Fred {
+    /// A fred client of `config`, connected.
+    pub async fn connect(config: fred::types::config::Config) -> Result<Fred, String> {
+        let client = fred::types::Builder::from_config(config)
+            .build()
+            .map_err(|e| e.to_string())?;
+        client.init().await.map_err(|e| e.to_string())?;
+        Ok(Fred(client))
+    }
+
+    /// Closes its connections (`QUIT`).
+    pub async fn quit(&self) {
+        let _ = self.0.quit().await;
+    }
+}
+
+impl Getter for Fred {
+    async fn get(&mut self, key: &[u8]) -> Result<(), String> {
+        self.0
+            .get::<Option<Vec<u8>>, _>(key)
+            .await
             .map(drop)
             .map_err(|e| e.to_string())
     }

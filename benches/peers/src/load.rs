@@ -1,10 +1,12 @@
-//! The load both clients get: callers doing `GET` on random keys of a small keyspace, one
+//! The load every client gets: callers doing `GET` on random keys of a small keyspace, one
 //! request at a time each (no explicit pipeline), as a service's request handlers do.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::counters::{Costs, Mark, Meter};
 
 /// Keys `key:000000000000` .. below this are set before the runs (3-byte values).
 pub const KEYSPACE: u64 = 10_000;
@@ -57,8 +59,8 @@ pub struct Run {
     pub requests: u64,
     /// Wall-clock time of the whole run.
     pub elapsed: Duration,
-    /// This process's CPU time (user + system) during the run.
-    pub cpu: Option<Duration>,
+    /// What the run cost the client process (and the servers' context switches).
+    pub costs: Costs,
 }
 
 impl Run {
@@ -69,16 +71,45 @@ impl Run {
 
     /// CPU microseconds per request.
     pub fn cpu_per_request(&self) -> Option<f64> {
-        self.cpu
+        self.costs
+            .cpu
             .map(|c| c.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
+    }
+
+    /// Write-like system calls per request.
+    pub fn writes_per_request(&self) -> Option<f64> {
+        self.per_request(self.costs.writes)
+    }
+
+    /// Read-like system calls per request.
+    pub fn reads_per_request(&self) -> Option<f64> {
+        self.per_request(self.costs.reads)
+    }
+
+    /// Context switches of the client's threads per request.
+    pub fn switches_per_request(&self) -> Option<f64> {
+        self.per_request(self.costs.switches)
+    }
+
+    /// Context switches of the servers' threads per request.
+    pub fn server_switches_per_request(&self) -> Option<f64> {
+        self.per_request(self.costs.server_switches)
+    }
+
+    fn per_request(&self, count: Option<u64>) -> Option<f64> {
+        count.map(|n| n as f64 / self.requests.max(1) as f64)
     }
 }
 
 /// `requests` GETs shared out among one task per handle in `callers`, on the current
-/// runtime; fails on the first error.
-pub async fn run_tasks<G: Getter>(callers: Vec<G>, requests: u64) -> Result<Run, String> {
+/// runtime, measured by `meter`; fails on the first error.
+pub async fn run_tasks<G: Getter>(
+    callers: Vec<G>,
+    requests: u64,
+    meter: &Meter,
+) -> Result<Run, String> {
     let issued = Arc::new(AtomicU64::new(0));
-    let cpu_before = cpu_time();
+    let mark = meter.start();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(callers.len());
     for (i, mut caller) in callers.into_iter().enumerate() {
@@ -96,13 +127,18 @@ pub async fn run_tasks<G: Getter>(callers: Vec<G>, requests: u64) -> Result<Run,
     for t in tasks {
         t.await.map_err(|e| format!("caller task: {e}"))??;
     }
-    Ok(finish(requests, started, cpu_before))
+    Ok(finish(requests, started, meter, mark))
 }
 
-/// `requests` GETs shared out among one thread per handle in `callers`.
-pub fn run_threads<G: BlockingGetter>(callers: Vec<G>, requests: u64) -> Result<Run, String> {
+/// `requests` GETs shared out among one thread per handle in `callers`, measured by
+/// `meter`.
+pub fn run_threads<G: BlockingGetter>(
+    callers: Vec<G>,
+    requests: u64,
+    meter: &Meter,
+) -> Result<Run, String> {
     let issued = Arc::new(AtomicU64::new(0));
-    let cpu_before = cpu_time();
+    let mark = meter.start();
     let started = Instant::now();
     let threads: Vec<_> = callers
         .into_iter()
@@ -124,25 +160,15 @@ pub fn run_threads<G: BlockingGetter>(callers: Vec<G>, requests: u64) -> Result<
         t.join()
             .map_err(|_| "caller thread panicked".to_string())??;
     }
-    Ok(finish(requests, started, cpu_before))
+    Ok(finish(requests, started, meter, mark))
 }
 
-fn finish(requests: u64, started: Instant, cpu_before: Option<Duration>) -> Run {
+/// The run that started at `started` and `mark`, ending now.
+fn finish(requests: u64, started: Instant, meter: &Meter, mark: Mark) -> Run {
     let elapsed = started.elapsed();
-    let cpu = cpu_time()
-        .zip(cpu_before)
-        .map(|(after, before)| after.saturating_sub(before));
     Run {
         requests,
         elapsed,
-        cpu,
+        costs: meter.finish(mark),
     }
-}
-
-/// This process's CPU time (user + system), on Linux.
-pub fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
