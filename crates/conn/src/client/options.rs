@@ -61,8 +61,8 @@ pub enum WriteWay {
     /// The faster of the other two, timed under the client's own load (windows of 16,384
     /// answered requests), kept for longer each time a new timing confirms it, and timed
     /// again now and then, so that it follows a machine turning busy or quiet within
-    /// seconds. While the load is too light to time, batched (a lone request still leaves
-    /// in the same scheduler round). The default.
+    /// seconds. While the load is too light to time, batched (a caller on its own still
+    /// writes its request at once). The default.
     #[default]
     Chosen,
     /// A caller writes the queue itself at once when nothing is in flight, and once enough
@@ -72,8 +72,9 @@ pub enum WriteWay {
     /// servers are busy already). Through TLS too: the caller seals its requests into the
     /// session and sends what the socket takes; the writer task sends the rest.
     Overlapped,
-    /// Only the client's writer task writes, once every task ready on its worker has
-    /// queued its request: one write per scheduler round. Suits a client whose callers are
+    /// The client's writer task writes, once every task ready on its worker has queued its
+    /// request: one write per scheduler round. Only a lone request on an idle link (a
+    /// caller on its own) is written by its caller at once. Suits a client whose callers are
     /// spread over many connections (a cluster client's node links, which overlap one
     /// another already).
     Batched,

@@ -23,10 +23,18 @@ fn int(n: i64) -> Reply {
     Reply::from_frame(Frame::Integer(n)).expect("an integer reply")
 }
 
-/// A queue of `capacity` whose callers never write (every batch through the writer).
+/// A batched policy after a read that answered several callers: callers never write,
+/// not even a lone request (every batch through the writer).
+fn writer_only() -> WritePolicy {
+    let mut policy = WritePolicy::batched();
+    policy.answered(2, std::time::Instant::now());
+    policy
+}
+
+/// A queue of `capacity` whose callers never write.
 fn queue(capacity: usize) -> Queue<&'static str> {
-    let mut q = Queue::new(capacity, WritePolicy::batched());
-    q.up(WritePolicy::batched(), |_| false);
+    let mut q = Queue::new(capacity, writer_only());
+    q.up(writer_only(), |_| false);
     q
 }
 
@@ -146,7 +154,7 @@ fn back_pressure_counts_queued_and_written_requests() {
     deliver(&mut q, &[1]);
     assert!(q.has_room(), "an answer frees a place");
     assert!(
-        Queue::<()>::new(0, WritePolicy::batched()).has_room(),
+        Queue::<()>::new(0, writer_only()).has_room(),
         "at least one"
     );
 }
@@ -238,7 +246,7 @@ fn a_lost_connection_fails_written_requests_and_keeps_unwritten_ones() {
     assert_eq!(q.in_flight(), 0);
     assert_eq!(take(&mut q), None, "nothing is written while down");
     push(&mut q, "d");
-    assert!(q.up(WritePolicy::batched(), |_| false), "c and d wait");
+    assert!(q.up(writer_only(), |_| false), "c and d wait");
     assert_eq!(take(&mut q).as_deref(), Some("c\nd\n"));
     assert_eq!(
         deliver(&mut q, &[3, 4]),
@@ -253,7 +261,7 @@ fn requests_whose_callers_left_while_down_are_dropped_when_a_connection_comes_up
     push(&mut q, "a");
     push(&mut q, "gone");
     push(&mut q, "c");
-    assert!(q.up(WritePolicy::batched(), |name| *name == "gone"));
+    assert!(q.up(writer_only(), |name| *name == "gone"));
     assert_eq!(take(&mut q).as_deref(), Some("a\nc\n"));
     assert_eq!(
         deliver(&mut q, &[1, 3]),
@@ -262,7 +270,7 @@ fn requests_whose_callers_left_while_down_are_dropped_when_a_connection_comes_up
     q.lose();
     push(&mut q, "gone");
     assert!(
-        !q.up(WritePolicy::batched(), |name| *name == "gone"),
+        !q.up(writer_only(), |name| *name == "gone"),
         "nothing waits"
     );
 }
@@ -274,7 +282,7 @@ fn fail_all_takes_every_request() {
     take(&mut q);
     push(&mut q, "b");
     assert_eq!(q.fail_all(), vec!["a", "b"]);
-    assert!(!q.up(WritePolicy::batched(), |_| false), "no bytes left");
+    assert!(!q.up(writer_only(), |_| false), "no bytes left");
     assert_eq!(take(&mut q), None);
 }
 
@@ -411,4 +419,39 @@ fn nobody_writes_while_down() {
     assert_eq!(take(&mut q), None);
     assert!(q.up(WritePolicy::overlapped(2), |_| false));
     assert_eq!(take(&mut q).as_deref(), Some("a\n"));
+}
+
+#[test]
+fn batched_a_caller_on_its_own_writes_at_once_and_the_first_of_many_does_not() {
+    let mut q = Queue::new(10, WritePolicy::batched());
+    q.up(WritePolicy::batched(), |_| false);
+    let Write::Caller(taken) = q
+        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
+        .write
+    else {
+        panic!("a lone request on an idle link");
+    };
+    q.caller_wrote(&taken, BytesMut::new());
+    assert_eq!(deliver(&mut q, &[1]), vec![("a", vec![1])]);
+    assert!(
+        matches!(
+            q.push(bytes("b"), 1, None, Duration::ZERO, "b", false)
+                .write,
+            Write::Caller(_)
+        ),
+        "the last read answered one caller: this one is on its own"
+    );
+    let mut q = queue(10);
+    push(&mut q, "x");
+    push(&mut q, "y");
+    take(&mut q);
+    deliver(&mut q, &[1, 2]);
+    assert!(
+        matches!(
+            q.push(bytes("x"), 1, None, Duration::ZERO, "x", false)
+                .write,
+            Write::WakeWriter
+        ),
+        "the first of the callers a read woke leaves its request to the writer task"
+    );
 }

@@ -16,12 +16,13 @@
 //! and keeps the one whose two windows took less time, for [`FIRST_KEEP`] windows, twice
 //! as many after each trial that confirms it (up to [`MAX_KEEP`]), then tries again: a
 //! change of conditions is found within seconds, and a steady state costs a trial now and
-//! then. A window under one way that already took [`GIVE_UP`] times as long as the other
-//! way's first window ends the trial at once: the slow way costs little to find. A window
+//! then. A way on pace for a window [`GIVE_UP`] times as long as the other way's first,
+//! once a quarter of that has passed, ends the trial at once: the slow way costs little to
+//! find. A window
 //! longer than [`STALE`] (the client went idle, or serves a trickle at which the ways do
 //! not differ) is thrown away and timed again. The chooser starts with a trial; while the
-//! load is too light to finish a window it stays batched, which costs a lone caller's
-//! request one pass of the writer task (it still leaves in the same scheduler round).
+//! load is too light to finish a window it stays batched, where a caller on its own still
+//! writes its request at once.
 
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,10 @@ pub(crate) const WINDOW: u64 = 16_384;
 pub(crate) const FIRST_KEEP: u32 = 16;
 /// Most windows a way is kept for between trials.
 pub(crate) const MAX_KEEP: u32 = 512;
-/// A window under a way this many times as long as the other way's first window ends the
-/// trial in the other's favour.
-pub(crate) const GIVE_UP: u32 = 2;
+/// A way on pace for a window this many times as long as the other way's first (judged
+/// once a quarter of that has passed), or whose window already took twice as long, ends
+/// the trial in the other's favour.
+pub(crate) const GIVE_UP: f64 = 1.5;
 /// A window longer than this is not timed.
 pub(crate) const STALE: Duration = Duration::from_millis(500);
 
@@ -147,8 +149,9 @@ impl WayChooser {
         self.window_done(took, now);
     }
 
-    /// During a trial, whether the way under trial already took [`GIVE_UP`] times as
-    /// long as the other's first window; if so, keeps the other.
+    /// During a trial, whether the way under trial is on pace for a window [`GIVE_UP`]
+    /// times as long as the other's first, or already took twice as long; if so, keeps
+    /// the other.
     fn gives_up(&mut self, took: Duration) -> bool {
         let Phase::Trial { step, first, .. } = self.phase else {
             return false;
@@ -157,11 +160,13 @@ impl WayChooser {
         let Some(other) = first[slot(way.other())] else {
             return false;
         };
-        if took < other * GIVE_UP {
-            return false;
+        let on_pace = took.as_secs_f64() * WINDOW as f64 / self.answered.max(1) as f64;
+        let slow =
+            (took >= other / 4 && on_pace >= other.as_secs_f64() * GIVE_UP) || took >= other * 2;
+        if slow {
+            self.keep_way(way.other());
         }
-        self.keep_way(way.other());
-        true
+        slow
     }
 
     /// A window ended at `now` after `took`.

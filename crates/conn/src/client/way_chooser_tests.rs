@@ -113,7 +113,7 @@ fn under_a_shared_cpu_the_batched_way_is_found_and_kept() {
 }
 
 #[test]
-fn the_slow_way_costs_at_most_give_up_times_a_window_to_find() {
+fn the_slow_way_costs_a_quarter_of_a_window_to_find() {
     let mut b = Bench::new(1000, 100);
     b.until_trial();
     let before = b.spent[0];
@@ -123,9 +123,45 @@ fn the_slow_way_costs_at_most_give_up_times_a_window_to_find() {
     let slow = b.spent[0] - before;
     // The read that begins the slow way's window is not timed, nor the one that ends it.
     assert!(
-        slow <= window * GIVE_UP + Duration::from_micros(2000),
+        slow <= window / 4 + Duration::from_micros(2000),
         "{slow:?} under the slow way, against {window:?} a window of the fast"
     );
+}
+
+#[test]
+fn a_way_slower_by_less_than_give_up_is_timed_to_the_end() {
+    // Batched a fifth slower: not given up early, the trial runs its four windows.
+    let mut b = Bench::new(100, 120);
+    b.until_trial();
+    let spent = b.spent;
+    b.until_kept();
+    let window = |us| Duration::from_micros(us) * (WINDOW / 64) as u32;
+    assert!(
+        b.spent[1] - spent[1] >= 2 * window(120),
+        "two batched windows"
+    );
+    assert!(
+        b.spent[0] - spent[0] >= 2 * window(100),
+        "two overlapped windows"
+    );
+    assert_eq!(b.chooser.way(), Way::Overlapped);
+    const { assert!(GIVE_UP > 1.2) };
+}
+
+#[test]
+fn a_way_with_no_answers_at_all_is_given_up() {
+    let mut b = Bench::new(100, 100);
+    b.until_trial();
+    // The batched window, then the overlapped one sees a stall: no answers for a while.
+    while b.chooser.way() == Way::Batched {
+        b.read();
+    }
+    b.read();
+    let window = Duration::from_micros(100) * (WINDOW / 64) as u32;
+    b.now += window * 2;
+    b.chooser.answered(0, b.now);
+    assert_eq!(b.chooser.way(), Way::Batched, "kept the way that answered");
+    assert_eq!(b.chooser.keep_left(), Some(FIRST_KEEP));
 }
 
 #[test]

@@ -19,8 +19,13 @@ use super::way_chooser::{Way, WayChooser};
 ///   Only while no other link in the process has requests in flight: when other links are
 ///   at work their servers are busy already, and early writes would only add system calls
 ///   (BENCHMARKS.md, "When several links are at work").
-/// - **Batched**: callers never write; the writer task, once woken, lets every ready task
-///   queue its request and writes them all at once.
+/// - **Batched**: the writer task, once woken, lets every ready task queue its request and
+///   writes them all at once. Only a lone request on an idle link (nothing in flight, and
+///   the last read answered one request at most) is written by its caller at once: it
+///   comes from a caller on its own, where a pass through the writer task would cost a
+///   wake-up (on a runtime with several workers, of another worker), not from the first
+///   of many callers a read woke, whose early write would wake the server for one
+///   request.
 ///
 /// With [`WriteWay::Chosen`] (the default) a [`WayChooser`] times both under the
 /// client's own load and keeps the faster; the other [`WriteWay`]s fix one.
@@ -29,6 +34,9 @@ pub(crate) struct WritePolicy {
     /// Overlapped: a caller writes once `queued × point ≥ in flight`.
     point: usize,
     choice: Choice,
+    /// Requests the last read answered: at most one, and a lone request comes from a
+    /// caller on its own, not from the first of many callers that read woke.
+    last_answered: usize,
 }
 
 /// A way kept for good, or chosen by timing.
@@ -49,6 +57,7 @@ impl WritePolicy {
         WritePolicy {
             point: Self::HALF,
             choice: Choice::Fixed(Way::Batched),
+            last_answered: 0,
         }
     }
 
@@ -58,6 +67,7 @@ impl WritePolicy {
         WritePolicy {
             point,
             choice: Choice::Fixed(Way::Overlapped),
+            last_answered: 0,
         }
     }
 
@@ -74,7 +84,11 @@ impl WritePolicy {
             WriteWay::Batched => Choice::Fixed(Way::Batched),
             WriteWay::Chosen => Choice::Timed(WayChooser::default()),
         };
-        WritePolicy { point, choice }
+        WritePolicy {
+            point,
+            choice,
+            last_answered: 0,
+        }
     }
 
     /// The policy for a connection served by the current tokio runtime (one worker when
@@ -98,7 +112,7 @@ impl WritePolicy {
     /// another link has requests in flight.
     pub(crate) fn caller_writes(&self, queued: usize, in_flight: usize, others_busy: bool) -> bool {
         match self.way() {
-            Way::Batched => false,
+            Way::Batched => queued == 1 && in_flight == 0 && self.last_answered <= 1,
             Way::Overlapped => {
                 queued > 0 && (in_flight == 0 || (!others_busy && queued * self.point >= in_flight))
             }
@@ -107,6 +121,9 @@ impl WritePolicy {
 
     /// `n` requests were answered at `now` (the chooser times the ways by it).
     pub(crate) fn answered(&mut self, n: usize, now: Instant) {
+        if n > 0 {
+            self.last_answered = n;
+        }
         if let Choice::Timed(chooser) = &mut self.choice {
             chooser.answered(n, now);
         }
@@ -115,6 +132,8 @@ impl WritePolicy {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::{Way, WritePolicy, WriteWay};
 
     #[test]
@@ -150,11 +169,28 @@ mod tests {
     }
 
     #[test]
-    fn batched_callers_never_write() {
-        let policy = WritePolicy::batched();
-        for (queued, in_flight) in [(1, 0), (100, 1), (1, 100)] {
+    fn batched_callers_write_only_a_lone_request_on_an_idle_link() {
+        let mut policy = WritePolicy::batched();
+        assert!(
+            policy.caller_writes(1, 0, false),
+            "the first request of all"
+        );
+        for (queued, in_flight) in [(2, 0), (1, 1), (100, 1), (1, 100)] {
             assert!(!policy.caller_writes(queued, in_flight, false));
         }
+        let now = Instant::now();
+        policy.answered(1, now);
+        assert!(policy.caller_writes(1, 0, false), "a caller on its own");
+        policy.answered(50, now);
+        assert!(
+            !policy.caller_writes(1, 0, false),
+            "the first of the fifty callers a read woke"
+        );
+        policy.answered(0, now);
+        assert!(
+            !policy.caller_writes(1, 0, false),
+            "a pipeline's first replies change nothing"
+        );
         assert_eq!(
             WritePolicy::for_connection(WriteWay::Batched, false, 1).way(),
             Way::Batched
@@ -176,7 +212,14 @@ mod tests {
         let policy = WritePolicy::for_connection(WriteWay::Chosen, false, 1);
         assert!(matches!(policy.choice, super::Choice::Timed(_)));
         assert_eq!(policy.way(), Way::Batched);
-        assert!(!policy.caller_writes(1, 0, false), "the writer task writes");
+        assert!(
+            policy.caller_writes(1, 0, false),
+            "a lone request leaves at once"
+        );
+        assert!(
+            !policy.caller_writes(2, 0, false),
+            "more go to the writer task"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
