@@ -282,7 +282,7 @@ impl ClientState {
         deadline: Option<Instant>,
     ) -> Result<Answer> {
         let (tx, mut rx) = oneshot::channel();
-        let pushed = {
+        let id = {
             let mut st = self.lock_with_room(timeout, deadline).await?;
             if st.shutdown {
                 return Err(Error::Closed { written: false });
@@ -306,10 +306,10 @@ impl ClientState {
                 _ => None,
             };
             drop(st);
-            match (pushed.write, writer) {
-                (Write::Caller(taken), Some(writer)) => self.write_now(taken, &writer),
-                (Write::WakeWriter, _) => self.writer_wake.notify_one(),
-                _ => {}
+            match pushed.write {
+                Write::Caller(taken) => self.write_now(taken, writer.as_deref()),
+                Write::WakeWriter => self.writer_wake.notify_one(),
+                Write::Nothing => {}
             }
             // Deadlines are watched by one sweeper task, not by a timer per request.
             if pushed.earlier_deadline {
@@ -321,7 +321,7 @@ impl ClientState {
         // withdrawn too, so that it is not written after the caller gave up.
         let mut guard = WithdrawOnDrop {
             shared: self,
-            id: pushed,
+            id,
             armed: true,
         };
         // The answer, or the timeout error the sweeper sends when the deadline passes.
@@ -332,18 +332,21 @@ impl ClientState {
 
     /// A caller writes the bytes the queue handed it, as far as the socket takes them
     /// without waiting; the writer task sends the rest (and meets any error again, to
-    /// report it).
-    fn write_now(&self, mut taken: super::queue::Taken, writer: &WriteHalf) {
+    /// report it). The queue hands bytes to a caller only while a connection is up, and the
+    /// write half is set with it; were it missing, every byte would go to the writer task.
+    fn write_now(&self, mut taken: super::queue::Taken, writer: Option<&WriteHalf>) {
         let mut rest = std::mem::take(&mut taken.bytes);
-        while !rest.is_empty() {
-            self.io.count_write();
-            match writer.try_write(&rest) {
-                Ok(n) if n > 0 => rest.advance(n),
-                _ => break,
+        if let Some(writer) = writer {
+            while !rest.is_empty() {
+                self.io.count_write();
+                match writer.try_write(&rest) {
+                    Ok(n) if n > 0 => rest.advance(n),
+                    _ => break,
+                }
             }
         }
-        let wake = self.lock().queue.caller_wrote(&taken, rest) || writer.has_unflushed();
-        if wake {
+        let unflushed = writer.is_some_and(WriteHalf::has_unflushed);
+        if self.lock().queue.caller_wrote(&taken, rest) || unflushed {
             self.writer_wake.notify_one();
         }
     }
