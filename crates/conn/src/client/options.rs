@@ -50,10 +50,11 @@ pub struct ClientOptions {
 /// queued the last of them writes them, [`Overlapped`](WriteWay::Overlapped)), or all at once
 /// when the client's writer task runs ([`Batched`](WriteWay::Batched)). Which is faster
 /// depends on the machine, not on the client: where the kernel runs the woken server on
-/// the client's core (common on small virtual machines, and under a CPU limit or beside a
-/// busy process), each early write hands the core to the server while callers still wait
-/// to run, and batched writes won by 3.5x on a 2-core machine; where the server has a core
-/// of its own, early writes let it work while the callers make the next batch.
+/// the client's core (beside a busy process, under a CPU limit), each early write hands
+/// the core to the server while callers still wait to run, and batched writes won by 3.5x
+/// on a 2-core machine beside one busy process; where the server has a core of its own
+/// (the same machine, quiet), early writes let it work while the callers make the next
+/// batch, and won by a quarter.
 /// [`Chosen`](WriteWay::Chosen) times both and keeps the faster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
