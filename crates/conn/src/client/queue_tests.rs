@@ -31,6 +31,13 @@ fn writer_only() -> WritePolicy {
     policy
 }
 
+/// A queue of ten, connected, writing by `policy`.
+fn queue_with(policy: WritePolicy) -> Queue<&'static str> {
+    let mut q = Queue::new(10, policy.clone());
+    q.up(policy, |_| false);
+    q
+}
+
 /// A queue of `capacity` whose callers never write.
 fn queue(capacity: usize) -> Queue<&'static str> {
     let mut q = Queue::new(capacity, writer_only());
@@ -312,8 +319,7 @@ fn the_writer_is_woken_for_the_first_bytes_only() {
 
 #[test]
 fn a_lone_request_is_written_by_its_caller_at_once() {
-    let mut q = Queue::new(10, WritePolicy::overlapped(4));
-    q.up(WritePolicy::overlapped(4), |_| false);
+    let mut q = queue_with(WritePolicy::overlapped(4));
     let Write::Caller(taken) = q
         .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
         .write
@@ -369,8 +375,7 @@ fn under_load_a_caller_writes_once_its_share_has_queued() {
 
 #[test]
 fn what_a_caller_could_not_write_leaves_first() {
-    let mut q = Queue::new(10, WritePolicy::overlapped(2));
-    q.up(WritePolicy::overlapped(2), |_| false);
+    let mut q = queue_with(WritePolicy::overlapped(2));
     let Write::Caller(taken) = q
         .push(bytes("aaaa"), 1, None, Duration::ZERO, "a", false)
         .write
@@ -385,8 +390,7 @@ fn what_a_caller_could_not_write_leaves_first() {
 
 #[test]
 fn a_caller_write_that_ends_after_its_connection_went_counts_for_nothing() {
-    let mut q = Queue::new(10, WritePolicy::overlapped(2));
-    q.up(WritePolicy::overlapped(2), |_| false);
+    let mut q = queue_with(WritePolicy::overlapped(2));
     let Write::Caller(taken) = q
         .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
         .write
@@ -423,8 +427,7 @@ fn nobody_writes_while_down() {
 
 #[test]
 fn batched_a_caller_on_its_own_writes_at_once_and_the_first_of_many_does_not() {
-    let mut q = Queue::new(10, WritePolicy::batched());
-    q.up(WritePolicy::batched(), |_| false);
+    let mut q = queue_with(WritePolicy::batched());
     let Write::Caller(taken) = q
         .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
         .write
