@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 120
 CI_FUZZ_SECONDS ?= 30
 TOPOLOGY ?= standalone
 
-.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench bench-peers chaos redis-up clean
+.PHONY: deps rust-deps fuzz-deps demo test check lint unit fuzz fuzz-ci bench bench-durability bench-peers chaos redis-up clean
 
 ## Debian's Redis packages (server, sentinel, cli/benchmark), nutcracker (twemproxy, which
 ## the sharded-sentinel placement is checked against), nftables and iproute2 (partitions in
@@ -78,6 +78,10 @@ fuzz: fuzz-deps
 ## slotline bench beside redis-benchmark, one server and a cluster; writes BENCHMARKS.md's tables.
 bench: deps
 	bash scripts/bench.sh
+
+## The cost of durability=replicas:1: SET with it against plain SET, a master and one replica.
+bench-durability: deps
+	bash scripts/bench_durability.sh
 
 ## slotline beside redis-rs and fred in one process, every runtime flavour, quiet and beside a
 ## busy process (benches/peers, outside the workspace: the one place the redis and fred crates

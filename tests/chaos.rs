@@ -8,9 +8,13 @@
 //! - no write applied twice: each counter ≤ its acknowledged + possibly-run increments; no
 //!   list item appears twice;
 //! - every acknowledged write reads back, except those lost to Redis' asynchronous
-//!   replication at a failover (acknowledged by the old master in the moments before it
-//!   was replaced), counted and attributed to their failover separately; a write lost
-//!   outside any failover fails the soak;
+//!   replication at a failover that was not graceful (kill -9, partition: acknowledged by
+//!   the old master in the moments before it was replaced), counted and attributed to
+//!   their failover separately; a write lost outside such a failover fails the soak, and
+//!   so does one lost at a graceful failover (`SENTINEL FAILOVER`, `CLUSTER FAILOVER`:
+//!   the clients hold or the cluster pauses writes until the new master serves);
+//! - half the workers write with `durability=replicas:1` (each write followed by `WAIT`):
+//!   none of their acknowledged writes may be lost, at any fault;
 //! - no caller waited longer than its response timeout + 1 s;
 //! - the client's memory stays bounded (RSS sampled).
 //!
@@ -36,8 +40,11 @@ use support::{addr, isolated, runtime};
 const RESPONSE: Duration = Duration::from_secs(1);
 /// A caller may wait at most its timeout and this.
 const SLACK: Duration = Duration::from_secs(1);
-/// Workers per deployment.
+/// Workers per deployment, and as many again writing with durability.
 const WORKERS: usize = 3;
+/// The durable workers' wait for a replica's acknowledgement.
+const DURABILITY: &str = "replicas:1";
+const DURABILITY_TIMEOUT: Duration = Duration::from_millis(300);
 /// A write acknowledged this long before a failover began may still be lost to it.
 const REPLICATION_WINDOW: Duration = Duration::from_secs(2);
 
@@ -64,8 +71,8 @@ struct Ledger {
     counters: BTreeMap<(Deployment, usize), (u64, u64)>,
     /// (deployment, worker) → acknowledged list items, with when.
     pushed: BTreeMap<(Deployment, usize), Vec<(u64, Instant)>>,
-    /// Acknowledged unique SETs: deployment, key, when.
-    sets: Vec<(Deployment, String, Instant)>,
+    /// Acknowledged unique SETs: deployment, worker, key, when.
+    sets: Vec<(Deployment, usize, String, Instant)>,
     /// Errors by deployment and message kind.
     errors: BTreeMap<(Deployment, String), u64>,
     /// Reads that returned a value nobody wrote there (must stay 0).
@@ -77,6 +84,13 @@ struct Ledger {
 impl Ledger {
     fn error(&mut self, on: Deployment, e: &slotline_conn::Error) {
         let text = e.to_string();
+        if matches!(
+            e,
+            slotline_conn::Error::Server(_) | slotline_conn::Error::NotDurable { .. }
+        ) {
+            // Rare, and worth reading whole.
+            eprintln!("{on:?}: {text}");
+        }
         // The kind of error, without the numbers (slots, addresses, durations) in it.
         let kind: String = text
             .split([':', '('])
@@ -112,7 +126,7 @@ where
                 let mut l = ledger.lock().unwrap();
                 match r {
                     Ok(()) => {
-                        l.sets.push((on, key.clone(), now));
+                        l.sets.push((on, w, key.clone(), now));
                         written.push(key);
                     }
                     Err(e) => l.error(on, &e),
@@ -149,7 +163,7 @@ where
                 let mut l = ledger.lock().unwrap();
                 match r {
                     Ok(((), _)) => {
-                        l.sets.push((on, key.clone(), now));
+                        l.sets.push((on, w, key.clone(), now));
                         l.counters.entry((on, w)).or_default().0 += 1;
                         written.push(key);
                     }
@@ -217,6 +231,11 @@ const PLAN: [(&str, Deployment); 10] = [
 ];
 
 const RECOVER: Duration = Duration::from_secs(40);
+
+/// Whether a fault is a graceful failover (the old master alive and reachable throughout).
+fn graceful(kind: &str) -> bool {
+    kind == "manual failover"
+}
 
 /// Injects one fault and waits until the deployment is whole again.
 fn inject(
@@ -335,40 +354,56 @@ fn chaos_soak() {
     let stop = Arc::new(AtomicBool::new(false));
     let rss_max = Arc::new(AtomicU64::new(0));
     let rt = runtime();
-    let (cluster_client, sentinel_client) = rt.block_on(async {
-        let seeds: Vec<slotline_conn::Addr> = cluster.seed_addrs().into_iter().map(addr).collect();
-        let config = slotline_cluster::ClusterConfig::default().with_connection(
-            support::short_timeouts(RESPONSE, ConnectionConfig::new(seeds[0].clone())),
-        );
-        let cc = slotline_cluster::ClusterClient::connect(seeds, config)
-            .await
-            .unwrap();
-        let sconfig =
-            slotline_sentinel::SentinelConfig::default().with_node_config(support::short_timeouts(
-                RESPONSE,
-                ConnectionConfig::new(addr(sentinel.initial_master())),
-            ));
-        let s =
-            slotline_sentinel::Sentinel::new(sentinel.sentinel_addrs().to_vec(), sconfig).unwrap();
-        let sc = s.master_for(sentinel.service()).await.unwrap();
-        (cc, sc)
+    // Plain clients (workers 0..WORKERS) and durable ones (WORKERS..2 × WORKERS).
+    let clients = rt.block_on(async {
+        let mut clients = Vec::new();
+        for durable in [false, true] {
+            let node = |a: slotline_conn::Addr| {
+                let c = support::short_timeouts(RESPONSE, ConnectionConfig::new(a));
+                match durable {
+                    false => c,
+                    true => c.with_durability(
+                        DURABILITY
+                            .parse::<slotline_conn::Durability>()
+                            .unwrap()
+                            .with_timeout(DURABILITY_TIMEOUT),
+                    ),
+                }
+            };
+            let seeds: Vec<slotline_conn::Addr> =
+                cluster.seed_addrs().into_iter().map(addr).collect();
+            let config =
+                slotline_cluster::ClusterConfig::default().with_connection(node(seeds[0].clone()));
+            let cc = slotline_cluster::ClusterClient::connect(seeds, config)
+                .await
+                .unwrap();
+            let sconfig = slotline_sentinel::SentinelConfig::default()
+                .with_node_config(node(addr(sentinel.initial_master())));
+            let s = slotline_sentinel::Sentinel::new(sentinel.sentinel_addrs().to_vec(), sconfig)
+                .unwrap();
+            let sc = s.master_for(sentinel.service()).await.unwrap();
+            clients.push((cc, sc));
+        }
+        clients
     });
     let mut tasks = Vec::new();
-    for w in 0..WORKERS {
-        tasks.push(rt.spawn(work(
-            cluster_client.clone(),
-            Deployment::Cluster,
-            w,
-            stop.clone(),
-            ledger.clone(),
-        )));
-        tasks.push(rt.spawn(work(
-            sentinel_client.clone(),
-            Deployment::Sentinel,
-            w,
-            stop.clone(),
-            ledger.clone(),
-        )));
+    for (i, (cluster_client, sentinel_client)) in clients.iter().enumerate() {
+        for w in i * WORKERS..(i + 1) * WORKERS {
+            tasks.push(rt.spawn(work(
+                cluster_client.clone(),
+                Deployment::Cluster,
+                w,
+                stop.clone(),
+                ledger.clone(),
+            )));
+            tasks.push(rt.spawn(work(
+                sentinel_client.clone(),
+                Deployment::Sentinel,
+                w,
+                stop.clone(),
+                ledger.clone(),
+            )));
+        }
     }
     // RSS: sampled every 250 ms from a second in (the load's buffers warmed up).
     std::thread::sleep(Duration::from_secs(1));
@@ -457,22 +492,38 @@ fn chaos_soak() {
             .collect()
     };
     // A lost write is explained by a failover of its deployment that began within the
-    // replication window after it was acknowledged, or while it was under way.
-    let explained_by = |on: Deployment, at: Instant| -> Option<&Fault> {
+    // replication window after it was acknowledged, or while it was under way; unless it
+    // was graceful (nothing may be lost then) or the write was durable.
+    let explained_by = |on: Deployment, w: usize, at: Instant| -> Option<&Fault> {
         faults.iter().find(|f| {
-            f.on == on && f.failover && at + REPLICATION_WINDOW >= f.started && at <= f.ended
+            f.on == on
+                && f.failover
+                && !graceful(f.kind)
+                && w < WORKERS
+                && at + REPLICATION_WINDOW >= f.started
+                && at <= f.ended
         })
     };
     let mut lost: BTreeMap<String, u64> = BTreeMap::new();
     let mut unexplained: Vec<String> = Vec::new();
+    let mut note_loss =
+        |on: Deployment, w: usize, at: Instant, what: String| match explained_by(on, w, at) {
+            Some(f) => *lost.entry(format!("{} ({:?})", f.kind, f.on)).or_default() += 1,
+            None => {
+                let during = faults
+                    .iter()
+                    .find(|f| f.on == on && at + REPLICATION_WINDOW >= f.started && at <= f.ended)
+                    .map(|f| format!(" (during {})", f.kind))
+                    .unwrap_or_default();
+                let durable = if w >= WORKERS { " durable" } else { "" };
+                unexplained.push(format!("{on:?}{durable} {what}{during}"));
+            }
+        };
     let mut duplicates = 0u64;
     let mut over_applied: Vec<String> = Vec::new();
-    for &(on, ref key, at) in &l.sets {
+    for &(on, w, ref key, at) in &l.sets {
         if read(on, key).as_deref() != Some(key.as_str()) {
-            match explained_by(on, at) {
-                Some(f) => *lost.entry(format!("{} ({:?})", f.kind, f.on)).or_default() += 1,
-                None => unexplained.push(format!("{on:?} SET {key}")),
-            }
+            note_loss(on, w, at, format!("SET {key}"));
         }
     }
     for (&(on, w), items) in &l.pushed {
@@ -482,14 +533,12 @@ fn chaos_soak() {
         duplicates += (present.len() - unique.len()) as u64;
         for &(item, at) in items {
             if !unique.contains(&item) {
-                match explained_by(on, at) {
-                    Some(f) => *lost.entry(format!("{} ({:?})", f.kind, f.on)).or_default() += 1,
-                    None => unexplained.push(format!("{on:?} RPUSH {item} on list {w}")),
-                }
+                note_loss(on, w, at, format!("RPUSH {item} on list {w}"));
             }
         }
     }
     let mut counter_losses = 0u64;
+    let mut durable_counter_losses = 0u64;
     for (&(on, w), &(acked, maybe)) in &l.counters {
         let tag = format!("{on:?}").to_lowercase();
         let value: u64 = read(on, &format!("chaos:{tag}:counter:{w}"))
@@ -498,7 +547,10 @@ fn chaos_soak() {
         if value > acked + maybe {
             over_applied.push(format!("{on:?} counter {w}: {value} > {acked} + {maybe}"));
         }
-        counter_losses += acked.saturating_sub(value);
+        match w < WORKERS {
+            true => counter_losses += acked.saturating_sub(value),
+            false => durable_counter_losses += acked.saturating_sub(value),
+        }
     }
     let rss_peak = rss_max.load(Ordering::Relaxed);
     let mut injected: BTreeMap<String, u64> = BTreeMap::new();
@@ -516,8 +568,9 @@ fn chaos_soak() {
          | writes applied twice | {} counters over their acknowledged + possibly-run increments, {duplicates} duplicate list items |\n\
          | hung callers (over the 1 s response timeout + 1 s) | {} |\n\
          | longest caller wait | {:.0?} |\n\
-         | acknowledged, then lost at a failover | {} (by failover: {}); counters {counter_losses} increments short |\n\
-         | acknowledged, then lost outside any failover | {} |\n\
+         | acknowledged, then lost at a failover (kill -9, partition) | {} (by failover: {}); counters {counter_losses} increments short |\n\
+         | acknowledged, then lost at a graceful failover or outside any failover | {} |\n\
+         | acknowledged with durability={DURABILITY}, then lost | {} writes; counters {durable_counter_losses} increments short |\n\
          | wrong values read | {} |\n\
          | errors returned | {} |\n\
          | client RSS | {} MiB after warm-up, {} MiB at most |\n",
@@ -531,7 +584,8 @@ fn chaos_soak() {
         l.longest,
         lost.values().sum::<u64>(),
         lost.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "),
-        unexplained.len(),
+        unexplained.iter().filter(|u| !u.contains(" durable ")).count(),
+        unexplained.iter().filter(|u| u.contains(" durable ")).count(),
         l.wrong_reads.len(),
         l.errors
             .iter()
@@ -552,8 +606,9 @@ fn chaos_soak() {
     assert_eq!(duplicates, 0, "list items pushed twice");
     assert!(
         unexplained.is_empty(),
-        "lost outside any failover: {unexplained:?}"
+        "lost at a graceful failover, outside any failover or despite durability: {unexplained:?}"
     );
+    assert_eq!(durable_counter_losses, 0, "durable increments lost");
     assert!(
         l.wrong_reads.is_empty(),
         "wrong values: {:?}",

@@ -1,6 +1,8 @@
 //! Failover against a real 3 × 1 Redis Cluster: a master killed with SIGKILL (its replica is
-//! promoted, traffic resumes on the same client within node timeout + 3 s), and a manual
-//! `CLUSTER FAILOVER` under load (no error reaches the callers). Async and blocking.
+//! promoted, traffic resumes on the same client within node timeout + 3 s; with a 10 s
+//! response timeout and 50 tasks, only the requests in flight at the kill fail), and a
+//! manual `CLUSTER FAILOVER` under 50 tasks (no error reaches the callers, no call waits
+//! longer than the failover and 100 ms). Async and blocking.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -46,24 +48,41 @@ fn load_keys(c: &Cluster, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("load:{i}")).collect()
 }
 
-/// Async callers running INCR and SET/GET until `stop`; every failure is recorded.
+/// What the load saw: its failures, its operations, its slowest call (µs).
+#[derive(Default)]
+struct Seen {
+    errors: Mutex<Vec<String>>,
+    ops: AtomicU64,
+    slowest_us: AtomicU64,
+}
+
+/// `tasks` async callers running INCR and SET/GET over `keys` until `stop`; every failure
+/// is recorded.
 fn start_load(
     cl: &ClusterClient,
     keys: &[String],
+    tasks: usize,
     stop: &Arc<AtomicBool>,
-    errors: &Arc<Mutex<Vec<String>>>,
-    ops: &Arc<AtomicU64>,
+    seen: &Arc<Seen>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..4usize)
+    (0..tasks)
         .map(|t| {
-            let (cl, stop, errors, ops) = (cl.clone(), stop.clone(), errors.clone(), ops.clone());
-            let mine: Vec<String> = keys.iter().skip(t).step_by(4).cloned().collect();
+            let (cl, stop, seen) = (cl.clone(), stop.clone(), seen.clone());
+            let mine: Vec<String> = keys.iter().skip(t).step_by(tasks).cloned().collect();
             tokio::spawn(async move {
+                let (errors, ops) = (&seen.errors, &seen.ops);
+                let timed = |began: Instant| {
+                    let us = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    seen.slowest_us.fetch_max(us, Ordering::Relaxed);
+                };
                 let mut counts = vec![0i64; mine.len()];
                 let mut round = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     for (i, k) in mine.iter().enumerate() {
-                        match cl.incr(k).await {
+                        let began = Instant::now();
+                        let incr = cl.incr(k).await;
+                        timed(began);
+                        match incr {
                             Ok(n) => {
                                 counts[i] += 1;
                                 if n != counts[i] {
@@ -78,15 +97,23 @@ fn start_load(
                         }
                         let value = format!("{t}:{round}:{i}");
                         let vk = format!("{k}:v");
-                        match cl.set(&vk, &value).await {
-                            Ok(()) => match cl.get::<String>(&vk).await {
-                                Ok(got) if got == value => {}
-                                Ok(got) => errors
-                                    .lock()
-                                    .unwrap()
-                                    .push(format!("{vk}: {got} != {value}")),
-                                Err(e) => errors.lock().unwrap().push(format!("GET {vk}: {e}")),
-                            },
+                        let began = Instant::now();
+                        let set = cl.set(&vk, &value).await;
+                        timed(began);
+                        match set {
+                            Ok(()) => {
+                                let began = Instant::now();
+                                let get = cl.get::<String>(&vk).await;
+                                timed(began);
+                                match get {
+                                    Ok(got) if got == value => {}
+                                    Ok(got) => errors
+                                        .lock()
+                                        .unwrap()
+                                        .push(format!("{vk}: {got} != {value}")),
+                                    Err(e) => errors.lock().unwrap().push(format!("GET {vk}: {e}")),
+                                }
+                            }
                             Err(e) => errors.lock().unwrap().push(format!("SET {vk}: {e}")),
                         }
                         ops.fetch_add(3, Ordering::Relaxed);
@@ -116,9 +143,10 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
         .await
         .unwrap();
     cl.set(&key, "before").await.unwrap();
-    let (stop, errors, ops) = Default::default();
-    let load = start_load(&cl, &load_keys(&c, 64), &stop, &errors, &ops);
-    wait_ops(&ops, 500).await;
+    let (stop, seen): (_, Arc<Seen>) = Default::default();
+    let load = start_load(&cl, &load_keys(&c, 64), 4, &stop, &seen);
+    let (errors, ops) = (&seen.errors, &seen.ops);
+    wait_ops(ops, 500).await;
 
     let killed_at = Instant::now();
     c.kill(dead).unwrap();
@@ -161,7 +189,7 @@ async fn killed_master_replica_promoted_traffic_resumes_on_the_same_client() {
     assert_eq!(new_master, replica);
     // The background load goes on too.
     let now = ops.load(Ordering::Relaxed);
-    wait_ops(&ops, now + 300).await;
+    wait_ops(ops, now + 300).await;
     stop.store(true, Ordering::Relaxed);
     for t in load {
         t.await.unwrap();
@@ -201,16 +229,20 @@ async fn manual_failover_under_load_no_error_reaches_the_callers() {
     let cl = ClusterClient::connect(c.seed_addrs(), ClusterConfig::default())
         .await
         .unwrap();
-    let (stop, errors, ops) = Default::default();
-    let load = start_load(&cl, &load_keys(&c, 64), &stop, &errors, &ops);
-    wait_ops(&ops, 500).await;
+    let (stop, seen): (_, Arc<Seen>) = Default::default();
+    let load = start_load(&cl, &load_keys(&c, 100), TASKS, &stop, &seen);
+    let (errors, ops) = (&seen.errors, &seen.ops);
+    wait_ops(ops, 500).await;
+    let began = Instant::now();
     let failover = tokio::task::spawn_blocking({
         let c = c.clone();
         move || c.failover(replica)
     });
     failover.await.unwrap().unwrap();
+    // From CLUSTER FAILOVER until the test bed saw the replica serve the slots.
+    let length = began.elapsed();
     let now = ops.load(Ordering::Relaxed);
-    wait_ops(&ops, now + 1000).await;
+    wait_ops(ops, now + 1000).await;
     stop.store(true, Ordering::Relaxed);
     for t in load {
         t.await.unwrap();
@@ -221,10 +253,16 @@ async fn manual_failover_under_load_no_error_reaches_the_callers() {
     let key = key_in(s, "mf:");
     let _: i64 = cl.incr(&key).await.unwrap();
     assert_eq!(cl.master_for_slot(s), Some(addr(replica)));
+    let slowest = Duration::from_micros(seen.slowest_us.load(Ordering::Relaxed));
     eprintln!(
-        "manual failover {old} -> {replica} under {} ops, no error; {:?}",
+        "manual failover {old} -> {replica} in {length:?} under {} ops, no error, the slowest \
+         call {slowest:?}; {:?}",
         ops.load(Ordering::Relaxed),
         cl.stats()
+    );
+    assert!(
+        slowest <= length + Duration::from_millis(100),
+        "a call waited {slowest:?} in a failover of {length:?}"
     );
 }
 
@@ -333,4 +371,85 @@ fn promoted_after(c: &Cluster, addr: SocketAddr, killed_at: Instant) -> Duration
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Tasks in the long-timeout kill test, each on a key of its own.
+const TASKS: usize = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_master_with_a_long_timeout_fails_only_the_requests_in_flight() {
+    let _serial = SERIAL.lock().await;
+    let c = Arc::new(Cluster::start().unwrap());
+    let (dead, s, replica) = victim(&c);
+    let config = ClusterConfig::default().with_response_timeout(Some(Duration::from_secs(10)));
+    let cl = ClusterClient::connect(c.seed_addrs(), config)
+        .await
+        .unwrap();
+    // Half the tasks on the victim's slot, half spread over every master.
+    let keys: Vec<String> = (0..TASKS)
+        .map(|t| match t % 2 {
+            0 => key_in(s, &format!("long:{t}:")),
+            _ => format!("long:{t}"),
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let (cl, k, stop, ops) = (cl.clone(), k.clone(), stop.clone(), ops.clone());
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Err(e) = cl.incr(&k).await {
+                        errors.push(e);
+                    }
+                    ops.fetch_add(1, Ordering::Relaxed);
+                }
+                errors
+            })
+        })
+        .collect();
+    wait_ops(&ops, 2000).await;
+    let killed_at = Instant::now();
+    c.kill(dead).unwrap();
+    let promoted = tokio::task::spawn_blocking({
+        let c = c.clone();
+        move || promoted_after(&c, replica, killed_at)
+    })
+    .await
+    .unwrap();
+    // Load on the new master for a while, then stop.
+    let now = ops.load(Ordering::Relaxed);
+    wait_ops(&ops, now + 2000).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut errors = Vec::new();
+    for t in tasks {
+        errors.extend(t.await.unwrap());
+    }
+    let never_sent: Vec<String> = errors
+        .iter()
+        .filter(|e| !e.may_have_run())
+        .map(ToString::to_string)
+        .collect();
+    eprintln!(
+        "promoted {promoted:?} after the kill; {} errors, all may have run (in flight at the \
+         kill); {:?}",
+        errors.len(),
+        cl.stats()
+    );
+    assert!(
+        never_sent.is_empty(),
+        "requests never sent failed although their deadline covered the failover: {never_sent:?}"
+    );
+    // At most one request in flight per task on the dead master.
+    let on_dead = keys
+        .iter()
+        .filter(|k| c.slot_owner(slot(k.as_bytes())).ok() == Some(replica))
+        .count();
+    assert!(
+        errors.len() <= on_dead,
+        "{} errors with {on_dead} tasks on the dead master: {errors:?}",
+        errors.len()
+    );
 }

@@ -10,7 +10,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use slotline_conn::{blocking, Addr, Commands, ConnectionConfig, Error, Query};
+use slotline_conn::{blocking, Addr, Commands, ConnectionConfig, Durability, Error, Query};
 use slotline_testbed::Standalone;
 use support::on_plain_thread;
 
@@ -262,6 +262,19 @@ fn invalid_urls_say_what_is_wrong() {
         ("redis://[::1]6380", &["':port'"]),
         ("redis+unix://", &["socket path"]),
         ("redis+unix://host/tmp/r.sock", &["no host"]),
+        (
+            "redis://h?durability=replicas",
+            &["durability", "replicas:N"],
+        ),
+        ("redis://h?durability=quorum", &["durability", "aof:local"]),
+        (
+            "redis://h?durability_timeout=1s",
+            &["durability_timeout without durability"],
+        ),
+        (
+            "redis://h?durability=replicas:1&durability_timeout=soon",
+            &["durability_timeout", "duration"],
+        ),
     ];
     let mut failures = Vec::new();
     for (url, words) in table {
@@ -312,6 +325,23 @@ fn config_in_code_matches_url() {
         .with_client_name("web")
         .with_response_timeout(Some(Duration::from_millis(250)));
     assert_eq!(from_url, in_code);
+    // Durability, in any order of its two options, in every scheme.
+    let durable = Durability::replicas(1).with_timeout(Duration::from_millis(200));
+    for url in [
+        "redis://h?durability=replicas:1&durability_timeout=200ms",
+        "redis://h?durability_timeout=200ms&durability=replicas:1",
+    ] {
+        let c = ConnectionConfig::from_url(url).unwrap();
+        assert_eq!(c.durability, Some(durable), "{url}");
+    }
+    let (_, cluster) = slotline_cluster::ClusterConfig::from_url(
+        "redis+cluster://h:7000?durability=aof:local,replicas:1",
+    )
+    .unwrap();
+    assert_eq!(
+        cluster.connection.durability,
+        Some(Durability::aof_local().and_replicas(1))
+    );
     assert_eq!(Addr::parse("[::1]:7000").unwrap(), Addr::tcp("::1", 7000));
     assert_eq!(Addr::parse("h").unwrap(), Addr::tcp("h", 6379));
     assert_eq!(Addr::tcp("::1", 7000).to_string(), "[::1]:7000");

@@ -50,7 +50,8 @@ struct Ledger {
     acked_incrs: Vec<u64>,
     maybe_incrs: Vec<u64>,
     acked_sets: Vec<(String, Instant)>,
-    errors: Vec<(Instant, String)>,
+    /// When, what, and whether it may have run.
+    errors: Vec<(Instant, String, bool)>,
     longest: Duration,
 }
 
@@ -94,12 +95,12 @@ where
                                 if e.may_have_run() {
                                     l.maybe_incrs[w] += 1;
                                 }
-                                l.errors.push((now, e.to_string()));
+                                l.errors.push((now, e.to_string(), e.may_have_run()));
                             }
                         }
                         match set {
                             Ok(()) => l.acked_sets.push((key, now)),
-                            Err(e) => l.errors.push((now, e.to_string())),
+                            Err(e) => l.errors.push((now, e.to_string(), e.may_have_run())),
                         }
                     }
                     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -112,9 +113,9 @@ where
 /// No caller waited longer than its timeout + 1 s; no counter moved by more than its
 /// acknowledged and possibly-run increments. Returns how many increments were lost
 /// (acknowledged, yet missing: asynchronous replication at a failover).
-fn check_counters(ledger: &Ledger, mut read: impl FnMut(usize) -> u64) -> u64 {
+fn check_counters(ledger: &Ledger, response: Duration, mut read: impl FnMut(usize) -> u64) -> u64 {
     assert!(
-        ledger.longest <= RESPONSE + SLACK,
+        ledger.longest <= response + SLACK,
         "a caller waited {:?}, over its timeout + 1 s",
         ledger.longest
     );
@@ -284,6 +285,42 @@ fn a_partitioned_sentinel_master_is_left_for_the_promoted_replica() {
     if !isolated("a_partitioned_sentinel_master_is_left_for_the_promoted_replica") {
         return;
     }
+    partitioned_sentinel_master(RESPONSE, 3);
+}
+
+#[test]
+fn a_partitioned_sentinel_master_with_a_long_timeout_fails_no_request_never_sent() {
+    if !isolated("a_partitioned_sentinel_master_with_a_long_timeout_fails_no_request_never_sent") {
+        return;
+    }
+    partitioned_sentinel_master(LONG_RESPONSE, LONG_WORKERS);
+}
+
+/// A response timeout longer than any failover here, and the callers of that test.
+const LONG_RESPONSE: Duration = Duration::from_secs(10);
+const LONG_WORKERS: usize = 50;
+
+/// The errors of a run whose response timeout outlasts the failover: only requests that
+/// may have run (in flight on the node when it was cut off); none never sent.
+fn only_in_flight_errors(ledger: &Ledger, response: Duration) {
+    if response < LONG_RESPONSE {
+        return;
+    }
+    let never_sent: Vec<&String> = ledger
+        .errors
+        .iter()
+        .filter(|(_, _, may_have_run)| !may_have_run)
+        .map(|(_, e, _)| e)
+        .collect();
+    assert!(
+        never_sent.is_empty(),
+        "requests never sent failed within their deadline: {never_sent:?}"
+    );
+}
+
+/// A sentinel master partitioned (both ways) under `workers` callers with a `response`
+/// timeout: the client moves to the promoted replica and stays there after the heal.
+fn partitioned_sentinel_master(response: Duration, workers: usize) {
     let t = Arc::new(
         SentinelTopology::builder()
             .local()
@@ -293,7 +330,7 @@ fn a_partitioned_sentinel_master_is_left_for_the_promoted_replica() {
     );
     runtime().block_on(async {
         let config = slotline_sentinel::SentinelConfig::default().with_node_config(
-            support::short_timeouts(RESPONSE, ConnectionConfig::new(addr(t.initial_master()))),
+            support::short_timeouts(response, ConnectionConfig::new(addr(t.initial_master()))),
         );
         let sentinel =
             slotline_sentinel::Sentinel::new(t.sentinel_addrs().to_vec(), config).unwrap();
@@ -302,7 +339,7 @@ fn a_partitioned_sentinel_master_is_left_for_the_promoted_replica() {
             Arc::new(AtomicBool::new(false)),
             Arc::new(Mutex::new(Ledger::default())),
         );
-        let workers = load(&c, "ps", 3, &stop, &ledger);
+        let workers = load(&c, "ps", workers, &stop, &ledger);
         wait_for_writes(&ledger, Instant::now(), "writes before the partition").await;
 
         let old = t.master_addr().unwrap();
@@ -351,8 +388,9 @@ fn a_partitioned_sentinel_master_is_left_for_the_promoted_replica() {
         );
 
         let l = ledger.lock().unwrap();
+        only_in_flight_errors(&l, response);
         let mut master = t.conn(new).unwrap();
-        let lost = check_counters(&l, |w| {
+        let lost = check_counters(&l, response, |w| {
             master
                 .cmd(&["GET", &format!("ps:counter:{w}")])
                 .ok()
@@ -386,11 +424,25 @@ fn a_partitioned_cluster_master_is_left_for_its_promoted_replica() {
     if !isolated("a_partitioned_cluster_master_is_left_for_its_promoted_replica") {
         return;
     }
+    partitioned_cluster_master(RESPONSE, 3);
+}
+
+#[test]
+fn a_partitioned_cluster_master_with_a_long_timeout_fails_no_request_never_sent() {
+    if !isolated("a_partitioned_cluster_master_with_a_long_timeout_fails_no_request_never_sent") {
+        return;
+    }
+    partitioned_cluster_master(LONG_RESPONSE, LONG_WORKERS);
+}
+
+/// A cluster master (and its bus) partitioned both ways under `workers` callers with a
+/// `response` timeout: its replica takes over, the healed old master rejoins as a replica.
+fn partitioned_cluster_master(response: Duration, workers: usize) {
     let cluster = Arc::new(Cluster::builder().local().start().unwrap());
     runtime().block_on(async {
         let seeds: Vec<slotline_conn::Addr> = cluster.seed_addrs().into_iter().map(addr).collect();
         let config = slotline_cluster::ClusterConfig::default().with_connection(
-            support::short_timeouts(RESPONSE, ConnectionConfig::new(seeds[0].clone())),
+            support::short_timeouts(response, ConnectionConfig::new(seeds[0].clone())),
         );
         let c = slotline_cluster::ClusterClient::connect(seeds, config)
             .await
@@ -406,7 +458,7 @@ fn a_partitioned_cluster_master_is_left_for_its_promoted_replica() {
             Arc::new(Mutex::new(Ledger::default())),
         );
         let prefix = format!("{tag}:pc");
-        let workers = load(&c, &prefix, 3, &stop, &ledger);
+        let workers = load(&c, &prefix, workers, &stop, &ledger);
         wait_for_writes(&ledger, Instant::now(), "writes before the partition").await;
 
         cluster.partition(victim, Direction::Both).unwrap();
@@ -438,7 +490,8 @@ fn a_partitioned_cluster_master_is_left_for_its_promoted_replica() {
         }
 
         let l = ledger.lock().unwrap();
-        let lost = check_counters(&l, |w| {
+        only_in_flight_errors(&l, response);
+        let lost = check_counters(&l, response, |w| {
             cluster
                 .cmd(new, &["GET", &format!("{prefix}:counter:{w}")])
                 .ok()

@@ -195,6 +195,25 @@ pub(crate) fn wait_until_within(limit: Duration, what: &str, mut done: impl FnMu
     }
 }
 
+/// Waits until every sentinel of `t` has at least `clients` connections subscribed to the
+/// failover announcements of a sentinel master client (they, and only they, subscribe
+/// to a pattern: `-failover-abort-*`).
+pub(crate) fn wait_failover_followers(t: &SentinelTopology, clients: usize) {
+    for &s in t.sentinel_addrs() {
+        wait_until(
+            "the master clients to follow failovers on every sentinel",
+            || {
+                let Ok(mut con) = t.sentinel_conn(s) else {
+                    return false;
+                };
+                let list = con.cmd(&["CLIENT", "LIST"]).ok();
+                let text = list.as_ref().and_then(|f| f.as_str()).unwrap_or_default();
+                text.lines().filter(|l| l.contains(" psub=1 ")).count() >= clients
+            },
+        );
+    }
+}
+
 /// `fut`'s output; fails the test if it takes longer than [`DEADLINE`] (it hung).
 pub(crate) async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
     bounded_within(DEADLINE, what, fut).await

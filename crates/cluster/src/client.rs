@@ -220,10 +220,15 @@ impl Execute for ClusterClient {
     async fn execute(&self, request: Request<'_>) -> Result<Response> {
         let state = &*self.state;
         let policy = state.config.retry;
+        // One deadline for the whole request: resends wait for a node until it passes.
+        let deadline = request
+            .hold()
+            .response_timeout(state.config.connection.response_timeout)
+            .map(|t| std::time::Instant::now() + t);
         match request {
             Request::Command(cmd) => {
                 let route = route(cmd)?;
-                let mut d = Dispatch::new(policy);
+                let mut d = Dispatch::new(policy, deadline);
                 let job = plan_command(state, cmd, route, &mut d);
                 run(state, &mut d, &mut NodeCarrier).await;
                 if d.len() == 1 && !job.merges() {
@@ -238,7 +243,7 @@ impl Execute for ClusterClient {
             Request::Pipeline(pipe) if pipe.is_atomic() => {
                 let slot = transaction_slot(pipe)?;
                 let idempotent = pipe.cmds().iter().all(slotline_conn::Cmd::is_idempotent);
-                let mut d = Dispatch::new(policy);
+                let mut d = Dispatch::new(policy, deadline);
                 d.push(
                     Work::Transaction(pipe),
                     slot.map_or(Place::Any, Place::Slot),
@@ -249,7 +254,7 @@ impl Execute for ClusterClient {
                 d.take_result(0)
             }
             Request::Pipeline(pipe) => {
-                let mut d = Dispatch::new(policy);
+                let mut d = Dispatch::new(policy, deadline);
                 let mut jobs = Vec::with_capacity(pipe.len());
                 for c in pipe.cmds() {
                     jobs.push(plan_command(state, c, route(c)?, &mut d));
@@ -257,7 +262,7 @@ impl Execute for ClusterClient {
                 run(state, &mut d, &mut NodeCarrier).await;
                 finish(jobs, d).map(Response::Replies)
             }
-            Request::Scan(cursor) => match plan_scan(state, cursor, policy) {
+            Request::Scan(cursor) => match plan_scan(state, cursor, policy, deadline) {
                 Err(done) => Ok(Response::Scan(done)),
                 Ok(mut d) => {
                     run(state, &mut d, &mut NodeCarrier).await;

@@ -6,7 +6,7 @@
 //! has its own [`Attempts`] within the client's [`RetryPolicy`]. One async driver runs it
 //! for every request ([`crate::drive::run`]); it knows nothing of the rules.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use slotline_conn::{Addr, Error, RetryPolicy, UnavailableKind};
 use smallvec::SmallVec;
@@ -95,17 +95,20 @@ pub(crate) enum Redirect {
 pub(crate) struct Dispatch<W, R> {
     parts: SmallVec<[Part<W, R>; 1]>,
     policy: RetryPolicy,
+    /// When the caller stops waiting (none: never).
+    deadline: Option<Instant>,
     /// The longest backoff asked for by the parts of the last round, and whether the map
     /// should be refreshed meanwhile.
     wait: Option<(Duration, bool)>,
 }
 
 impl<W, R> Dispatch<W, R> {
-    /// A dispatch with no part yet.
-    pub(crate) fn new(policy: RetryPolicy) -> Self {
+    /// A dispatch with no part yet, for a caller that waits until `deadline`.
+    pub(crate) fn new(policy: RetryPolicy, deadline: Option<Instant>) -> Self {
         Dispatch {
             parts: SmallVec::new(),
             policy,
+            deadline,
             wait: None,
         }
     }
@@ -124,10 +127,15 @@ impl<W, R> Dispatch<W, R> {
             readonly,
             idempotent,
             steer: Steer::Nowhere,
-            attempts: Attempts::new(),
+            attempts: Attempts::new(self.deadline),
             result: None,
         });
         self.parts.len() - 1
+    }
+
+    /// When the caller stops waiting: every send is held to it.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// How many parts.
@@ -205,9 +213,13 @@ impl<W, R> Dispatch<W, R> {
         outcome: impl FnOnce(&Result<R, Error>) -> Outcome<'_>,
     ) -> Option<Redirect> {
         let part = &mut self.parts[i];
-        let decision = part
-            .attempts
-            .decide(&self.policy, outcome(&result), node, part.idempotent);
+        let decision = part.attempts.decide(
+            &self.policy,
+            outcome(&result),
+            node,
+            part.idempotent,
+            Instant::now(),
+        );
         if matches!(part.steer, Steer::Ask(_)) {
             part.steer = Steer::Nowhere;
         }

@@ -91,7 +91,7 @@ fn answers(
 }
 
 fn one_part(idempotent: bool) -> Dispatch<&'static str, String> {
-    let mut d = Dispatch::new(RetryPolicy::default());
+    let mut d = Dispatch::new(RetryPolicy::default(), None);
     d.push("GET k", Place::Slot(100), true, idempotent);
     d
 }
@@ -140,7 +140,7 @@ fn tryagain_backs_off_then_succeeds_and_never_exceeds_the_budget() {
 
     // For ever TRYAGAIN: 1 send + max_retries resends, then the refusal is the answer.
     let policy = RetryPolicy::default().with_max_retries(4);
-    let mut d = Dispatch::new(policy);
+    let mut d = Dispatch::new(policy, None);
     d.push("GET k", Place::Slot(100), true, false);
     let mut ans = answers(vec![(1, vec![try_again()])]);
     let sent = run(&mut d, &map, &mut ans);
@@ -175,7 +175,7 @@ fn redirects_are_bounded_too() {
         max_redirects: 5,
         ..RetryPolicy::default()
     };
-    let mut d = Dispatch::new(policy);
+    let mut d = Dispatch::new(policy, None);
     d.push("GET k", Place::Slot(100), true, false);
     let mut ans = answers(vec![
         (1, vec![Ok("-MOVED 100 10.0.0.1:2")]),
@@ -224,7 +224,7 @@ fn io_errors_follow_the_retry_rule() {
 #[test]
 fn no_node_retries_with_refresh_then_is_unavailable() {
     let map = Map::new(&[]);
-    let mut d = Dispatch::<&str, String>::new(RetryPolicy::default().with_max_retries(3));
+    let mut d = Dispatch::<&str, String>::new(RetryPolicy::default().with_max_retries(3), None);
     d.push("GET k", Place::Slot(100), true, false);
     let mut rounds = 0;
     while !d.is_done() {
@@ -248,7 +248,7 @@ fn no_node_retries_with_refresh_then_is_unavailable() {
 #[test]
 fn parts_batch_per_node_and_a_redirect_moves_only_its_part() {
     let map = Map::new(&[(1, 1), (2, 2), (3, 1)]);
-    let mut d = Dispatch::new(RetryPolicy::default());
+    let mut d = Dispatch::new(RetryPolicy::default(), None);
     d.push("GET a", Place::Slot(1), true, false);
     d.push("GET b", Place::Slot(2), true, false);
     d.push("GET c", Place::Slot(3), true, false);
@@ -288,7 +288,7 @@ fn parts_batch_per_node_and_a_redirect_moves_only_its_part() {
 #[test]
 fn a_keyless_part_moved_goes_to_the_named_node() {
     let map = Map::new(&[(1, 1)]);
-    let mut d = Dispatch::<&str, String>::new(RetryPolicy::default());
+    let mut d = Dispatch::<&str, String>::new(RetryPolicy::default(), None);
     d.push("RANDOMKEY", Place::Any, true, false);
     let mut ans = answers(vec![
         (1, vec![Ok("-MOVED 9 10.0.0.1:4")]),

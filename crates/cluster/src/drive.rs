@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use slotline_conn::shard::join_all;
-use slotline_conn::{Cmd, Error, Pipeline, Query, Response, Result, ScanCursor};
+use slotline_conn::{Cmd, Error, Pipeline, Request, Response, Result, ScanCursor};
 use smallvec::SmallVec;
 
 use crate::dispatch::{Batch, Batches, Dispatch};
@@ -69,7 +69,7 @@ impl<'a> Carrier<Work<'a>, Response> for NodeCarrier {
             if let ([i], Work::Command(cmd)) = (&parts[..], d.work(parts[0])) {
                 if !d.asking(*i) {
                     let result = match node.client().await {
-                        Ok(c) => c.send_command_reply(cmd).await.map(Response::Reply),
+                        Ok(c) => c.execute_by(Request::Command(cmd), d.deadline()).await,
                         Err(e) => Err(e),
                     };
                     settle(state, d, node, *i, result);
@@ -78,12 +78,19 @@ impl<'a> Carrier<Work<'a>, Response> for NodeCarrier {
             }
         }
         let wires: SmallVec<[Wire; 1]> = batches.iter().map(|b| Wire::build(d, b)).collect();
+        let deadline = d.deadline();
         let sends = batches
             .iter()
             .zip(&wires)
             .map(|(b, w)| async move {
                 match b.node.client().await {
-                    Ok(c) => c.send_pipeline_replies(&w.pipe).await,
+                    Ok(c) => match c.execute_by(Request::Pipeline(&w.pipe), deadline).await {
+                        Ok(Response::Replies(replies)) => Ok(replies),
+                        Ok(other) => Err(Error::UnexpectedReply(format!(
+                            "a pipeline answered {other:?}"
+                        ))),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 }
             })

@@ -144,6 +144,7 @@ pub(crate) fn plan_scan(
     state: &ClusterState,
     mut cursor: Box<ScanCursor>,
     policy: RetryPolicy,
+    deadline: Option<std::time::Instant>,
 ) -> std::result::Result<Parts<'static>, Box<ScanCursor>> {
     if !cursor.is_planned() {
         match cursor.key().map(slot) {
@@ -157,7 +158,7 @@ pub(crate) fn plan_scan(
     let Some(shard) = cursor.shard() else {
         return Err(cursor);
     };
-    let mut d = Dispatch::new(policy);
+    let mut d = Dispatch::new(policy, deadline);
     d.push(
         Work::Scan(cursor),
         Place::MasterOf(shard as u16),

@@ -416,7 +416,13 @@ impl Supervisor {
     /// retry budget. (Redis 7 serves `SSUBSCRIBE` on the slot's source node until its
     /// migration completes, then ends the subscription there: it comes back here.)
     async fn place_shard(&mut self, names: &[Bytes]) -> Result<()> {
-        let mut d: Dispatch<Vec<Bytes>, ()> = Dispatch::new(self.client.config().retry);
+        let deadline = self
+            .client
+            .config()
+            .connection
+            .response_timeout
+            .map(|t| std::time::Instant::now() + t);
+        let mut d: Dispatch<Vec<Bytes>, ()> = Dispatch::new(self.client.config().retry, deadline);
         for n in names {
             let s = slot(n);
             let found = (0..d.len()).find(|&i| d.work(i).first().is_some_and(|f| slot(f) == s));

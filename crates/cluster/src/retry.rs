@@ -1,8 +1,8 @@
 //! What to do with the outcome of one attempt: the redirect and retry rules, sans-IO.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use slotline_conn::{Addr, Error, RetryPolicy, ServerErrorKind};
+use slotline_conn::{Addr, Error, Resends, RetryPolicy, ServerErrorKind};
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, Copy)]
@@ -69,28 +69,34 @@ pub(crate) fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
     kind.refused_before_running().then_some(kind)
 }
 
-/// The attempts of one command so far: applies the retry rule and the limits.
-#[derive(Debug, Clone, Default)]
+/// The attempts of one command so far: applies the retry rule and the limits (redirects
+/// by count; resends by [`Resends`]: a command that did not run waits for its node until
+/// its deadline).
+#[derive(Debug, Clone)]
 pub(crate) struct Attempts {
     redirects: u32,
-    retries: u32,
+    resends: Resends,
 }
 
 impl Attempts {
-    /// A fresh count.
-    pub(crate) fn new() -> Self {
-        Attempts::default()
+    /// A fresh count, for a command whose caller waits until `deadline`.
+    pub(crate) fn new(deadline: Option<Instant>) -> Self {
+        Attempts {
+            redirects: 0,
+            resends: Resends::new(deadline),
+        }
     }
 
-    /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`.
-    /// `idempotent`: the caller said the command may run twice, so it may be resent after
-    /// a connection loss even if it may have run.
+    /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`, at
+    /// `now`. `idempotent`: the caller said the command may run twice, so it may be
+    /// resent after a connection loss even if it may have run.
     pub(crate) fn decide(
         &mut self,
         policy: &RetryPolicy,
         outcome: Outcome<'_>,
         node: Option<&Addr>,
         idempotent: bool,
+        now: Instant,
     ) -> Decision {
         match outcome {
             Outcome::Reply(error) => {
@@ -126,31 +132,31 @@ impl Attempts {
                     }
                     ServerErrorKind::ClusterDown
                     | ServerErrorKind::ReadOnly
-                    | ServerErrorKind::Demoted => self.retry(policy, true),
+                    | ServerErrorKind::Demoted => self.retry(policy, true, false, now),
                     // TRYAGAIN (a multi-key command mid-migration), LOADING, MASTERDOWN.
-                    _ => self.retry(policy, false),
+                    _ => self.retry(policy, false, false, now),
                 }
             }
-            Outcome::NoNode => self.retry(policy, true),
-            Outcome::Failed(error) => {
-                let resend = error.is_retryable()
-                    || (idempotent && matches!(error, Error::Io { .. } | Error::Closed { .. }));
-                if resend {
-                    self.retry(policy, true)
-                } else {
-                    Decision::Done
-                }
+            Outcome::NoNode => self.retry(policy, true, false, now),
+            Outcome::Failed(error) if error.is_retryable() => self.retry(policy, true, false, now),
+            Outcome::Failed(Error::Io { .. } | Error::Closed { .. }) if idempotent => {
+                self.retry(policy, true, true, now)
             }
+            Outcome::Failed(_) => Decision::Done,
         }
     }
 
-    fn retry(&mut self, policy: &RetryPolicy, refresh: bool) -> Decision {
-        if self.retries >= policy.max_retries {
-            return Decision::Done;
+    fn retry(
+        &mut self,
+        policy: &RetryPolicy,
+        refresh: bool,
+        may_have_run: bool,
+        now: Instant,
+    ) -> Decision {
+        match self.resends.next(policy, may_have_run, now) {
+            Some(delay) => Decision::Retry { delay, refresh },
+            None => Decision::Done,
         }
-        let delay = policy.delay(self.retries);
-        self.retries += 1;
-        Decision::Retry { delay, refresh }
     }
 }
 
@@ -175,11 +181,12 @@ mod tests {
                 Outcome::Reply(error.map(str::as_bytes)),
                 Some(&node),
                 false,
+                Instant::now(),
             )
         };
         let moved = Some("MOVED 3999 10.0.0.2:7001");
         let down = Some("CLUSTERDOWN The cluster is down");
-        let mut a = Attempts::new();
+        let mut a = Attempts::new(None);
         assert_eq!(
             answered(&mut a, moved),
             Decision::Moved {
@@ -206,10 +213,10 @@ mod tests {
             Decision::Retry { refresh: true, .. }
         ));
         assert_eq!(answered(&mut a, down), Decision::Done);
-        assert_eq!(answered(&mut Attempts::new(), None), Decision::Done);
+        assert_eq!(answered(&mut Attempts::new(None), None), Decision::Done);
         assert_eq!(
             answered(
-                &mut Attempts::new(),
+                &mut Attempts::new(None),
                 Some("WRONGTYPE Operation against a key")
             ),
             Decision::Done
@@ -224,17 +231,23 @@ mod tests {
         let policy = RetryPolicy::default();
         let unsent = Error::Closed { written: false };
         let sent = Error::Closed { written: true };
-        let mut a = Attempts::new();
+        let mut a = Attempts::new(None);
         assert!(matches!(
-            a.decide(&policy, Outcome::Failed(&unsent), None, false),
+            a.decide(
+                &policy,
+                Outcome::Failed(&unsent),
+                None,
+                false,
+                Instant::now()
+            ),
             Decision::Retry { refresh: true, .. }
         ));
         assert_eq!(
-            a.decide(&policy, Outcome::Failed(&sent), None, false),
+            a.decide(&policy, Outcome::Failed(&sent), None, false, Instant::now()),
             Decision::Done
         );
         assert!(matches!(
-            a.decide(&policy, Outcome::Failed(&sent), None, true),
+            a.decide(&policy, Outcome::Failed(&sent), None, true, Instant::now()),
             Decision::Retry { .. }
         ));
         let timeout = Error::Timeout {
@@ -243,7 +256,63 @@ mod tests {
             written: true,
         };
         assert_eq!(
-            a.decide(&policy, Outcome::Failed(&timeout), None, true),
+            a.decide(
+                &policy,
+                Outcome::Failed(&timeout),
+                None,
+                true,
+                Instant::now()
+            ),
+            Decision::Done
+        );
+    }
+
+    #[test]
+    fn a_command_that_did_not_run_waits_for_its_node_until_its_deadline() {
+        let policy = RetryPolicy::default().with_max_retries(2);
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(10);
+        let refused = Error::io(
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
+            false,
+        );
+        let mut a = Attempts::new(Some(deadline));
+        let mut now = t0;
+        let mut resends = 0;
+        // A failover of 4 s: far more resends than the count, each delay within the time
+        // left, none past the deadline.
+        while now < t0 + Duration::from_secs(4) {
+            let Decision::Retry { delay, refresh } =
+                a.decide(&policy, Outcome::Failed(&refused), None, false, now)
+            else {
+                panic!("given up after {resends} resends at {:?}", now - t0);
+            };
+            assert!(refresh);
+            assert!(now + delay < deadline);
+            resends += 1;
+            now += delay;
+        }
+        assert!(resends > 2, "{resends}");
+        assert!(matches!(
+            a.decide(&policy, Outcome::NoNode, None, false, now),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            a.decide(&policy, Outcome::NoNode, None, false, deadline),
+            Decision::Done,
+            "not past the deadline"
+        );
+        // One that may have run is resent only if idempotent, and by the count.
+        let sent = Error::Closed { written: true };
+        let mut b = Attempts::new(Some(deadline));
+        for _ in 0..2 {
+            assert!(matches!(
+                b.decide(&policy, Outcome::Failed(&sent), None, true, t0),
+                Decision::Retry { .. }
+            ));
+        }
+        assert_eq!(
+            b.decide(&policy, Outcome::Failed(&sent), None, true, t0),
             Decision::Done
         );
     }

@@ -26,6 +26,8 @@ pub struct Cmd {
     marked_hold: Option<Hold>,
     /// Whether the caller says running this twice does no harm (see [`Cmd::idempotent`]).
     idempotent: bool,
+    /// The copies it must have before it is acknowledged (see [`Cmd::durable`]).
+    durability: Option<crate::Durability>,
 }
 
 /// Starts a command with its name.
@@ -49,6 +51,7 @@ impl Cmd {
             argc: 0,
             marked_hold: None,
             idempotent: false,
+            durability: None,
         }
     }
 
@@ -128,6 +131,20 @@ impl Cmd {
     pub fn idempotent(mut self) -> Self {
         self.idempotent = true;
         self
+    }
+
+    /// Asks for `durability` for this command (a write), over the connection's
+    /// [`durability`](crate::ConnectionConfig::durability): the client follows it with
+    /// `WAIT` (or `WAITAOF`) in the same round trip, and answers
+    /// [`Error::NotDurable`](crate::Error::NotDurable) when fewer copies acknowledged it.
+    pub fn durable(mut self, durability: crate::Durability) -> Self {
+        self.durability = Some(durability);
+        self
+    }
+
+    /// The durability asked for this command, if any (see [`Cmd::durable`]).
+    pub fn durability(&self) -> Option<crate::Durability> {
+        self.durability
     }
 
     /// Whether this command was marked [`idempotent`](Cmd::idempotent).

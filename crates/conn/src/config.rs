@@ -110,6 +110,9 @@ pub struct ConnectionConfig {
     pub tls: Option<Box<TlsConfig>>,
     /// Bounds on what the server's replies may make the decoder hold.
     pub limits: Limits,
+    /// The copies every write must have before it is acknowledged (URL:
+    /// `durability=replicas:1`); none by default. See [`Durability`](crate::Durability).
+    pub durability: Option<crate::Durability>,
 }
 
 impl ConnectionConfig {
@@ -128,6 +131,7 @@ impl ConnectionConfig {
             readonly: false,
             tls: None,
             limits: Limits::default(),
+            durability: None,
         }
     }
 
@@ -176,6 +180,12 @@ impl ConnectionConfig {
     /// With TLS as `tls` says (see [`TlsConfig`]).
     pub fn with_tls(mut self, tls: TlsConfig) -> Self {
         self.tls = Some(Box::new(tls));
+        self
+    }
+
+    /// With every write acknowledged only once it has the copies `durability` asks for.
+    pub fn with_durability(mut self, durability: crate::Durability) -> Self {
+        self.durability = Some(durability);
         self
     }
 

@@ -79,6 +79,18 @@ pub enum Error {
     /// (`ROLE`, `CLUSTER SHARDS`, `EXEC`, ...). The command was sent: it may have run.
     #[error("unexpected reply: {0}")]
     UnexpectedReply(String),
+    /// A write asked for [`Durability`](crate::Durability) ran on the master, but fewer
+    /// copies than asked acknowledged it in time: it may be lost in a failover. It ran, so
+    /// it [may have run](Error::may_have_run) as far as a retry is concerned.
+    #[error("the write ran on the master, but only {acknowledged} acknowledged it within {after:?} (asked: {wanted}); it may be lost in a failover")]
+    NotDurable {
+        /// The durability asked for (as in a URL: `replicas:1`).
+        wanted: String,
+        /// What was acknowledged.
+        acknowledged: String,
+        /// The longest wait for the copies.
+        after: Duration,
+    },
 }
 
 /// Why a request was [refused](Error::Refused) on the client side.
@@ -148,19 +160,19 @@ impl Error {
             Error::Io { written, .. }
             | Error::Timeout { written, .. }
             | Error::Closed { written } => *written,
-            Error::Protocol(_) | Error::UnexpectedReply(_) => true,
+            Error::Protocol(_) | Error::UnexpectedReply(_) | Error::NotDurable { .. } => true,
             _ => false,
         }
     }
 
-    /// Whether sending the command again is safe whatever it does: it was never written, or
-    /// the server refused it before running it (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
-    /// `LOADING`, `READONLY`, `MASTERDOWN`).
+    /// Whether sending the command again is safe whatever it does, and may work: it was
+    /// never written (but not for a TLS handshake refused by its certificates, which would
+    /// be refused again), or the server refused it before running it (`MOVED`, `ASK`,
+    /// `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `READONLY`, `MASTERDOWN`).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Io { written, .. }
-            | Error::Timeout { written, .. }
-            | Error::Closed { written } => !*written,
+            Error::Io { written, source } => !*written && !crate::tls::is_refused_handshake(source),
+            Error::Timeout { written, .. } | Error::Closed { written } => !*written,
             Error::Server(e) => e.kind.refused_before_running(),
             Error::Unavailable { .. } => true,
             _ => false,
@@ -173,6 +185,7 @@ impl Error {
     /// after a timeout: its time is spent).
     pub fn may_resend(&self, idempotent: bool) -> bool {
         match self {
+            Error::Io { source, .. } if crate::tls::is_refused_handshake(source) => false,
             Error::Io { written, .. } | Error::Closed { written } => !written || idempotent,
             _ => false,
         }

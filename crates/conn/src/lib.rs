@@ -23,6 +23,7 @@ pub mod command_table;
 mod commands;
 mod config;
 mod connection;
+mod durability;
 mod error;
 mod hold;
 mod io_stats;
@@ -47,6 +48,7 @@ pub use client::{Client, ClientOptions, Resolver, WriteWay};
 pub use cmd::{cmd, Args, Cmd};
 pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
 pub use connection::Connection;
+pub use durability::Durability;
 pub use error::{
     Error, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
 };
@@ -60,7 +62,7 @@ pub use query::{Commands, Execute, Query, Request, Response};
 pub use replica_router::{replica_could_not_serve, ReplicaPick, ReplicaRouter};
 pub use replicated::{replica_addrs_from_role, ReadFrom, Replicated};
 pub use reply::{convert, convert_read, FromReply};
-pub use retry::{random_unit, RetryPolicy};
+pub use retry::{random_unit, Resends, RetryPolicy};
 pub use scan::{ScanCursor, ScanOptions, ScanState, ScanStream};
 pub use script::{Script, ScriptCall};
 pub use slotline_resp::{Frame, ReadReply, Reply, ReplyKind, ReplyRef};

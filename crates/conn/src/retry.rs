@@ -7,19 +7,24 @@
 //! often: one [`RetryPolicy`] per command, spent by the layer that routes it (the shared
 //! client for one node, the replication router, the sentinel client, the cluster client).
 //! The node clients under a routing layer never resend on their own, so budgets are
-//! never multiplied by stacking layers.
+//! never multiplied by stacking layers. [`Resends`] keeps one request's count against
+//! the policy and its deadline: a request that did not run waits for its node until its
+//! deadline, not a count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often one command is sent again, and how long to wait in between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Most `MOVED`/`ASK` redirects followed for one command (cluster).
     pub max_redirects: u32,
-    /// Most resends of one command: after a connection loss (a command never written, or
-    /// idempotent), a refusal before running (`TRYAGAIN`, `CLUSTERDOWN`, `LOADING`,
-    /// `MASTERDOWN`, `READONLY`), a node or replica that could not be reached.
+    /// Most resends of one command that may have run (marked idempotent) after a
+    /// connection loss; and, for a request without a response timeout, of one that did
+    /// not run: never written, refused before running (`TRYAGAIN`, `CLUSTERDOWN`,
+    /// `LOADING`, `MASTERDOWN`, `READONLY`), or for a node that could not be reached. With
+    /// a response timeout, such a request is sent again until its deadline (see
+    /// [`Resends`]).
     pub max_retries: u32,
     /// First backoff delay.
     pub backoff_min: Duration,
@@ -28,8 +33,7 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 16 redirects, 12 resends, backoff from 10 ms doubling up to 250 ms: enough to ride
-    /// out a failover of a few seconds.
+    /// 16 redirects, 12 resends, backoff from 10 ms doubling up to 250 ms.
     fn default() -> Self {
         RetryPolicy {
             max_redirects: 16,
@@ -59,6 +63,79 @@ impl RetryPolicy {
     /// `backoff_max`, jittered down by up to half.
     pub fn delay(&self, n: u32) -> Duration {
         backoff_delay(self.backoff_min, self.backoff_max, n)
+    }
+}
+
+/// The resends of one request so far, against its [`RetryPolicy`] and its deadline: the
+/// one rule every routing layer applies.
+///
+/// - A request that did not run (never sent, or refused before running) is sent again
+///   until its deadline: it waits for the node that will serve it (a master being
+///   replaced, a node unreachable, a slot changing owner) as long as its caller waits,
+///   not a count of attempts. Without a deadline (no response timeout), the count of
+///   [`max_retries`](RetryPolicy::max_retries) bounds it.
+/// - A request that may have run is sent again only if the caller marked it idempotent
+///   (the layer decides that), within `max_retries` and the deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use slotline_conn::{Resends, RetryPolicy};
+///
+/// let policy = RetryPolicy::default().with_max_retries(1);
+/// let now = Instant::now();
+/// let mut unsent = Resends::new(Some(now + Duration::from_secs(5)));
+/// for _ in 0..5 {
+///     // Not run: sent again past the count, within the deadline.
+///     assert!(unsent.next(&policy, false, now).is_some());
+/// }
+/// assert_eq!(unsent.next(&policy, false, now + Duration::from_secs(5)), None);
+/// let mut ran = Resends::new(Some(now + Duration::from_secs(5)));
+/// assert!(ran.next(&policy, true, now).is_some());
+/// assert_eq!(ran.next(&policy, true, now), None, "may have run: the count bounds it");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resends {
+    count: u32,
+    deadline: Option<Instant>,
+}
+
+impl Resends {
+    /// No resend yet, for a request whose caller waits until `deadline` (none: forever).
+    pub fn new(deadline: Option<Instant>) -> Self {
+        Resends { count: 0, deadline }
+    }
+
+    /// The deadline of the request.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// How many resends so far.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// After a failed attempt at `now` (`may_have_run`: it may have run; the caller
+    /// checked it may be sent again anyway): the delay before sending it again, or `None`
+    /// when it is not to be sent again. The delay never reaches past the deadline.
+    pub fn next(
+        &mut self,
+        policy: &RetryPolicy,
+        may_have_run: bool,
+        now: Instant,
+    ) -> Option<Duration> {
+        let delay = policy.delay(self.count);
+        let counted = self.count < policy.max_retries;
+        let allowed = match self.deadline {
+            Some(at) if may_have_run => counted && now + delay < at,
+            Some(at) => now + delay < at,
+            None => counted,
+        };
+        if !allowed {
+            return None;
+        }
+        self.count += 1;
+        Some(delay)
     }
 }
 

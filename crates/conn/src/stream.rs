@@ -117,7 +117,7 @@ impl Stream {
         };
         connected.map_err(|e| {
             Error::io(
-                io::Error::new(e.kind(), format!("connecting to {}: {e}", config.addr)),
+                crate::tls::in_context(&e, format_args!("connecting to {}", config.addr)),
                 false,
             )
         })

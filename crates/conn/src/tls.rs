@@ -225,7 +225,11 @@ impl PartialEq for TlsConfig {
 pub(crate) const HANDSHAKE_UNANSWERED: &str =
     "the TLS handshake (no answer: does this port speak TLS? for a plaintext port use redis://)";
 
-/// What a TLS handshake error says, with a hint where the usual cause is known.
+/// What a TLS handshake error says, with a hint where the usual cause is known. A
+/// refusal by TLS itself (a certificate not trusted or not for the name, a peer that does
+/// not speak TLS: rustls' `InvalidData`) is marked [`HandshakeRefused`]: trying again
+/// would be refused again, so it is never retried (see [`is_refused_handshake`]); a
+/// handshake cut short by the network is an ordinary I/O error.
 pub(crate) fn handshake_error(e: &std::io::Error) -> std::io::Error {
     let text = e.to_string();
     let hint = if text.contains("corrupt message") || text.contains("InvalidContentType") {
@@ -235,7 +239,39 @@ pub(crate) fn handshake_error(e: &std::io::Error) -> std::io::Error {
     } else {
         ""
     };
-    std::io::Error::new(e.kind(), format!("TLS handshake failed: {text}{hint}"))
+    let message = format!("TLS handshake failed: {text}{hint}");
+    match e.kind() {
+        std::io::ErrorKind::InvalidData => std::io::Error::new(e.kind(), HandshakeRefused(message)),
+        kind => std::io::Error::new(kind, message),
+    }
+}
+
+/// A TLS handshake the peer or the client's own checks refused: the same settings would be
+/// refused again.
+#[derive(Debug)]
+pub(crate) struct HandshakeRefused(String);
+
+impl std::fmt::Display for HandshakeRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HandshakeRefused {}
+
+/// `e` with `context` before its message, still a [`HandshakeRefused`] if it was one.
+pub(crate) fn in_context(e: &std::io::Error, context: impl std::fmt::Display) -> std::io::Error {
+    let message = format!("{context}: {e}");
+    if is_refused_handshake(e) {
+        return std::io::Error::new(e.kind(), HandshakeRefused(message));
+    }
+    std::io::Error::new(e.kind(), message)
+}
+
+/// Whether `e` is a [`HandshakeRefused`].
+pub(crate) fn is_refused_handshake(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<HandshakeRefused>())
 }
 
 /// A failure of the set-up round trip over TLS (see `protocol::handshake`), told as the

@@ -11,7 +11,8 @@
 //!
 //! User and password are percent-decoded. Options: `db`, `password`, `username`,
 //! `client_name` (or `name`), `connect_timeout`, `response_timeout`, `tcp_keepalive`,
-//! `tcp_user_timeout`, and with `rediss` the [`TLS_OPTIONS`]; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
+//! `tcp_user_timeout`, `durability` and `durability_timeout` (see
+//! [`Durability`](crate::Durability)), and with `rediss` the [`TLS_OPTIONS`]; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
 //! Unknown options are refused, so a typo does not pass silently.
 
 use std::time::Duration;
@@ -172,6 +173,7 @@ impl RedisUrl {
     /// error.
     pub fn apply_options(&self, config: &mut ConnectionConfig, extra: &[&str]) -> Result<()> {
         self.apply_tls_options(config)?;
+        let mut durability_timeout = None;
         for (key, value) in &self.query {
             let bad =
                 |what: &str| Error::Config(format!("invalid URL option {key}={value:?}: {what}"));
@@ -198,10 +200,24 @@ impl RedisUrl {
                 "tcp_user_timeout" => {
                     config.tcp_user_timeout = parse_duration(value).map_err(|e| bad(&e))?
                 }
+                "durability" => config.durability = Some(value.parse()?),
+                "durability_timeout" => {
+                    durability_timeout = Some(
+                        parse_duration(value)
+                            .map_err(|e| bad(&e))?
+                            .ok_or_else(|| bad("expected a duration"))?,
+                    )
+                }
                 tls if TLS_OPTIONS.contains(&tls) => {}
                 other if extra.contains(&other) => {}
                 _ => return Err(bad("unknown option")),
             }
+        }
+        if let Some(timeout) = durability_timeout {
+            let d = config.durability.as_mut().ok_or_else(|| {
+                Error::Config("URL option durability_timeout without durability".into())
+            })?;
+            *d = d.with_timeout(timeout);
         }
         Ok(())
     }

@@ -40,16 +40,23 @@
 //!
 //! ## Failover
 //! [`SentinelClient`] is a shared [`slotline_conn::Client`] whose address is asked of the
-//! sentinels before every (re)connect. Background tasks listen to `+switch-master` on the
-//! sentinels (each of them: the one that leads a failover announces it about a second
-//! before the others) and move the client to the new master at once; a connection loss or
-//! a `READONLY` reply (the old master was demoted) also re-resolves.
+//! sentinels before every (re)connect. Background tasks follow each failover of the
+//! service on the sentinels (each of them: the one that leads a failover announces its
+//! steps, the others only the switch, about a second later): from its first step
+//! (`+try-failover`) the client holds its writes, since the old master's last writes would
+//! never reach the new one; once the promoted replica is a master (`+promoted-slave`) the
+//! client moves there, after the requests in flight on the old master are answered, and
+//! the held writes follow; an aborted failover lets them go where they were. The
+//! decisions are one sans-IO follower (`failover.rs`), table-tested. A
+//! connection loss or a `READONLY` reply (the old master was demoted) also re-resolves.
 //! A command refused with `READONLY` did not run, and is sent again to the new master;
-//! one that may have run when the connection broke is reported, never sent twice.
+//! one that may have run when the connection broke is reported, never sent twice; one that
+//! never ran waits for the new master within its response timeout.
 
 mod config;
 mod drive;
 mod error;
+mod failover;
 mod logic;
 mod master;
 mod replica;

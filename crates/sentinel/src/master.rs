@@ -3,10 +3,13 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{Addr, Client, Execute, PubSub, Request, Resolver, Response, RetryPolicy};
+use slotline_conn::{
+    Addr, Client, Error, Execute, PubSub, Query, Request, Resends, Resolver, Response, RetryPolicy,
+};
 use tokio::sync::watch;
 
-use crate::logic::{parse_switch, refused_by_demoted_master};
+use crate::failover::{self, Action, Checked, Failover, News};
+use crate::logic::{parse_role, refused_by_demoted_master, Role};
 use crate::{Result, Sentinel};
 
 /// Requests to leave a node after `READONLY` closer than this are one request.
@@ -16,19 +19,30 @@ const LEAVE_WAIT: Duration = Duration::from_millis(200);
 /// Delays between attempts to subscribe to a sentinel that is down.
 const SUBSCRIBE_MIN: Duration = Duration::from_millis(100);
 const SUBSCRIBE_MAX: Duration = Duration::from_secs(5);
+/// How often a move to a new master looks whether the client is there yet.
+const ARRIVAL_POLL: Duration = Duration::from_millis(1);
+/// The longest wait for a move when the client has no response timeout.
+const ARRIVAL_WAIT: Duration = Duration::from_secs(5);
 
 /// A client of the master of a service, that follows failovers by itself.
 ///
 /// It is a shared [`slotline_conn::Client`] (one connection, implicit pipelining, cheap to
 /// clone) whose address is asked of the sentinels before every (re)connect, so a
 /// connection loss ends on whichever node is master by then. Besides:
-/// - background tasks listen to `+switch-master` on every known sentinel (subscribing
-///   again, with backoff, to one that died, and re-resolving then in case a switch was
-///   missed) and, on a switch of this service, move the client to the new master at once,
-///   before any I/O error could tell it; the sentinel that announced it is asked first
-///   from then on. The tasks end with the last clone.
+/// - background tasks follow the failovers of the service on every known sentinel as
+///   they happen (subscribing again, with backoff, to one that died, and re-resolving
+///   then in case a switch was missed). From the first step of a failover
+///   (`+try-failover`) the client holds its writes (every request the command table does
+///   not mark read-only: writes, scripts, transactions) instead of sending them to the
+///   old master, whose last writes the new one would never see; reads go on. Once the new
+///   master is known (`+promoted-slave`, or `+switch-master`) the client moves there,
+///   after the requests in flight on the old one are answered, and the held writes go
+///   there; a failover given up (`-failover-abort-*`) lets them go where they were. A
+///   write waits no longer than its response timeout (then it fails as not sent). The
+///   sentinel that announced a switch is asked first from then on. The tasks end with the
+///   last clone.
 /// - a command answered `READONLY` (it reached a demoted master, and did not run) makes
-///   the client re-resolve, and is sent again, within the retry budget.
+///   the client re-resolve, and is sent again, within its response timeout.
 /// - a command that may have run when a connection broke is reported
 ///   ([`may_have_run`](slotline_conn::Error::may_have_run)), never sent twice (unless it
 ///   is marked [`idempotent`](slotline_conn::Cmd::idempotent)); one that was never sent
@@ -45,11 +59,15 @@ pub struct SentinelClient {
 struct MasterState {
     client: Client,
     service: String,
-    /// The resend budget of one request.
+    /// The resend policy (backoff; the count for requests that may have run).
     retry: RetryPolicy,
     /// The last node the client was told to leave after a `READONLY`, and when.
     last_leave: Mutex<Option<(Addr, Instant)>>,
-    /// Dropped with the last clone: ends the `+switch-master` tasks.
+    /// The service's failover as the sentinels announce it (shared with the resolver).
+    failover: Arc<Mutex<Failover>>,
+    /// Whether writes are held (a failover under way).
+    writes_held: watch::Sender<bool>,
+    /// Dropped with the last clone: ends the tasks that follow failovers.
     _stop: watch::Sender<()>,
 }
 
@@ -59,16 +77,27 @@ impl SentinelClient {
         // client's first connection and asks the sentinels for every later one.
         let master = sentinel.master_addr(service).await?;
         let first = Arc::new(Mutex::new(Some(sentinel.config().data_conn(master))));
+        let failover = Arc::new(Mutex::new(Failover::default()));
         let resolver: Resolver = {
             let sentinel = sentinel.clone();
             let service = service.to_string();
+            let failover = failover.clone();
             Arc::new(move || {
                 let first = first.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let moving_to = lock(&failover).moving_to().cloned();
                 let sentinel = sentinel.clone();
                 let service = service.clone();
                 Box::pin(async move {
                     if let Some(config) = first {
                         return Ok(config);
+                    }
+                    // The node just promoted, before the sentinels name it (at the switch,
+                    // about a second later): once it says it is a master.
+                    if let Some(to) = moving_to {
+                        let role = crate::drive::role(sentinel.inner(), to.clone()).await;
+                        if role.ok().and_then(|r| parse_role(&r)) == Some(Role::Master) {
+                            return Ok(sentinel.config().data_conn(to));
+                        }
                     }
                     let addr = sentinel.master_addr(&service).await?;
                     Ok(sentinel.config().data_conn(addr))
@@ -84,6 +113,8 @@ impl SentinelClient {
             service: service.to_string(),
             retry: sentinel.config().retry,
             last_leave: Mutex::new(None),
+            failover,
+            writes_held: watch::Sender::new(false),
             _stop: stop,
         });
         tokio::spawn(follow_switches(
@@ -157,37 +188,137 @@ impl SentinelClient {
 }
 
 impl MasterState {
-    /// A sentinel announced `new` as the master: move there unless already there.
-    fn switch_to(&self, new: &Addr) {
-        if self.client.addr() == *new && self.client.is_connected() {
+    /// The sentinel at `by` announced `news` of this service's failover.
+    fn hear(self: &Arc<Self>, news: News, by: &Addr) {
+        let current = self.client.addr();
+        self.follow(|f| f.hear(news, by, &current, Instant::now()));
+    }
+
+    /// Steps the failover follower with `step` and does what it answers; writes are held
+    /// exactly while it says so.
+    fn follow(self: &Arc<Self>, step: impl FnOnce(&mut Failover) -> Action) {
+        let (action, held) = {
+            let mut failover = lock(&self.failover);
+            let action = step(&mut failover);
+            (action, failover.holds_writes())
+        };
+        self.writes_held
+            .send_if_modified(|was| std::mem::replace(was, held) != held);
+        if let Action::MoveTo(_) = action {
+            let from = self.client.addr();
+            self.client.reconnect_gracefully();
+            tokio::spawn(await_arrival(Arc::downgrade(self), from));
+        }
+    }
+
+    /// Waits, within `deadline`, while writes are held; an error (nothing was sent) if
+    /// they still are then.
+    async fn writes_go(
+        &self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> slotline_conn::Result<()> {
+        let mut held = self.writes_held.subscribe();
+        let released = held.wait_for(|held| !*held);
+        let outcome = match deadline {
+            Some(at) => tokio::time::timeout_at(at.into(), released).await.ok(),
+            None => Some(released.await),
+        };
+        match outcome {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(_)) => Err(Error::Closed { written: false }),
+            None => Err(Error::Timeout {
+                after: timeout.unwrap_or_default(),
+                what: "the failover to end (the write was held, not sent)",
+                written: false,
+            }),
+        }
+    }
+
+    /// Asks the sentinel that announced a failover gone quiet whether it is still under
+    /// way, and does what the answer means.
+    async fn check(self: &Arc<Self>, sentinel: &Sentinel, by: Addr) {
+        let ask = async {
+            let con =
+                slotline_conn::Connection::connect(sentinel.config().sentinel_conn(by)).await?;
+            con.send_command(
+                &slotline_conn::cmd("SENTINEL")
+                    .arg("MASTER")
+                    .arg(&self.service),
+            )
+            .await
+        };
+        let found = match ask.await {
+            Ok(reply) => failover::read_master_state(&reply),
+            Err(_) => Checked::Unanswered,
+        };
+        let current = self.client.addr();
+        self.follow(|f| f.checked(found, &current, Instant::now()));
+    }
+}
+
+/// The failover state, locked (a panic elsewhere leaves it usable).
+fn lock(failover: &Mutex<Failover>) -> std::sync::MutexGuard<'_, Failover> {
+    failover.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// After a move to a new master was asked for (from `from`): once the client has a
+/// connection elsewhere (or the wait ran out), the held writes go.
+async fn await_arrival(shared: Weak<MasterState>, from: Addr) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(ARRIVAL_POLL).await;
+        let Some(s) = shared.upgrade() else {
+            return;
+        };
+        let arrived = s.client.is_connected() && s.client.addr() != from;
+        let wait = s.client.config().response_timeout.unwrap_or(ARRIVAL_WAIT);
+        if arrived || started.elapsed() >= wait {
+            s.follow(Failover::arrived);
             return;
         }
-        self.client.reconnect();
     }
 }
 
 impl Execute for SentinelClient {
-    /// Sends the request to the master. A `READONLY` refusal (the node was demoted: nothing
-    /// ran) moves the client to the master the sentinels name and sends it again; so does
-    /// a connection loss, when the request never left or is idempotent (the client
-    /// reconnects to whichever node is master by then). Both within the one
-    /// [`RetryPolicy`](slotline_conn::RetryPolicy) of
-    /// [`SentinelConfig::retry`](crate::SentinelConfig::retry); the client underneath never
-    /// resends on its own.
+    /// Sends the request to the master; while a failover is under way, a write waits for
+    /// the new master first (see [`SentinelClient`]). A `READONLY` refusal (the node was
+    /// demoted: nothing ran) moves the client to the master the sentinels name and sends
+    /// it again; so does a connection loss, when the request never left or is idempotent
+    /// (the client reconnects to whichever node is master by then). A request that did
+    /// not run is sent again until its response timeout; one that may have run, within
+    /// the count of [`SentinelConfig::retry`](crate::SentinelConfig::retry) (see
+    /// [`Resends`]). The client underneath never resends on its own.
     async fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
+        let shared = &self.shared;
+        let timeout = request
+            .hold()
+            .response_timeout(shared.client.config().response_timeout);
+        let deadline = timeout.map(|t| Instant::now() + t);
         let idempotent = request.is_idempotent();
-        let mut resends = 0;
+        let mut resends = Resends::new(deadline);
         loop {
-            let from = self.shared.client.addr();
-            let result = self.shared.client.execute(request.duplicate()).await;
+            if *shared.writes_held.borrow() && !request.is_readonly() {
+                shared.writes_go(deadline, timeout).await?;
+            }
+            let from = shared.client.addr();
+            let result = shared
+                .client
+                .execute_by(request.duplicate(), deadline)
+                .await;
             let demoted = refused_by_demoted_master(&request, &result);
             let again = demoted || result.as_ref().is_err_and(|e| e.may_resend(idempotent));
-            if !again || resends >= self.shared.retry.max_retries {
+            if !again {
                 return result;
             }
-            resends += 1;
+            let may_have_run = !demoted && result.as_ref().is_err_and(Error::may_have_run);
+            let Some(delay) = resends.next(&shared.retry, may_have_run, Instant::now()) else {
+                return result;
+            };
             if demoted {
                 self.leave(&from).await;
+            } else {
+                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -196,8 +327,9 @@ impl Execute for SentinelClient {
 /// How often the list of sentinels is looked at for sentinels learned since.
 const LEARN_EVERY: Duration = Duration::from_secs(1);
 
-/// Listens to `+switch-master` on every known sentinel (one task each; sentinels learned
-/// later get theirs), until the last client handle is dropped (`stop`'s sender).
+/// Follows the service's failovers on every known sentinel (one task each; sentinels
+/// learned later get theirs), and checks a failover gone quiet, until the last client
+/// handle is dropped (`stop`'s sender).
 ///
 /// Every sentinel, not just one: the sentinel that leads a failover announces the switch
 /// first, the others only once they learned the new configuration from it (about a second
@@ -222,6 +354,16 @@ async fn follow_switches(
                 ));
             }
         }
+        let due = shared.upgrade().and_then(|s| {
+            let by = lock(&s.failover).check_due(Instant::now())?;
+            Some((s, by))
+        });
+        if let Some((s, by)) = due {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = s.check(&sentinel, by) => {}
+            }
+        }
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(LEARN_EVERY) => {}
@@ -235,8 +377,8 @@ enum Event {
     Message(slotline_conn::Result<Option<slotline_conn::Message>>),
 }
 
-/// Listens to `+switch-master` on the sentinel at `addr`, subscribing again (with capped
-/// backoff) whenever its connection is lost, until `stop` fires.
+/// Listens to the failover announcements on the sentinel at `addr`, subscribing again
+/// (with capped backoff) whenever its connection is lost, until `stop` fires.
 async fn follow_one(
     addr: Addr,
     shared: Weak<MasterState>,
@@ -277,16 +419,18 @@ async fn follow_one(
             match event {
                 Event::Stop => return,
                 Event::Message(Ok(Some(msg))) => {
-                    let Some(switch) = parse_switch(&msg.payload) else {
+                    let Some((of, news)) = failover::parse_news(&msg.channel, &msg.payload) else {
                         continue;
                     };
-                    if switch.service != service {
+                    if of != service {
                         continue;
                     }
-                    // This sentinel knows the new configuration: ask it first from now on.
-                    sentinel.inner().list.promote(&addr);
+                    if &msg.channel[..] == b"+switch-master" {
+                        // This sentinel knows the new configuration: ask it first from now on.
+                        sentinel.inner().list.promote(&addr);
+                    }
                     match shared.upgrade() {
-                        Some(s) => s.switch_to(&switch.new),
+                        Some(s) => s.hear(news, &addr),
                         None => return,
                     }
                 }
@@ -308,12 +452,13 @@ async fn follow_one(
     }
 }
 
-/// Subscribes to `+switch-master` on the sentinel at `addr`.
+/// Subscribes to the failover announcements on the sentinel at `addr`.
 async fn subscribe(sentinel: &Sentinel, addr: &Addr) -> Option<PubSub> {
     let ps = PubSub::connect(sentinel.config().sentinel_conn(addr.clone()))
         .await
         .ok()?;
-    ps.subscribe("+switch-master").await.ok()?;
+    ps.subscribe(failover::CHANNELS).await.ok()?;
+    ps.psubscribe(failover::ABORTS).await.ok()?;
     Some(ps)
 }
 
@@ -323,8 +468,9 @@ async fn catch_up(shared: &Weak<MasterState>, sentinel: &Sentinel, service: &str
         return;
     };
     if let Some(s) = shared.upgrade() {
-        if s.client.addr() != master {
-            s.client.reconnect();
+        // As if announced: a switch this client missed.
+        if let Some(by) = sentinel.inner().list.snapshot().first() {
+            s.hear(News::Promoted(master), by);
         }
     }
 }

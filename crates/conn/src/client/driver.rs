@@ -12,7 +12,7 @@ use super::shared::ClientState;
 use crate::connection::Connection;
 use crate::protocol::{Inbox, READ_CHUNK};
 use crate::stream::{ReadHalf, Stream};
-use crate::{Error, Result};
+use crate::Error;
 
 /// Serves connections one after another until the client is dropped. `first` is the
 /// connection `Client::connect` already opened (none for a lazy client).
@@ -27,20 +27,27 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
         if let Some((stream, inbox)) = connection.take() {
             backoff.reset();
             // A reconnect asked for while we were connecting is served by this connection.
-            tokio::select! {
-                biased;
-                _ = shared.kick.notified() => {}
-                _ = std::future::ready(()) => {}
+            for asked in [&shared.kick, &shared.leave] {
+                tokio::select! {
+                    biased;
+                    _ = asked.notified() => {}
+                    _ = std::future::ready(()) => {}
+                }
             }
             match serve(&shared, stream, inbox).await {
                 Ok(()) => break,
-                Err(e) => shared.connection_lost(&e),
+                Err(Ended::Left(e)) => {
+                    // Left on purpose, with nothing in flight: the next one at once.
+                    shared.connection_lost(&e);
+                    delay_first = false;
+                }
+                Err(Ended::Lost(e)) => shared.connection_lost(&e),
             }
         }
         if shared.lock().shutdown {
             break;
         }
-        if delay_first {
+        if std::mem::replace(&mut delay_first, true) {
             let delay = backoff.next_delay();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -49,7 +56,6 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
                 _ = wait_shutdown(&shared) => break,
             }
         }
-        delay_first = true;
         let attempt = match shared.next_config().await {
             Ok(config) => Connection::connect(config).await,
             Err(e) => Err(e),
@@ -81,9 +87,29 @@ async fn wait_shutdown(shared: &ClientState) {
     }
 }
 
-/// Runs one connection: the writer and the reader, until either fails (the error) or the
-/// client is dropped (`Ok`).
-async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result<()> {
+/// Why a connection ended, when the client still wants one.
+enum Ended {
+    /// It failed, or was dropped on request ([`Client::reconnect`](super::Client::reconnect)).
+    Lost(Error),
+    /// It was left for another once its requests were answered
+    /// ([`Client::reconnect_gracefully`](super::Client::reconnect_gracefully)); the error
+    /// fails whatever was still in flight when the wait for it ran out.
+    Left(Error),
+}
+
+impl From<Error> for Ended {
+    fn from(e: Error) -> Self {
+        Ended::Lost(e)
+    }
+}
+
+/// Runs one connection: the writer and the reader, until either fails, the connection is
+/// left on request, or the client is dropped (`Ok`).
+async fn serve(
+    shared: &ClientState,
+    stream: Stream,
+    mut inbox: Inbox,
+) -> std::result::Result<(), Ended> {
     let (mut rd, wr) = stream.into_split();
     let wr = Arc::new(wr);
     shared.connection_up(wr.clone());
@@ -149,14 +175,52 @@ async fn serve(shared: &ClientState, stream: Stream, mut inbox: Inbox) -> Result
         }
     };
     tokio::select! {
-        result = writer => result,
-        result = reader => result,
-        _ = shared.kick.notified() => Err(Error::io(
+        result = writer => result.map_err(Ended::Lost),
+        result = reader => result.map_err(Ended::Lost),
+        _ = shared.kick.notified() => Err(Ended::Lost(Error::io(
             std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "reconnect requested"),
             true,
-        )),
+        ))),
+        _ = leave(shared) => Err(Ended::Left(Error::io(
+            std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the connection was left for another node before its reply came",
+            ),
+            true,
+        ))),
     }
 }
+
+/// Resolves once the connection is to be left and has no request in flight, or the wait
+/// for their replies ran out: the node sent none for [`LEAVE_QUIET`] (it is not
+/// answering: dead, frozen or cut off), or the client's response timeout (a second
+/// without one) passed.
+async fn leave(shared: &ClientState) {
+    shared.leave.notified().await;
+    if shared.lock().queue.leave() {
+        return;
+    }
+    let bound = shared.config.response_timeout.unwrap_or(LEAVE_WAIT);
+    let _ = tokio::time::timeout(bound, async {
+        loop {
+            let replies = shared.left.notified();
+            if shared.lock().queue.is_left() {
+                return;
+            }
+            if tokio::time::timeout(LEAVE_QUIET, replies).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// How long a connection being left waits for its replies when the client has no
+/// response timeout.
+const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a connection being left waits for its next reply: a node that answers sends
+/// them within milliseconds.
+const LEAVE_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Polls the socket for the next replies while [`BusyPoll`] says so, with `awaited`
 /// requests unanswered: each time every task that was ready has run (the callers the last

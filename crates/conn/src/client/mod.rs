@@ -26,7 +26,8 @@ pub use shared::Resolver;
 use shared::{ClientState, Link};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::{Cmd, Connection, Error, Execute, Pipeline, Request, Response, Result};
+use crate::durability;
+use crate::{Cmd, Connection, Durability, Error, Execute, Pipeline, Request, Response, Result};
 
 /// A cheap-to-clone handle on one connection shared by every task that holds a clone.
 ///
@@ -135,6 +136,16 @@ impl Client {
         self.handle.shared.kick.notify_one();
     }
 
+    /// Connects anew (asking the resolver for the address first) once the requests in
+    /// flight on the current connection are answered there: nothing more is written on
+    /// it, requests made meanwhile wait for the next connection, and none fails. For a
+    /// master that is being replaced while it still answers (a graceful failover). The
+    /// wait for the last replies is bounded by the response timeout (a second without
+    /// one); requests still in flight then fail as on [`reconnect`](Client::reconnect).
+    pub fn reconnect_gracefully(&self) {
+        self.handle.shared.leave.notify_one();
+    }
+
     /// The address of the current (or last) connection.
     pub fn addr(&self) -> crate::Addr {
         self.handle.shared.current_addr()
@@ -213,12 +224,10 @@ impl Client {
         &self,
         encode: &(dyn Fn(&mut BytesMut) + Sync),
         want: usize,
-        timeout: Option<Duration>,
+        (timeout, deadline): Patience,
         idempotent: bool,
     ) -> Result<Answer> {
         let shared = &self.handle.shared;
-        // One deadline for the request, resends included.
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut attempt = 0;
         loop {
             match shared.submit(encode, want, timeout, deadline).await {
@@ -232,19 +241,34 @@ impl Client {
 }
 
 impl Client {
-    async fn pipeline_replies(
-        &self,
-        pipe: &Pipeline,
-        timeout: Option<Duration>,
-    ) -> Result<Vec<Reply>> {
+    async fn pipeline_replies(&self, pipe: &Pipeline, patience: Patience) -> Result<Vec<Reply>> {
         let want = pipe.reply_count();
         if want == 0 {
             return Ok(Vec::new());
         }
         refused::check_pipeline(pipe)?;
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
+        let asked = pipe.cmds().iter().find_map(Cmd::durability);
+        if let Some(d) = asked.or(self.config().durability) {
+            if durability::applies_to_pipeline(pipe) {
+                let wait = d.wait_command();
+                let encode = |out: &mut BytesMut| {
+                    pipe.encode(out);
+                    wait.encode(out);
+                };
+                let answer = self
+                    .request(&encode, want + 1, d.extend(patience), idempotent)
+                    .await?;
+                let Answer::Many(mut replies) = answer else {
+                    return Err(Error::Closed { written: true });
+                };
+                let waited = replies.pop().ok_or(Error::Closed { written: true })?;
+                d.check(waited.view())?;
+                return Ok(replies);
+            }
+        }
         match self
-            .request(&|out| pipe.encode(out), want, timeout, idempotent)
+            .request(&|out| pipe.encode(out), want, patience, idempotent)
             .await?
         {
             Answer::One(reply) => Ok(vec![reply]),
@@ -252,10 +276,15 @@ impl Client {
         }
     }
 
-    async fn command_reply(&self, cmd: &Cmd, timeout: Option<Duration>) -> Result<Reply> {
+    async fn command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
         refused::check_command(cmd)?;
+        if let Some(d) = cmd.durability().or(self.config().durability) {
+            if durability::applies_to(cmd) {
+                return self.durable_reply(cmd, d, patience).await;
+            }
+        }
         match self
-            .request(&|out| cmd.encode(out), 1, timeout, cmd.is_idempotent())
+            .request(&|out| cmd.encode(out), 1, patience, cmd.is_idempotent())
             .await?
         {
             Answer::One(reply) => Ok(reply),
@@ -265,6 +294,30 @@ impl Client {
 }
 
 impl Client {
+    /// `cmd` followed by the wait for the copies `d` asks for, in one round trip: its
+    /// reply once they acknowledged it (or an error reply of its own, as it is), else
+    /// [`Error::NotDurable`].
+    async fn durable_reply(&self, cmd: &Cmd, d: Durability, patience: Patience) -> Result<Reply> {
+        let wait = d.wait_command();
+        let encode = |out: &mut BytesMut| {
+            cmd.encode(out);
+            wait.encode(out);
+        };
+        let answer = self
+            .request(&encode, 2, d.extend(patience), cmd.is_idempotent())
+            .await?;
+        let Answer::Many(mut replies) = answer else {
+            return Err(Error::Closed { written: true });
+        };
+        let (Some(waited), Some(reply)) = (replies.pop(), replies.pop()) else {
+            return Err(Error::Closed { written: true });
+        };
+        if !reply.view().is_error() {
+            d.check(waited.view())?;
+        }
+        Ok(reply)
+    }
+
     /// Carries out a request the server may hold on a dedicated connection (see
     /// [`ClientOptions::max_dedicated`]), never on the shared socket, at the address the
     /// shared connection is connected to (waiting for it while reconnecting). It is not
@@ -272,10 +325,9 @@ impl Client {
     async fn on_dedicated(
         &self,
         request: Request<'_>,
-        timeout: Option<Duration>,
+        (timeout, deadline): Patience,
     ) -> Result<Response> {
         let shared = &self.handle.shared;
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         within(deadline, timeout, "a connection", false, shared.connected()).await?;
         let (result, idled) = shared
             .dedicated
@@ -294,28 +346,50 @@ impl Client {
     }
 }
 
-impl Execute for Client {
-    /// Sends the request on the shared connection, or, when the server may hold it
-    /// ([`Request::hold`]), on a dedicated one.
-    async fn execute(&self, request: Request<'_>) -> Result<Response> {
+impl Client {
+    /// [`execute`](Execute::execute) within `deadline` as well as the request's own
+    /// response timeout, whichever comes first: for a layer above that has already spent
+    /// some of the caller's time on the request (waiting out a failover, resending), so
+    /// that no caller waits past the deadline it was given. A request not sent by then
+    /// fails as not sent; one sent, as a timeout that may have run.
+    pub async fn execute_by(
+        &self,
+        request: Request<'_>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Response> {
         let hold = request.hold();
         let timeout = hold.response_timeout(self.config().response_timeout);
+        let own = timeout.map(|t| tokio::time::Instant::now() + t);
+        let given = deadline.map(tokio::time::Instant::from_std);
+        // One deadline for the request, resends included.
+        let patience = (timeout, own.into_iter().chain(given).min());
         if hold.is_held() {
             // Boxed: the common path's future stays as small as it was.
-            return Box::pin(self.on_dedicated(request, timeout)).await;
+            return Box::pin(self.on_dedicated(request, patience)).await;
         }
         match request {
-            Request::Command(cmd) => self.command_reply(cmd, timeout).await.map(Response::Reply),
+            Request::Command(cmd) => self.command_reply(cmd, patience).await.map(Response::Reply),
             Request::Pipeline(pipe) => self
-                .pipeline_replies(pipe, timeout)
+                .pipeline_replies(pipe, patience)
                 .await
                 .map(Response::Replies),
             Request::Scan(mut cursor) => {
                 if let Some(cmd) = cursor.single_step(&self.addr()) {
-                    cursor.feed(self.command_reply(&cmd, timeout).await?.into_frame())?;
+                    cursor.feed(self.command_reply(&cmd, patience).await?.into_frame())?;
                 }
                 Ok(Response::Scan(cursor))
             }
         }
+    }
+}
+
+/// A request's response timeout (for its error message) and the deadline it is held to.
+pub(crate) type Patience = (Option<Duration>, Option<tokio::time::Instant>);
+
+impl Execute for Client {
+    /// Sends the request on the shared connection, or, when the server may hold it
+    /// ([`Request::hold`]), on a dedicated one.
+    async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        self.execute_by(request, None).await
     }
 }

@@ -120,6 +120,9 @@ pub(crate) struct Queue<T> {
     capacity: usize,
     /// When a caller writes the queue itself.
     policy: WritePolicy,
+    /// The connection is being left ([`leave`](Queue::leave)): nothing more is written on
+    /// it, and the requests written on it are still answered there.
+    leaving: bool,
 }
 
 impl<T> Queue<T> {
@@ -138,6 +141,7 @@ impl<T> Queue<T> {
             epoch: 0,
             capacity: capacity.max(1),
             policy,
+            leaving: false,
         }
     }
 
@@ -207,7 +211,7 @@ impl<T> Queue<T> {
     /// The bytes the caller that just queued writes itself, when the policy says it is
     /// due and nobody else is writing.
     fn take_for_caller(&mut self, others_busy: bool) -> Option<Taken> {
-        if !self.up || self.writing || !self.leftover.is_empty() {
+        if !self.up || self.leaving || self.writing || !self.leftover.is_empty() {
             return None;
         }
         let queued = self.pending.len() - self.handed;
@@ -238,7 +242,8 @@ impl<T> Queue<T> {
 
     /// Hands the writer task what is left to write: a caller's unwritten bytes first, then
     /// every queued request (swapped with `spare`); `None` when there is nothing, while
-    /// someone else is writing, or while no connection is up. Tell
+    /// someone else is writing, while no connection is up, or (once a caller's unwritten
+    /// bytes are out) while the connection is being left. Tell
     /// [`writer_wrote`](Queue::writer_wrote) once the bytes are written.
     pub(crate) fn take_for_writer(&mut self, spare: &mut BytesMut) -> Option<BytesMut> {
         if self.writing || !self.up {
@@ -248,7 +253,7 @@ impl<T> Queue<T> {
             self.writing = true;
             return Some(std::mem::take(&mut self.leftover));
         }
-        if self.out.is_empty() {
+        if self.out.is_empty() || self.leaving {
             return None;
         }
         self.hand_out();
@@ -407,9 +412,29 @@ impl<T> Queue<T> {
             .collect()
     }
 
+    /// The connection is to be left for another: from now on nothing more is written on it
+    /// (a caller's bytes already taken still go, so no request is cut in two), requests
+    /// queued meanwhile wait for the next connection, and those written are answered here.
+    /// Returns whether none is in flight, so that it may go now.
+    pub(crate) fn leave(&mut self) -> bool {
+        self.leaving = self.up;
+        self.is_left()
+    }
+
+    /// Whether the connection is being left.
+    pub(crate) fn is_leaving(&self) -> bool {
+        self.leaving
+    }
+
+    /// Whether the connection being left has no request in flight any more.
+    pub(crate) fn is_left(&self) -> bool {
+        self.leaving && self.handed == 0
+    }
+
     /// No connection to write on (and whatever was being written on the last is dropped).
     fn down(&mut self) {
         self.up = false;
+        self.leaving = false;
         self.writing = false;
         self.leftover.clear();
         self.epoch += 1;

@@ -57,6 +57,19 @@ fn take(q: &mut Queue<&'static str>) -> Option<String> {
     Some(String::from_utf8(taken.to_vec()).expect("text"))
 }
 
+/// Pushes a one-reply request named `a` whose bytes `encode` writes, which its caller is
+/// to write at once (else the test fails with `why`); the bytes it takes.
+fn caller_writes(
+    q: &mut Queue<&'static str>,
+    encode: impl FnOnce(&mut BytesMut),
+    why: &str,
+) -> super::Taken {
+    match q.push(encode, 1, None, Duration::ZERO, "a", false).write {
+        Write::Caller(taken) => taken,
+        other => panic!("{why}: {other:?}"),
+    }
+}
+
 /// Delivers integer replies; returns the names answered, with their answers' integers.
 fn deliver(q: &mut Queue<&'static str>, replies: &[i64]) -> Vec<(&'static str, Vec<i64>)> {
     let mut replies: Vec<Reply> = replies.iter().map(|&n| int(n)).collect();
@@ -320,12 +333,7 @@ fn the_writer_is_woken_for_the_first_bytes_only() {
 #[test]
 fn a_lone_request_is_written_by_its_caller_at_once() {
     let mut q = queue_with(WritePolicy::overlapped(4));
-    let Write::Caller(taken) = q
-        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
-        .write
-    else {
-        panic!("nothing in flight: the caller writes");
-    };
+    let taken = caller_writes(&mut q, bytes("a"), "nothing in flight: the caller writes");
     assert_eq!(&taken.bytes[..], b"a\n");
     assert_eq!(q.in_flight(), 1);
     assert!(
@@ -376,12 +384,7 @@ fn under_load_a_caller_writes_once_its_share_has_queued() {
 #[test]
 fn what_a_caller_could_not_write_leaves_first() {
     let mut q = queue_with(WritePolicy::overlapped(2));
-    let Write::Caller(taken) = q
-        .push(bytes("aaaa"), 1, None, Duration::ZERO, "a", false)
-        .write
-    else {
-        panic!("a lone request");
-    };
+    let taken = caller_writes(&mut q, bytes("aaaa"), "a lone request");
     q.push(bytes("b"), 1, None, Duration::ZERO, "b", false);
     assert!(q.caller_wrote(&taken, BytesMut::from(&b"aa\n"[..])));
     assert_eq!(take(&mut q).as_deref(), Some("aa\n"), "the rest of a first");
@@ -391,12 +394,7 @@ fn what_a_caller_could_not_write_leaves_first() {
 #[test]
 fn a_caller_write_that_ends_after_its_connection_went_counts_for_nothing() {
     let mut q = queue_with(WritePolicy::overlapped(2));
-    let Write::Caller(taken) = q
-        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
-        .write
-    else {
-        panic!("a lone request");
-    };
+    let taken = caller_writes(&mut q, bytes("a"), "a lone request");
     assert_eq!(q.lose(), vec!["a"]);
     q.up(WritePolicy::overlapped(2), |_| false);
     let Write::Caller(next) = q
@@ -428,12 +426,7 @@ fn nobody_writes_while_down() {
 #[test]
 fn batched_a_caller_on_its_own_writes_at_once_and_the_first_of_many_does_not() {
     let mut q = queue_with(WritePolicy::batched());
-    let Write::Caller(taken) = q
-        .push(bytes("a"), 1, None, Duration::ZERO, "a", false)
-        .write
-    else {
-        panic!("a lone request on an idle link");
-    };
+    let taken = caller_writes(&mut q, bytes("a"), "a lone request on an idle link");
     q.caller_wrote(&taken, BytesMut::new());
     assert_eq!(deliver(&mut q, &[1]), vec![("a", vec![1])]);
     assert!(
@@ -457,4 +450,50 @@ fn batched_a_caller_on_its_own_writes_at_once_and_the_first_of_many_does_not() {
         ),
         "the first of the callers a read woke leaves its request to the writer task"
     );
+}
+
+#[test]
+fn a_connection_being_left_answers_what_it_carries_and_writes_nothing_more() {
+    let mut q = queue(10);
+    push(&mut q, "a");
+    push(&mut q, "b");
+    take(&mut q);
+    assert!(!q.leave(), "a and b are in flight");
+    push(&mut q, "c");
+    assert_eq!(take(&mut q), None, "c waits for the next connection");
+    assert_eq!(deliver(&mut q, &[1]), vec![("a", vec![1])]);
+    assert!(!q.is_left());
+    assert_eq!(deliver(&mut q, &[2]), vec![("b", vec![2])]);
+    assert!(q.is_left(), "nothing in flight: the connection may go");
+    assert_eq!(q.lose(), Vec::<&str>::new(), "nobody is failed");
+    assert!(q.up(writer_only(), |_| false), "c waits");
+    assert!(!q.is_left(), "the new connection is not being left");
+    assert_eq!(take(&mut q).as_deref(), Some("c\n"));
+}
+
+#[test]
+fn a_connection_being_left_still_finishes_a_callers_cut_write() {
+    let mut q = queue_with(WritePolicy::overlapped(2));
+    let taken = caller_writes(&mut q, bytes("aaaa"), "a lone request");
+    assert!(!q.leave());
+    assert!(
+        matches!(
+            q.push(bytes("b"), 1, None, Duration::ZERO, "b", false)
+                .write,
+            Write::Nothing | Write::WakeWriter
+        ),
+        "no caller writes on a connection being left"
+    );
+    assert!(q.caller_wrote(&taken, BytesMut::from(&b"aa\n"[..])));
+    assert_eq!(take(&mut q).as_deref(), Some("aa\n"), "a is not cut in two");
+    assert_eq!(take(&mut q), None, "b is not written here");
+    assert_eq!(deliver(&mut q, &[1]), vec![("a", vec![1])]);
+    assert!(q.is_left());
+}
+
+#[test]
+fn leaving_while_down_leaves_nothing() {
+    let mut q: Queue<&'static str> = Queue::new(10, writer_only());
+    assert!(!q.leave(), "no connection to leave");
+    assert!(!q.is_left());
 }

@@ -24,11 +24,11 @@ use crate::{Error, Result};
 type Sink = oneshot::Sender<Result<Answer>>;
 
 /// Whether the driver has a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Link {
     Up,
     /// Reconnecting; the error that took the connection down, or the last failed attempt.
-    Down(Option<String>),
+    Down(Option<Error>),
 }
 
 /// What the lock guards: the queue, and what the shell keeps beside it.
@@ -99,6 +99,10 @@ pub(crate) struct ClientState {
     pub(crate) current: Mutex<crate::Addr>,
     /// Tells the driver to drop the current connection and connect anew.
     pub(crate) kick: Notify,
+    /// Tells the driver to connect anew once the requests in flight are answered.
+    pub(crate) leave: Notify,
+    /// Wakes the driver when replies came on the connection being left.
+    pub(crate) left: Notify,
     pub(crate) options: ClientOptions,
     locked: Mutex<Locked>,
     /// Wakes every task waiting for a connection ([`ClientState::connected`]).
@@ -140,6 +144,8 @@ impl ClientState {
             config,
             resolver,
             kick: Notify::new(),
+            leave: Notify::new(),
+            left: Notify::new(),
             dedicated: DedicatedPool::new(options.max_dedicated, options.dedicated_idle),
             locked: Mutex::new(Locked {
                 queue: Queue::new(options.max_in_flight, WritePolicy::batched()),
@@ -232,7 +238,14 @@ impl ClientState {
     }
 
     /// The error of a request made while reconnecting, in fail-fast mode.
-    fn reconnecting(&self, reason: Option<&str>) -> Error {
+    fn reconnecting(&self, reason: Option<&Error>) -> Error {
+        // A handshake its certificates refused is refused again: said as it is (never
+        // retried), not as a reconnect under way.
+        if let Some(refused @ Error::Io { source, .. }) = reason {
+            if crate::tls::is_refused_handshake(source) {
+                return refused.clone();
+            }
+        }
         Error::io(
             std::io::Error::new(
                 std::io::ErrorKind::NotConnected,
@@ -263,7 +276,7 @@ impl ClientState {
                 match &st.link {
                     Link::Up => return Ok(()),
                     Link::Down(reason) if !self.options.wait_for_reconnect => {
-                        return Err(self.reconnecting(reason.as_deref()))
+                        return Err(self.reconnecting(reason.as_ref()))
                     }
                     Link::Down(_) => {}
                 }
@@ -289,7 +302,7 @@ impl ClientState {
             }
             if let Link::Down(reason) = &st.link {
                 if !self.options.wait_for_reconnect {
-                    return Err(self.reconnecting(reason.as_deref()));
+                    return Err(self.reconnecting(reason.as_ref()));
                 }
             }
             let others_busy = st.busy.others_busy();
@@ -417,6 +430,8 @@ impl ClientState {
             };
             if let Some(error) = &broken {
                 failed = Self::lose(&mut st, error);
+            } else if st.queue.is_leaving() {
+                self.left.notify_one();
             }
             awaited
         };
@@ -436,7 +451,7 @@ impl ClientState {
 
     /// Marks the link down and takes out the requests written on it, to be failed.
     fn lose(st: &mut Locked, error: &Error) -> Vec<Sink> {
-        st.link = Link::Down(Some(error.to_string()));
+        st.link = Link::Down(Some(error.clone()));
         st.writer = None;
         st.queue.lose()
     }
@@ -453,7 +468,7 @@ impl ClientState {
     pub(crate) fn connect_failed(&self, error: &Error) {
         let failed = {
             let mut st = self.lock();
-            st.link = Link::Down(Some(error.to_string()));
+            st.link = Link::Down(Some(error.clone()));
             if self.options.wait_for_reconnect {
                 return;
             }
