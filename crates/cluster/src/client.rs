@@ -222,8 +222,7 @@ impl Execute for ClusterClient {
         let policy = state.config.retry;
         // One deadline for the whole request: resends wait for a node until it passes.
         let deadline = request
-            .hold()
-            .response_timeout(state.config.connection.response_timeout)
+            .response_timeout(&state.config.connection)
             .map(|t| std::time::Instant::now() + t);
         match request {
             Request::Command(cmd) => {

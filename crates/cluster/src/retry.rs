@@ -139,8 +139,9 @@ impl Attempts {
             }
             Outcome::NoNode => self.retry(policy, true, false, now),
             Outcome::Failed(error) if error.is_retryable() => self.retry(policy, true, false, now),
-            Outcome::Failed(Error::Io { .. } | Error::Closed { .. }) if idempotent => {
-                self.retry(policy, true, true, now)
+            // A connection lost after the command was written: only if it may run twice.
+            Outcome::Failed(error) if error.may_resend(idempotent) => {
+                self.retry(policy, true, error.may_have_run(), now)
             }
             Outcome::Failed(_) => Decision::Done,
         }

@@ -5,17 +5,24 @@
 
 use std::time::Duration;
 
-use slotline_resp::ReplyRef;
+use slotline_resp::{Reply, ReplyRef};
 
-use crate::{command_table, Cmd, Error, Pipeline, Result};
+use crate::{command_table, Cmd, Error, Pipeline, Result, ServerErrorKind};
 
 /// The copies a write must have before it is acknowledged to its caller.
 ///
 /// Written in a URL as `durability=replicas:1` (`WAIT 1`), `durability=aof:local` (the
 /// master's own AOF fsynced: `WAITAOF 1 0`), `durability=aof:local,replicas:1` (the
 /// master's AOF and one replica's AOF: `WAITAOF 1 1`) or `durability=aof:replicas:1`
-/// (`WAITAOF 0 1`), with `durability_timeout=` for the longest wait (default 1 s).
-/// `WAITAOF` needs Redis 7.2.
+/// (`WAITAOF 0 1`), with `durability_timeout=` for the longest wait (default 1 s), which
+/// the request's response timeout grows by. `WAITAOF` needs Redis 7.2.
+///
+/// It applies to what a shared [`Client`](crate::Client) sends on its shared connection
+/// (and so to the sentinel, replication and cluster clients built on it): not to commands
+/// the server may hold (`BLMOVE` and the like, sent on dedicated connections), nor to a
+/// plain [`Connection`](crate::Connection). `WAIT` holds the connection in the server
+/// until it is answered: the replies of other callers behind it wait as long (a replica
+/// that lags makes every caller of that client wait up to the durability timeout).
 ///
 /// ```
 /// use std::time::Duration;
@@ -82,17 +89,6 @@ impl Durability {
         Duration::from_millis(u64::from(self.timeout_ms))
     }
 
-    /// A write's patience, lengthened by the wait for its copies.
-    pub(crate) fn extend(
-        &self,
-        (timeout, deadline): crate::client::Patience,
-    ) -> crate::client::Patience {
-        (
-            timeout.map(|t| t + self.timeout()),
-            deadline.map(|at| at + self.timeout()),
-        )
-    }
-
     /// The command that waits for the copies, sent right after the write.
     pub(crate) fn wait_command(&self) -> Cmd {
         let timeout = i64::from(self.timeout_ms);
@@ -108,17 +104,23 @@ impl Durability {
         }
     }
 
-    /// Whether the reply to [`wait_command`](Self::wait_command) says there are enough
-    /// copies; the error to give the caller if not. A node that refuses the wait as a
-    /// replica refused the writes before it too (`READONLY`, `MOVED`: nothing ran), and
-    /// their own replies say so: nothing to check then.
-    pub(crate) fn check(&self, reply: ReplyRef<'_>) -> Result<()> {
-        if reply
-            .error_line()
-            .is_some_and(|line| contains(line, b"cannot be used with replica"))
-        {
+    /// Whether the reply to [`wait_command`](Self::wait_command) (`waited`), sent after
+    /// commands answered `replies`, says there are enough copies; the error to give the
+    /// caller if not. Nothing is checked when nothing ran: every reply is an error, or the
+    /// wait was refused before running (`LOADING`, `BUSY`, ...) or as sent to a replica,
+    /// which refused the writes before it too (`READONLY`, `MOVED`): their own replies
+    /// say so.
+    pub(crate) fn check(&self, waited: ReplyRef<'_>, replies: &[Reply]) -> Result<()> {
+        if replies.iter().all(|r| r.view().is_error()) {
             return Ok(());
         }
+        if let Some(line) = waited.error_line() {
+            let refused = ServerErrorKind::parse(line).refused_before_running();
+            if refused || contains(line, b"cannot be used with replica") {
+                return Ok(());
+            }
+        }
+        let reply = waited;
         let (local, replicas) = if self.aof {
             let counts: Option<Vec<i64>> = reply
                 .array_len()
@@ -220,14 +222,32 @@ pub(crate) fn applies_to_pipeline(pipe: &Pipeline) -> bool {
     pipe.cmds().iter().any(applies_to)
 }
 
+/// The durability `cmd` is sent with: its own, or the connection's `default`, if it is a
+/// write.
+pub(crate) fn of_command(cmd: &Cmd, default: Option<Durability>) -> Option<Durability> {
+    cmd.durability().or(default).filter(|_| applies_to(cmd))
+}
+
+/// The durability `pipe` is sent with: the first of its commands' own, or the
+/// connection's `default`, if it writes.
+pub(crate) fn of_pipeline(pipe: &Pipeline, default: Option<Durability>) -> Option<Durability> {
+    let asked = pipe.cmds().iter().find_map(Cmd::durability);
+    asked.or(default).filter(|_| applies_to_pipeline(pipe))
+}
+
 #[cfg(test)]
 mod tests {
-    use slotline_resp::{Frame, Reply};
+    use slotline_resp::Frame;
 
     use super::*;
 
     fn reply(frame: Frame) -> Reply {
         Reply::from_frame(frame).expect("a reply")
+    }
+
+    /// The replies of commands that ran.
+    fn ran() -> [Reply; 1] {
+        [reply(Frame::simple("OK"))]
     }
 
     #[test]
@@ -265,9 +285,11 @@ mod tests {
     fn the_wait_command_and_its_counts() {
         let wait = Durability::replicas(2).with_timeout(Duration::from_millis(250));
         assert_eq!(wait.wait_command(), crate::cmd("WAIT").arg(2).arg(250));
-        assert!(wait.check(reply(Frame::Integer(2)).view()).is_ok());
-        assert!(wait.check(reply(Frame::Integer(3)).view()).is_ok());
-        let short = wait.check(reply(Frame::Integer(1)).view()).unwrap_err();
+        assert!(wait.check(reply(Frame::Integer(2)).view(), &ran()).is_ok());
+        assert!(wait.check(reply(Frame::Integer(3)).view(), &ran()).is_ok());
+        let short = wait
+            .check(reply(Frame::Integer(1)).view(), &ran())
+            .unwrap_err();
         assert!(short.may_have_run(), "the write ran on the master");
         assert!(!short.is_retryable());
         assert!(short.to_string().contains("1 replicas"), "{short}");
@@ -278,11 +300,14 @@ mod tests {
             crate::cmd("WAITAOF").arg(1).arg(1).arg(1000)
         );
         let counts = |l, r| reply(Frame::Array(vec![Frame::Integer(l), Frame::Integer(r)]));
-        assert!(aof.check(counts(1, 1).view()).is_ok());
-        assert!(aof.check(counts(0, 1).view()).is_err());
-        assert!(aof.check(counts(1, 0).view()).is_err());
+        assert!(aof.check(counts(1, 1).view(), &ran()).is_ok());
+        assert!(aof.check(counts(0, 1).view(), &ran()).is_err());
+        assert!(aof.check(counts(1, 0).view(), &ran()).is_err());
         let old = aof
-            .check(reply(Frame::error("ERR unknown command 'WAITAOF'")).view())
+            .check(
+                reply(Frame::error("ERR unknown command 'WAITAOF'")).view(),
+                &ran(),
+            )
             .unwrap_err();
         assert!(old.to_string().contains("unknown command"), "{old}");
         assert!(old.may_have_run());
@@ -291,7 +316,17 @@ mod tests {
         let replica = reply(Frame::error(
             "ERR WAIT cannot be used with replica instances. Please also note ...",
         ));
-        assert!(wait.check(replica.view()).is_ok());
+        assert!(wait.check(replica.view(), &ran()).is_ok());
+        // Refused before running: nothing ran.
+        let loading = reply(Frame::error(
+            "LOADING Redis is loading the dataset in memory",
+        ));
+        assert!(wait.check(loading.view(), &ran()).is_ok());
+        // Every command refused: nothing ran, whatever the wait says.
+        let refused = [reply(Frame::error("MOVED 1 10.0.0.1:7000"))];
+        assert!(wait
+            .check(reply(Frame::Integer(0)).view(), &refused)
+            .is_ok());
     }
 
     #[test]

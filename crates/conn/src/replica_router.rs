@@ -130,6 +130,23 @@ impl Request<'_> {
         }
     }
 
+    /// How long its caller waits for the request's replies, with `config`: the response
+    /// timeout, plus the time the server may hold them ([`hold`](Request::hold)), plus the
+    /// wait for the copies of a write that asks for [`Durability`](crate::Durability).
+    /// `None`: forever.
+    pub fn response_timeout(
+        &self,
+        config: &crate::ConnectionConfig,
+    ) -> Option<std::time::Duration> {
+        let copies = match self {
+            Request::Command(c) => crate::durability::of_command(c, config.durability),
+            Request::Pipeline(p) => crate::durability::of_pipeline(p, config.durability),
+            Request::Scan(_) => None,
+        };
+        let base = self.hold().response_timeout(config.response_timeout)?;
+        Some(base + copies.map_or(std::time::Duration::ZERO, |d| d.timeout()))
+    }
+
     /// How long the server may hold the request's replies (see [`Hold`](crate::Hold)); a
     /// scan step is never held.
     pub fn hold(&self) -> crate::Hold {

@@ -51,8 +51,12 @@ const UNANSWERED_CHECKS: u32 = 3;
 /// What a sentinel announced about a failover of a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum News {
-    /// A failover began (the master named is the old one).
+    /// A sentinel tries to fail over (the master named is the old one); it may not be
+    /// the one elected to lead.
     Started,
+    /// The sentinel that sent this leads the failover (`+elected-leader`,
+    /// `+failover-state-select-slave`: only the leader announces them).
+    Leading,
     /// This replica was chosen, or is being promoted.
     Promoting(Addr),
     /// This node is the master now (`+promoted-slave`, `+switch-master`).
@@ -80,9 +84,8 @@ pub(crate) fn parse_news(channel: &[u8], payload: &[u8]) -> Option<(String, News
         _ => return None,
     };
     let news = match (channel, replica) {
-        (b"+try-failover" | b"+elected-leader" | b"+failover-state-select-slave", _) => {
-            News::Started
-        }
+        (b"+try-failover", _) => News::Started,
+        (b"+elected-leader" | b"+failover-state-select-slave", _) => News::Leading,
         // The timeout of the replicas' reconfiguration: the switch follows.
         (b"+failover-end-for-timeout", _) => return None,
         (
@@ -191,7 +194,7 @@ impl Failover {
     /// `current` (or was last).
     pub(crate) fn hear(&mut self, news: News, by: &Addr, current: &Addr, now: Instant) -> Action {
         match (&mut self.phase, news) {
-            (Phase::Steady, News::Started | News::Promoting(_)) => {
+            (Phase::Steady, News::Started | News::Leading | News::Promoting(_)) => {
                 self.phase = Phase::UnderWay {
                     by: by.clone(),
                     heard: now,
@@ -203,13 +206,13 @@ impl Failover {
                 *heard = now;
                 Action::Nothing
             }
-            // Only the sentinel that leads the failover promotes: it is the one to ask,
-            // and the one whose abort counts.
+            // Only the sentinel that leads the failover announces these: it is the one to
+            // ask, and the one whose abort counts.
             (
                 Phase::UnderWay {
                     by: leader, heard, ..
                 },
-                News::Promoting(_),
+                News::Leading | News::Promoting(_),
             ) => {
                 *leader = by.clone();
                 *heard = now;
@@ -235,7 +238,22 @@ impl Failover {
             (Phase::UnderWay { .. }, News::Aborted) => Action::Nothing,
             // An abort after a promotion was seen is not one (the promotion stands).
             (Phase::Moving { .. } | Phase::Steady, News::Aborted) => Action::Nothing,
-            (Phase::Moving { .. }, News::Started | News::Promoting(_)) => Action::Nothing,
+            (Phase::Moving { .. }, News::Started | News::Leading | News::Promoting(_)) => {
+                Action::Nothing
+            }
+        }
+    }
+
+    /// The sentinels, asked again (a subscription came back: a switch may have been
+    /// missed), name `master` while the client is at `current`. While a failover is under
+    /// way they still name the old master until the switch: only a steady client moves.
+    pub(crate) fn resolved(&mut self, master: Addr, current: &Addr) -> Action {
+        match self.phase {
+            Phase::Steady if master != *current => {
+                self.phase = Phase::Moving { to: master.clone() };
+                Action::MoveTo(master)
+            }
+            _ => Action::Nothing,
         }
     }
 

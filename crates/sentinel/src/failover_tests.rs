@@ -33,8 +33,8 @@ const REPLICA: &str = "slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 
 #[test]
 fn messages_are_read_as_the_sentinels_publish_them() {
     assert_eq!(news("+try-failover", MASTER), News::Started);
-    assert_eq!(news("+elected-leader", MASTER), News::Started);
-    assert_eq!(news("+failover-state-select-slave", MASTER), News::Started);
+    assert_eq!(news("+elected-leader", MASTER), News::Leading);
+    assert_eq!(news("+failover-state-select-slave", MASTER), News::Leading);
     assert_eq!(news("+selected-slave", REPLICA), News::Promoting(new()));
     assert_eq!(
         news("+failover-state-send-slaveof-noone", REPLICA),
@@ -325,4 +325,47 @@ fn sentinel_master_replies_are_read_for_the_failover_state() {
         Checked::Unanswered
     );
     assert_eq!(read_master_state(&Frame::Null), Checked::Unanswered);
+}
+
+#[test]
+fn the_elected_leader_is_the_one_asked_and_whose_abort_counts() {
+    let t0 = Instant::now();
+    let other = Addr::tcp("127.0.0.1", 26380);
+    let mut f = Failover::default();
+    f.hear(news("+try-failover", MASTER), &other, &old(), t0);
+    f.hear(news("+elected-leader", MASTER), &leader(), &old(), t0);
+    assert_eq!(f.check_due(t0 + QUIET), Some(leader()));
+    assert_eq!(
+        f.hear(
+            news("-failover-abort-no-good-slave", MASTER),
+            &leader(),
+            &old(),
+            t0
+        ),
+        Action::Release,
+        "the leader gave up before choosing a replica"
+    );
+}
+
+#[test]
+fn asking_the_sentinels_again_moves_only_a_steady_client() {
+    let t0 = Instant::now();
+    let mut f = Failover::default();
+    assert_eq!(f.resolved(old(), &old()), Action::Nothing, "already there");
+    f.hear(news("+try-failover", MASTER), &leader(), &old(), t0);
+    // Until the switch the sentinels still name the old master: no release, no move.
+    assert_eq!(f.resolved(old(), &old()), Action::Nothing);
+    assert!(f.holds_writes());
+    f.hear(news("+promoted-slave", REPLICA), &leader(), &old(), t0);
+    assert_eq!(
+        f.resolved(old(), &old()),
+        Action::Nothing,
+        "not back to the old one"
+    );
+    assert_eq!(f.moving_to(), Some(&new()));
+    f.arrived();
+    // Steady: a switch missed while a subscription was down.
+    let third = Addr::tcp("127.0.0.1", 6381);
+    assert_eq!(f.resolved(third.clone(), &new()), Action::MoveTo(third));
+    assert!(f.holds_writes());
 }

@@ -15,14 +15,14 @@ use crate::{Result, Sentinel};
 /// Requests to leave a node after `READONLY` closer than this are one request.
 const KICK_COALESCE: Duration = Duration::from_millis(250);
 /// The longest wait for the client to leave a node that answered `READONLY`.
-const LEAVE_WAIT: Duration = Duration::from_millis(200);
+const DEMOTED_WAIT: Duration = Duration::from_millis(200);
 /// Delays between attempts to subscribe to a sentinel that is down.
 const SUBSCRIBE_MIN: Duration = Duration::from_millis(100);
 const SUBSCRIBE_MAX: Duration = Duration::from_secs(5);
-/// How often a move to a new master looks whether the client is there yet.
-const ARRIVAL_POLL: Duration = Duration::from_millis(1);
-/// The longest wait for a move when the client has no response timeout.
-const ARRIVAL_WAIT: Duration = Duration::from_secs(5);
+/// How often a move to another node looks whether the client is there yet.
+const MOVE_POLL: Duration = Duration::from_millis(1);
+/// The longest wait for a move to a new master when the client has no response timeout.
+const MOVE_WAIT: Duration = Duration::from_secs(5);
 
 /// A client of the master of a service, that follows failovers by itself.
 ///
@@ -177,13 +177,12 @@ impl SentinelClient {
                 matches!(&*last, Some((a, at)) if a == from && at.elapsed() < KICK_COALESCE);
             if client.addr() == *from && !recent {
                 *last = Some((from.clone(), Instant::now()));
-                client.reconnect();
+                // The other requests in flight there are answered `READONLY` too, and sent
+                // again: they need not fail as cut off.
+                client.reconnect_gracefully();
             }
         }
-        let deadline = Instant::now() + LEAVE_WAIT;
-        while client.addr() == *from && client.is_connected() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        connected_elsewhere(client, from, DEMOTED_WAIT).await;
     }
 }
 
@@ -197,13 +196,15 @@ impl MasterState {
     /// Steps the failover follower with `step` and does what it answers; writes are held
     /// exactly while it says so.
     fn follow(self: &Arc<Self>, step: impl FnOnce(&mut Failover) -> Action) {
-        let (action, held) = {
+        let action = {
             let mut failover = lock(&self.failover);
             let action = step(&mut failover);
-            (action, failover.holds_writes())
+            // Under the lock: two steps taken at once publish in the order they were taken.
+            let held = failover.holds_writes();
+            self.writes_held
+                .send_if_modified(|was| std::mem::replace(was, held) != held);
+            action
         };
-        self.writes_held
-            .send_if_modified(|was| std::mem::replace(was, held) != held);
         if let Action::MoveTo(_) = action {
             let from = self.client.addr();
             self.client.reconnect_gracefully();
@@ -265,18 +266,22 @@ fn lock(failover: &Mutex<Failover>) -> std::sync::MutexGuard<'_, Failover> {
 /// After a move to a new master was asked for (from `from`): once the client has a
 /// connection elsewhere (or the wait ran out), the held writes go.
 async fn await_arrival(shared: Weak<MasterState>, from: Addr) {
-    let started = Instant::now();
-    loop {
-        tokio::time::sleep(ARRIVAL_POLL).await;
-        let Some(s) = shared.upgrade() else {
-            return;
-        };
-        let arrived = s.client.is_connected() && s.client.addr() != from;
-        let wait = s.client.config().response_timeout.unwrap_or(ARRIVAL_WAIT);
-        if arrived || started.elapsed() >= wait {
-            s.follow(Failover::arrived);
-            return;
-        }
+    let Some(client) = shared.upgrade().map(|s| s.client.clone()) else {
+        return;
+    };
+    let wait = client.config().response_timeout.unwrap_or(MOVE_WAIT);
+    connected_elsewhere(&client, &from, wait).await;
+    drop(client);
+    if let Some(s) = shared.upgrade() {
+        s.follow(Failover::arrived);
+    }
+}
+
+/// Waits (at most `bound`) until `client` is connected to another node than `from`.
+async fn connected_elsewhere(client: &Client, from: &Addr, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    while !(client.is_connected() && client.addr() != *from) && Instant::now() < deadline {
+        tokio::time::sleep(MOVE_POLL).await;
     }
 }
 
@@ -291,9 +296,7 @@ impl Execute for SentinelClient {
     /// [`Resends`]). The client underneath never resends on its own.
     async fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
         let shared = &self.shared;
-        let timeout = request
-            .hold()
-            .response_timeout(shared.client.config().response_timeout);
+        let timeout = request.response_timeout(shared.client.config());
         let deadline = timeout.map(|t| Instant::now() + t);
         let idempotent = request.is_idempotent();
         let mut resends = Resends::new(deadline);
@@ -468,9 +471,7 @@ async fn catch_up(shared: &Weak<MasterState>, sentinel: &Sentinel, service: &str
         return;
     };
     if let Some(s) = shared.upgrade() {
-        // As if announced: a switch this client missed.
-        if let Some(by) = sentinel.inner().list.snapshot().first() {
-            s.hear(News::Promoted(master), by);
-        }
+        let current = s.client.addr();
+        s.follow(|f| f.resolved(master, &current));
     }
 }

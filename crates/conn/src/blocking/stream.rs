@@ -141,13 +141,9 @@ fn tls_handshake(
             })
         }
         Err(e) => Err(Error::io(
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "connecting to {}: {}",
-                    config.addr,
-                    crate::tls::handshake_error(&e)
-                ),
+            crate::tls::in_context(
+                &crate::tls::handshake_error(&e),
+                format_args!("connecting to {}", config.addr),
             ),
             false,
         )),

@@ -1,7 +1,7 @@
 //! The task behind a shared client: writes queued requests, reads replies, reconnects.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
@@ -26,14 +26,6 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
     loop {
         if let Some((stream, inbox)) = connection.take() {
             backoff.reset();
-            // A reconnect asked for while we were connecting is served by this connection.
-            for asked in [&shared.kick, &shared.leave] {
-                tokio::select! {
-                    biased;
-                    _ = asked.notified() => {}
-                    _ = std::future::ready(()) => {}
-                }
-            }
             match serve(&shared, stream, inbox).await {
                 Ok(()) => break,
                 Err(Ended::Left(e)) => {
@@ -53,7 +45,18 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
                 _ = tokio::time::sleep(delay) => {}
                 // A reconnect asked for (a failover announced) cuts the wait short.
                 _ = shared.kick.notified() => {}
+                _ = shared.leave.notified() => {}
                 _ = wait_shutdown(&shared) => break,
+            }
+        }
+        // What was asked of the connections before is served by this attempt, since the
+        // resolver is asked now; what is asked from here on is served by the connection it
+        // makes (a move announced while connecting leaves it at once).
+        for asked in [&shared.kick, &shared.leave] {
+            tokio::select! {
+                biased;
+                _ = asked.notified() => {}
+                _ = std::future::ready(()) => {}
             }
         }
         let attempt = match shared.next_config().await {
@@ -201,13 +204,19 @@ async fn leave(shared: &ClientState) {
         return;
     }
     let bound = shared.config.response_timeout.unwrap_or(LEAVE_WAIT);
+    // A write waiting for its copies (`WAIT`) holds the replies behind it that long.
+    let quiet = LEAVE_QUIET
+        + shared
+            .config
+            .durability
+            .map_or(Duration::ZERO, |d| d.timeout());
     let _ = tokio::time::timeout(bound, async {
         loop {
             let replies = shared.left.notified();
             if shared.lock().queue.is_left() {
                 return;
             }
-            if tokio::time::timeout(LEAVE_QUIET, replies).await.is_err() {
+            if tokio::time::timeout(quiet, replies).await.is_err() {
                 return;
             }
         }
@@ -217,10 +226,10 @@ async fn leave(shared: &ClientState) {
 
 /// How long a connection being left waits for its replies when the client has no
 /// response timeout.
-const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
 /// How long a connection being left waits for its next reply: a node that answers sends
 /// them within milliseconds.
-const LEAVE_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+const LEAVE_QUIET: Duration = Duration::from_millis(250);
 
 /// Polls the socket for the next replies while [`BusyPoll`] says so, with `awaited`
 /// requests unanswered: each time every task that was ready has run (the callers the last

@@ -138,10 +138,13 @@ impl Client {
 
     /// Connects anew (asking the resolver for the address first) once the requests in
     /// flight on the current connection are answered there: nothing more is written on
-    /// it, requests made meanwhile wait for the next connection, and none fails. For a
-    /// master that is being replaced while it still answers (a graceful failover). The
-    /// wait for the last replies is bounded by the response timeout (a second without
-    /// one); requests still in flight then fail as on [`reconnect`](Client::reconnect).
+    /// it, requests made meanwhile wait for the next connection (unless the client fails
+    /// fast while reconnecting), and none fails. For a master that is being replaced while
+    /// it still answers (a graceful failover). The wait for the last replies ends when the
+    /// node sends none for 250 ms (and the durability timeout, with
+    /// [`durability`](crate::ConnectionConfig::durability)), or at the response timeout (a
+    /// second without one); requests still in flight then fail as on
+    /// [`reconnect`](Client::reconnect).
     pub fn reconnect_gracefully(&self) {
         self.handle.shared.leave.notify_one();
     }
@@ -248,24 +251,11 @@ impl Client {
         }
         refused::check_pipeline(pipe)?;
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
-        let asked = pipe.cmds().iter().find_map(Cmd::durability);
-        if let Some(d) = asked.or(self.config().durability) {
-            if durability::applies_to_pipeline(pipe) {
-                let wait = d.wait_command();
-                let encode = |out: &mut BytesMut| {
-                    pipe.encode(out);
-                    wait.encode(out);
-                };
-                let answer = self
-                    .request(&encode, want + 1, d.extend(patience), idempotent)
-                    .await?;
-                let Answer::Many(mut replies) = answer else {
-                    return Err(Error::Closed { written: true });
-                };
-                let waited = replies.pop().ok_or(Error::Closed { written: true })?;
-                d.check(waited.view())?;
-                return Ok(replies);
-            }
+        if let Some(d) = durability::of_pipeline(pipe, self.config().durability) {
+            let encode = |out: &mut BytesMut| pipe.encode(out);
+            return self
+                .with_copies(&encode, want, d, patience, idempotent)
+                .await;
         }
         match self
             .request(&|out| pipe.encode(out), want, patience, idempotent)
@@ -278,10 +268,12 @@ impl Client {
 
     async fn command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
         refused::check_command(cmd)?;
-        if let Some(d) = cmd.durability().or(self.config().durability) {
-            if durability::applies_to(cmd) {
-                return self.durable_reply(cmd, d, patience).await;
-            }
+        if let Some(d) = durability::of_command(cmd, self.config().durability) {
+            let encode = |out: &mut BytesMut| cmd.encode(out);
+            let mut replies = self
+                .with_copies(&encode, 1, d, patience, cmd.is_idempotent())
+                .await?;
+            return replies.pop().ok_or(Error::Closed { written: true });
         }
         match self
             .request(&|out| cmd.encode(out), 1, patience, cmd.is_idempotent())
@@ -294,28 +286,31 @@ impl Client {
 }
 
 impl Client {
-    /// `cmd` followed by the wait for the copies `d` asks for, in one round trip: its
-    /// reply once they acknowledged it (or an error reply of its own, as it is), else
-    /// [`Error::NotDurable`].
-    async fn durable_reply(&self, cmd: &Cmd, d: Durability, patience: Patience) -> Result<Reply> {
+    /// The commands `encode` writes (`want` replies), followed by the wait for the copies
+    /// `d` asks for, in one round trip: their replies once the copies were acknowledged
+    /// (or when nothing ran, see [`Durability::check`]), else [`Error::NotDurable`].
+    async fn with_copies(
+        &self,
+        encode: &(dyn Fn(&mut BytesMut) + Sync),
+        want: usize,
+        d: Durability,
+        patience: Patience,
+        idempotent: bool,
+    ) -> Result<Vec<Reply>> {
         let wait = d.wait_command();
         let encode = |out: &mut BytesMut| {
-            cmd.encode(out);
+            encode(out);
             wait.encode(out);
         };
         let answer = self
-            .request(&encode, 2, d.extend(patience), cmd.is_idempotent())
+            .request(&encode, want + 1, patience, idempotent)
             .await?;
         let Answer::Many(mut replies) = answer else {
             return Err(Error::Closed { written: true });
         };
-        let (Some(waited), Some(reply)) = (replies.pop(), replies.pop()) else {
-            return Err(Error::Closed { written: true });
-        };
-        if !reply.view().is_error() {
-            d.check(waited.view())?;
-        }
-        Ok(reply)
+        let waited = replies.pop().ok_or(Error::Closed { written: true })?;
+        d.check(waited.view(), &replies)?;
+        Ok(replies)
     }
 
     /// Carries out a request the server may hold on a dedicated connection (see
@@ -358,7 +353,7 @@ impl Client {
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
         let hold = request.hold();
-        let timeout = hold.response_timeout(self.config().response_timeout);
+        let timeout = request.response_timeout(self.config());
         let own = timeout.map(|t| tokio::time::Instant::now() + t);
         let given = deadline.map(tokio::time::Instant::from_std);
         // One deadline for the request, resends included.
@@ -384,7 +379,7 @@ impl Client {
 }
 
 /// A request's response timeout (for its error message) and the deadline it is held to.
-pub(crate) type Patience = (Option<Duration>, Option<tokio::time::Instant>);
+type Patience = (Option<Duration>, Option<tokio::time::Instant>);
 
 impl Execute for Client {
     /// Sends the request on the shared connection, or, when the server may hold it
