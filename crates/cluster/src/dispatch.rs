@@ -218,7 +218,7 @@ impl<W, R> Dispatch<W, R> {
             outcome(&result),
             node,
             part.idempotent,
-            Instant::now(),
+            Instant::now,
         );
         if matches!(part.steer, Steer::Ask(_)) {
             part.steer = Steer::Nowhere;

@@ -88,15 +88,16 @@ impl Attempts {
     }
 
     /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`, at
-    /// `now`. `idempotent`: the caller said the command may run twice, so it may be
-    /// resent after a connection loss even if it may have run.
+    /// the time `now` reads (only when a resend is weighed). `idempotent`: the caller said
+    /// the command may run twice, so it may be resent after a connection loss even if it
+    /// may have run.
     pub(crate) fn decide(
         &mut self,
         policy: &RetryPolicy,
         outcome: Outcome<'_>,
         node: Option<&Addr>,
         idempotent: bool,
-        now: Instant,
+        now: impl Fn() -> Instant,
     ) -> Decision {
         match outcome {
             Outcome::Reply(error) => {
@@ -152,9 +153,9 @@ impl Attempts {
         policy: &RetryPolicy,
         refresh: bool,
         may_have_run: bool,
-        now: Instant,
+        now: impl Fn() -> Instant,
     ) -> Decision {
-        match self.resends.next(policy, may_have_run, now) {
+        match self.resends.next(policy, may_have_run, now()) {
             Some(delay) => Decision::Retry { delay, refresh },
             None => Decision::Done,
         }
@@ -182,7 +183,7 @@ mod tests {
                 Outcome::Reply(error.map(str::as_bytes)),
                 Some(&node),
                 false,
-                Instant::now(),
+                Instant::now,
             )
         };
         let moved = Some("MOVED 3999 10.0.0.2:7001");
@@ -234,21 +235,15 @@ mod tests {
         let sent = Error::Closed { written: true };
         let mut a = Attempts::new(None);
         assert!(matches!(
-            a.decide(
-                &policy,
-                Outcome::Failed(&unsent),
-                None,
-                false,
-                Instant::now()
-            ),
+            a.decide(&policy, Outcome::Failed(&unsent), None, false, Instant::now),
             Decision::Retry { refresh: true, .. }
         ));
         assert_eq!(
-            a.decide(&policy, Outcome::Failed(&sent), None, false, Instant::now()),
+            a.decide(&policy, Outcome::Failed(&sent), None, false, Instant::now),
             Decision::Done
         );
         assert!(matches!(
-            a.decide(&policy, Outcome::Failed(&sent), None, true, Instant::now()),
+            a.decide(&policy, Outcome::Failed(&sent), None, true, Instant::now),
             Decision::Retry { .. }
         ));
         let timeout = Error::Timeout {
@@ -257,13 +252,7 @@ mod tests {
             written: true,
         };
         assert_eq!(
-            a.decide(
-                &policy,
-                Outcome::Failed(&timeout),
-                None,
-                true,
-                Instant::now()
-            ),
+            a.decide(&policy, Outcome::Failed(&timeout), None, true, Instant::now),
             Decision::Done
         );
     }
@@ -284,7 +273,7 @@ mod tests {
         // left, none past the deadline.
         while now < t0 + Duration::from_secs(4) {
             let Decision::Retry { delay, refresh } =
-                a.decide(&policy, Outcome::Failed(&refused), None, false, now)
+                a.decide(&policy, Outcome::Failed(&refused), None, false, || now)
             else {
                 panic!("given up after {resends} resends at {:?}", now - t0);
             };
@@ -295,11 +284,11 @@ mod tests {
         }
         assert!(resends > 2, "{resends}");
         assert!(matches!(
-            a.decide(&policy, Outcome::NoNode, None, false, now),
+            a.decide(&policy, Outcome::NoNode, None, false, || now),
             Decision::Retry { .. }
         ));
         assert_eq!(
-            a.decide(&policy, Outcome::NoNode, None, false, deadline),
+            a.decide(&policy, Outcome::NoNode, None, false, || deadline),
             Decision::Done,
             "not past the deadline"
         );
@@ -308,12 +297,12 @@ mod tests {
         let mut b = Attempts::new(Some(deadline));
         for _ in 0..2 {
             assert!(matches!(
-                b.decide(&policy, Outcome::Failed(&sent), None, true, t0),
+                b.decide(&policy, Outcome::Failed(&sent), None, true, || t0),
                 Decision::Retry { .. }
             ));
         }
         assert_eq!(
-            b.decide(&policy, Outcome::Failed(&sent), None, true, t0),
+            b.decide(&policy, Outcome::Failed(&sent), None, true, || t0),
             Decision::Done
         );
     }

@@ -138,13 +138,34 @@ impl Request<'_> {
         &self,
         config: &crate::ConnectionConfig,
     ) -> Option<std::time::Duration> {
+        self.response_timeout_held(self.hold(), config)
+    }
+
+    /// [`response_timeout`](Request::response_timeout) with the request's `hold` known.
+    pub(crate) fn response_timeout_held(
+        &self,
+        hold: crate::Hold,
+        config: &crate::ConnectionConfig,
+    ) -> Option<std::time::Duration> {
+        let base = hold.response_timeout(config.response_timeout)?;
+        if config.durability.is_none() && !self.asks_durability() {
+            return Some(base);
+        }
         let copies = match self {
             Request::Command(c) => crate::durability::of_command(c, config.durability),
             Request::Pipeline(p) => crate::durability::of_pipeline(p, config.durability),
             Request::Scan(_) => None,
         };
-        let base = self.hold().response_timeout(config.response_timeout)?;
         Some(base + copies.map_or(std::time::Duration::ZERO, |d| d.timeout()))
+    }
+
+    /// Whether a command of the request asks for durability of its own.
+    fn asks_durability(&self) -> bool {
+        match self {
+            Request::Command(c) => c.durability().is_some(),
+            Request::Pipeline(p) => p.cmds().iter().any(|c| c.durability().is_some()),
+            Request::Scan(_) => false,
+        }
     }
 
     /// How long the server may hold the request's replies (see [`Hold`](crate::Hold)); a

@@ -353,7 +353,7 @@ impl Client {
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
         let hold = request.hold();
-        let timeout = request.response_timeout(self.config());
+        let timeout = request.response_timeout_held(hold, self.config());
         let own = timeout.map(|t| tokio::time::Instant::now() + t);
         let given = deadline.map(tokio::time::Instant::from_std);
         // One deadline for the request, resends included.
