@@ -14,7 +14,7 @@ use crate::refresh::refresh_task;
 use crate::registry::lock;
 use crate::route::route;
 use crate::slot::slot;
-use crate::state::{bump, ClusterState, ClusterStats};
+use crate::state::{ClusterState, ClusterStats};
 use crate::topology::SlotMap;
 use crate::ClusterPubSub;
 
@@ -159,14 +159,7 @@ impl ClusterClient {
             let _ = refreshed.changed().await;
             return Ok(());
         }
-        let topology = state.fetch_topology().await;
-        bump(&state.counters.refreshes);
-        let result = topology.map(|t| state.install(&t));
-        if lock(&state.scheduler).finish(std::time::Instant::now()) {
-            state.wake.notify_one();
-        }
-        state.refreshed.send_modify(|n| *n += 1);
-        result
+        state.run_refresh().await
     }
 
     /// The shared client of one node (for per-node commands: `INFO`, `CLIENT LIST`, ...).

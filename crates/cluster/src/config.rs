@@ -133,7 +133,7 @@ impl Default for ClusterConfig {
             read_from: ReadFrom::Primary,
             // Node links overlap one another already: larger writes per link suit them, and
             // while one link waits the others' replies keep the callers busy (polling each
-            // link measured slower, BENCHMARKS.md "Polling for replies").
+            // link measured slower).
             client_options: ClientOptions::default()
                 .with_write_way(slotline_conn::WriteWay::Batched)
                 .with_busy_poll(Duration::ZERO),

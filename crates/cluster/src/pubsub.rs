@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use slotline_conn::{
     cmd, Addr, Cmd, Connection, Error, Message, MessageKind, PubSub, Query, RefusedKind, Result,
-    Subscriptions, ToArgs, UnavailableKind,
+    RetryPolicy, Subscriptions, ToArgs, UnavailableKind,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -234,7 +234,13 @@ enum Wake {
 
 impl Supervisor {
     async fn run(mut self, mut control: mpsc::Receiver<Control>) {
-        let mut delay = Duration::from_millis(20);
+        // The one jittered backoff between attempts to place what lost its node.
+        let backoff = RetryPolicy {
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        let mut failures = 0;
         loop {
             let pending_work = !self.homeless.is_empty() || self.classic_lost;
             let wake = {
@@ -251,7 +257,7 @@ impl Supervisor {
                 tokio::select! {
                     c = control.recv() => Wake::Control(c),
                     (key, m) = next => Wake::Message(key, m),
-                    _ = tokio::time::sleep(delay), if pending_work => Wake::Retry,
+                    _ = tokio::time::sleep(backoff.delay(failures)), if pending_work => Wake::Retry,
                 }
             };
             match wake {
@@ -265,7 +271,7 @@ impl Supervisor {
                         self.placed.remove(&m.channel);
                         self.homeless.insert(m.channel);
                         self.client.state().request_refresh();
-                        delay = Duration::from_millis(20);
+                        failures = 0;
                     }
                 }
                 Wake::Message(_, Some(Ok(m))) => {
@@ -292,13 +298,13 @@ impl Supervisor {
                         self.classic_lost = !w.channels.is_empty() || !w.patterns.is_empty();
                     }
                     self.client.state().request_refresh();
-                    delay = Duration::from_millis(20);
+                    failures = 0;
                 }
                 Wake::Retry => {
                     if self.replace().await {
-                        delay = Duration::from_millis(20);
+                        failures = 0;
                     } else {
-                        delay = (delay * 2).min(Duration::from_secs(1));
+                        failures += 1;
                     }
                 }
             }

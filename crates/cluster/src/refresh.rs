@@ -153,14 +153,33 @@ pub(crate) async fn refresh_task(weak: Weak<ClusterState>, wake: Arc<Notify>) {
         if !lock(&inner.scheduler).start(std::time::Instant::now()) {
             continue;
         }
-        let result = inner.fetch_topology().await;
-        bump(&inner.counters.refreshes);
-        match result {
-            Ok(topology) => inner.install(&topology),
-            Err(_) => bump(&inner.counters.failed_refreshes),
+        let _ = inner.run_refresh().await;
+    }
+}
+
+impl ClusterState {
+    /// Runs the refresh the scheduler just started: asks the cluster for its topology and
+    /// installs it (counting the refresh, and the failure if it failed), ends the refresh
+    /// in the scheduler (waking the task if another was asked for meanwhile) and tells
+    /// those waiting for it.
+    pub(crate) async fn run_refresh(&self) -> slotline_conn::Result<()> {
+        let result = self.fetch_topology().await;
+        bump(&self.counters.refreshes);
+        let result = match result {
+            Ok(topology) => {
+                self.install(&topology);
+                Ok(())
+            }
+            Err(e) => {
+                bump(&self.counters.failed_refreshes);
+                Err(e)
+            }
+        };
+        if lock(&self.scheduler).finish(std::time::Instant::now()) {
+            self.wake.notify_one();
         }
-        lock(&inner.scheduler).finish(std::time::Instant::now());
-        inner.refreshed.send_modify(|n| *n += 1);
+        self.refreshed.send_modify(|n| *n += 1);
+        result
     }
 }
 

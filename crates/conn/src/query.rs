@@ -143,12 +143,12 @@ pub trait Query: Execute {
         let evalsha = call.evalsha_cmd();
         let eval = call.eval_cmd();
         async move {
-            match self.send_command(&evalsha).await? {
-                Frame::Error(line) if line.starts_with(b"NOSCRIPT") => {
-                    convert(self.send_command(&eval).await?)
-                }
-                reply => convert(reply),
+            let reply = self.send_command(&evalsha).await?;
+            let kind = crate::ServerErrorKind::of_reply(&reply);
+            if crate::script::wants_source(kind.as_ref()) {
+                return convert(self.send_command(&eval).await?);
             }
+            convert(reply)
         }
     }
 }

@@ -105,6 +105,13 @@ impl ScriptCall<'_> {
     }
 }
 
+/// Whether the answer to a script's `EVALSHA`, an error of `kind`, says the server does not
+/// know the script yet (`NOSCRIPT`): then its source is sent (`EVAL`). The one rule of both
+/// flavours of `invoke_script`.
+pub(crate) fn wants_source(kind: Option<&crate::ServerErrorKind>) -> bool {
+    kind == Some(&crate::ServerErrorKind::NoScript)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

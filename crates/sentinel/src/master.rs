@@ -390,7 +390,13 @@ async fn follow_one(
     mut stop: watch::Receiver<()>,
 ) {
     let ping_every = sentinel.config().subscription_ping;
-    let mut delay = SUBSCRIBE_MIN;
+    // The one jittered backoff: sentinels lost by many clients are not asked in step.
+    let backoff = RetryPolicy {
+        backoff_min: SUBSCRIBE_MIN,
+        backoff_max: SUBSCRIBE_MAX,
+        ..RetryPolicy::default()
+    };
+    let mut failures = 0;
     let mut lost = false;
     loop {
         let subscribed = tokio::select! {
@@ -400,13 +406,13 @@ async fn follow_one(
         let Some(mut ps) = subscribed else {
             tokio::select! {
                 _ = stop.changed() => return,
-                _ = tokio::time::sleep(delay) => {}
+                _ = tokio::time::sleep(backoff.delay(failures)) => {}
             }
-            delay = (delay * 2).min(SUBSCRIBE_MAX);
+            failures += 1;
             lost = true;
             continue;
         };
-        delay = SUBSCRIBE_MIN;
+        failures = 0;
         if lost {
             // A switch may have happened while this subscription was down.
             tokio::select! {

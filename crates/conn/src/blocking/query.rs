@@ -86,12 +86,11 @@ pub trait Query: Execute {
 
     /// Runs a script by SHA1 (`EVALSHA`), sending its source (`EVAL`) only on `NOSCRIPT`.
     fn invoke_script<T: FromReply>(&self, call: &ScriptCall<'_>) -> Result<T> {
-        match self.query(&call.evalsha_cmd()) {
-            Err(Error::Server(e)) if e.kind == crate::ServerErrorKind::NoScript => {
-                self.query(&call.eval_cmd())
-            }
-            other => other,
+        let first = self.query(&call.evalsha_cmd());
+        if crate::script::wants_source(first.as_ref().err().and_then(Error::server_kind)) {
+            return self.query(&call.eval_cmd());
         }
+        first
     }
 }
 

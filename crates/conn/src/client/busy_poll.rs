@@ -19,8 +19,7 @@ const FEWEST_AWAITED: usize = 4;
 /// on the runtime's poller.
 /// Against a server that answers within that window, the next replies are read the moment
 /// the callers have written their next requests, without a round through `epoll` and
-/// without the worker parking and being woken for them (BENCHMARKS.md, "Polling for
-/// replies"). Polls that find nothing make the reader skip polling for the next reads,
+/// without the worker parking and being woken for them. Polls that find nothing make the reader skip polling for the next reads,
 /// twice as many after each miss in a row (up to [`MOST_SKIPPED`]); a poll that finds
 /// bytes resets that.
 #[derive(Debug, Clone)]

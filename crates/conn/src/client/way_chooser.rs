@@ -5,12 +5,11 @@
 //! client can count. When the kernel runs the woken server on the client's own core (a
 //! socket wake-up is a "sync" one: the waker is expected to sleep next; so it goes on a
 //! 2-core machine with one core busy elsewhere), every early write lets the server take
-//! the core from the callers still making requests: 50 tasks on a current-thread runtime
-//! did about 250k GET/s with callers writing early ([`Way::Overlapped`]) against 870k with
-//! the writer task alone ([`Way::Batched`]). On the same machine quiet, the server kept a
-//! core of its own, early writes let it work while the callers made the next batch, and
-//! they won, 600k against 490k (BENCHMARKS.md, "When the CPU is shared"). So the chooser
-//! times both.
+//! the core from the callers still making requests, and callers writing early
+//! ([`Way::Overlapped`]) lose to the writer task alone ([`Way::Batched`]) several times
+//! over. On the same machine quiet, the server keeps a core of its own, early writes let
+//! it work while the callers make the next batch, and they win (BENCHMARKS.md, "When the
+//! CPU is shared", has the figures). So the chooser times both.
 //!
 //! Time is counted in windows of [`WINDOW`] answered requests. A trial times the ways in
 //! the order batched, overlapped, overlapped, batched (so a steady drift favours neither)

@@ -12,13 +12,12 @@ use super::way_chooser::{Way, WayChooser};
 ///   request leaves without delay), and once at least `1/point` as many requests wait as
 ///   are in flight, so that under load a few batches overlap and the server works on one
 ///   while the callers make the next. The point is chosen per connection, by measurement
-///   (BENCHMARKS.md, "Where the caller writes"): a quarter over plaintext on a runtime with
+///   (the history of BENCHMARKS.md): a quarter over plaintext on a runtime with
 ///   one worker (the callers a read wakes run one after another on the thread that also
 ///   reads, so the server is given the first of them sooner), half otherwise (with several
 ///   workers the queue fills at once, and through TLS every write also seals a record).
 ///   Only while no other link in the process has requests in flight: when other links are
-///   at work their servers are busy already, and early writes would only add system calls
-///   (BENCHMARKS.md, "When several links are at work").
+///   at work their servers are busy already, and early writes would only add system calls.
 /// - **Batched**: the writer task, once woken, lets every ready task queue its request and
 ///   writes them all at once. Only a lone request on an idle link (nothing in flight, and
 ///   the last read answered one request at most) is written by its caller at once: it
