@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use slotline_conn::shard::{transaction_shard, Merge, ShardRoute};
+use slotline_conn::shard::{assemble, transaction_shard, Merge, ShardRoute};
 use slotline_conn::{Cmd, Error, Pipeline, Reply, Response, Result, RetryPolicy, ScanCursor};
 
 use crate::dispatch::{Dispatch, Place};
@@ -121,13 +121,7 @@ pub(crate) fn finish(jobs: Vec<Job>, d: Parts<'_>) -> Result<Vec<Reply>> {
                 None => return Err(Error::Closed { written: true }),
             }
         }
-        out.push(match job.merge {
-            None => replies.pop().ok_or(Error::Closed { written: true })?,
-            Some(merge) => {
-                let frames = replies.into_iter().map(Reply::into_frame).collect();
-                Reply::from_frame(merge.merge(frames))?
-            }
-        });
+        out.push(assemble(replies, job.merge.as_ref())?);
     }
     Ok(out)
 }

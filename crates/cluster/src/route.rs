@@ -1,7 +1,7 @@
 //! Where a command goes in a cluster: the shard routing of `slotline-conn`, with hash slots
 //! as the shards, and the commands a shared cluster client refuses.
 
-use slotline_conn::command_table::{self, CommandInfo};
+use slotline_conn::command_table::{self, Sharing};
 use slotline_conn::shard::{route_known, ShardRoute};
 use slotline_conn::{Cmd, Error, RefusedKind, Result};
 
@@ -11,32 +11,31 @@ use crate::slot::slot;
 pub(crate) type Route = ShardRoute<u16>;
 
 /// Commands that would turn a shared connection into something else, or that the client
-/// manages itself.
-fn refused_on_shared(info: &CommandInfo) -> Option<(RefusedKind, &'static str)> {
+/// manages itself, by their [`Sharing`] class.
+fn refused_on_shared(cmd: &Cmd, class: Sharing) -> Option<(RefusedKind, &'static str)> {
     use RefusedKind::{Invalid, OwnConnection};
-    Some(match info.name {
-        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
-        | "sunsubscribe" => (
-            OwnConnection,
-            "pub/sub subscriptions need a connection of their own: use ClusterClient::pubsub()",
-        ),
-        "monitor" => (
+    Some(match class {
+        Sharing::Push if cmd.is("MONITOR") => (
             OwnConnection,
             "MONITOR needs a connection of its own: use ClusterClient::node(addr)",
         ),
-        "multi" | "exec" | "discard" => (
+        Sharing::Push | Sharing::PerChannel => (
+            OwnConnection,
+            "pub/sub subscriptions need a connection of their own: use ClusterClient::pubsub()",
+        ),
+        Sharing::OpensTransaction | Sharing::EndsTransaction => (
             OwnConnection,
             "MULTI/EXEC on a shared cluster client: use a transaction pipeline (Query::transaction)",
         ),
-        "scan" => (
+        Sharing::Cursor => (
             Invalid,
             "SCAN in a cluster must visit every master: use Query::scan(ScanOptions::keys())",
         ),
-        "readonly" | "readwrite" | "asking" => (
+        Sharing::ClusterMode => (
             Invalid,
             "READONLY/READWRITE/ASKING are managed by the cluster client (see ClusterConfig::read_from)",
         ),
-        "select" => (Invalid, "a cluster has only database 0"),
+        Sharing::SwitchesDatabase => (Invalid, "a cluster has only database 0"),
         _ => return None,
     })
 }
@@ -53,7 +52,8 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
         // Unknown to the table (a module's command?): any master; the server decides.
         return Ok(ShardRoute::Any { readonly: false });
     };
-    if let Some((kind, why)) = refused_on_shared(info) {
+    let class = Sharing::of(name, second, args.next());
+    if let Some((kind, why)) = refused_on_shared(cmd, class) {
         return Err(Error::refused(kind, why));
     }
     route_known(cmd, info, second, slot, "slot")

@@ -208,43 +208,39 @@ impl Cmd {
     /// after which replies stop. Use [`PubSub`](crate::PubSub) or a dedicated connection for
     /// those.
     pub(crate) fn check_request_response(&self) -> crate::Result<()> {
-        let Some(name) = self.arg_at(0) else {
+        let name = self.arg_at(0).unwrap_or_default();
+        self.check_sharing(name, crate::command_table::Sharing::of_named(self, name))
+    }
+
+    /// [`check_request_response`](Cmd::check_request_response) with the command's `name`
+    /// and [`Sharing`](crate::command_table::Sharing) known.
+    pub(crate) fn check_sharing(
+        &self,
+        name: &[u8],
+        class: crate::command_table::Sharing,
+    ) -> crate::Result<()> {
+        use crate::command_table::Sharing;
+        if self.argc() == 0 {
             return Err(crate::Error::refused(
                 crate::RefusedKind::Invalid,
                 "empty command",
             ));
-        };
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-        let arg_is = |i, v: &[u8]| self.arg_at(i).is_some_and(|a| a.eq_ignore_ascii_case(v));
-        let upper = || String::from_utf8_lossy(name).to_ascii_uppercase();
-        let why = match name.len() {
-            6 if is("CLIENT") && arg_is(1, b"REPLY") && !arg_is(2, b"ON") => {
-                "CLIENT REPLY OFF and SKIP stop the replies a request/response client reads \
-                 in order"
-                    .to_string()
-            }
-            7 | 9 | 10
-                if ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"]
-                    .iter()
-                    .any(|n| is(n)) =>
-            {
-                format!(
-                    "{} puts the connection in push mode: use slotline_conn::PubSub for \
-                     subscriptions",
-                    upper()
-                )
-            }
-            11 | 12
-                if ["UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"]
-                    .iter()
-                    .any(|n| is(n)) =>
-            {
-                format!(
-                    "{} answers once per channel: subscriptions live on slotline_conn::PubSub",
-                    upper()
-                )
-            }
-            _ => return Ok(()),
+        }
+        if !class.breaks_request_response() {
+            return Ok(());
+        }
+        let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
+        let why = match class {
+            Sharing::StopsReplies => "CLIENT REPLY OFF and SKIP stop the replies a \
+                                      request/response client reads in order"
+                .to_string(),
+            Sharing::PerChannel => format!(
+                "{upper} answers once per channel: subscriptions live on slotline_conn::PubSub"
+            ),
+            _ => format!(
+                "{upper} puts the connection in push mode: use slotline_conn::PubSub for \
+                 subscriptions"
+            ),
         };
         Err(crate::Error::refused(
             crate::RefusedKind::OwnConnection,

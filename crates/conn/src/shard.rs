@@ -312,6 +312,24 @@ impl Merge {
     }
 }
 
+/// A caller's reply from its command's parts' replies, in order: the one part's as it is
+/// (`merge` none), or the parts' merged. The last step of every sharded request, whatever
+/// the shards (cluster slots, the shards of a sharded client).
+pub fn assemble(
+    mut replies: Vec<crate::Reply>,
+    merge: Option<&Merge>,
+) -> crate::Result<crate::Reply> {
+    match merge {
+        None => replies
+            .pop()
+            .ok_or_else(|| Error::UnexpectedReply("a command had no part".into())),
+        Some(merge) => {
+            let frames = replies.into_iter().map(crate::Reply::into_frame).collect();
+            Ok(crate::Reply::from_frame(merge.merge(frames))?)
+        }
+    }
+}
+
 fn merge_positions(total: usize, positions: &[Vec<usize>], replies: Vec<Frame>) -> Frame {
     let mut out = vec![Frame::Null; total];
     for (reply, places) in replies.into_iter().zip(positions) {

@@ -7,14 +7,17 @@
 //! everyone, until a reconnect quietly undoes it; `QUIT` closes it under every caller. A
 //! transaction that opens and closes within one request is fine: a request goes out whole.
 
+use crate::command_table::Sharing;
 use crate::{Cmd, Error, Pipeline, RefusedKind, Result};
 
 /// Refuses `cmd` on the shared socket (see the module's documentation), after the checks
 /// of every request/response connection.
 pub(super) fn check_command(cmd: &Cmd) -> Result<()> {
-    cmd.check_request_response()?;
+    let name = cmd.arg_at(0).unwrap_or_default();
+    let class = Sharing::of_named(cmd, name);
+    cmd.check_sharing(name, class)?;
     let mut tx = Transaction::default();
-    tx.step(cmd)?;
+    tx.apply(effect(class), name)?;
     tx.finish()
 }
 
@@ -53,33 +56,30 @@ enum Effect {
     Never(&'static str),
 }
 
-/// The effect of the command named `name`, by its length first: most commands are told
-/// apart without comparing a byte.
-fn effect(name: &[u8]) -> Effect {
-    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    match name.len() {
-        4 if is("EXEC") => Effect::EndsTransaction,
-        4 if is("QUIT") => Effect::Never(
+/// The effect of a command of class `class` on a shared socket.
+fn effect(class: Sharing) -> Effect {
+    match class {
+        Sharing::OpensTransaction => Effect::Multi,
+        Sharing::EndsTransaction => Effect::EndsTransaction,
+        Sharing::Watches => Effect::Watch,
+        Sharing::Unwatches => Effect::Unwatch,
+        Sharing::Closes => Effect::Never(
             "would close the connection every caller of the client shares: drop the client, \
              or call Client::reconnect()",
         ),
-        5 if is("MULTI") => Effect::Multi,
-        5 if is("WATCH") => Effect::Watch,
-        5 if is("HELLO") => Effect::Never(
+        Sharing::Handshakes => Effect::Never(
             "would change the protocol or the credentials of the connection every caller \
              shares: slotline speaks RESP2, and credentials go in the URL",
         ),
-        5 if is("RESET") => Effect::Never(
+        Sharing::Resets => Effect::Never(
             "would drop the credentials, database and name of the connection every caller \
              shares: call Client::reconnect() for a fresh connection",
         ),
-        6 if is("SELECT") => Effect::Never(
+        Sharing::SwitchesDatabase => Effect::Never(
             "would switch the database of every caller, until the next reconnect switches it \
              back: give the database in the URL (redis://host:port/2), or use \
              Client::dedicated()",
         ),
-        7 if is("DISCARD") => Effect::EndsTransaction,
-        7 if is("UNWATCH") => Effect::Unwatch,
         _ => Effect::None,
     }
 }
@@ -97,7 +97,7 @@ impl Transaction {
     /// Runs one command over the state.
     fn step(&mut self, cmd: &Cmd) -> Result<()> {
         let name = cmd.arg_at(0).unwrap_or_default();
-        self.apply(effect(name), name)
+        self.apply(effect(Sharing::of_named(cmd, name)), name)
     }
 
     /// Applies `effect`, of the command named `name` (read as text only for a refusal).

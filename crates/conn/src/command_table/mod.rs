@@ -32,6 +32,7 @@ mod data;
 mod flags;
 mod key_rules;
 pub mod server;
+mod sharing;
 
 use std::cmp::Ordering;
 
@@ -40,6 +41,7 @@ use crate::Cmd;
 pub use cache::lookup_cached;
 pub use flags::{AclCategories, CommandFlags, KeySpecFlags, Tips};
 use key_rules::find_key_refs;
+pub use sharing::Sharing;
 
 /// The version of the Redis server the table was generated from.
 pub const REDIS_VERSION: &str = data::REDIS_VERSION;

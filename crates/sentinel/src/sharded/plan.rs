@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 
-use slotline_conn::command_table;
-use slotline_conn::shard::{route_known, transaction_shard, Merge, ShardRoute};
+use slotline_conn::command_table::{self, Sharing};
+use slotline_conn::shard::{assemble, route_known, transaction_shard, Merge, ShardRoute};
 use slotline_conn::{Cmd, Error, Pipeline, RefusedKind, Reply, Result};
 
 use super::ring::Ring;
@@ -54,7 +54,7 @@ pub(crate) fn route(ring: &Ring, cmd: &Cmd) -> Result<ShardRoute<usize>> {
     let Some(info) = command_table::lookup_cached(name, second) else {
         return Ok(ShardRoute::Any { readonly: false });
     };
-    if info.name == "scan" {
+    if Sharing::of(name, second, None) == Sharing::Cursor {
         return Err(Error::refused(
             RefusedKind::Invalid,
             "SCAN over shards must visit every shard: use Query::scan(ScanOptions::keys())",
@@ -135,15 +135,7 @@ impl<'a> Parts<'a> {
                     })?;
                 replies.push(reply);
             }
-            out.push(match merge {
-                None => replies
-                    .pop()
-                    .ok_or_else(|| Error::UnexpectedReply("a command had no part".into()))?,
-                Some(merge) => {
-                    let frames = replies.into_iter().map(Reply::into_frame).collect();
-                    Reply::from_frame(merge.merge(frames))?
-                }
-            });
+            out.push(assemble(replies, merge.as_ref())?);
         }
         Ok(out)
     }
