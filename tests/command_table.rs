@@ -3,15 +3,16 @@
 //! key specs and policies, and the same keys as the server's own `COMMAND GETKEYS`.
 //!
 //! When this fails after a Redis upgrade, regenerate the table:
-//! `cargo run -p slotline-conn --example gen_command_table -- redis://127.0.0.1:PORT`.
+//! `cargo run -p slotline-command-table-gen --bin gen_command_table -- redis://127.0.0.1:PORT`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
 mod support;
 
+use slotline_command_table_gen as server;
 use slotline_conn::blocking::{Connection, Query};
-use slotline_conn::command_table::{self, server, CommandInfo};
+use slotline_conn::command_table::{self, CommandInfo};
 use slotline_conn::{cmd, Cmd, Frame};
 use slotline_testbed::Standalone;
 use support::standalone;
@@ -146,7 +147,7 @@ fn table_matches_the_server() {
     assert!(
         diffs.is_empty(),
         "the command table (Redis {}) differs from the server (Redis {version}) in {} ways; \
-         rerun `cargo run -p slotline-conn --example gen_command_table -- {}`:\n{}",
+         rerun `cargo run -p slotline-command-table-gen --bin gen_command_table -- {}`:\n{}",
         command_table::REDIS_VERSION,
         diffs.len(),
         node.url(),

@@ -25,13 +25,12 @@
 //! through the same hand-written rules as the server's.
 //!
 //! To regenerate the table from another server:
-//! `cargo run -p slotline-conn --example gen_command_table -- redis://127.0.0.1:6379`.
+//! `cargo run -p slotline-command-table-gen --bin gen_command_table -- redis://127.0.0.1:6379`.
 
 mod cache;
 mod data;
 mod flags;
 mod key_rules;
-pub mod server;
 mod sharing;
 
 use std::cmp::Ordering;

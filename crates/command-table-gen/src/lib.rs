@@ -1,5 +1,14 @@
-//! Parsing a server's `COMMAND` (or `COMMAND INFO`) reply into owned values: what the
-//! table generator writes out and what the live test compares the checked-in table with.
+//! # slotline-command-table-gen
+//!
+//! The workspace's own tool, never published: parsing a server's `COMMAND` (or `COMMAND
+//! INFO`) reply into owned values, which the generator (`gen_command_table`) writes out
+//! as `slotline-conn`'s command table and the live test compares the checked-in table
+//! with.
+//!
+//! ```text
+//! redis-server --port 6399 --save '' &
+//! cargo run -p slotline-command-table-gen --bin gen_command_table -- redis://127.0.0.1:6399
+//! ```
 //!
 //! The parser is lenient: a field that is missing or of an unexpected shape gets its
 //! default, and names this crate does not know (a flag, an ACL category, a tip from a newer
@@ -7,8 +16,9 @@
 
 use slotline_resp::Frame;
 
-use super::{
-    AclCategories, CommandFlags, FindKeys, KeySpecFlags, RequestPolicy, ResponsePolicy, Tips,
+use slotline_conn::command_table::{
+    self as table, AclCategories, CommandFlags, FindKeys, KeySpecFlags, RequestPolicy,
+    ResponsePolicy, Tips,
 };
 
 /// One command (or subcommand) as a server describes it.
@@ -56,7 +66,7 @@ pub struct KeySpec {
     pub notes: Option<String>,
 }
 
-/// Owned twin of [`super::BeginSearch`].
+/// Owned twin of [`table::BeginSearch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeginSearch {
     /// At a fixed index.
@@ -73,21 +83,21 @@ pub enum BeginSearch {
 }
 
 impl BeginSearch {
-    /// Whether this is the same as a static [`super::BeginSearch`].
-    pub fn matches(&self, other: &super::BeginSearch) -> bool {
+    /// Whether this is the same as a static [`table::BeginSearch`].
+    pub fn matches(&self, other: &table::BeginSearch) -> bool {
         match (self, other) {
-            (BeginSearch::Index(a), super::BeginSearch::Index(b)) => a == b,
+            (BeginSearch::Index(a), table::BeginSearch::Index(b)) => a == b,
             (
                 BeginSearch::Keyword {
                     keyword: a,
                     start_from: sa,
                 },
-                super::BeginSearch::Keyword {
+                table::BeginSearch::Keyword {
                     keyword: b,
                     start_from: sb,
                 },
             ) => a == b && sa == sb,
-            (BeginSearch::Unknown, super::BeginSearch::Unknown) => true,
+            (BeginSearch::Unknown, table::BeginSearch::Unknown) => true,
             _ => false,
         }
     }
