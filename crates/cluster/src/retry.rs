@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use slotline_conn::{Addr, Error, Resends, RetryPolicy, ServerErrorKind};
+use slotline_conn::{Addr, Error, Fate, Resends, RetryPolicy, ServerErrorKind};
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, Copy)]
@@ -133,16 +133,20 @@ impl Attempts {
                     }
                     ServerErrorKind::ClusterDown
                     | ServerErrorKind::ReadOnly
-                    | ServerErrorKind::Demoted => self.retry(policy, true, false, now),
+                    | ServerErrorKind::Demoted => {
+                        self.retry(policy, true, Fate::RefusedBeforeRunning, now)
+                    }
                     // TRYAGAIN (a multi-key command mid-migration), LOADING, MASTERDOWN.
-                    _ => self.retry(policy, false, false, now),
+                    _ => self.retry(policy, false, Fate::RefusedBeforeRunning, now),
                 }
             }
-            Outcome::NoNode => self.retry(policy, true, false, now),
-            Outcome::Failed(error) if error.is_retryable() => self.retry(policy, true, false, now),
+            Outcome::NoNode => self.retry(policy, true, Fate::NeverSent, now),
+            Outcome::Failed(error) if error.is_retryable() => {
+                self.retry(policy, true, error.fate(), now)
+            }
             // A connection lost after the command was written: only if it may run twice.
             Outcome::Failed(error) if error.may_resend(idempotent) => {
-                self.retry(policy, true, error.may_have_run(), now)
+                self.retry(policy, true, error.fate(), now)
             }
             Outcome::Failed(_) => Decision::Done,
         }
@@ -152,10 +156,10 @@ impl Attempts {
         &mut self,
         policy: &RetryPolicy,
         refresh: bool,
-        may_have_run: bool,
+        fate: Fate,
         now: impl Fn() -> Instant,
     ) -> Decision {
-        match self.resends.next(policy, may_have_run, now()) {
+        match self.resends.next(policy, fate, now()) {
             Some(delay) => Decision::Retry { delay, refresh },
             None => Decision::Done,
         }

@@ -93,6 +93,25 @@ pub enum Error {
     },
 }
 
+/// What became of a request that failed ([`Error::fate`]), as far as the client can tell:
+/// whether it ran, and so whether it may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// It never left the client (no connection, no node to send it to, its deadline passed
+    /// while it waited): nothing ran, and it may be sent again.
+    NeverSent,
+    /// The server refused it before running it (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
+    /// `LOADING`, `READONLY`, `MASTERDOWN`): nothing ran; it may be sent again, elsewhere
+    /// or later.
+    RefusedBeforeRunning,
+    /// Its bytes may have reached the server and no answer said what happened: it may have
+    /// run. Sent again only if the caller marked it idempotent.
+    MayHaveRun,
+    /// Sending it again would not help: the server answered with an error of its own, the
+    /// client refused it, its settings cannot work, or its reply could not be converted.
+    Final,
+}
+
 /// Why a request was [refused](Error::Refused) on the client side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -153,30 +172,43 @@ impl Error {
         }
     }
 
-    /// Whether the command may have run on the server: its bytes may have reached it and no
-    /// answer said otherwise. Such a command is not resent unless it is idempotent.
-    pub fn may_have_run(&self) -> bool {
+    /// What became of the request that failed with this error: the one classification
+    /// every resend decision reads ([`may_have_run`](Error::may_have_run),
+    /// [`is_retryable`](Error::is_retryable), [`may_resend`](Error::may_resend),
+    /// [`Resends`](crate::Resends)).
+    pub fn fate(&self) -> Fate {
         match self {
-            Error::Io { written, .. }
-            | Error::Timeout { written, .. }
-            | Error::Closed { written } => *written,
-            Error::Protocol(_) | Error::UnexpectedReply(_) | Error::NotDurable { .. } => true,
-            _ => false,
+            Error::Io { written: true, .. }
+            | Error::Timeout { written: true, .. }
+            | Error::Closed { written: true } => Fate::MayHaveRun,
+            // Refused by the certificates: the same settings are refused again.
+            Error::Io { source, .. } if crate::tls::is_refused_handshake(source) => Fate::Final,
+            Error::Io { .. } | Error::Timeout { .. } | Error::Closed { .. } => Fate::NeverSent,
+            Error::Unavailable { .. } => Fate::NeverSent,
+            Error::Server(e) if e.kind.refused_before_running() => Fate::RefusedBeforeRunning,
+            Error::Protocol(_) | Error::UnexpectedReply(_) | Error::NotDurable { .. } => {
+                Fate::MayHaveRun
+            }
+            Error::Config(_) | Error::Type(_) | Error::Server(_) | Error::Refused { .. } => {
+                Fate::Final
+            }
         }
     }
 
+    /// Whether the command may have run on the server: its bytes may have reached it and no
+    /// answer said otherwise ([`Fate::MayHaveRun`]). Such a command is not resent unless it
+    /// is idempotent.
+    pub fn may_have_run(&self) -> bool {
+        self.fate() == Fate::MayHaveRun
+    }
+
     /// Whether sending the command again is safe whatever it does, and may work: it was
-    /// never written (but not for a TLS handshake refused by its certificates, which would
-    /// be refused again), or the server refused it before running it (`MOVED`, `ASK`,
-    /// `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `READONLY`, `MASTERDOWN`).
+    /// never sent ([`Fate::NeverSent`]: but not a TLS handshake refused by its
+    /// certificates, which would be refused again), or the server refused it before running
+    /// it ([`Fate::RefusedBeforeRunning`]: `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`,
+    /// `LOADING`, `READONLY`, `MASTERDOWN`).
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Io { written, source } => !*written && !crate::tls::is_refused_handshake(source),
-            Error::Timeout { written, .. } | Error::Closed { written } => !*written,
-            Error::Server(e) => e.kind.refused_before_running(),
-            Error::Unavailable { .. } => true,
-            _ => false,
-        }
+        matches!(self.fate(), Fate::NeverSent | Fate::RefusedBeforeRunning)
     }
 
     /// The retry rule after a connection loss: whether a request that failed with this
@@ -184,11 +216,12 @@ impl Error {
     /// server, and when the caller marked it [`idempotent`](crate::Cmd::idempotent) (not
     /// after a timeout: its time is spent).
     pub fn may_resend(&self, idempotent: bool) -> bool {
-        match self {
-            Error::Io { source, .. } if crate::tls::is_refused_handshake(source) => false,
-            Error::Io { written, .. } | Error::Closed { written } => !written || idempotent,
-            _ => false,
-        }
+        matches!(self, Error::Io { .. } | Error::Closed { .. })
+            && match self.fate() {
+                Fate::NeverSent => true,
+                Fate::MayHaveRun => idempotent,
+                Fate::RefusedBeforeRunning | Fate::Final => false,
+            }
     }
 
     /// Whether the connection this error came from is unusable and should be replaced.
@@ -466,5 +499,66 @@ mod tests {
         let down = Error::unavailable(UnavailableKind::NoNode, "slot 7 unserved");
         assert!(down.is_retryable() && !down.may_have_run());
         assert!(Error::UnexpectedReply("odd".into()).may_have_run());
+    }
+
+    #[test]
+    fn every_error_has_one_fate() {
+        let server =
+            |line: &'static [u8]| Error::Server(ServerError::parse(Bytes::from_static(line)));
+        let table: Vec<(Error, Fate)> = vec![
+            (
+                Error::io(std::io::ErrorKind::BrokenPipe.into(), true),
+                Fate::MayHaveRun,
+            ),
+            (
+                Error::io(std::io::ErrorKind::ConnectionRefused.into(), false),
+                Fate::NeverSent,
+            ),
+            (
+                Error::Timeout {
+                    after: std::time::Duration::from_secs(1),
+                    what: "reply",
+                    written: true,
+                },
+                Fate::MayHaveRun,
+            ),
+            (Error::Closed { written: false }, Fate::NeverSent),
+            (
+                Error::unavailable(UnavailableKind::NoNode, "slot 7"),
+                Fate::NeverSent,
+            ),
+            (server(b"MOVED 1 a:1"), Fate::RefusedBeforeRunning),
+            (
+                server(b"READONLY You can't write against a read only replica."),
+                Fate::RefusedBeforeRunning,
+            ),
+            (server(b"WRONGTYPE Operation against a key"), Fate::Final),
+            (
+                Error::refused(RefusedKind::CrossSlot, "two slots"),
+                Fate::Final,
+            ),
+            (Error::Config("bad".into()), Fate::Final),
+            (Error::UnexpectedReply("odd".into()), Fate::MayHaveRun),
+        ];
+        for (e, fate) in table {
+            assert_eq!(e.fate(), fate, "{e:?}");
+            // The predicates say what the fate says.
+            assert_eq!(e.may_have_run(), fate == Fate::MayHaveRun, "{e:?}");
+            assert_eq!(
+                e.is_retryable(),
+                matches!(fate, Fate::NeverSent | Fate::RefusedBeforeRunning),
+                "{e:?}"
+            );
+        }
+        // A TLS handshake its certificates refused is final: it would be refused again.
+        let tls = crate::tls::handshake_error(&std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        let refused = Error::io(tls, false);
+        assert_eq!(refused.fate(), Fate::Final);
+        assert!(!refused.may_resend(true));
+        let reset = Error::io(std::io::ErrorKind::ConnectionReset.into(), true);
+        assert!(reset.may_resend(true) && !reset.may_resend(false));
     }
 }

@@ -50,7 +50,7 @@ pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
 pub use connection::Connection;
 pub use durability::Durability;
 pub use error::{
-    Error, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
+    Error, Fate, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
 };
 pub use hold::Hold;
 pub use io_stats::IoStats;

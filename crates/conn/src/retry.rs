@@ -76,22 +76,26 @@ impl RetryPolicy {
 ///   [`max_retries`](RetryPolicy::max_retries) bounds it.
 /// - A request that may have run is sent again only if the caller marked it idempotent
 ///   (the layer decides that), within `max_retries` and the deadline.
+/// - A final failure ([`Fate::Final`](crate::Fate::Final)) is not sent again.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use slotline_conn::{Resends, RetryPolicy};
+/// use slotline_conn::{Fate, Resends, RetryPolicy};
 ///
 /// let policy = RetryPolicy::default().with_max_retries(1);
 /// let now = Instant::now();
 /// let mut unsent = Resends::new(Some(now + Duration::from_secs(5)));
 /// for _ in 0..5 {
 ///     // Not run: sent again past the count, within the deadline.
-///     assert!(unsent.next(&policy, false, now).is_some());
+///     assert!(unsent.next(&policy, Fate::NeverSent, now).is_some());
 /// }
-/// assert_eq!(unsent.next(&policy, false, now + Duration::from_secs(5)), None);
+/// let later = now + Duration::from_secs(5);
+/// assert_eq!(unsent.next(&policy, Fate::NeverSent, later), None);
 /// let mut ran = Resends::new(Some(now + Duration::from_secs(5)));
-/// assert!(ran.next(&policy, true, now).is_some());
-/// assert_eq!(ran.next(&policy, true, now), None, "may have run: the count bounds it");
+/// assert!(ran.next(&policy, Fate::MayHaveRun, now).is_some());
+/// let again = ran.next(&policy, Fate::MayHaveRun, now);
+/// assert_eq!(again, None, "may have run: the count bounds it");
+/// assert_eq!(Resends::new(None).next(&policy, Fate::Final, now), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resends {
@@ -115,21 +119,24 @@ impl Resends {
         self.count
     }
 
-    /// After a failed attempt at `now` (`may_have_run`: it may have run; the caller
-    /// checked it may be sent again anyway): the delay before sending it again, or `None`
-    /// when it is not to be sent again. The delay never reaches past the deadline.
+    /// After an attempt that failed at `now` with `fate` (when it may have run, the caller
+    /// checked it may be sent again anyway: it is idempotent): the delay before sending it
+    /// again, or `None` when it is not to be sent again. The delay never reaches past the
+    /// deadline.
     pub fn next(
         &mut self,
         policy: &RetryPolicy,
-        may_have_run: bool,
+        fate: crate::Fate,
         now: Instant,
     ) -> Option<Duration> {
+        use crate::Fate;
         let delay = policy.delay(self.count);
         let counted = self.count < policy.max_retries;
-        let allowed = match self.deadline {
-            Some(at) if may_have_run => counted && now + delay < at,
-            Some(at) => now + delay < at,
-            None => counted,
+        let allowed = match (fate, self.deadline) {
+            (Fate::Final, _) => false,
+            (Fate::MayHaveRun, Some(at)) => counted && now + delay < at,
+            (Fate::NeverSent | Fate::RefusedBeforeRunning, Some(at)) => now + delay < at,
+            (_, None) => counted,
         };
         if !allowed {
             return None;

@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use slotline_conn::{
-    Addr, Client, Error, Execute, PubSub, Query, Request, Resends, Resolver, Response, RetryPolicy,
+    Addr, Client, Error, Execute, Fate, PubSub, Query, Request, Resends, Resolver, Response,
+    RetryPolicy,
 };
 use tokio::sync::watch;
 
@@ -314,8 +315,11 @@ impl Execute for SentinelClient {
             if !again {
                 return result;
             }
-            let may_have_run = !demoted && result.as_ref().is_err_and(Error::may_have_run);
-            let Some(delay) = resends.next(&shared.retry, may_have_run, Instant::now()) else {
+            let fate = match &result {
+                Err(e) if !demoted => e.fate(),
+                _ => Fate::RefusedBeforeRunning,
+            };
+            let Some(delay) = resends.next(&shared.retry, fate, Instant::now()) else {
                 return result;
             };
             if demoted {
