@@ -246,6 +246,7 @@ async fn passwords_on_sentinels_and_on_data_nodes() {
             Err(Error::NoSentinelReachable { failures }) => {
                 assert_eq!(failures.len(), 3);
                 for (_, why) in &failures {
+                    let why = why.to_string();
                     assert!(why.contains("NOAUTH") || why.contains("WRONGPASS"), "{why}");
                 }
             }

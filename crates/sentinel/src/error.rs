@@ -13,8 +13,9 @@ pub enum Error {
     /// something that is not a sentinel's answer.
     #[error("no sentinel reachable: {}", list_failures(.failures))]
     NoSentinelReachable {
-        /// Each sentinel asked, with why it did not answer.
-        failures: Vec<(Addr, String)>,
+        /// Each sentinel asked, with why it did not answer (kept as the error it was: a
+        /// timeout, a refused password, a reply that is not a sentinel's ...).
+        failures: Vec<(Addr, slotline_conn::Error)>,
     },
     /// Sentinels answered, but none of them monitors this service.
     #[error("no sentinel knows the service {service:?} (asked {})", list_addrs(.asked))]
@@ -56,7 +57,7 @@ pub enum Error {
     Conn(#[from] slotline_conn::Error),
 }
 
-fn list_failures(failures: &[(Addr, String)]) -> String {
+fn list_failures(failures: &[(Addr, slotline_conn::Error)]) -> String {
     if failures.is_empty() {
         return "no sentinel to ask".into();
     }

@@ -119,7 +119,7 @@ pub(crate) struct Discovery {
     next: usize,
     waiting: Waiting,
     // This round's findings.
-    failures: Vec<(Addr, String)>,
+    failures: Vec<(Addr, slotline_conn::Error)>,
     unknown: Vec<Addr>,
     checked: Vec<(Addr, Check)>,
     // Over all rounds.
@@ -203,7 +203,7 @@ impl Discovery {
         let frames = match replies {
             Ok(frames) => frames,
             Err(e) => {
-                self.failures.push((addr, e.to_string()));
+                self.failures.push((addr, e));
                 return self.ask_next();
             }
         };
@@ -211,7 +211,8 @@ impl Discovery {
             self.learn(list);
         }
         let Some(first) = frames.first() else {
-            self.failures.push((addr, "no reply".into()));
+            let none = slotline_conn::Error::UnexpectedReply("no reply".into());
+            self.failures.push((addr, none));
             return self.ask_next();
         };
         match self.want {
@@ -245,7 +246,7 @@ impl Discovery {
                     }
                     None => {
                         self.failures
-                            .push((addr, unexpected("GET-MASTER-ADDR-BY-NAME", reply)));
+                            .push((addr, unexpected_error("GET-MASTER-ADDR-BY-NAME", reply)));
                         self.ask_next()
                     }
                 },
@@ -255,7 +256,7 @@ impl Discovery {
                     Some(replicas) => self.finish(Ok(Found::Replicas(replicas)), Some(addr)),
                     None => {
                         self.failures
-                            .push((addr, unexpected("SENTINEL REPLICAS", first)));
+                            .push((addr, unexpected_error("SENTINEL REPLICAS", first)));
                         self.ask_next()
                     }
                 },
@@ -269,7 +270,7 @@ impl Discovery {
                 }
                 other => {
                     self.failures
-                        .push((addr, unexpected("SENTINEL REPLICAS", other)));
+                        .push((addr, unexpected_error("SENTINEL REPLICAS", other)));
                     self.ask_next()
                 }
             },

@@ -4,6 +4,17 @@
 use slotline_conn::{command_table, Addr, Pipeline, ServerErrorKind};
 use slotline_resp::{Frame, ReadReply};
 
+/// [`unexpected`], kept as an error: the server's own error reply as a server error,
+/// anything else as an unexpected reply.
+pub(crate) fn unexpected_error(what: &str, reply: &Frame) -> slotline_conn::Error {
+    match reply {
+        Frame::Error(line) => {
+            slotline_conn::Error::Server(slotline_conn::ServerError::parse(line.clone()))
+        }
+        other => slotline_conn::Error::UnexpectedReply(format!("to {what}: {other:?}")),
+    }
+}
+
 pub(crate) fn unexpected(what: &str, reply: &Frame) -> String {
     match reply {
         Frame::Error(line) => String::from_utf8_lossy(line).into_owned(),
