@@ -230,7 +230,7 @@ impl Execute for ClusterClient {
                 replies
                     .pop()
                     .map(Response::Reply)
-                    .ok_or(Error::Closed { written: true })
+                    .ok_or_else(|| Error::Internal("a command's parts made no reply".into()))
             }
             Request::Pipeline(pipe) if pipe.is_atomic() => {
                 let slot = transaction_slot(pipe)?;

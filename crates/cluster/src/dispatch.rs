@@ -261,16 +261,18 @@ impl<W, R> Dispatch<W, R> {
         self.parts[i]
             .result
             .take()
-            .unwrap_or(Err(Error::Closed { written: true }))
+            .unwrap_or_else(|| Err(Error::Internal("a part was taken before its result".into())))
     }
 
     /// Each part's work and result, in order (a part left without a result, which a
-    /// finished dispatch has not, is [`Error::Closed`]).
+    /// finished dispatch has not, is [`Error::Internal`]).
     pub(crate) fn finish(self) -> SmallVec<[(W, Result<R, Error>); 1]> {
         self.parts
             .into_iter()
             .map(|p| {
-                let result = p.result.unwrap_or(Err(Error::Closed { written: true }));
+                let result = p
+                    .result
+                    .unwrap_or_else(|| Err(Error::Internal("a part without a result".into())));
                 (p.work, result)
             })
             .collect()

@@ -170,12 +170,14 @@ impl Wire {
             let result = match (d.work(i), mine.len()) {
                 (_, 0) => Err(Error::UnexpectedReply("no reply for a part".into())),
                 (Work::Transaction(_), n) if n == own => Ok(Response::Replies(mine)),
-                (Work::Transaction(_), _) => Err(Error::Closed { written: true }),
+                (Work::Transaction(_), _) => Err(Error::Internal(
+                    "a transaction's batch came back short".into(),
+                )),
                 (_, _) => mine
                     .into_iter()
                     .next()
                     .map(Response::Reply)
-                    .ok_or(Error::Closed { written: true }),
+                    .ok_or_else(|| Error::Internal("a part had no reply".into())),
             };
             settle(state, d, node, i, result);
         }

@@ -118,7 +118,7 @@ pub(crate) fn finish(jobs: Vec<Job>, d: Parts<'_>) -> Result<Vec<Reply>> {
                     return Err(Error::UnexpectedReply(format!("a part answered {other:?}")))
                 }
                 Some(Err(e)) => return Err(e),
-                None => return Err(Error::Closed { written: true }),
+                None => return Err(Error::Internal("a part's result was missing".into())),
             }
         }
         out.push(assemble(replies, job.merge.as_ref())?);

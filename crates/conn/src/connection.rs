@@ -198,7 +198,9 @@ impl Connection {
         cmd.check_request_response()?;
         let timeout = cmd.response_timeout(self.config.response_timeout);
         let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
-        replies.pop().ok_or(Error::Closed { written: true })
+        replies
+            .pop()
+            .ok_or_else(|| Error::internal("a command had no reply"))
     }
 
     async fn pipeline_replies(&self, pipe: &Pipeline) -> Result<Vec<Reply>> {

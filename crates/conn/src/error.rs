@@ -79,6 +79,11 @@ pub enum Error {
     /// (`ROLE`, `CLUSTER SHARDS`, `EXEC`, ...). The command was sent: it may have run.
     #[error("unexpected reply: {0}")]
     UnexpectedReply(String),
+    /// Something inside slotline broke a rule it keeps (a reply missing from its own
+    /// bookkeeping, an answer of a shape its request cannot have): a bug, please report it.
+    /// What was sent may have run.
+    #[error("internal error in slotline (a bug, please report it): {0}")]
+    Internal(String),
     /// A write asked for [`Durability`](crate::Durability) ran on the master, but fewer
     /// copies than asked acknowledged it in time: it may be lost in a failover. It ran, so
     /// it [may have run](Error::may_have_run) as far as a retry is concerned.
@@ -164,6 +169,11 @@ impl Error {
         }
     }
 
+    /// An [`Internal`](Error::Internal) error: `what` broke.
+    pub(crate) fn internal(what: impl Into<String>) -> Self {
+        Error::Internal(what.into())
+    }
+
     /// An I/O error, with whether the command may have been written.
     pub fn io(source: std::io::Error, written: bool) -> Self {
         Error::Io {
@@ -186,9 +196,10 @@ impl Error {
             Error::Io { .. } | Error::Timeout { .. } | Error::Closed { .. } => Fate::NeverSent,
             Error::Unavailable { .. } => Fate::NeverSent,
             Error::Server(e) if e.kind.refused_before_running() => Fate::RefusedBeforeRunning,
-            Error::Protocol(_) | Error::UnexpectedReply(_) | Error::NotDurable { .. } => {
-                Fate::MayHaveRun
-            }
+            Error::Protocol(_)
+            | Error::UnexpectedReply(_)
+            | Error::NotDurable { .. }
+            | Error::Internal(_) => Fate::MayHaveRun,
             Error::Config(_) | Error::Type(_) | Error::Server(_) | Error::Refused { .. } => {
                 Fate::Final
             }

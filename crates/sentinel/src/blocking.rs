@@ -26,7 +26,7 @@ use slotline_conn::blocking::{Execute, Query};
 use slotline_conn::{Addr, Frame, Request, Response};
 
 use crate::logic::{Ask, Discovery, Found, Input, Step, Want};
-use crate::{Error, IntoSentinelAddr, Result, SentinelConfig, SentinelState};
+use crate::{IntoSentinelAddr, Result, SentinelConfig, SentinelState};
 use slotline_conn::blocking::Runtime;
 
 /// The blocking twin of [`crate::Sentinel`]. Cheap to clone; clones share the sentinel list
@@ -68,23 +68,13 @@ impl Sentinel {
     /// The address of the master of `service`, checked with `ROLE`.
     pub fn master_addr(&self, service: &str) -> Result<Addr> {
         let inner = self.inner.inner();
-        match run(inner, inner.discovery(service, Want::Master))? {
-            Found::Master(addr) => Ok(addr),
-            Found::Replicas(_) => Err(Error::Config(
-                "discovery found replicas for a master".into(),
-            )),
-        }
+        run(inner, inner.discovery(service, Want::Master))?.into_master()
     }
 
     /// The addresses of the healthy replicas of `service` (possibly none).
     pub fn replica_addrs(&self, service: &str) -> Result<Vec<Addr>> {
         let inner = self.inner.inner();
-        match run(inner, inner.discovery(service, Want::Replicas))? {
-            Found::Replicas(addrs) => Ok(addrs),
-            Found::Master(_) => Err(Error::Config(
-                "discovery found a master for replicas".into(),
-            )),
-        }
+        run(inner, inner.discovery(service, Want::Replicas))?.into_replicas()
     }
 
     /// A client of the master of `service` that follows failovers by itself.

@@ -154,22 +154,16 @@ impl Sentinel {
 
     /// The address of the master of `service`, checked with `ROLE`.
     pub async fn master_addr(&self, service: &str) -> Result<Addr> {
-        match drive::run(&self.inner, self.inner.discovery(service, Want::Master)).await? {
-            Found::Master(addr) => Ok(addr),
-            Found::Replicas(_) => Err(Error::Config(
-                "discovery found replicas for a master".into(),
-            )),
-        }
+        drive::run(&self.inner, self.inner.discovery(service, Want::Master))
+            .await?
+            .into_master()
     }
 
     /// The addresses of the healthy replicas of `service` (possibly none).
     pub async fn replica_addrs(&self, service: &str) -> Result<Vec<Addr>> {
-        match drive::run(&self.inner, self.inner.discovery(service, Want::Replicas)).await? {
-            Found::Replicas(addrs) => Ok(addrs),
-            Found::Master(_) => Err(Error::Config(
-                "discovery found a master for replicas".into(),
-            )),
-        }
+        drive::run(&self.inner, self.inner.discovery(service, Want::Replicas))
+            .await?
+            .into_replicas()
     }
 
     /// A client of the master of `service` that follows failovers by itself (see

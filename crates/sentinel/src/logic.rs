@@ -70,6 +70,29 @@ pub(crate) enum Found {
     Replicas(Vec<Addr>),
 }
 
+impl Found {
+    /// The master a discovery of [`Want::Master`] found.
+    pub(crate) fn into_master(self) -> Result<Addr> {
+        match self {
+            Found::Master(addr) => Ok(addr),
+            Found::Replicas(_) => Err(internal("discovery found replicas for a master")),
+        }
+    }
+
+    /// The replicas a discovery of [`Want::Replicas`] found.
+    pub(crate) fn into_replicas(self) -> Result<Vec<Addr>> {
+        match self {
+            Found::Replicas(addrs) => Ok(addrs),
+            Found::Master(_) => Err(internal("discovery found a master for replicas")),
+        }
+    }
+}
+
+/// A rule of discovery broken inside slotline (a bug).
+fn internal(what: impl Into<String>) -> Error {
+    Error::Conn(slotline_conn::Error::Internal(what.into()))
+}
+
 /// The outcome of a discovery: its result and what it taught about the sentinels.
 #[derive(Debug)]
 pub(crate) struct Finished {
@@ -168,7 +191,7 @@ impl Discovery {
                 self.ask_next()
             }
             (waiting, input) => self.finish(
-                Err(Error::Config(format!(
+                Err(internal(format!(
                     "sentinel discovery driven out of order ({input:?} while waiting for {waiting:?})"
                 ))),
                 None,

@@ -273,14 +273,18 @@ impl Client {
             let mut replies = self
                 .with_copies(&encode, 1, d, patience, cmd.is_idempotent())
                 .await?;
-            return replies.pop().ok_or(Error::Closed { written: true });
+            return replies
+                .pop()
+                .ok_or_else(|| Error::internal("a command's answer had no reply"));
         }
         match self
             .request(&|out| cmd.encode(out), 1, patience, cmd.is_idempotent())
             .await?
         {
             Answer::One(reply) => Ok(reply),
-            Answer::Many(mut replies) => replies.pop().ok_or(Error::Closed { written: true }),
+            Answer::Many(mut replies) => replies
+                .pop()
+                .ok_or_else(|| Error::internal("a command's answer had no reply")),
         }
     }
 }
@@ -306,9 +310,11 @@ impl Client {
             .request(&encode, want + 1, patience, idempotent)
             .await?;
         let Answer::Many(mut replies) = answer else {
-            return Err(Error::Closed { written: true });
+            return Err(Error::internal("a write with its wait had one reply"));
         };
-        let waited = replies.pop().ok_or(Error::Closed { written: true })?;
+        let waited = replies
+            .pop()
+            .ok_or_else(|| Error::internal("a write with its wait had no reply"))?;
         d.check(waited.view(), &replies)?;
         Ok(replies)
     }
