@@ -411,6 +411,16 @@ async fn killed_master_with_a_long_timeout_fails_only_the_requests_in_flight() {
         })
         .collect();
     wait_ops(&ops, 2000).await;
+    // No child of the victim's (a replica's sync) may keep its port open once it is killed:
+    // connections accepted by an orphan child would be written to and reset, in flight
+    // after the kill through no fault of the client.
+    let c2 = c.clone();
+    support::off_runtime(move || {
+        support::wait_until("the victim to have no background save", || {
+            support::info_int(&(&*c2, dead), "persistence", "rdb_bgsave_in_progress") == 0
+        })
+    })
+    .await;
     let killed_at = Instant::now();
     c.kill(dead).unwrap();
     let promoted = tokio::task::spawn_blocking({

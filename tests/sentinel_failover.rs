@@ -524,9 +524,7 @@ async fn graceful_failover_is_followed_at_once_by_an_idle_client() {
     client.set("graceful:k", 1).await.unwrap();
     // The client follows failovers once every sentinel lists its subscription.
     let t2 = t.clone();
-    tokio::task::spawn_blocking(move || support::wait_failover_followers(&t2, 1))
-        .await
-        .unwrap();
+    support::off_runtime(move || support::wait_failover_followers(&t2, 1)).await;
     let watch = SwitchWatch::start(&t);
 
     let t2 = t.clone();
@@ -584,9 +582,7 @@ async fn graceful_failover_under_load_loses_no_acknowledged_write() {
     let client = sentinel.master_for(t.service()).await.unwrap();
     let old = t.master_addr().unwrap();
     let t2 = t.clone();
-    tokio::task::spawn_blocking(move || support::wait_failover_followers(&t2, 1))
-        .await
-        .unwrap();
+    support::off_runtime(move || support::wait_failover_followers(&t2, 1)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..GRACEFUL_TASKS)
         .map(|w| {

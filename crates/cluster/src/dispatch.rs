@@ -127,7 +127,7 @@ impl<W, R> Dispatch<W, R> {
             readonly,
             idempotent,
             steer: Steer::Nowhere,
-            attempts: Attempts::new(self.deadline),
+            attempts: Attempts::new(),
             result: None,
         });
         self.parts.len() - 1
@@ -218,6 +218,7 @@ impl<W, R> Dispatch<W, R> {
             outcome(&result),
             node,
             part.idempotent,
+            self.deadline,
             Instant::now,
         );
         if matches!(part.steer, Steer::Ask(_)) {

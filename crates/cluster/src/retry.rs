@@ -72,31 +72,29 @@ pub(crate) fn cluster_error_line_kind(line: &[u8]) -> Option<ServerErrorKind> {
 /// The attempts of one command so far: applies the retry rule and the limits (redirects
 /// by count; resends by [`Resends`]: a command that did not run waits for its node until
 /// its deadline).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Attempts {
     redirects: u32,
     resends: Resends,
 }
 
 impl Attempts {
-    /// A fresh count, for a command whose caller waits until `deadline`.
-    pub(crate) fn new(deadline: Option<Instant>) -> Self {
-        Attempts {
-            redirects: 0,
-            resends: Resends::new(deadline),
-        }
+    /// A fresh count.
+    pub(crate) fn new() -> Self {
+        Attempts::default()
     }
 
-    /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`, at
-    /// the time `now` reads (only when a resend is weighed). `idempotent`: the caller said
-    /// the command may run twice, so it may be resent after a connection loss even if it
-    /// may have run.
+    /// Decides what follows `outcome` of an attempt answered by (or sent to) `node`, for a
+    /// caller that waits until `deadline`, at the time `now` reads (only when a resend is
+    /// weighed). `idempotent`: the caller said the command may run twice, so it may be
+    /// resent after a connection loss even if it may have run.
     pub(crate) fn decide(
         &mut self,
         policy: &RetryPolicy,
         outcome: Outcome<'_>,
         node: Option<&Addr>,
         idempotent: bool,
+        deadline: Option<Instant>,
         now: impl Fn() -> Instant,
     ) -> Decision {
         match outcome {
@@ -134,19 +132,19 @@ impl Attempts {
                     ServerErrorKind::ClusterDown
                     | ServerErrorKind::ReadOnly
                     | ServerErrorKind::Demoted => {
-                        self.retry(policy, true, Fate::RefusedBeforeRunning, now)
+                        self.retry(policy, true, Fate::RefusedBeforeRunning, (deadline, now))
                     }
                     // TRYAGAIN (a multi-key command mid-migration), LOADING, MASTERDOWN.
-                    _ => self.retry(policy, false, Fate::RefusedBeforeRunning, now),
+                    _ => self.retry(policy, false, Fate::RefusedBeforeRunning, (deadline, now)),
                 }
             }
-            Outcome::NoNode => self.retry(policy, true, Fate::NeverSent, now),
+            Outcome::NoNode => self.retry(policy, true, Fate::NeverSent, (deadline, now)),
             Outcome::Failed(error) if error.is_retryable() => {
-                self.retry(policy, true, error.fate(), now)
+                self.retry(policy, true, error.fate(), (deadline, now))
             }
             // A connection lost after the command was written: only if it may run twice.
             Outcome::Failed(error) if error.may_resend(idempotent) => {
-                self.retry(policy, true, error.fate(), now)
+                self.retry(policy, true, error.fate(), (deadline, now))
             }
             Outcome::Failed(_) => Decision::Done,
         }
@@ -157,9 +155,9 @@ impl Attempts {
         policy: &RetryPolicy,
         refresh: bool,
         fate: Fate,
-        now: impl Fn() -> Instant,
+        (deadline, now): (Option<Instant>, impl Fn() -> Instant),
     ) -> Decision {
-        match self.resends.next(policy, fate, now()) {
+        match self.resends.next(policy, fate, deadline, now()) {
             Some(delay) => Decision::Retry { delay, refresh },
             None => Decision::Done,
         }
@@ -187,12 +185,13 @@ mod tests {
                 Outcome::Reply(error.map(str::as_bytes)),
                 Some(&node),
                 false,
+                None,
                 Instant::now,
             )
         };
         let moved = Some("MOVED 3999 10.0.0.2:7001");
         let down = Some("CLUSTERDOWN The cluster is down");
-        let mut a = Attempts::new(None);
+        let mut a = Attempts::new();
         assert_eq!(
             answered(&mut a, moved),
             Decision::Moved {
@@ -219,10 +218,10 @@ mod tests {
             Decision::Retry { refresh: true, .. }
         ));
         assert_eq!(answered(&mut a, down), Decision::Done);
-        assert_eq!(answered(&mut Attempts::new(None), None), Decision::Done);
+        assert_eq!(answered(&mut Attempts::new(), None), Decision::Done);
         assert_eq!(
             answered(
-                &mut Attempts::new(None),
+                &mut Attempts::new(),
                 Some("WRONGTYPE Operation against a key")
             ),
             Decision::Done
@@ -237,17 +236,38 @@ mod tests {
         let policy = RetryPolicy::default();
         let unsent = Error::Closed { written: false };
         let sent = Error::Closed { written: true };
-        let mut a = Attempts::new(None);
+        let mut a = Attempts::new();
         assert!(matches!(
-            a.decide(&policy, Outcome::Failed(&unsent), None, false, Instant::now),
+            a.decide(
+                &policy,
+                Outcome::Failed(&unsent),
+                None,
+                false,
+                None,
+                Instant::now
+            ),
             Decision::Retry { refresh: true, .. }
         ));
         assert_eq!(
-            a.decide(&policy, Outcome::Failed(&sent), None, false, Instant::now),
+            a.decide(
+                &policy,
+                Outcome::Failed(&sent),
+                None,
+                false,
+                None,
+                Instant::now
+            ),
             Decision::Done
         );
         assert!(matches!(
-            a.decide(&policy, Outcome::Failed(&sent), None, true, Instant::now),
+            a.decide(
+                &policy,
+                Outcome::Failed(&sent),
+                None,
+                true,
+                None,
+                Instant::now
+            ),
             Decision::Retry { .. }
         ));
         let timeout = Error::Timeout {
@@ -256,7 +276,14 @@ mod tests {
             written: true,
         };
         assert_eq!(
-            a.decide(&policy, Outcome::Failed(&timeout), None, true, Instant::now),
+            a.decide(
+                &policy,
+                Outcome::Failed(&timeout),
+                None,
+                true,
+                None,
+                Instant::now
+            ),
             Decision::Done
         );
     }
@@ -270,15 +297,20 @@ mod tests {
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
             false,
         );
-        let mut a = Attempts::new(Some(deadline));
+        let mut a = Attempts::new();
         let mut now = t0;
         let mut resends = 0;
         // A failover of 4 s: far more resends than the count, each delay within the time
         // left, none past the deadline.
         while now < t0 + Duration::from_secs(4) {
-            let Decision::Retry { delay, refresh } =
-                a.decide(&policy, Outcome::Failed(&refused), None, false, || now)
-            else {
+            let Decision::Retry { delay, refresh } = a.decide(
+                &policy,
+                Outcome::Failed(&refused),
+                None,
+                false,
+                Some(deadline),
+                || now,
+            ) else {
                 panic!("given up after {resends} resends at {:?}", now - t0);
             };
             assert!(refresh);
@@ -288,25 +320,53 @@ mod tests {
         }
         assert!(resends > 2, "{resends}");
         assert!(matches!(
-            a.decide(&policy, Outcome::NoNode, None, false, || now),
+            a.decide(
+                &policy,
+                Outcome::NoNode,
+                None,
+                false,
+                Some(deadline),
+                || now
+            ),
             Decision::Retry { .. }
         ));
         assert_eq!(
-            a.decide(&policy, Outcome::NoNode, None, false, || deadline),
+            a.decide(
+                &policy,
+                Outcome::NoNode,
+                None,
+                false,
+                Some(deadline),
+                || deadline
+            ),
             Decision::Done,
             "not past the deadline"
         );
         // One that may have run is resent only if idempotent, and by the count.
         let sent = Error::Closed { written: true };
-        let mut b = Attempts::new(Some(deadline));
+        let mut b = Attempts::new();
         for _ in 0..2 {
             assert!(matches!(
-                b.decide(&policy, Outcome::Failed(&sent), None, true, || t0),
+                b.decide(
+                    &policy,
+                    Outcome::Failed(&sent),
+                    None,
+                    true,
+                    Some(deadline),
+                    || t0
+                ),
                 Decision::Retry { .. }
             ));
         }
         assert_eq!(
-            b.decide(&policy, Outcome::Failed(&sent), None, true, || t0),
+            b.decide(
+                &policy,
+                Outcome::Failed(&sent),
+                None,
+                true,
+                Some(deadline),
+                || t0
+            ),
             Decision::Done
         );
     }

@@ -52,7 +52,9 @@ pub(crate) fn route(cmd: &Cmd) -> Result<Route> {
         // Unknown to the table (a module's command?): any master; the server decides.
         return Ok(ShardRoute::Any { readonly: false });
     };
-    let class = Sharing::of(name, second, args.next());
+    // Only CLIENT (REPLY OFF) is classed by its third argument.
+    let third = if name.len() == 6 { args.next() } else { None };
+    let class = Sharing::of(name, second, third);
     if let Some((kind, why)) = refused_on_shared(cmd, class) {
         return Err(Error::refused(kind, why));
     }

@@ -84,34 +84,29 @@ impl RetryPolicy {
 ///
 /// let policy = RetryPolicy::default().with_max_retries(1);
 /// let now = Instant::now();
-/// let mut unsent = Resends::new(Some(now + Duration::from_secs(5)));
+/// let deadline = Some(now + Duration::from_secs(5));
+/// let mut unsent = Resends::new();
 /// for _ in 0..5 {
 ///     // Not run: sent again past the count, within the deadline.
-///     assert!(unsent.next(&policy, Fate::NeverSent, now).is_some());
+///     assert!(unsent.next(&policy, Fate::NeverSent, deadline, now).is_some());
 /// }
 /// let later = now + Duration::from_secs(5);
-/// assert_eq!(unsent.next(&policy, Fate::NeverSent, later), None);
-/// let mut ran = Resends::new(Some(now + Duration::from_secs(5)));
-/// assert!(ran.next(&policy, Fate::MayHaveRun, now).is_some());
-/// let again = ran.next(&policy, Fate::MayHaveRun, now);
+/// assert_eq!(unsent.next(&policy, Fate::NeverSent, deadline, later), None);
+/// let mut ran = Resends::new();
+/// assert!(ran.next(&policy, Fate::MayHaveRun, deadline, now).is_some());
+/// let again = ran.next(&policy, Fate::MayHaveRun, deadline, now);
 /// assert_eq!(again, None, "may have run: the count bounds it");
-/// assert_eq!(Resends::new(None).next(&policy, Fate::Final, now), None);
+/// assert_eq!(Resends::new().next(&policy, Fate::Final, None, now), None);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Resends {
     count: u32,
-    deadline: Option<Instant>,
 }
 
 impl Resends {
-    /// No resend yet, for a request whose caller waits until `deadline` (none: forever).
-    pub fn new(deadline: Option<Instant>) -> Self {
-        Resends { count: 0, deadline }
-    }
-
-    /// The deadline of the request.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// No resend yet.
+    pub fn new() -> Self {
+        Resends::default()
     }
 
     /// How many resends so far.
@@ -120,19 +115,20 @@ impl Resends {
     }
 
     /// After an attempt that failed at `now` with `fate` (when it may have run, the caller
-    /// checked it may be sent again anyway: it is idempotent): the delay before sending it
-    /// again, or `None` when it is not to be sent again. The delay never reaches past the
-    /// deadline.
+    /// checked it may be sent again anyway: it is idempotent), for a caller that waits
+    /// until `deadline` (none: forever): the delay before sending it again, or `None`
+    /// when it is not to be sent again. The delay never reaches past the deadline.
     pub fn next(
         &mut self,
         policy: &RetryPolicy,
         fate: crate::Fate,
+        deadline: Option<Instant>,
         now: Instant,
     ) -> Option<Duration> {
         use crate::Fate;
         let delay = policy.delay(self.count);
         let counted = self.count < policy.max_retries;
-        let allowed = match (fate, self.deadline) {
+        let allowed = match (fate, deadline) {
             (Fate::Final, _) => false,
             (Fate::MayHaveRun, Some(at)) => counted && now + delay < at,
             (Fate::NeverSent | Fate::RefusedBeforeRunning, Some(at)) => now + delay < at,

@@ -300,7 +300,7 @@ impl Execute for SentinelClient {
         let timeout = request.response_timeout(shared.client.config());
         let deadline = timeout.map(|t| Instant::now() + t);
         let idempotent = request.is_idempotent();
-        let mut resends = Resends::new(deadline);
+        let mut resends = Resends::new();
         loop {
             if *shared.writes_held.borrow() && !request.is_readonly() {
                 shared.writes_go(deadline, timeout).await?;
@@ -319,7 +319,7 @@ impl Execute for SentinelClient {
                 Err(e) if !demoted => e.fate(),
                 _ => Fate::RefusedBeforeRunning,
             };
-            let Some(delay) = resends.next(&shared.retry, fate, Instant::now()) else {
+            let Some(delay) = resends.next(&shared.retry, fate, deadline, Instant::now()) else {
                 return result;
             };
             if demoted {
