@@ -65,6 +65,10 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace -q
+	@# slotline-command stays without I/O: no socket, TLS or runtime crate beneath it.
+	@! $(CARGO) tree -p slotline-command -e normal --prefix none \
+		| grep -E '^(tokio|tokio-util|mio|socket2|rustls|tokio-rustls|async-std|smol) ' \
+		|| { echo "slotline-command depends on an I/O crate (above)"; exit 1; }
 
 unit:
 	$(CARGO) test --workspace

@@ -85,8 +85,8 @@ impl Ledger {
     fn error(&mut self, on: Deployment, e: &slotline_conn::Error) {
         let text = e.to_string();
         if matches!(
-            e,
-            slotline_conn::Error::Server(_) | slotline_conn::Error::NotDurable { .. }
+            e.kind(),
+            slotline_conn::ErrorKind::Server | slotline_conn::ErrorKind::NotDurable
         ) {
             // Rare, and worth reading whole.
             eprintln!("{on:?}: {text}");

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{cmd, Client, ClientOptions, Commands, Error, Query};
+use slotline_conn::{cmd, Client, ClientOptions, Commands, Error, ErrorKind, Query};
 use slotline_testbed::{Process, Standalone};
 use support::{bounded, off_runtime, wait_for};
 
@@ -209,7 +209,7 @@ on_both_runtimes! {
             .expect("a fail-fast request waited")
             .unwrap_err();
         assert!(
-            matches!(err, Error::Io { written: false, .. }),
+            err.kind() == ErrorKind::Io && !err.may_have_run(),
             "got {err:?}"
         );
         assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
@@ -273,7 +273,7 @@ on_both_runtimes! {
         let err = bounded("a push", client.rpush("late", 1))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Timeout { .. }), "got {err:?}");
+        assert!(err.kind() == ErrorKind::Timeout, "got {err:?}");
         assert!(!err.may_have_run() && err.is_retryable(), "got {err:?}");
 
         let s = server.clone();
@@ -364,7 +364,7 @@ async fn no_busy_loop_while_waiting_to_reconnect() {
         .unwrap_err();
     let wall = wall.elapsed();
     let cpu = Duration::from_millis((thread_cpu_ticks() - cpu_before) * 10);
-    assert!(matches!(err, Error::Timeout { .. }), "got {err:?}");
+    assert!(err.kind() == ErrorKind::Timeout, "got {err:?}");
     eprintln!("CPU while waiting to reconnect: {cpu:?} in {wall:?}");
     assert!(
         cpu < wall / 4,

@@ -1,4 +1,4 @@
-//! The checked-in command table (`crates/conn/src/command_table/data.rs`) against the real
+//! The checked-in command table (`crates/command/src/command_table/data.rs`) against the real
 //! server the tests run on: the same commands and subcommands with the same arity, flags,
 //! key specs and policies, and the same keys as the server's own `COMMAND GETKEYS`.
 //!

@@ -12,7 +12,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use slotline_conn::{
-    blocking, cmd, pipe, Addr, ConnectionConfig, Error, Frame, RefusedKind, Script, ServerErrorKind,
+    blocking, cmd, pipe, Addr, ConnectionConfig, ErrorKind, Frame, RefusedKind, Script,
+    ServerErrorKind,
 };
 use slotline_testbed::{Conn, Standalone};
 use support::{calls, on_plain_thread};
@@ -40,7 +41,7 @@ fn config(server: &Standalone) -> ConnectionConfig {
 #[track_caller]
 fn assert_kind<T: std::fmt::Debug>(result: slotline_conn::Result<T>, kind: &ServerErrorKind) {
     match result {
-        Err(Error::Server(e)) => assert_eq!(&e.kind, kind, "{e}"),
+        Err(e) if e.kind() == ErrorKind::Server => assert_eq!(e.server_kind(), Some(kind), "{e}"),
         other => panic!("expected a {kind:?} server error, got {other:?}"),
     }
 }
@@ -313,7 +314,7 @@ async fn refused_handshake_settings() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&e, Error::Server(s) if s.message().contains(says)),
+            e.server_error().is_some_and(|s| s.message().contains(says)),
             "{e}"
         );
         let e = slotline_conn::Client::connect(cfg.clone())
@@ -374,12 +375,12 @@ macro_rules! transactions {
         let mut p = pipe();
         p.set("tx:never", 1).add(cmd("SET").arg("tx:only-key")).incr("tx:a");
         let e = $c.transaction::<Vec<Frame>>(&p) $($aw)* .unwrap_err();
-        match &e {
-            Error::Server(s) => {
+        match e.server_error() {
+            Some(s) => {
                 assert_eq!(s.kind, ServerErrorKind::ExecAbort, "{e}");
                 assert!(s.message().contains("wrong number of arguments"), "{e}");
             }
-            other => panic!("expected EXECABORT, got {other:?}"),
+            None => panic!("expected EXECABORT, got {e:?}"),
         }
         assert!(!e.may_have_run() && !e.is_retryable());
         assert_eq!($c.exists("tx:never") $($aw)* .unwrap(), 0);
@@ -493,7 +494,8 @@ macro_rules! shared_refusals {
         ];
         for (c, says) in &refused {
             match $c.query::<Frame>(c) $($aw)* {
-                Err(Error::Refused { kind: RefusedKind::OwnConnection, message }) => {
+                Err(e) if e.kind() == ErrorKind::Refused(RefusedKind::OwnConnection) => {
+                    let message = e.message().unwrap_or_default();
                     assert!(message.starts_with(says), "{c:?}: {message}")
                 }
                 other => panic!("{c:?} was not refused: {other:?}"),
@@ -501,7 +503,7 @@ macro_rules! shared_refusals {
         }
         let mut p = pipe();
         p.incr("tx:r").cmd("MULTI").incr("tx:r");
-        assert!(matches!($c.pipeline::<Frame>(&p) $($aw)*, Err(Error::Refused { .. })));
+        assert!(matches!($c.pipeline::<Frame>(&p) $($aw)*, Err(ref e) if matches!(e.kind(), ErrorKind::Refused(_))));
         for name in ["multi", "exec", "watch", "select", "quit", "unsubscribe", "client|reply", "incr"] {
             assert_eq!(calls(&$server, name), 0, "{name} reached the server");
         }
@@ -587,7 +589,7 @@ macro_rules! scripts {
         let e = $c.invoke_script::<()>(&failing.prepare()) $($aw)*;
         assert_kind(e, &ServerErrorKind::Other("MYERR".into()));
         let broken = Script::new("this is not lua");
-        assert!(matches!($c.invoke_script::<()>(&broken.prepare()) $($aw)*, Err(Error::Server(_))));
+        assert!(matches!($c.invoke_script::<()>(&broken.prepare()) $($aw)*, Err(ref e) if e.kind() == ErrorKind::Server));
         // The same after another flush.
         raw.cmd(&["SCRIPT", "FLUSH"]).unwrap();
         let n: i64 = $c.invoke_script(&script.key("counter").arg(1)) $($aw)* .unwrap();

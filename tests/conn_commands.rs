@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use slotline_conn::{
-    cmd, pipe, Addr, Cmd, ConnectionConfig, Error, Frame, Pipeline, ScanOptions, ServerErrorKind,
-    TypeError,
+    cmd, pipe, Addr, Cmd, ConnectionConfig, ErrorKind, Frame, Pipeline, ScanOptions,
+    ServerErrorKind, TypeError,
 };
 use slotline_testbed::{Conn, Standalone};
 use support::wait_until_within;
@@ -70,12 +70,15 @@ fn strings(items: &[&str]) -> Vec<String> {
 #[track_caller]
 fn assert_type_error<T>(result: slotline_conn::Result<T>, expected: &str, got: &str) {
     match result {
-        Err(Error::Type(e)) => {
-            let TypeError {
+        Err(e) if e.type_error().is_some() => {
+            let Some(TypeError {
                 expected: e_expected,
                 got: e_got,
                 ..
-            } = &e;
+            }) = e.type_error()
+            else {
+                unreachable!()
+            };
             assert!(
                 e_expected.contains(expected),
                 "{e:?} should expect {expected}"
@@ -98,7 +101,7 @@ fn assert_server_error<T: std::fmt::Debug>(
     kind: ServerErrorKind,
 ) {
     match result {
-        Err(Error::Server(e)) => assert_eq!(e.kind, kind, "{e}"),
+        Err(e) if e.kind() == ErrorKind::Server => assert_eq!(e.server_kind(), Some(&kind), "{e}"),
         other => panic!("expected a {kind:?} server error, got {other:?}"),
     }
 }

@@ -10,7 +10,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use slotline_conn::{blocking, Addr, Commands, ConnectionConfig, Durability, Error, Query};
+use slotline_conn::{blocking, Addr, Commands, ConnectionConfig, Durability, ErrorKind, Query};
 use slotline_testbed::Standalone;
 use support::on_plain_thread;
 
@@ -280,7 +280,8 @@ fn invalid_urls_say_what_is_wrong() {
     for (url, words) in table {
         match ConnectionConfig::from_url(url) {
             Ok(c) => failures.push(format!("{url}: accepted as {c:?}")),
-            Err(Error::Config(msg)) => {
+            Err(e) if e.kind() == ErrorKind::Config => {
+                let msg = e.message().unwrap_or_default();
                 let lower = msg.to_lowercase();
                 for w in *words {
                     if !lower.contains(&w.to_lowercase()) {
@@ -288,7 +289,7 @@ fn invalid_urls_say_what_is_wrong() {
                     }
                 }
                 // One "invalid configuration:" prefix (from Display), not one per layer.
-                let shown = Error::Config(msg.clone()).to_string();
+                let shown = e.to_string();
                 if shown.matches("invalid configuration").count() != 1 {
                     failures.push(format!("{url}: repeated prefix in {shown:?}"));
                 }
@@ -359,7 +360,9 @@ async fn bad_configs_are_refused_at_connect() {
     ] {
         let e = slotline_conn::Connection::connect(url).await.unwrap_err();
         assert!(
-            matches!(&e, Error::Config(m) if m.contains("TLS") && m.contains("/no/such/ca.pem")),
+            e.kind() == ErrorKind::Config
+                && e.message()
+                    .is_some_and(|m| m.contains("TLS") && m.contains("/no/such/ca.pem")),
             "{url}: {e}"
         );
         let e = slotline_conn::Client::connect(url).await.unwrap_err();
@@ -384,13 +387,13 @@ async fn bad_configs_are_refused_at_connect() {
     let e = slotline_conn::Connection::connect(no_pass)
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Config(_)), "{e}");
+    assert!(e.kind() == ErrorKind::Config, "{e}");
     let e = slotline_conn::Connection::connect(
         ConnectionConfig::new(Addr::tcp("127.0.0.1", 1)).with_db(-1),
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, Error::Config(_)), "{e}");
+    assert!(e.kind() == ErrorKind::Config, "{e}");
     // Nothing was dialled: these fail at once.
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -477,7 +480,7 @@ async fn unix_socket() {
     let e = slotline_conn::Connection::connect(missing.as_str())
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::Io { written: false, .. }), "{e:?}");
+    assert!(e.kind() == ErrorKind::Io && !e.may_have_run(), "{e:?}");
     assert!(e.to_string().contains(".missing"), "{e}");
     drop(server);
     let _ = std::fs::remove_file(&path);

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use slotline_conn::{cmd, pipe, Client, Commands, ConnectionConfig, Durability, Error, Query};
+use slotline_conn::{cmd, pipe, Client, Commands, ConnectionConfig, Durability, ErrorKind, Query};
 use slotline_testbed::Replication;
 
 #[macro_use]
@@ -68,7 +68,7 @@ async fn a_write_no_replica_acknowledged_is_reported_as_may_have_run() {
     let e = c.set("dur:k", "v").await.unwrap_err();
     let took = began.elapsed();
     t.cont(replica).unwrap();
-    assert!(matches!(e, Error::NotDurable { .. }), "{e:?}");
+    assert!(e.kind() == ErrorKind::NotDurable, "{e:?}");
     assert!(e.may_have_run(), "it ran on the master");
     assert!(!e.is_retryable());
     assert!(e.to_string().contains("0 replicas"), "{e}");
@@ -81,7 +81,7 @@ async fn a_write_no_replica_acknowledged_is_reported_as_may_have_run() {
     assert_eq!(v.as_deref(), Some("v"));
     // A write's own error reply is its answer, whatever the copies.
     let wrong = c.incr("dur:k").await.unwrap_err();
-    assert!(matches!(wrong, Error::Server(_)), "{wrong:?}");
+    assert!(wrong.kind() == ErrorKind::Server, "{wrong:?}");
 }
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn durability_per_request_and_waitaof_on_a_server_without_it() {
     match c.query::<String>(&aof).await {
         Ok(_) => println!("this server has WAITAOF"),
         Err(e) => {
-            assert!(matches!(e, Error::NotDurable { .. }), "{e:?}");
+            assert!(e.kind() == ErrorKind::NotDurable, "{e:?}");
             assert!(e.to_string().contains("WAITAOF"), "{e}");
         }
     }

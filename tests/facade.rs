@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use slotline::cluster::ClusterConfig;
 use slotline::conn::{Addr, DEFAULT_PORT};
 use slotline::sentinel::DEFAULT_SENTINEL_PORT;
-use slotline::{Client, Commands, Error, ReadFrom, Target};
+use slotline::{Client, Commands, ErrorKind, ReadFrom, Target};
 use slotline_testbed::Standalone;
 
 /// Longest wait for a write to reach a replica.
@@ -283,7 +283,7 @@ fn invalid_urls_are_refused_with_a_config_error() {
             Ok(t) => panic!("{url}: expected an error, got {t:?}"),
             Err(e) => e,
         };
-        assert!(matches!(err, Error::Config(_)), "{url}: {err:?}");
+        assert!(err.kind() == ErrorKind::Config, "{url}: {err:?}");
         let message = err.to_string();
         assert!(
             message.contains(why),
@@ -291,7 +291,7 @@ fn invalid_urls_are_refused_with_a_config_error() {
         );
         // The same error from Client::open, before any connection is tried.
         let blocking = slotline::blocking::Client::open(url).unwrap_err();
-        assert!(matches!(blocking, Error::Config(_)), "{url}: {blocking:?}");
+        assert!(blocking.kind() == ErrorKind::Config, "{url}: {blocking:?}");
     }
     // A password in a bad URL does not appear in the message.
     for url in [

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use slotline::{pipe, Commands, Query};
 use slotline_conn::blocking::{Commands as _, Connection, Query as _};
-use slotline_conn::{cmd, ConnectionConfig, Frame, RefusedKind, ScanOptions};
+use slotline_conn::{cmd, ConnectionConfig, ErrorKind, Frame, RefusedKind, ScanOptions};
 use slotline_sentinel::{Ring, Sentinel, SentinelConfig, ShardedClient};
 use slotline_testbed::{SentinelTopology, SHARDED_SERVICES};
 use support::{addr, bounded, sharded, Nutcracker};
@@ -261,7 +261,7 @@ on_both_runtimes! {
             .await
             .unwrap_err();
         assert!(
-            matches!(&refused, slotline::Error::Refused { kind: RefusedKind::CrossSlot, .. }),
+            refused.kind() == ErrorKind::Refused(RefusedKind::CrossSlot),
             "{refused}"
         );
         let eval = cmd("EVAL").arg("return 1").arg(2).arg(a).arg(b);

@@ -33,7 +33,8 @@ on_both_runtimes! {
                     .unwrap()
                 };
                 match &first {
-                    Err(e @ Error::Protocol(p)) => {
+                    Err(e) if e.protocol_error().is_some() => {
+                        let p = e.protocol_error().expect("a protocol error");
                         assert!(is_kind(&p.kind), "{name} ({flavour}): {p}");
                         assert!(e.may_have_run() && e.is_connection_lost());
                         assert!(e.to_string().contains("protocol error"), "{e}");
@@ -59,15 +60,15 @@ on_both_runtimes! {
         cfg.limits.max_bulk_len = 1024;
         let con = slotline_conn::Connection::connect(cfg).await.unwrap();
         match con.get::<Option<String>>("k").await {
-            Err(Error::Protocol(p)) => assert!(
+            Err(e) if e.protocol_error().is_some() => assert!(
                 matches!(
-                    p.kind,
+                    e.protocol_error().expect("a protocol error").kind,
                     ProtocolErrorKind::BulkTooLong {
                         len: 2048,
                         max: 1024
                     }
                 ),
-                "{p}"
+                "{e}"
             ),
             other => panic!("{other:?}"),
         }
@@ -93,7 +94,7 @@ on_both_runtimes! {
                 .await
                 .unwrap();
             match con.get::<Option<String>>("k").await {
-                Err(e @ Error::Closed { written: true }) => assert!(e.may_have_run()),
+                Err(e) if e.kind() == Kind::Closed => assert!(e.may_have_run()),
                 other => panic!("{cut:?}: expected Closed {{ written: true }}, got {other:?}"),
             }
             assert_closed_unwritten(con.ping().await);
@@ -105,7 +106,7 @@ on_both_runtimes! {
             .join()
             .unwrap();
             assert!(
-                matches!(first, Err(Error::Closed { written: true })),
+                matches!(first, Err(ref e) if e.kind() == Kind::Closed && e.may_have_run()),
                 "{cut:?}: {first:?}"
             );
             assert_closed_unwritten(second);
@@ -143,7 +144,7 @@ on_both_runtimes! {
         })
         .join()
         .unwrap();
-        assert!(matches!(e, Error::Timeout { .. }));
+        assert!(e.kind() == Kind::Timeout);
         assert_eq!(fake.finished().await, ["GET k", "GET k"]);
     }
 }
@@ -170,7 +171,8 @@ on_both_runtimes! {
             let e = client.incr("n").await.unwrap_err();
             assert!(e.may_have_run() && e.is_connection_lost(), "{bad:?}: {e:?}");
             assert!(
-                matches!(e, Error::Protocol(_) | Error::Closed { written: true }),
+                e.kind() == Kind::Protocol
+                    || (e.kind() == Kind::Closed && e.may_have_run()),
                 "{bad:?}: {e:?}"
             );
             let started = Instant::now();

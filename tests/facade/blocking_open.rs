@@ -1,6 +1,7 @@
 //! The blocking twin in every mode.
 
 use super::*;
+use slotline::ErrorKind;
 
 // ---------------------------------------------------------------------------------------
 // The blocking twin
@@ -75,6 +76,6 @@ fn blocking_open_in_every_mode() {
         format!("redis+cluster://127.0.0.1:{dead}"),
     ] {
         let err = Client::open(&url).unwrap_err();
-        assert!(!matches!(err, slotline::Error::Config(_)), "{url}: {err:?}");
+        assert!(!(err.kind() == ErrorKind::Config), "{url}: {err:?}");
     }
 }

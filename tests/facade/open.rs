@@ -1,6 +1,7 @@
 //! Client::open in every mode, async.
 
 use super::*;
+use slotline::ErrorKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_a_single_node() {
@@ -143,7 +144,7 @@ async fn open_fails_cleanly_when_nothing_answers() {
             .await
             .unwrap_or_else(|_| panic!("{url}: open hangs"))
             .unwrap_err();
-        assert!(!matches!(err, Error::Config(_)), "{url}: {err:?}");
+        assert!(!(err.kind() == ErrorKind::Config), "{url}: {err:?}");
         assert!(!err.to_string().is_empty());
         // Nothing listens: refused at once, well inside the hang guard above.
         assert!(started.elapsed() < Duration::from_secs(10), "{url}: slow");
@@ -160,26 +161,26 @@ async fn open_fails_cleanly_when_nothing_answers() {
         assert!(err.to_string().contains("no-such-service"), "{err}");
         // The kind of the discovery error, for callers that act on it; every sentinel
         // was asked.
-        match &err {
-            slotline::Error::Unavailable {
-                kind: slotline::conn::UnavailableKind::UnknownService,
-                message,
-            } => {
+        match (err.kind(), err.message()) {
+            (
+                slotline::ErrorKind::Unavailable(slotline::conn::UnavailableKind::UnknownService),
+                Some(message),
+            ) => {
                 for s in t.sentinel_addrs() {
                     assert!(message.contains(&s.to_string()), "{s} not asked: {message}");
                 }
             }
-            other => panic!("expected UnknownService, got {other:?}"),
+            _ => panic!("expected UnknownService, got {err:?}"),
         }
     }
     // No sentinel up: which ones were asked, and why each failed.
     let url = format!("redis+sentinel://127.0.0.1:{dead}/mymaster");
     let err = Client::open(&url).await.unwrap_err();
-    match &err {
-        slotline::Error::Unavailable {
-            kind: slotline::conn::UnavailableKind::NoSentinelReachable,
-            message,
-        } => assert!(
+    match (err.kind(), err.message()) {
+        (
+            slotline::ErrorKind::Unavailable(slotline::conn::UnavailableKind::NoSentinelReachable),
+            Some(message),
+        ) => assert!(
             message.contains(&format!("127.0.0.1:{dead}: ")),
             "{message}"
         ),
@@ -190,7 +191,7 @@ async fn open_fails_cleanly_when_nothing_answers() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, slotline::Error::Io { written: false, .. }),
+        err.kind() == ErrorKind::Io && !err.may_have_run(),
         "{err:?}"
     );
 }

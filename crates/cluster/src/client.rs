@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use slotline_conn::{
-    Addr, Client, Connection, Error, Execute, IoStats, Request, Response, Result, UnavailableKind,
+    Addr, Client, Connection, Error, ErrorKind, Execute, IoStats, Request, Response, Result,
+    UnavailableKind,
 };
 
 use crate::config::{ClusterConfig, IntoNodeAddr};
@@ -79,16 +80,18 @@ impl ClusterClient {
             .map(IntoNodeAddr::into_node_addr)
             .collect::<Result<Vec<_>>>()?;
         if startup.is_empty() {
-            return Err(Error::Config(
-                "a cluster client needs a startup node".into(),
-            ));
+            return Err(Error::config("a cluster client needs a startup node"));
         }
         let state = Arc::new(ClusterState::new(config, startup));
-        let topology = state.fetch_topology().await.map_err(|e| match e {
-            Error::Unavailable { kind, message } => {
-                Error::unavailable(kind, format!("cannot load the slot map: {message}"))
-            }
-            other => other,
+        let topology = state.fetch_topology().await.map_err(|e| match e.kind() {
+            ErrorKind::Unavailable(kind) => Error::unavailable(
+                kind,
+                format!(
+                    "cannot load the slot map: {}",
+                    e.message().unwrap_or_default()
+                ),
+            ),
+            _ => e,
         })?;
         state.install(&topology);
         tokio::spawn(refresh_task(Arc::downgrade(&state), state.wake.clone()));
@@ -215,7 +218,10 @@ impl Execute for ClusterClient {
         let policy = state.config.retry;
         // One deadline for the whole request: resends wait for a node until it passes.
         let deadline = request
-            .response_timeout(&state.config.connection)
+            .response_timeout(
+                state.config.connection.response_timeout,
+                state.config.connection.durability,
+            )
             .map(|t| std::time::Instant::now() + t);
         match request {
             Request::Command(cmd) => {
@@ -230,7 +236,7 @@ impl Execute for ClusterClient {
                 replies
                     .pop()
                     .map(Response::Reply)
-                    .ok_or_else(|| Error::Internal("a command's parts made no reply".into()))
+                    .ok_or_else(|| Error::internal("a command's parts made no reply"))
             }
             Request::Pipeline(pipe) if pipe.is_atomic() => {
                 let slot = transaction_slot(pipe)?;
@@ -261,10 +267,6 @@ impl Execute for ClusterClient {
                     finish_scan(d).map(Response::Scan)
                 }
             },
-            other => Err(Error::refused(
-                slotline_conn::RefusedKind::Invalid,
-                format!("a cluster client cannot carry {other:?}"),
-            )),
         }
     }
 }

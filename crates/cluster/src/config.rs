@@ -71,7 +71,7 @@ impl TlsNodeName {
             "announced" => Ok(TlsNodeName::Announced),
             "startup" => Ok(TlsNodeName::Startup),
             "hostname" => Ok(TlsNodeName::Hostname),
-            other => Err(Error::Config(format!(
+            other => Err(Error::config(format!(
                 "invalid URL option ssl_node_name={other:?}: expected announced, startup or hostname"
             ))),
         }
@@ -248,7 +248,7 @@ impl ClusterConfig {
     /// Checks what can be checked before connecting.
     pub fn validate(&self) -> Result<()> {
         if self.connection.db != 0 {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "a cluster has only database 0, not {}",
                 self.connection.db
             )));
@@ -270,18 +270,16 @@ impl ClusterConfig {
             parsed.scheme.as_str(),
             "redis+cluster" | "rediss+cluster" | "redis" | "rediss"
         ) {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "a cluster URL starts with redis+cluster:// (or redis://), not {}://",
                 parsed.scheme
             )));
         }
         if parsed.hosts.is_empty() {
-            return Err(Error::Config(
-                "a cluster URL names at least one node".into(),
-            ));
+            return Err(Error::config("a cluster URL names at least one node"));
         }
         if !matches!(parsed.path.as_str(), "" | "/" | "/0") {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "a Redis Cluster has only database 0; the URL asks for {:?}",
                 parsed.path
             )));
@@ -302,8 +300,8 @@ impl ClusterConfig {
         parsed.apply_options(&mut connection, &["read_from", "ssl_node_name"])?;
         if let Some(name) = parsed.option("ssl_node_name") {
             if connection.tls.is_none() {
-                return Err(Error::Config(
-                    "URL option ssl_node_name needs TLS: use rediss+cluster://".into(),
+                return Err(Error::config(
+                    "URL option ssl_node_name needs TLS: use rediss+cluster://",
                 ));
             }
             config.tls_node_name = TlsNodeName::parse(name)?;
@@ -314,7 +312,7 @@ impl ClusterConfig {
                 "prefer_replica" | "preferreplica" => ReadFrom::PreferReplica,
                 "replica" => ReadFrom::Replica,
                 other => {
-                    return Err(Error::Config(format!(
+                    return Err(Error::config(format!(
                         "invalid URL option read_from={other:?}: expected primary, prefer_replica or replica"
                     )))
                 }
@@ -372,7 +370,7 @@ impl IntoNodeAddr for &str {
                     h.clone(),
                     p.unwrap_or(slotline_conn::DEFAULT_PORT),
                 )),
-                _ => Err(Error::Config(format!(
+                _ => Err(Error::config(format!(
                     "a startup node URL names one host: {}",
                     slotline_conn::url::redact(self)
                 ))),

@@ -166,7 +166,7 @@ impl<W, R> Dispatch<W, R> {
     /// The next round: every part still waiting, grouped by the node `locate` names
     /// (`place`, whether it only reads, the node to avoid), batches in the order of their
     /// first part. A part with no node to go to is settled here (a retry after a refresh,
-    /// or an [`Unavailable`](Error::Unavailable) error when its budget is spent).
+    /// or an [`Unavailable`](slotline_conn::ErrorKind::Unavailable) error when its budget is spent).
     pub(crate) fn round<N: NodeAddr>(
         &mut self,
         mut locate: impl FnMut(&Place, bool, Option<&Addr>) -> Option<N>,
@@ -262,18 +262,18 @@ impl<W, R> Dispatch<W, R> {
         self.parts[i]
             .result
             .take()
-            .unwrap_or_else(|| Err(Error::Internal("a part was taken before its result".into())))
+            .unwrap_or_else(|| Err(Error::internal("a part was taken before its result")))
     }
 
     /// Each part's work and result, in order (a part left without a result, which a
-    /// finished dispatch has not, is [`Error::Internal`]).
+    /// finished dispatch has not, is [`ErrorKind::Internal`](slotline_conn::ErrorKind::Internal)).
     pub(crate) fn finish(self) -> SmallVec<[(W, Result<R, Error>); 1]> {
         self.parts
             .into_iter()
             .map(|p| {
                 let result = p
                     .result
-                    .unwrap_or_else(|| Err(Error::Internal("a part without a result".into())));
+                    .unwrap_or_else(|| Err(Error::internal("a part without a result")));
                 (p.work, result)
             })
             .collect()

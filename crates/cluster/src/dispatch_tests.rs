@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use slotline_conn::{Addr, Error, RetryPolicy, UnavailableKind};
+use slotline_conn::{Addr, Error, ErrorKind, RetryPolicy, UnavailableKind};
 
 use super::{Dispatch, Place, Redirect};
 use crate::retry::Outcome;
@@ -189,7 +189,7 @@ fn redirects_are_bounded_too() {
 #[test]
 fn io_errors_follow_the_retry_rule() {
     let map = Map::new(&[(100, 1)]);
-    let written = || Err(Error::Closed { written: true });
+    let written = || Err(Error::closed(true));
     // Written, not idempotent: may have run, never resent.
     let mut d = one_part(false);
     let mut ans = answers(vec![(1, vec![written(), Ok("v")])]);
@@ -203,22 +203,15 @@ fn io_errors_follow_the_retry_rule() {
     assert_eq!(result(d).unwrap(), "v");
     // Never written: resent, whatever the command.
     let mut d = one_part(false);
-    let mut ans = answers(vec![(
-        1,
-        vec![Err(Error::Closed { written: false }), Ok("v")],
-    )]);
+    let mut ans = answers(vec![(1, vec![Err(Error::closed(false)), Ok("v")])]);
     assert_eq!(run(&mut d, &map, &mut ans).len(), 2);
     assert_eq!(result(d).unwrap(), "v");
     // A timeout after writing: its time is spent, even for an idempotent command.
     let mut d = one_part(true);
-    let timeout = Error::Timeout {
-        after: Duration::from_millis(100),
-        what: "reply",
-        written: true,
-    };
+    let timeout = Error::timeout_after(Duration::from_millis(100), "reply", true);
     let mut ans = answers(vec![(1, vec![Err(timeout), Ok("v")])]);
     assert_eq!(run(&mut d, &map, &mut ans).len(), 1);
-    assert!(matches!(result(d), Err(Error::Timeout { .. })));
+    assert!(matches!(result(d), Err(ref e) if e.kind() == ErrorKind::Timeout));
 }
 
 #[test]
@@ -237,10 +230,9 @@ fn no_node_retries_with_refresh_then_is_unavailable() {
     }
     assert_eq!(rounds, 4);
     match result(d) {
-        Err(Error::Unavailable {
-            kind: UnavailableKind::NoNode,
-            message,
-        }) => assert!(message.contains("slot 100"), "{message}"),
+        Err(e) if e.kind() == ErrorKind::Unavailable(UnavailableKind::NoNode) => {
+            assert!(e.to_string().contains("slot 100"), "{e}")
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
-use slotline_conn::shard::join_all;
+use futures_util::future::join_all;
 use slotline_conn::{Cmd, Error, Pipeline, Request, Response, Result, ScanCursor};
 use smallvec::SmallVec;
 
@@ -79,22 +79,18 @@ impl<'a> Carrier<Work<'a>, Response> for NodeCarrier {
         }
         let wires: SmallVec<[Wire; 1]> = batches.iter().map(|b| Wire::build(d, b)).collect();
         let deadline = d.deadline();
-        let sends = batches
-            .iter()
-            .zip(&wires)
-            .map(|(b, w)| async move {
-                match b.node.client().await {
-                    Ok(c) => match c.execute_by(Request::Pipeline(&w.pipe), deadline).await {
-                        Ok(Response::Replies(replies)) => Ok(replies),
-                        Ok(other) => Err(Error::UnexpectedReply(format!(
-                            "a pipeline answered {other:?}"
-                        ))),
-                        Err(e) => Err(e),
-                    },
+        let sends = batches.iter().zip(&wires).map(|(b, w)| async move {
+            match b.node.client().await {
+                Ok(c) => match c.execute_by(Request::Pipeline(&w.pipe), deadline).await {
+                    Ok(Response::Replies(replies)) => Ok(replies),
+                    Ok(other) => Err(Error::unexpected_reply(format!(
+                        "a pipeline answered {other:?}"
+                    ))),
                     Err(e) => Err(e),
-                }
-            })
-            .collect();
+                },
+                Err(e) => Err(e),
+            }
+        });
         let results = join_all(sends).await;
         for ((batch, wire), result) in batches.iter().zip(wires).zip(results) {
             wire.hand_out(state, d, &batch.node, result);
@@ -168,16 +164,16 @@ impl Wire {
             }
             let mine: Vec<_> = replies.by_ref().take(own).collect();
             let result = match (d.work(i), mine.len()) {
-                (_, 0) => Err(Error::UnexpectedReply("no reply for a part".into())),
+                (_, 0) => Err(Error::unexpected_reply("no reply for a part")),
                 (Work::Transaction(_), n) if n == own => Ok(Response::Replies(mine)),
-                (Work::Transaction(_), _) => Err(Error::Internal(
-                    "a transaction's batch came back short".into(),
-                )),
+                (Work::Transaction(_), _) => {
+                    Err(Error::internal("a transaction's batch came back short"))
+                }
                 (_, _) => mine
                     .into_iter()
                     .next()
                     .map(Response::Reply)
-                    .ok_or_else(|| Error::Internal("a part had no reply".into())),
+                    .ok_or_else(|| Error::internal("a part had no reply")),
             };
             settle(state, d, node, i, result);
         }

@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use slotline_conn::{
-    cmd, Addr, Cmd, Connection, Error, Frame, Query, Result, ServerError, ServerErrorKind,
-    UnavailableKind,
+    cmd, Addr, Cmd, Connection, Error, ErrorKind, Frame, Query, Result, ServerError,
+    ServerErrorKind, UnavailableKind,
 };
 
 use crate::registry::Node;
@@ -79,7 +79,7 @@ impl ClusterState {
                         format!("{addr} knows no served slot"),
                     ));
                 }
-                Ok(Err(e @ Error::Server(_)))
+                Ok(Err(e))
                     if matches!(
                         e.server_kind(),
                         Some(ServerErrorKind::WrongPass | ServerErrorKind::NoAuth)
@@ -89,11 +89,11 @@ impl ClusterState {
                 }
                 Ok(Err(e)) => last = Some(e),
                 Err(_) => {
-                    last = Some(Error::Timeout {
-                        after: self.config.refresh_timeout,
-                        what: "the cluster topology",
-                        written: true,
-                    })
+                    last = Some(Error::timeout_after(
+                        self.config.refresh_timeout,
+                        "the cluster topology",
+                        true,
+                    ))
                 }
             }
         }
@@ -101,10 +101,13 @@ impl ClusterState {
             return Err(e);
         }
         Err(match last {
-            Some(Error::Unavailable { kind, message }) => {
-                Error::unavailable(kind, format!("no node could tell: {message}"))
-            }
-            Some(e) => e,
+            Some(e) => match e.kind() {
+                ErrorKind::Unavailable(kind) => Error::unavailable(
+                    kind,
+                    format!("no node could tell: {}", e.message().unwrap_or_default()),
+                ),
+                _ => e,
+            },
             None => Error::unavailable(
                 UnavailableKind::NoNode,
                 "no node to ask for the cluster topology",
@@ -132,12 +135,12 @@ impl ClusterState {
             match (shared, own) {
                 (Some(client), _) => client.send_command(&c).await,
                 (None, Some(conn)) => conn.send_command(&c).await,
-                (None, None) => Err(Error::Closed { written: false }),
+                (None, None) => Err(Error::closed(false)),
             }
         };
         let server_error = |reply: &Frame| match ServerError::from_frame(reply) {
-            Some(e) => Error::Server(e),
-            None => Error::UnexpectedReply(format!("{reply:?} to CLUSTER SHARDS/SLOTS")),
+            Some(e) => Error::from(e),
+            None => Error::unexpected_reply(format!("{reply:?} to CLUSTER SHARDS/SLOTS")),
         };
         if !self.slots_only.load(Ordering::Relaxed) {
             let reply = ask(cmd("CLUSTER").arg("SHARDS")).await?;

@@ -115,10 +115,12 @@ pub(crate) fn finish(jobs: Vec<Job>, d: Parts<'_>) -> Result<Vec<Reply>> {
             match results.get_mut(i).and_then(Option::take) {
                 Some(Ok(Response::Reply(r))) => replies.push(r),
                 Some(Ok(other)) => {
-                    return Err(Error::UnexpectedReply(format!("a part answered {other:?}")))
+                    return Err(Error::unexpected_reply(format!(
+                        "a part answered {other:?}"
+                    )))
                 }
                 Some(Err(e)) => return Err(e),
-                None => return Err(Error::Internal("a part's result was missing".into())),
+                None => return Err(Error::internal("a part's result was missing")),
             }
         }
         out.push(assemble(replies, job.merge.as_ref())?);
@@ -165,12 +167,12 @@ pub(crate) fn plan_scan(
 /// The cursor back from a scan step's dispatch, fed its reply.
 pub(crate) fn finish_scan(d: Parts<'_>) -> Result<Box<ScanCursor>> {
     let Some((Work::Scan(mut cursor), result)) = d.finish().into_iter().next() else {
-        return Err(Error::UnexpectedReply("a scan step lost its cursor".into()));
+        return Err(Error::unexpected_reply("a scan step lost its cursor"));
     };
     match result? {
         Response::Reply(reply) => cursor.feed(reply.into_frame())?,
         other => {
-            return Err(Error::UnexpectedReply(format!(
+            return Err(Error::unexpected_reply(format!(
                 "a scan step answered {other:?}"
             )))
         }

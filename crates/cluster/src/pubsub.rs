@@ -115,17 +115,19 @@ impl ClusterPubSub {
                 done,
             })
             .await
-            .map_err(|_| Error::Closed { written: false })?;
-        let wait = async { answer.await.unwrap_or(Err(Error::Closed { written: true })) };
+            .map_err(|_| Error::closed(false))?;
+        let wait = async { answer.await.unwrap_or(Err(Error::closed(true))) };
         match self.timeout {
             // Several nodes may be involved, each within its own timeout.
-            Some(t) => tokio::time::timeout(t * 3, wait)
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    after: t * 3,
-                    what: "cluster pub/sub confirmation",
-                    written: true,
-                })),
+            Some(t) => {
+                tokio::time::timeout(t * 3, wait)
+                    .await
+                    .unwrap_or(Err(Error::timeout_after(
+                        t * 3,
+                        "cluster pub/sub confirmation",
+                        true,
+                    )))
+            }
             None => wait.await,
         }
     }
@@ -171,7 +173,7 @@ impl ClusterPubSub {
         match tokio::time::timeout(timeout, self.messages.recv()).await {
             Err(_) => Ok(None),
             Ok(Some(m)) => m.map(Some),
-            Ok(None) => Err(Error::Closed { written: false }),
+            Ok(None) => Err(Error::closed(false)),
         }
     }
 
@@ -320,7 +322,7 @@ impl Supervisor {
             let ps = PubSub::connect(config).await?;
             self.conns.insert(key.clone(), ps);
         }
-        self.conns.get(key).ok_or(Error::Closed { written: false })
+        self.conns.get(key).ok_or(Error::closed(false))
     }
 
     /// The node for classic subscriptions: the one already used, else any master.
@@ -535,8 +537,10 @@ impl Carrier<Vec<Bytes>, ()> for Supervisor {
                     .await;
                 let redirect = d.take(i, Some(&batch.node.addr), result, |r| match r {
                     Ok(()) => Outcome::Reply(None),
-                    Err(Error::Server(e)) => Outcome::Reply(Some(&e.line)),
-                    Err(e) => Outcome::Failed(e),
+                    Err(e) => match e.server_error() {
+                        Some(e) => Outcome::Reply(Some(&e.line)),
+                        None => Outcome::Failed(e),
+                    },
                 });
                 state.note(redirect);
             }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::random_unit;
+use slotline_command::Backoff;
 use tokio::sync::Notify;
 use tokio::time::Instant as TokioInstant;
 
@@ -41,7 +41,7 @@ impl RefreshScheduler {
     }
 
     fn schedule(&self, now: Instant) -> Instant {
-        let jittered = now + self.jitter.mul_f64(random_unit());
+        let jittered = now + Backoff::jitter(self.jitter);
         match self.last_start {
             Some(last) => jittered.max(last + self.min_interval),
             None => jittered,

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{
-    Addr, Client, ClientOptions, ConnectionConfig, ReadFrom, ReplicaPick, ReplicaRouter, Result,
-};
+use slotline_command::{ReplicaPick, ReplicaRouter};
+use slotline_conn::{Addr, Client, ClientOptions, ConnectionConfig, ReadFrom, Result};
 use tokio::sync::OnceCell;
 
 use crate::dispatch::{NodeAddr, Place};

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use slotline_conn::{Addr, Error, Fate, Resends, RetryPolicy, ServerErrorKind};
+use slotline_command::Resends;
+use slotline_conn::{Addr, Error, Fate, RetryPolicy, ServerErrorKind};
 
 /// What happened to one attempt.
 #[derive(Debug, Clone, Copy)]
@@ -234,8 +235,8 @@ mod tests {
     #[test]
     fn the_retry_rule() {
         let policy = RetryPolicy::default();
-        let unsent = Error::Closed { written: false };
-        let sent = Error::Closed { written: true };
+        let unsent = Error::closed(false);
+        let sent = Error::closed(true);
         let mut a = Attempts::new();
         assert!(matches!(
             a.decide(
@@ -270,11 +271,7 @@ mod tests {
             ),
             Decision::Retry { .. }
         ));
-        let timeout = Error::Timeout {
-            after: Duration::from_secs(1),
-            what: "reply",
-            written: true,
-        };
+        let timeout = Error::timeout_after(Duration::from_secs(1), "reply", true);
         assert_eq!(
             a.decide(
                 &policy,
@@ -343,7 +340,7 @@ mod tests {
             "not past the deadline"
         );
         // One that may have run is resent only if idempotent, and by the count.
-        let sent = Error::Closed { written: true };
+        let sent = Error::closed(true);
         let mut b = Attempts::new();
         for _ in 0..2 {
             assert!(matches!(

@@ -1,4 +1,4 @@
-//! Where a command goes in a cluster: the shard routing of `slotline-conn`, with hash slots
+//! Where a command goes in a cluster: the shard routing of `slotline-command`, with hash slots
 //! as the shards, and the commands a shared cluster client refuses.
 
 use slotline_conn::command_table::{self, Sharing};

@@ -59,7 +59,7 @@ pub(crate) enum TopologySource {
 fn bad(what: &str, frame: &Frame) -> Error {
     let mut text = format!("{frame:?}");
     text.truncate(200);
-    Error::UnexpectedReply(format!("{what}: {text}"))
+    Error::unexpected_reply(format!("{what}: {text}"))
 }
 
 /// Applies the endpoint rules: null or empty means the host that answered; `?` means

@@ -2,7 +2,7 @@
 //!
 //! The workspace's own tool, never published: parsing a server's `COMMAND` (or `COMMAND
 //! INFO`) reply into owned values, which the generator (`gen_command_table`) writes out
-//! as `slotline-conn`'s command table and the live test compares the checked-in table
+//! as `slotline-command`'s command table and the live test compares the checked-in table
 //! with.
 //!
 //! ```text
@@ -16,7 +16,7 @@
 
 use slotline_resp::Frame;
 
-use slotline_conn::command_table::{
+use slotline_command::command_table::{
     self as table, AclCategories, CommandFlags, FindKeys, KeySpecFlags, RequestPolicy,
     ResponsePolicy, Tips,
 };

@@ -1,64 +1,12 @@
 //! How to reach and set up one Redis connection: address, credentials, database, timeouts.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use slotline_resp::Limits;
 
 use crate::tls::TlsConfig;
 use crate::url::RedisUrl;
-use crate::{Error, Result};
-
-/// The default Redis port.
-pub const DEFAULT_PORT: u16 = 6379;
-
-/// Where a server listens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Addr {
-    /// A TCP host (name or IP) and port.
-    Tcp {
-        /// Host name or IP address.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-    /// A Unix domain socket path.
-    Unix(PathBuf),
-}
-
-impl Addr {
-    /// A TCP address.
-    pub fn tcp(host: impl Into<String>, port: u16) -> Self {
-        Addr::Tcp {
-            host: host.into(),
-            port,
-        }
-    }
-
-    /// The host of a TCP address (`None` for a Unix socket).
-    pub fn host(&self) -> Option<&str> {
-        match self {
-            Addr::Tcp { host, .. } => Some(host),
-            Addr::Unix(_) => None,
-        }
-    }
-
-    /// Parses `host:port`, `[v6]:port` or a bare host (port 6379).
-    pub fn parse(s: &str) -> Result<Self> {
-        let (host, port) = crate::url::split_host_port(s)?;
-        Ok(Addr::tcp(host, port.unwrap_or(DEFAULT_PORT)))
-    }
-}
-
-impl std::fmt::Display for Addr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Addr::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
-            Addr::Tcp { host, port } => write!(f, "{host}:{port}"),
-            Addr::Unix(path) => write!(f, "unix:{}", path.display()),
-        }
-    }
-}
+use crate::{Addr, Error, Result};
 
 /// Everything needed to open and set up one connection.
 ///
@@ -200,15 +148,15 @@ impl ConnectionConfig {
     /// Checks what can be checked before connecting.
     pub fn validate(&self) -> Result<()> {
         if self.tls.is_some() && matches!(self.addr, Addr::Unix(_)) {
-            return Err(Error::Config(
-                "TLS over a Unix socket is not supported: use redis+unix:// without TLS".into(),
+            return Err(Error::config(
+                "TLS over a Unix socket is not supported: use redis+unix:// without TLS",
             ));
         }
         if self.username.is_some() && self.password.is_none() {
-            return Err(Error::Config("an ACL user name needs a password".into()));
+            return Err(Error::config("an ACL user name needs a password"));
         }
         if self.db < 0 {
-            return Err(Error::Config(format!("invalid database index {}", self.db)));
+            return Err(Error::config(format!("invalid database index {}", self.db)));
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::{Cmd, Error, Execute, Pipeline, Request, Response, Result};
 /// for sharing among tasks use [`Client`](crate::Client), which pipelines callers' commands.
 ///
 /// A request that fails on the socket, times out, or is cancelled midway (its future
-/// dropped) leaves the connection unusable: later requests fail with [`Error::Closed`] and
+/// dropped) leaves the connection unusable: later requests fail with [`ErrorKind::Closed`](crate::ErrorKind::Closed) and
 /// the caller opens a new connection. Its socket is shut down at once, so that nothing it
 /// sent stays armed on the server: a `BLPOP` given up on takes no item that arrives later.
 ///
@@ -98,7 +98,7 @@ impl Connection {
     ) -> Result<Vec<Reply>> {
         let io = self.io.lock().await;
         if io.broken {
-            return Err(Error::Closed { written: false });
+            return Err(Error::closed(false));
         }
         let mut io = Underway(io);
         io.0.broken = true;
@@ -184,11 +184,7 @@ pub(crate) async fn with_timeout<T>(
     match limit {
         Some(after) => tokio::time::timeout(after, fut)
             .await
-            .unwrap_or(Err(Error::Timeout {
-                after,
-                what,
-                written: true,
-            })),
+            .unwrap_or(Err(Error::timeout_after(after, what, true))),
         None => fut.await,
     }
 }

@@ -15,55 +15,31 @@
 //! # let _ = (v, n, a, b); Ok(()) }
 //! ```
 
-mod args;
 pub mod blocking;
 mod client;
-mod cmd;
-pub mod command_table;
-mod commands;
 mod config;
 mod connection;
-mod durability;
-mod error;
-mod hold;
 mod io_stats;
-mod pipeline;
 mod protocol;
 mod pubsub;
-mod query;
-mod replica_router;
 mod replicated;
-mod reply;
-mod retry;
-mod scan;
-mod script;
-pub mod shard;
 mod socket;
 mod stream;
 pub mod tls;
 pub mod url;
 
-pub use args::ToArgs;
 pub use client::{Client, ClientOptions, Resolver, WriteWay};
-pub use cmd::{cmd, Args, Cmd};
-pub use config::{Addr, ConnectionConfig, IntoConnectionConfig, DEFAULT_PORT};
+pub use config::{ConnectionConfig, IntoConnectionConfig};
 pub use connection::Connection;
-pub use durability::Durability;
-pub use error::{
-    Error, Fate, RefusedKind, Result, ServerError, ServerErrorKind, TypeError, UnavailableKind,
-};
-pub use hold::Hold;
 pub use io_stats::IoStats;
-pub use pipeline::{pipe, Pipeline};
-pub use pubsub::{
-    Message, MessageKind, MessageStream, Messages, PubSub, Subscriptions, DEFAULT_QUEUE_CAPACITY,
+pub use pubsub::{MessageStream, Messages, PubSub, DEFAULT_QUEUE_CAPACITY};
+pub use replicated::{replica_addrs_from_role, Replicated};
+pub use slotline_command::{
+    cmd, command_table, convert, convert_read, pipe, shard, Addr, Args, Cmd, Commands, Durability,
+    Error, ErrorKind, Execute, Fate, FromReply, Hold, Message, MessageKind, Pipeline, Query,
+    ReadFrom, RefusedKind, Request, Response, Result, RetryPolicy, ScanCursor, ScanOptions,
+    ScanState, ScanStream, Script, ScriptCall, ServerError, ServerErrorKind, Subscriptions, ToArgs,
+    TypeError, UnavailableKind, DEFAULT_PORT,
 };
-pub use query::{Commands, Execute, Query, Request, Response};
-pub use replica_router::{replica_could_not_serve, ReplicaPick, ReplicaRouter};
-pub use replicated::{replica_addrs_from_role, ReadFrom, Replicated};
-pub use reply::{convert, convert_read, FromReply};
-pub use retry::{random_unit, Resends, RetryPolicy};
-pub use scan::{ScanCursor, ScanOptions, ScanState, ScanStream};
-pub use script::{Script, ScriptCall};
 pub use slotline_resp::{Frame, ReadReply, Reply, ReplyKind, ReplyRef};
 pub use tls::TlsConfig;

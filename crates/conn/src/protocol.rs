@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use slotline_resp::{Decoder, Frame, Reply};
 
 use crate::config::ConnectionConfig;
-use crate::error::{ServerError, ServerErrorKind};
 use crate::{cmd, Error, Pipeline, Result};
+use crate::{ServerError, ServerErrorKind};
 
 /// Bytes asked of the socket per read at least.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
@@ -51,7 +51,7 @@ impl Inbox {
         }
         match error {
             Some(e) => Error::io(e, true),
-            None => Error::Closed { written: true },
+            None => Error::closed(true),
         }
     }
 
@@ -134,17 +134,17 @@ pub(crate) fn check_handshake(replies: Vec<Reply>) -> Result<()> {
     for reply in replies {
         if let Some(err) = ServerError::from_reply(reply.view()) {
             return Err(match err.kind {
-                ServerErrorKind::WrongPass | ServerErrorKind::NoAuth => Error::Server(err),
+                ServerErrorKind::WrongPass | ServerErrorKind::NoAuth => Error::from(err),
                 _ if err.line.starts_with(b"ERR AUTH")
                     || err.line.starts_with(b"ERR invalid password") =>
                 {
                     // Old servers, or a password sent to a server that has none.
-                    Error::Server(ServerError {
+                    Error::from(ServerError {
                         kind: ServerErrorKind::WrongPass,
                         line: err.line,
                     })
                 }
-                _ => Error::Server(err),
+                _ => Error::from(err),
             });
         }
     }

@@ -5,23 +5,14 @@ use std::sync::Arc;
 
 use slotline_resp::Frame;
 
-use crate::config::{Addr, ConnectionConfig, IntoConnectionConfig};
-use crate::{
-    cmd, replica_could_not_serve, Client, ClientOptions, Error, Execute, Query, ReplicaPick,
-    ReplicaRouter, Request, Response, Result, UnavailableKind,
-};
+use crate::config::{ConnectionConfig, IntoConnectionConfig};
+use crate::Addr;
+use slotline_command::{replica_could_not_serve, ReplicaPick, ReplicaRouter};
 
-/// Where read-only commands go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReadFrom {
-    /// Every command to the master (the default): reads see every acknowledged write.
-    #[default]
-    Primary,
-    /// Reads to a replica (round robin over the connected ones), to the master when none is.
-    PreferReplica,
-    /// Reads to a replica only (round robin); an error when none is connected.
-    Replica,
-}
+use crate::{
+    cmd, Client, ClientOptions, Error, Execute, Query, ReadFrom, Request, Response, Result,
+    UnavailableKind,
+};
 
 /// A master and its replicas behind one handle. Commands that the command table marks
 /// read-only go to replicas per [`ReadFrom`]; every other command (and any unknown one)
@@ -128,7 +119,7 @@ async fn connect_replicas(configs: Vec<ConnectionConfig>) -> Result<Vec<Client>>
             Ok(client) => replicas.push(client?),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Cancelled: the runtime is shutting down.
-            Err(_) => return Err(Error::Closed { written: false }),
+            Err(_) => return Err(Error::closed(false)),
         }
     }
     Ok(replicas)
@@ -136,7 +127,7 @@ async fn connect_replicas(configs: Vec<ConnectionConfig>) -> Result<Vec<Client>>
 
 /// The replicas a master lists in its `ROLE` reply: `["master", offset, [[ip, port, offset], ...]]`.
 pub fn replica_addrs_from_role(role: &Frame) -> Result<Vec<Addr>> {
-    let bad = || Error::UnexpectedReply(format!("ROLE of a master: {role:?}"));
+    let bad = || Error::unexpected_reply(format!("ROLE of a master: {role:?}"));
     let parts = role.as_array().ok_or_else(bad)?;
     if parts.first().and_then(Frame::as_str) != Some("master") {
         return Err(Error::unavailable(

@@ -8,8 +8,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::client::TlsStream;
 
-use crate::config::{Addr, ConnectionConfig};
+use crate::config::ConnectionConfig;
 use crate::socket::tune_tcp;
+use crate::Addr;
 use crate::{Error, Result};
 
 /// A connected socket, kept as its two halves (the shared client's driver reads and
@@ -102,15 +103,15 @@ impl Stream {
             Some(limit) => match tokio::time::timeout(limit, attempt).await {
                 Ok(result) => result,
                 Err(_) => {
-                    return Err(Error::Timeout {
-                        after: limit,
-                        what: if handshaking.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(Error::timeout_after(
+                        limit,
+                        if handshaking.load(std::sync::atomic::Ordering::Relaxed) {
                             crate::tls::HANDSHAKE_UNANSWERED
                         } else {
                             "connect"
                         },
-                        written: false,
-                    })
+                        false,
+                    ))
                 }
             },
             None => attempt.await,

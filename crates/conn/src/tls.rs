@@ -29,6 +29,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use slotline_command::RefusedHandshake;
+
 use crate::{Error, Result};
 
 /// TLS settings of a connection (see the [module](self) documentation).
@@ -108,7 +110,7 @@ impl TlsConfig {
         let name = self.server_name.as_deref().unwrap_or(host);
         let name = name.trim_start_matches('[').trim_end_matches(']');
         ServerName::try_from(name.to_string())
-            .map_err(|_| Error::Config(format!("TLS: {name:?} is not a valid server name")))
+            .map_err(|_| Error::config(format!("TLS: {name:?} is not a valid server name")))
     }
 
     /// The rustls configuration, built (and its files read) on first use; public for
@@ -117,7 +119,7 @@ impl TlsConfig {
         self.built
             .get_or_init(|| self.build().map(Arc::new))
             .clone()
-            .map_err(Error::Config)
+            .map_err(Error::config)
     }
 
     fn build(&self) -> std::result::Result<rustls::ClientConfig, String> {
@@ -227,8 +229,8 @@ pub(crate) const HANDSHAKE_UNANSWERED: &str =
 
 /// What a TLS handshake error says, with a hint where the usual cause is known. A
 /// refusal by TLS itself (a certificate not trusted or not for the name, a peer that does
-/// not speak TLS: rustls' `InvalidData`) is marked [`HandshakeRefused`]: trying again
-/// would be refused again, so it is never retried (see [`is_refused_handshake`]); a
+/// not speak TLS: rustls' `InvalidData`) is marked [`RefusedHandshake`]: trying again
+/// would be refused again, so it is never retried (see [`RefusedHandshake::is_cause_of`]); a
 /// handshake cut short by the network is an ordinary I/O error.
 pub(crate) fn handshake_error(e: &std::io::Error) -> std::io::Error {
     let text = e.to_string();
@@ -241,45 +243,28 @@ pub(crate) fn handshake_error(e: &std::io::Error) -> std::io::Error {
     };
     let message = format!("TLS handshake failed: {text}{hint}");
     match e.kind() {
-        std::io::ErrorKind::InvalidData => std::io::Error::new(e.kind(), HandshakeRefused(message)),
+        std::io::ErrorKind::InvalidData => {
+            std::io::Error::new(e.kind(), RefusedHandshake::new(message))
+        }
         kind => std::io::Error::new(kind, message),
     }
 }
 
-/// A TLS handshake the peer or the client's own checks refused: the same settings would be
-/// refused again.
-#[derive(Debug)]
-pub(crate) struct HandshakeRefused(String);
-
-impl std::fmt::Display for HandshakeRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for HandshakeRefused {}
-
-/// `e` with `context` before its message, still a [`HandshakeRefused`] if it was one.
+/// `e` with `context` before its message, still a [`RefusedHandshake`] if it was one.
 pub(crate) fn in_context(e: &std::io::Error, context: impl std::fmt::Display) -> std::io::Error {
     let message = format!("{context}: {e}");
-    if is_refused_handshake(e) {
-        return std::io::Error::new(e.kind(), HandshakeRefused(message));
+    if RefusedHandshake::is_cause_of(e) {
+        return std::io::Error::new(e.kind(), RefusedHandshake::new(message));
     }
     std::io::Error::new(e.kind(), message)
-}
-
-/// Whether `e` is a [`HandshakeRefused`].
-pub(crate) fn is_refused_handshake(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .is_some_and(|inner| inner.is::<HandshakeRefused>())
 }
 
 /// A failure of the set-up round trip over TLS (see `protocol::handshake`), told as the
 /// TLS refusal it usually is (a client certificate the server wants); it never ran.
 pub(crate) fn setup_error(e: Error) -> Error {
-    match e {
-        Error::Io { source, .. } => Error::io(handshake_error(&source), false),
-        other => other,
+    match e.io_error() {
+        Some(source) => Error::io(handshake_error(source), false),
+        None => e,
     }
 }
 

@@ -17,8 +17,9 @@
 
 use std::time::Duration;
 
-use crate::config::{Addr, ConnectionConfig, DEFAULT_PORT};
+use crate::config::ConnectionConfig;
 use crate::tls::TlsConfig;
+use crate::{Addr, ErrorKind, DEFAULT_PORT};
 use crate::{Error, Result};
 
 /// A URL split into its parts, before any mode-specific reading.
@@ -41,7 +42,7 @@ pub struct RedisUrl {
 impl RedisUrl {
     /// Splits `url` into parts; says what is wrong when it cannot.
     pub fn parse(url: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::Config(format!("invalid URL {:?}: {reason}", redact(url)));
+        let bad = |reason: &str| Error::config(format!("invalid URL {:?}: {reason}", redact(url)));
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("no scheme (expected e.g. redis://host:6379)"))?;
@@ -96,9 +97,9 @@ impl RedisUrl {
             hostlist
                 .split(',')
                 .map(|h| {
-                    split_host_port(h).map_err(|e| match e {
+                    slotline_command::split_host_port(h).map_err(|e| match e {
                         // Keep one "invalid configuration:" prefix, not one per layer.
-                        Error::Config(reason) => bad(&reason),
+                        e if e.kind() == ErrorKind::Config => bad(e.message().unwrap_or_default()),
                         other => other,
                     })
                 })
@@ -131,7 +132,7 @@ impl RedisUrl {
 
     /// Reads a single-node URL (`redis`, `rediss`, `redis+unix`, `unix`) into a config.
     pub fn into_connection_config(self) -> Result<ConnectionConfig> {
-        let bad = |reason: String| Error::Config(format!("invalid URL: {reason}"));
+        let bad = |reason: String| Error::config(format!("invalid URL: {reason}"));
         let addr = match self.scheme.as_str() {
             "redis" | "rediss" => match self.hosts.as_slice() {
                 [(host, port)] => Addr::tcp(host.clone(), port.unwrap_or(DEFAULT_PORT)),
@@ -176,7 +177,7 @@ impl RedisUrl {
         let mut durability_timeout = None;
         for (key, value) in &self.query {
             let bad =
-                |what: &str| Error::Config(format!("invalid URL option {key}={value:?}: {what}"));
+                |what: &str| Error::config(format!("invalid URL option {key}={value:?}: {what}"));
             match key.as_str() {
                 "db" => {
                     config.db = value
@@ -214,9 +215,10 @@ impl RedisUrl {
             }
         }
         if let Some(timeout) = durability_timeout {
-            let d = config.durability.as_mut().ok_or_else(|| {
-                Error::Config("URL option durability_timeout without durability".into())
-            })?;
+            let d = config
+                .durability
+                .as_mut()
+                .ok_or_else(|| Error::config("URL option durability_timeout without durability"))?;
             *d = d.with_timeout(timeout);
         }
         Ok(())
@@ -234,14 +236,14 @@ impl RedisUrl {
             return Ok(());
         };
         let Some(mut tls) = config.tls.take().map(|boxed| *boxed) else {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "URL option {first} needs TLS: use rediss:// (or rediss+sentinel://, rediss+cluster://)"
             )));
         };
         let (mut cert, mut key) = (None, None);
         for (k, value) in given {
             let bad =
-                |what: &str| Error::Config(format!("invalid URL option {k}={value:?}: {what}"));
+                |what: &str| Error::config(format!("invalid URL option {k}={value:?}: {what}"));
             match k.as_str() {
                 "ssl_ca_certs" => tls = tls.with_ca_file(value),
                 "ssl_certfile" => cert = Some(value.clone()),
@@ -264,9 +266,8 @@ impl RedisUrl {
             (Some(cert), Some(key)) => tls = tls.with_client_cert(cert, key),
             (None, None) => {}
             _ => {
-                return Err(Error::Config(
-                    "ssl_certfile and ssl_keyfile go together (a client certificate and its key)"
-                        .into(),
+                return Err(Error::config(
+                    "ssl_certfile and ssl_keyfile go together (a client certificate and its key)",
                 ))
             }
         }
@@ -286,7 +287,7 @@ impl RedisUrl {
 impl ConnectionConfig {
     fn validate_url_parts(&self) -> Result<()> {
         if self.username.is_some() && self.password.is_none() {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "invalid URL: user {:?} has no password (use redis://user:password@host)",
                 self.username.as_deref().unwrap_or_default()
             )));
@@ -313,49 +314,11 @@ pub fn parse_db_path(path: &str) -> Result<i64> {
     match path.trim_start_matches('/') {
         "" => Ok(0),
         db => db.parse().ok().filter(|db: &i64| *db >= 0).ok_or_else(|| {
-            Error::Config(format!(
+            Error::config(format!(
                 "invalid URL: database {db:?} is not an index (expected e.g. /0)"
             ))
         }),
     }
-}
-
-/// Splits `host:port`, `[v6]:port`, `[v6]` or `host`; the port is `None` when absent.
-pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>)> {
-    let bad = |reason: &str| Error::Config(format!("invalid address {s:?}: {reason}"));
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| bad("missing ']' after an IPv6 address"))?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err(bad("expected ':port' after ']'")),
-            },
-        }
-    } else {
-        match s.rsplit_once(':') {
-            Some((host, _)) if host.contains(':') => {
-                return Err(bad("an IPv6 address goes in brackets: [::1]:6379"))
-            }
-            Some((host, port)) => (host, Some(port)),
-            None => (s, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("empty host"));
-    }
-    let port = match port {
-        None => None,
-        Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| bad(&format!("invalid port {p:?}")))?,
-        ),
-    };
-    Ok((host.to_string(), port))
 }
 
 /// Parses `250ms`, `2s`, `1.5s`, `3m`, plain seconds, or `off`/`none` (no timeout).

@@ -84,7 +84,7 @@ impl From<Error> for slotline_conn::Error {
         use slotline_conn::UnavailableKind;
         let kind = match &e {
             Error::Conn(inner) => return inner.clone(),
-            Error::Config(msg) => return slotline_conn::Error::Config(msg.clone()),
+            Error::Config(msg) => return slotline_conn::Error::config(msg.clone()),
             Error::NoSentinelReachable { .. } => UnavailableKind::NoSentinelReachable,
             Error::UnknownService { .. } => UnavailableKind::UnknownService,
             Error::NotMaster { .. } | Error::MasterUnreachable { .. } => UnavailableKind::NoMaster,

@@ -90,7 +90,7 @@ impl Found {
 
 /// A rule of discovery broken inside slotline (a bug).
 fn internal(what: impl Into<String>) -> Error {
-    Error::Conn(slotline_conn::Error::Internal(what.into()))
+    Error::Conn(slotline_conn::Error::internal(what.into()))
 }
 
 /// The outcome of a discovery: its result and what it taught about the sentinels.
@@ -234,7 +234,7 @@ impl Discovery {
             self.learn(list);
         }
         let Some(first) = frames.first() else {
-            let none = slotline_conn::Error::UnexpectedReply("no reply".into());
+            let none = slotline_conn::Error::unexpected_reply("no reply");
             self.failures.push((addr, none));
             return self.ask_next();
         };
@@ -312,9 +312,8 @@ impl Discovery {
             Err(e) => Check::Unreachable(e.to_string()),
             Ok(frames) => match frames.first() {
                 Some(Frame::Error(line)) => {
-                    let e = slotline_conn::Error::Server(slotline_conn::ServerError::parse(
-                        line.clone(),
-                    ));
+                    let e =
+                        slotline_conn::Error::from(slotline_conn::ServerError::parse(line.clone()));
                     if is_auth_error(&e) {
                         return self.finish(Err(Error::Conn(e)), None);
                     }

@@ -3,9 +3,9 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use slotline_command::Resends;
 use slotline_conn::{
-    Addr, Client, Error, Execute, Fate, PubSub, Query, Request, Resends, Resolver, Response,
-    RetryPolicy,
+    Addr, Client, Error, Execute, Fate, PubSub, Query, Request, Resolver, Response, RetryPolicy,
 };
 use tokio::sync::watch;
 
@@ -228,12 +228,12 @@ impl MasterState {
         };
         match outcome {
             Some(Ok(_)) => Ok(()),
-            Some(Err(_)) => Err(Error::Closed { written: false }),
-            None => Err(Error::Timeout {
-                after: timeout.unwrap_or_default(),
-                what: "the failover to end (the write was held, not sent)",
-                written: false,
-            }),
+            Some(Err(_)) => Err(Error::closed(false)),
+            None => Err(Error::timeout_after(
+                timeout.unwrap_or_default(),
+                "the failover to end (the write was held, not sent)",
+                false,
+            )),
         }
     }
 
@@ -297,7 +297,10 @@ impl Execute for SentinelClient {
     /// [`Resends`]). The client underneath never resends on its own.
     async fn execute(&self, request: Request<'_>) -> slotline_conn::Result<Response> {
         let shared = &self.shared;
-        let timeout = request.response_timeout(shared.client.config());
+        let timeout = request.response_timeout(
+            shared.client.config().response_timeout,
+            shared.client.config().durability,
+        );
         let deadline = timeout.map(|t| Instant::now() + t);
         let idempotent = request.is_idempotent();
         let mut resends = Resends::new();

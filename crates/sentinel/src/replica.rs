@@ -3,10 +3,8 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use slotline_conn::{
-    replica_could_not_serve, Addr, Client, ClientOptions, Execute, ReadFrom, ReplicaPick,
-    ReplicaRouter, Request, Resolver, Response,
-};
+use slotline_command::{replica_could_not_serve, Fate, ReplicaPick, ReplicaRouter, Resends};
+use slotline_conn::{Addr, Client, ClientOptions, Execute, ReadFrom, Request, Resolver, Response};
 use tokio::sync::{oneshot, OnceCell};
 
 use crate::logic::replica_ready;
@@ -318,20 +316,28 @@ impl Execute for ReplicaClient {
             ));
         };
         let readonly = request.is_readonly();
-        let budget = self.shared.sentinel.config().retry.max_retries;
+        let policy = self.shared.sentinel.config().retry;
         let mut tried = 0u64;
-        let mut resends = 0;
+        let mut resends = Resends::new();
         loop {
             let ReplicaPick::Replica(i) = pick else {
                 self.shared.refresh_soon();
                 return self.master().await?.execute(request).await;
             };
             let result = nodes[i].client.execute(request.duplicate()).await;
-            if !replica_could_not_serve(&result, readonly) || resends >= budget {
+            if !replica_could_not_serve(&result, readonly) {
+                return result;
+            }
+            // Counted by the policy; the delay is for asking the same node again, and the
+            // read goes to another node at once.
+            let fate = result
+                .as_ref()
+                .err()
+                .map_or(Fate::RefusedBeforeRunning, slotline_conn::Error::fate);
+            if resends.next(&policy, fate, None, Instant::now()).is_none() {
                 return result;
             }
             self.shared.refresh_soon();
-            resends += 1;
             tried |= 1 << (i % 64);
             match self
                 .shared

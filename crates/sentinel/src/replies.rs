@@ -9,9 +9,9 @@ use slotline_resp::{Frame, ReadReply};
 pub(crate) fn unexpected_error(what: &str, reply: &Frame) -> slotline_conn::Error {
     match reply {
         Frame::Error(line) => {
-            slotline_conn::Error::Server(slotline_conn::ServerError::parse(line.clone()))
+            slotline_conn::Error::from(slotline_conn::ServerError::parse(line.clone()))
         }
-        other => slotline_conn::Error::UnexpectedReply(format!("to {what}: {other:?}")),
+        other => slotline_conn::Error::unexpected_reply(format!("to {what}: {other:?}")),
     }
 }
 

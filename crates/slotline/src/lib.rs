@@ -18,6 +18,7 @@
 //! | crate | re-exported as | what |
 //! |---|---|---|
 //! | `slotline-resp` | [`resp`] | zero-copy, incremental, bounded RESP2 codec |
+//! | `slotline-command` | [`command`] | requests without I/O: commands, conversions, errors and the resend rule, the command table, shard routing |
 //! | `slotline-conn` | [`conn`] | connections, commands, pipelines, transactions, pub/sub, the shared client, replication |
 //! | `slotline-sentinel` | [`sentinel`] | sentinel discovery and clients that follow failover |
 //! | `slotline-cluster` | [`cluster`] | slots, routing, redirects, the cluster client |
@@ -45,10 +46,11 @@ mod target;
 pub use client::Client;
 pub use pubsub::PubSub;
 pub use slotline_cluster as cluster;
+pub use slotline_command as command;
 pub use slotline_conn as conn;
 pub use slotline_conn::{
-    cmd, pipe, Cmd, Commands, Error, Frame, FromReply, Pipeline, Query, ReadFrom, Result, Script,
-    ServerErrorKind, ToArgs,
+    cmd, pipe, Cmd, Commands, Error, ErrorKind, Frame, FromReply, Pipeline, Query, ReadFrom,
+    Result, Script, ServerErrorKind, ToArgs,
 };
 pub use slotline_resp as resp;
 pub use slotline_sentinel as sentinel;

@@ -68,7 +68,7 @@ impl Target {
                 Ok(Target::Cluster(url.to_string()))
             }
             "redis+sentinel" | "rediss+sentinel" => sentinel_target(parsed),
-            other => Err(Error::Config(format!(
+            other => Err(Error::config(format!(
                 "unknown scheme {other:?}: expected redis://, rediss://, redis+unix://, \
                  redis+sentinel:// or redis+cluster://"
             ))),
@@ -77,7 +77,7 @@ impl Target {
 }
 
 fn sentinel_target(url: RedisUrl) -> Result<Target> {
-    let bad = |why: &str| Error::Config(format!("invalid sentinel URL: {why}"));
+    let bad = |why: &str| Error::config(format!("invalid sentinel URL: {why}"));
     let sentinels: Vec<Addr> = url
         .hosts
         .iter()

@@ -77,6 +77,7 @@
 //! `slotline-testbed partition PORT[,BUS_PORT] [both|to|from]` and `heal PORT[,BUS_PORT]`
 //! cut a node off the network and back, in the namespace they run in.
 
+mod builder;
 mod cluster;
 mod error;
 mod info;

@@ -36,41 +36,11 @@ impl Default for ReplicationBuilder {
 }
 
 impl ReplicationBuilder {
+    crate::builder::common_setters!("SLOTLINE_TEST_REPLICATION"; requirepass, config, timeout, tls, local);
+
     /// Number of replicas (default 2).
     pub fn replicas(mut self, n: usize) -> Self {
         self.replicas = n;
-        self
-    }
-
-    /// Sets `requirepass` (and `masterauth`) on every node.
-    pub fn requirepass(mut self, password: impl Into<String>) -> Self {
-        self.requirepass = Some(password.into());
-        self
-    }
-
-    /// Adds a raw `redis.conf` line to every node.
-    pub fn config(mut self, line: impl Into<String>) -> Self {
-        self.config.push(line.into());
-        self
-    }
-
-    /// Deadline for the topology to be ready (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Serves TLS only, replication too (`tls-replication yes`), with certificates made
-    /// for this topology (see [`Replication::tls_files`]).
-    pub fn tls(mut self) -> Self {
-        self.tls.on = true;
-        self.local = true;
-        self
-    }
-
-    /// Always start locally, even when `SLOTLINE_TEST_REPLICATION` is set.
-    pub fn local(mut self) -> Self {
-        self.local = true;
         self
     }
 

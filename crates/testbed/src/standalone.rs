@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::process::{quote, Kind, Process, Spec, TopoDir};
-use crate::tls::{ServerCert, TlsFiles, TlsRequest};
+use crate::tls::{TlsFiles, TlsRequest};
 use crate::topology::{self, Description, NodeInfo, Role, ENV_PASSWORD, ENV_STANDALONE};
 use crate::wire::{Auth, Conn};
 
@@ -54,11 +54,7 @@ impl Default for StandaloneBuilder {
 }
 
 impl StandaloneBuilder {
-    /// Sets `requirepass` (the password of the `default` user).
-    pub fn requirepass(mut self, password: impl Into<String>) -> Self {
-        self.requirepass = Some(password.into());
-        self
-    }
+    crate::builder::common_setters!("SLOTLINE_TEST_STANDALONE"; requirepass, config, timeout, tls, tls_server_cert, local);
 
     /// Adds an ACL user, e.g. `.user("app", "secret", "~app:* +@all")`.
     pub fn user(
@@ -75,43 +71,10 @@ impl StandaloneBuilder {
         self
     }
 
-    /// Adds a raw `redis.conf` line (e.g. `"maxmemory 10mb"`).
-    pub fn config(mut self, line: impl Into<String>) -> Self {
-        self.config.push(line.into());
-        self
-    }
-
-    /// Deadline for the node to answer (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Serves TLS only (plaintext off), with a CA, server and client certificates made
-    /// for this node (see [`Standalone::tls_files`]); clients may show a certificate.
-    pub fn tls(mut self) -> Self {
-        self.tls.on = true;
-        self.local = true;
-        self
-    }
-
-    /// [`tls`](Self::tls) with the server certificate made as `cert` says.
-    pub fn tls_server_cert(mut self, cert: ServerCert) -> Self {
-        self.tls.server = Some(cert);
-        self.tls()
-    }
-
     /// [`tls`](Self::tls), and clients must show a certificate signed by its CA.
     pub fn require_client_cert(mut self) -> Self {
         self.tls.require_client_cert = true;
         self.tls()
-    }
-
-    /// Always start a local node, even when `SLOTLINE_TEST_STANDALONE` is set (for tests
-    /// that need a particular configuration or faults).
-    pub fn local(mut self) -> Self {
-        self.local = true;
-        self
     }
 
     /// Starts the node (or, when `SLOTLINE_TEST_STANDALONE` is set and [`Self::local`] was

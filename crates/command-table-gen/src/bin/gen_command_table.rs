@@ -1,4 +1,4 @@
-//! Generates `crates/conn/src/command_table/data.rs` from a live server's `COMMAND` reply.
+//! Generates `crates/command/src/command_table/data.rs` from a live server's `COMMAND` reply.
 //!
 //! ```text
 //! redis-server --port 6399 --save '' &
@@ -14,10 +14,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use slotline_command::command_table::{AclCategories, CommandFlags, FindKeys, KeySpecFlags, Tips};
 use slotline_command_table_gen::{parse_command_reply, BeginSearch, Command, KeySpec};
 use slotline_conn::blocking::{Connection, Query};
 use slotline_conn::cmd;
-use slotline_conn::command_table::{AclCategories, CommandFlags, FindKeys, KeySpecFlags, Tips};
 use slotline_conn::Frame;
 
 fn main() -> ExitCode {

@@ -11,11 +11,11 @@ use super::stream::Stream;
 use super::Execute;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::{check_handshake, handshake, Inbox};
-use crate::{Cmd, Error, Pipeline, Request, Response, Result};
+use crate::{Cmd, Error, ErrorKind, Pipeline, Request, Response, Result};
 
 /// One blocking connection to one server; the twin of the async
 /// [`Connection`](crate::Connection), with the same behaviour on failure: a request that
-/// fails on the socket or times out leaves it unusable ([`Error::Closed`] afterwards) and
+/// fails on the socket or times out leaves it unusable ([`ErrorKind::Closed`](crate::ErrorKind::Closed) afterwards) and
 /// shuts its socket down, so that nothing it sent stays armed on the server.
 #[derive(Debug)]
 pub struct Connection {
@@ -54,11 +54,10 @@ impl Connection {
                     config.connect_timeout,
                 )
                 .map_err(|e| match e {
-                    Error::Timeout { after, .. } => Error::Timeout {
-                        after,
-                        what: "handshake",
-                        written: true,
-                    },
+                    e if e.kind() == ErrorKind::Timeout => {
+                        let after = e.timeout().map(|(after, _)| after).unwrap_or_default();
+                        Error::timeout_after(after, "handshake", true)
+                    }
                     other if config.tls.is_some() => crate::tls::setup_error(other),
                     other => other,
                 })?;
@@ -86,12 +85,9 @@ impl Connection {
         want: usize,
         timeout: Option<Duration>,
     ) -> Result<Vec<Reply>> {
-        let mut io = self
-            .io
-            .lock()
-            .map_err(|_| Error::Closed { written: false })?;
+        let mut io = self.io.lock().map_err(|_| Error::closed(false))?;
         if io.broken {
-            return Err(Error::Closed { written: false });
+            return Err(Error::closed(false));
         }
         io.broken = true;
         let result = io.exchange(encode, want, timeout);
@@ -107,15 +103,12 @@ impl Connection {
         result
     }
 
-    /// Hands the socket over for pub/sub; refused ([`Error::Closed`]) when an earlier
+    /// Hands the socket over for pub/sub; refused ([`ErrorKind::Closed`](crate::ErrorKind::Closed)) when an earlier
     /// failure left the connection out of step.
     pub(crate) fn into_parts(self) -> Result<(ConnectionConfig, Stream, Inbox)> {
-        let io = self
-            .io
-            .into_inner()
-            .map_err(|_| Error::Closed { written: false })?;
+        let io = self.io.into_inner().map_err(|_| Error::closed(false))?;
         if io.broken {
-            return Err(Error::Closed { written: false });
+            return Err(Error::closed(false));
         }
         Ok((self.config, io.stream, io.inbox))
     }
@@ -135,11 +128,7 @@ impl Io {
             self.timeout = timeout;
         }
         let started = Instant::now();
-        let elapsed = || Error::Timeout {
-            after: timeout.unwrap_or_default(),
-            what: "reply",
-            written: true,
-        };
+        let elapsed = || Error::timeout_after(timeout.unwrap_or_default(), "reply", true);
         let timed_out = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => elapsed(),
             _ => Error::io(e, true),

@@ -12,16 +12,13 @@
 mod client;
 mod connection;
 mod pubsub;
-mod query;
 mod replicated;
 mod runtime;
-mod scan;
 mod stream;
 
 pub use client::Client;
 pub use connection::Connection;
 pub use pubsub::{IntoMessages, Messages, PubSub};
-pub use query::{Commands, Execute, Query};
 pub use replicated::Replicated;
 pub use runtime::Runtime;
-pub use scan::ScanIter;
+pub use slotline_command::blocking::{Commands, Execute, Query, ScanIter};

@@ -11,8 +11,8 @@ use super::stream::Stream;
 use super::Connection;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::protocol::Inbox;
-use crate::pubsub::session::{Confirmed, Event, Family, Op, Session};
 use crate::{Error, Message, Result, Subscriptions, ToArgs};
+use slotline_command::pubsub::{Confirmed, Event, Family, Op, Session};
 
 /// A connection in pub/sub mode, blocking; the twin of the async
 /// [`PubSub`](crate::PubSub), with the same method names.
@@ -31,7 +31,7 @@ use crate::{Error, Message, Result, Subscriptions, ToArgs};
 /// **Failure.** When the connection is lost the messages received before are handed out,
 /// then the error once (from [`next_message`](Self::next_message) or the iterator; a
 /// control method that meets the loss returns it too), then the iterator ends and
-/// control methods return [`Error::Closed`]. The subscriptions the server confirmed stay
+/// control methods return [`ErrorKind::Closed`](crate::ErrorKind::Closed). The subscriptions the server confirmed stay
 /// readable, for [`reconnect`](Self::reconnect) and [`resubscribe`](Self::resubscribe).
 ///
 /// A control request that times out does not break the connection: its answer, when it
@@ -78,7 +78,7 @@ enum State {
 
 impl Connection {
     /// Gives this connection over to pub/sub (see [`PubSub`]). A connection left unusable
-    /// by an earlier failure is refused ([`Error::Closed`]).
+    /// by an earlier failure is refused ([`ErrorKind::Closed`](crate::ErrorKind::Closed)).
     pub fn into_pubsub(self) -> Result<PubSub> {
         let (config, stream, inbox) = self.into_parts()?;
         Ok(PubSub {
@@ -193,11 +193,11 @@ impl PubSub {
     }
 
     /// The next message within `timeout`: `Ok(None)` when none came in time (the
-    /// connection is fine), `Err` when the connection was lost ([`Error::Closed`] once the
+    /// connection is fine), `Err` when the connection was lost ([`ErrorKind::Closed`](crate::ErrorKind::Closed) once the
     /// loss was reported).
     pub fn next_message_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
         match self.wait_message(Some(Instant::now() + timeout)) {
-            Ok(None) if matches!(self.state, State::Ended) => Err(Error::Closed { written: false }),
+            Ok(None) if matches!(self.state, State::Ended) => Err(Error::closed(false)),
             other => other,
         }
     }
@@ -239,7 +239,7 @@ impl PubSub {
     /// passed.
     fn request(&mut self, op: Op) -> Result<Confirmed> {
         if !matches!(self.state, State::Open) {
-            return Err(Error::Closed { written: false });
+            return Err(Error::closed(false));
         }
         let response_timeout = self.config.response_timeout;
         let id = self.next_id;
@@ -266,11 +266,11 @@ impl PubSub {
                 }
             }
             if !self.read_more(deadline)? {
-                return Err(Error::Timeout {
-                    after: response_timeout.unwrap_or_default(),
-                    what: "pub/sub confirmation",
-                    written: true,
-                });
+                return Err(Error::timeout_after(
+                    response_timeout.unwrap_or_default(),
+                    "pub/sub confirmation",
+                    true,
+                ));
             }
         }
     }
@@ -325,7 +325,7 @@ impl PubSub {
         }
         let read = self.inbox.read_from(&mut self.stream);
         match read {
-            Ok(0) => Err(self.fail(Error::Closed { written: true })),
+            Ok(0) => Err(self.fail(Error::closed(true))),
             Ok(_) => Ok(true),
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(true),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(false),
@@ -355,11 +355,9 @@ impl PubSub {
 
 fn timeout_or_io(e: std::io::Error, timeout: Option<Duration>, what: &'static str) -> Error {
     match e.kind() {
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout {
-            after: timeout.unwrap_or_default(),
-            what,
-            written: true,
-        },
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+            Error::timeout_after(timeout.unwrap_or_default(), what, true)
+        }
         _ => Error::io(e, true),
     }
 }

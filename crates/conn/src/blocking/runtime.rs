@@ -34,7 +34,7 @@ impl Runtime {
     pub fn run<F: Future>(&self, fut: F) -> Result<F::Output> {
         let Some(runtime) = &self.0 else {
             // Only emptied while being dropped.
-            return Err(Error::Closed { written: false });
+            return Err(Error::closed(false));
         };
         let _context = runtime.enter();
         let mut fut = std::pin::pin!(fut);

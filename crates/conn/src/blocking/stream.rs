@@ -5,8 +5,9 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::config::{Addr, ConnectionConfig};
+use crate::config::ConnectionConfig;
 use crate::socket::tune_tcp;
+use crate::Addr;
 use crate::{Error, Result};
 
 /// A connected std socket.
@@ -48,11 +49,11 @@ impl Stream {
                             };
                         }
                         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                            last = Some(Error::Timeout {
-                                after: config.connect_timeout.unwrap_or_default(),
-                                what: "connect",
-                                written: false,
-                            })
+                            last = Some(Error::timeout_after(
+                                config.connect_timeout.unwrap_or_default(),
+                                "connect",
+                                false,
+                            ))
                         }
                         Err(e) => last = Some(fail(e)),
                     }
@@ -113,7 +114,7 @@ fn tls_handshake(
     config: &ConnectionConfig,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
     let mut session = rustls::ClientConnection::new(tls.client_config()?, tls.name_for(host)?)
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?;
+        .map_err(|e| Error::config(format!("TLS: {e}")))?;
     let limit = config
         .connect_timeout
         .map(|t| t.max(Duration::from_millis(1)));
@@ -134,11 +135,11 @@ fn tls_handshake(
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
             ) =>
         {
-            Err(Error::Timeout {
-                after: limit.unwrap_or_default(),
-                what: crate::tls::HANDSHAKE_UNANSWERED,
-                written: false,
-            })
+            Err(Error::timeout_after(
+                limit.unwrap_or_default(),
+                crate::tls::HANDSHAKE_UNANSWERED,
+                false,
+            ))
         }
         Err(e) => Err(Error::io(
             crate::tls::in_context(

@@ -98,7 +98,7 @@ impl DedicatedPool {
             .permits
             .acquire()
             .await
-            .map_err(|_| Error::Closed { written: false })?;
+            .map_err(|_| Error::closed(false))?;
         let conn = match self.take_idle(addr) {
             Some(conn) => conn,
             None => Connection::connect(config.for_addr(addr.clone())).await?,
@@ -182,11 +182,11 @@ pub(crate) async fn within<T>(
     match deadline {
         Some(at) => tokio::time::timeout_at(at, fut)
             .await
-            .unwrap_or(Err(Error::Timeout {
-                after: after.unwrap_or_default(),
+            .unwrap_or(Err(Error::timeout_after(
+                after.unwrap_or_default(),
                 what,
                 written,
-            })),
+            ))),
         None => fut.await,
     }
 }

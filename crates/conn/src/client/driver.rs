@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 
-use super::backoff::Backoff;
 use super::busy_poll::BusyPoll;
 use super::shared::ClientState;
 use crate::connection::Connection;
 use crate::protocol::{Inbox, READ_CHUNK};
 use crate::stream::{ReadHalf, Stream};
 use crate::Error;
+use slotline_command::Backoff;
 
 /// Serves connections one after another until the client is dropped. `first` is the
 /// connection `Client::connect` already opened (none for a lazy client).
@@ -263,10 +263,8 @@ async fn poll_replies(
 /// Returns once every task that was ready on this worker has run: a task that wakes
 /// itself while it runs goes to the back of the run queue (unlike one woken by another,
 /// which tokio's multi-thread scheduler runs next, in its LIFO slot). Unlike
-/// `tokio::task::yield_now`, it does not wait for the I/O driver too: measured on the
-/// cluster's node links, that held writes back while new replies came in (GET, 3 × 1
-/// test-bed cluster, current-thread runtime: 501k against 427k req/s, medians of 9
-/// alternating runs).
+/// `tokio::task::yield_now`, it does not wait for the I/O driver too, which would hold
+/// writes back while new replies come in (on the cluster's node links most of all).
 async fn behind_ready_tasks() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {

@@ -1,22 +1,21 @@
 //! [`Client`]: one connection shared by many tasks, with implicit pipelining and reconnect.
 
-mod backoff;
 mod busy_links;
 mod busy_poll;
 mod dedicated;
 mod driver;
 mod options;
 mod queue;
-mod refused;
 mod shared;
 mod sweeper;
 mod way_chooser;
 mod write_policy;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use slotline_command::Resends;
 use slotline_resp::Reply;
 
 use dedicated::within;
@@ -26,8 +25,9 @@ pub use shared::Resolver;
 use shared::{ClientState, Link};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::durability;
-use crate::{Cmd, Connection, Durability, Error, Execute, Pipeline, Request, Response, Result};
+use crate::{
+    Cmd, Connection, Durability, Error, ErrorKind, Execute, Pipeline, Request, Response, Result,
+};
 
 /// A cheap-to-clone handle on one connection shared by every task that holds a clone.
 ///
@@ -165,7 +165,7 @@ impl Client {
     ) -> Result<Self> {
         match Connection::connect(&config).await {
             Ok(first) => Ok(Client::start(config, options, Some(first))),
-            Err(e @ Error::Config(_)) => Err(e),
+            Err(e) if e.kind() == ErrorKind::Config => Err(e),
             Err(_) => Ok(Client::start(config, options, None)),
         }
     }
@@ -231,12 +231,22 @@ impl Client {
         idempotent: bool,
     ) -> Result<Answer> {
         let shared = &self.handle.shared;
-        let mut attempt = 0;
+        let mut resends = Resends::new();
         loop {
             match shared.submit(encode, want, timeout, deadline).await {
-                Err(e) if attempt < shared.options.retries && e.may_resend(idempotent) => {
-                    attempt += 1;
-                }
+                // Counted whatever its fate: a client failing fast while it reconnects
+                // answers at once, and a rule by deadline alone would spin. No delay: the
+                // submit itself waits for the connection.
+                Err(e)
+                    if e.may_resend(idempotent)
+                        && resends
+                            .next(
+                                &shared.options.resend_policy(),
+                                e.fate(),
+                                None,
+                                Instant::now(),
+                            )
+                            .is_some() => {}
                 other => return other,
             }
         }
@@ -249,9 +259,9 @@ impl Client {
         if want == 0 {
             return Ok(Vec::new());
         }
-        refused::check_pipeline(pipe)?;
+        pipe.check_shared()?;
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
-        if let Some(d) = durability::of_pipeline(pipe, self.config().durability) {
+        if let Some(d) = pipe.durability_or(self.config().durability) {
             let encode = |out: &mut BytesMut| pipe.encode(out);
             return self
                 .with_copies(&encode, want, d, patience, idempotent)
@@ -267,8 +277,8 @@ impl Client {
     }
 
     async fn command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
-        refused::check_command(cmd)?;
-        if let Some(d) = durability::of_command(cmd, self.config().durability) {
+        cmd.check_shared()?;
+        if let Some(d) = cmd.durability_or(self.config().durability) {
             let encode = |out: &mut BytesMut| cmd.encode(out);
             let mut replies = self
                 .with_copies(&encode, 1, d, patience, cmd.is_idempotent())
@@ -292,7 +302,7 @@ impl Client {
 impl Client {
     /// The commands `encode` writes (`want` replies), followed by the wait for the copies
     /// `d` asks for, in one round trip: their replies once the copies were acknowledged
-    /// (or when nothing ran, see [`Durability::check`]), else [`Error::NotDurable`].
+    /// (or when nothing ran, see [`Durability::check`]), else [`ErrorKind::NotDurable`](crate::ErrorKind::NotDurable).
     async fn with_copies(
         &self,
         encode: &(dyn Fn(&mut BytesMut) + Sync),
@@ -358,8 +368,9 @@ impl Client {
         request: Request<'_>,
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
-        let hold = request.hold();
-        let timeout = request.response_timeout_held(hold, self.config());
+        let config = self.config();
+        let (hold, timeout) =
+            request.hold_and_response_timeout(config.response_timeout, config.durability);
         let own = timeout.map(|t| tokio::time::Instant::now() + t);
         let given = deadline.map(tokio::time::Instant::from_std);
         // One deadline for the request, resends included.

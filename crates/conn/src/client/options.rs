@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::RetryPolicy;
+
 /// Behaviour of a shared [`Client`](crate::Client) beyond one connection's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -157,5 +159,16 @@ impl ClientOptions {
     pub fn with_retries(mut self, retries: u32) -> Self {
         self.retries = retries;
         self
+    }
+
+    /// [`retries`](Self::retries) as the policy [`Resends`](slotline_command::Resends)
+    /// reads: that many resends, without a delay (a resend waits for the next connection).
+    pub(crate) fn resend_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.retries,
+            backoff_min: Duration::ZERO,
+            backoff_max: Duration::ZERO,
+            ..RetryPolicy::default()
+        }
     }
 }

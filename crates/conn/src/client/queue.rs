@@ -331,14 +331,7 @@ impl<T> Queue<T> {
                 next = Some(next.map_or(at, |n| n.min(at)));
             } else if i < self.handed {
                 if let Some(sink) = entry.sink.take() {
-                    failed.push((
-                        sink,
-                        Error::Timeout {
-                            after: entry.timeout,
-                            what: "reply",
-                            written: true,
-                        },
-                    ));
+                    failed.push((sink, Error::timeout_after(entry.timeout, "reply", true)));
                 }
             } else {
                 unsent.push(entry.id);
@@ -352,14 +345,7 @@ impl<T> Queue<T> {
         };
         for id in unsent {
             if let Some((sink, after)) = self.withdraw(id) {
-                failed.push((
-                    sink,
-                    Error::Timeout {
-                        after,
-                        what,
-                        written: false,
-                    },
-                ));
+                failed.push((sink, Error::timeout_after(after, what, false)));
             }
         }
         failed

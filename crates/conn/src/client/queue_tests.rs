@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::{Answer, Queue, Write};
 use crate::client::write_policy::WritePolicy;
-use crate::Error;
+use crate::ErrorKind;
 
 /// A request's bytes: its name and a newline.
 fn bytes(name: &'static str) -> impl FnOnce(&mut BytesMut) {
@@ -199,14 +199,7 @@ fn a_deadline_passing_while_the_reply_is_due_fails_the_caller_and_keeps_the_entr
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].0, "a");
     assert!(
-        matches!(
-            failed[0].1,
-            Error::Timeout {
-                written: true,
-                what: "reply",
-                ..
-            }
-        ),
+        failed[0].1.kind() == ErrorKind::Timeout && failed[0].1.may_have_run(),
         "written: it may have run ({:?})",
         failed[0].1
     );
@@ -227,14 +220,7 @@ fn an_unwritten_request_whose_deadline_passes_is_never_sent() {
     push(&mut q, "b");
     let failed = q.expire(now + t);
     assert_eq!(failed.len(), 1);
-    assert!(matches!(
-        failed[0].1,
-        Error::Timeout {
-            written: false,
-            what: "the request to be written (it was not sent)",
-            ..
-        }
-    ));
+    assert!(failed[0].1.kind() == ErrorKind::Timeout && !failed[0].1.may_have_run());
     assert_eq!(take(&mut q).as_deref(), Some("b\n"), "only b leaves");
     assert_eq!(q.next_deadline(), None);
 
@@ -242,14 +228,7 @@ fn an_unwritten_request_whose_deadline_passes_is_never_sent() {
     q.push(bytes("c"), 1, Some(now + t), t, "c", false);
     let failed = q.expire(now + t);
     assert!(
-        matches!(
-            failed[0].1,
-            Error::Timeout {
-                written: false,
-                what: "a connection (the request was not sent)",
-                ..
-            }
-        ),
+        failed[0].1.kind() == ErrorKind::Timeout && !failed[0].1.may_have_run(),
         "down: it waited for a connection ({:?})",
         failed[0].1
     );

@@ -216,11 +216,11 @@ impl ClientState {
                     return Ok(st);
                 }
                 if waited == Some(false) {
-                    return Err(Error::Timeout {
-                        after: timeout.unwrap_or_default(),
-                        what: "a free slot in the client's queue",
-                        written: false,
-                    });
+                    return Err(Error::timeout_after(
+                        timeout.unwrap_or_default(),
+                        "a free slot in the client's queue",
+                        false,
+                    ));
                 }
                 // Registered before the lock is released: a slot freed meanwhile is not
                 // missed.
@@ -241,8 +241,11 @@ impl ClientState {
     fn reconnecting(&self, reason: Option<&Error>) -> Error {
         // A handshake its certificates refused is refused again: said as it is (never
         // retried), not as a reconnect under way.
-        if let Some(refused @ Error::Io { source, .. }) = reason {
-            if crate::tls::is_refused_handshake(source) {
+        if let Some(refused) = reason {
+            if refused
+                .io_error()
+                .is_some_and(slotline_command::RefusedHandshake::is_cause_of)
+            {
                 return refused.clone();
             }
         }
@@ -271,7 +274,7 @@ impl ClientState {
             {
                 let st = self.lock();
                 if st.shutdown {
-                    return Err(Error::Closed { written: false });
+                    return Err(Error::closed(false));
                 }
                 match &st.link {
                     Link::Up => return Ok(()),
@@ -298,7 +301,7 @@ impl ClientState {
         let id = {
             let mut st = self.lock_with_room(timeout, deadline).await?;
             if st.shutdown {
-                return Err(Error::Closed { written: false });
+                return Err(Error::closed(false));
             }
             if let Link::Down(reason) = &st.link {
                 if !self.options.wait_for_reconnect {
@@ -340,7 +343,7 @@ impl ClientState {
         // The answer, or the timeout error the sweeper sends when the deadline passes.
         let answer = (&mut rx).await;
         guard.armed = false;
-        answer.map_err(|_| Error::Closed { written: true })?
+        answer.map_err(|_| Error::closed(true))?
     }
 
     /// A caller writes the bytes the queue handed it, as far as the socket takes them
@@ -504,7 +507,7 @@ impl ClientState {
             st.queue.fail_all()
         };
         for tx in failed {
-            let _ = tx.send(Err(Error::Closed { written: false }));
+            let _ = tx.send(Err(Error::closed(false)));
         }
         self.slot_free.notify_waiters();
     }

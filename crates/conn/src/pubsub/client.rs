@@ -12,13 +12,14 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use super::session::{Confirmed, Event, Family, Op, Session};
-use super::{Message, Subscriptions, DEFAULT_QUEUE_CAPACITY};
+use super::DEFAULT_QUEUE_CAPACITY;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::connection::with_timeout;
 use crate::protocol::Inbox;
 use crate::stream::Stream;
 use crate::{Connection, Error, Result, ToArgs};
+use crate::{Message, Subscriptions};
+use slotline_command::pubsub::{Confirmed, Event, Family, Op, Session};
 
 /// Control requests queued for the task at most (callers wait beyond that).
 const REQUEST_QUEUE: usize = 64;
@@ -44,7 +45,7 @@ const REQUEST_QUEUE: usize = 64;
 /// **Failure.** When the connection is lost (closed by the server, an I/O error, a reply
 /// that is not valid RESP), the messages received before are delivered, then the stream
 /// yields that error once and ends. Control requests in flight get the error; later ones
-/// get [`Error::Closed`]. Nothing hangs: the task ends with the socket. A peer that
+/// get [`ErrorKind::Closed`](crate::ErrorKind::Closed). Nothing hangs: the task ends with the socket. A peer that
 /// vanishes without a reset is noticed by TCP keepalive and `TCP_USER_TIMEOUT` (see
 /// [`ConnectionConfig`]), or sooner by a periodic [`ping`](Self::ping).
 ///
@@ -90,7 +91,7 @@ struct Request {
 impl Connection {
     /// Gives this connection over to pub/sub (see [`PubSub`]), with the default message
     /// queue. Must run within a tokio runtime, which runs the connection's task.
-    /// A connection left unusable by an earlier failure is refused ([`Error::Closed`]).
+    /// A connection left unusable by an earlier failure is refused ([`ErrorKind::Closed`](crate::ErrorKind::Closed)).
     pub async fn into_pubsub(self) -> Result<PubSub> {
         self.into_pubsub_with_capacity(DEFAULT_QUEUE_CAPACITY).await
     }
@@ -99,7 +100,7 @@ impl Connection {
     /// (at least 1).
     pub async fn into_pubsub_with_capacity(self, capacity: usize) -> Result<PubSub> {
         if self.is_broken().await {
-            return Err(Error::Closed { written: false });
+            return Err(Error::closed(false));
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::refused(
@@ -239,13 +240,13 @@ impl PubSub {
     }
 
     /// The next message within `timeout`: `Ok(None)` when none came in time (the
-    /// connection is fine), `Err` when the connection was lost ([`Error::Closed`] once the
+    /// connection is fine), `Err` when the connection was lost ([`ErrorKind::Closed`](crate::ErrorKind::Closed) once the
     /// loss was reported).
     pub async fn next_message_timeout(&mut self, timeout: Duration) -> Result<Option<Message>> {
         match tokio::time::timeout(timeout, self.messages.recv()).await {
             Err(_) => Ok(None),
             Ok(Some(msg)) => msg.map(Some),
-            Ok(None) => Err(Error::Closed { written: false }),
+            Ok(None) => Err(Error::closed(false)),
         }
     }
 
@@ -301,11 +302,11 @@ impl PubSub {
         self.requests
             .send(Request { op, done })
             .await
-            .map_err(|_| Error::Closed { written: false })?;
+            .map_err(|_| Error::closed(false))?;
         with_timeout(
             self.config.response_timeout,
             "pub/sub confirmation",
-            async { answer.await.unwrap_or(Err(Error::Closed { written: true })) },
+            async { answer.await.unwrap_or(Err(Error::closed(true))) },
         )
         .await
     }
@@ -395,7 +396,7 @@ impl Task {
         }
         self.requests.close();
         while let Ok(request) = self.requests.try_recv() {
-            let _ = request.done.send(Err(Error::Closed { written: false }));
+            let _ = request.done.send(Err(Error::closed(false)));
         }
         // Close the socket now, not when the reader gets to the end.
         drop(self.stream);
@@ -436,7 +437,7 @@ impl Task {
                 // The handle is gone.
                 Woke::Request(None) => return Ok(()),
                 Woke::Sent | Woke::Read(Ok(1..)) => {}
-                Woke::Read(Ok(0)) => return Err(Error::Closed { written: true }),
+                Woke::Read(Ok(0)) => return Err(Error::closed(true)),
                 Woke::Read(Err(e)) => return Err(Error::io(e, true)),
             }
         }

@@ -1,6 +1,6 @@
 //! What the benchmarks share: the reply shapes they decode (what a Redis client really
 //! sees, as wire bytes) and the Criterion settings. Used by the codec's benchmarks and by
-//! slotline-conn's conversion benchmarks (`#[path]`-included there).
+//! slotline-command's conversion benchmarks (`#[path]`-included there).
 
 #![allow(dead_code, missing_docs)]
 

@@ -6,7 +6,7 @@ mod ring;
 
 use std::sync::Arc;
 
-use slotline_conn::shard::join_all;
+use futures_util::future::join_all;
 use slotline_conn::{Error as ConnError, Execute, Pipeline, PubSub, Request, Response, ScanCursor};
 
 pub use ring::Ring;
@@ -87,11 +87,10 @@ impl ShardedClient {
         replica_reads: bool,
     ) -> Result<Self> {
         let ring = Ring::new(services.iter().cloned()).map_err(Error::Config)?;
-        let masters = join_all(services.iter().map(|s| sentinel.master_for(s)).collect()).await;
+        let masters = join_all(services.iter().map(|s| sentinel.master_for(s))).await;
         let masters = masters.into_iter().collect::<Result<Vec<_>>>()?;
         let replicas = if replica_reads {
-            let replicas =
-                join_all(services.iter().map(|s| sentinel.replica_for(s)).collect()).await;
+            let replicas = join_all(services.iter().map(|s| sentinel.replica_for(s))).await;
             Some(replicas.into_iter().collect::<Result<Vec<_>>>()?)
         } else {
             None
@@ -191,7 +190,7 @@ impl ShardedClient {
                 }
             }
         });
-        let results = join_all(sends.collect()).await;
+        let results = join_all(sends).await;
         parts.finish(results)
     }
 
@@ -225,7 +224,7 @@ impl ShardedClient {
 }
 
 fn unexpected(response: &Response) -> ConnError {
-    ConnError::UnexpectedReply(format!("a shard answered {response:?}"))
+    ConnError::unexpected_reply(format!("a shard answered {response:?}"))
 }
 
 impl Execute for ShardedClient {
@@ -239,19 +238,15 @@ impl Execute for ShardedClient {
                 Plan::Whole(target) => self.send(target, request).await,
                 Plan::Parts(parts) => {
                     let reply = self.send_parts(parts).await?.pop();
-                    reply.map(Response::Reply).ok_or_else(|| {
-                        ConnError::UnexpectedReply("a split command had no reply".into())
-                    })
+                    reply
+                        .map(Response::Reply)
+                        .ok_or_else(|| ConnError::unexpected_reply("a split command had no reply"))
                 }
             },
             Request::Pipeline(pipe) => match plan_pipeline(ring, replica_reads, pipe)? {
                 Plan::Whole(target) => self.send(target, request).await,
                 Plan::Parts(parts) => Ok(Response::Replies(self.send_parts(parts).await?)),
             },
-            other => Err(ConnError::refused(
-                slotline_conn::RefusedKind::Invalid,
-                format!("a sharded client cannot carry {other:?}"),
-            )),
         }
     }
 }

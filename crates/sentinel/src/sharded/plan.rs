@@ -131,7 +131,7 @@ impl<'a> Parts<'a> {
                     .and_then(|b| b.get_mut(i))
                     .and_then(Option::take)
                     .ok_or_else(|| {
-                        Error::UnexpectedReply(format!("a shard's batch lost reply {i}"))
+                        Error::unexpected_reply(format!("a shard's batch lost reply {i}"))
                     })?;
                 replies.push(reply);
             }

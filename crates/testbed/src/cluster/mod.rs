@@ -12,7 +12,7 @@ use slotline_resp::Frame;
 use crate::error::{Error, Result};
 use crate::info::{self, NodeLine, SlotRange};
 use crate::process::{lock, quote, Kind, Process, Spec, TopoDir};
-use crate::tls::{ServerCert, TlsFiles, TlsRequest, TlsSetup};
+use crate::tls::{TlsFiles, TlsRequest, TlsSetup};
 use crate::topology::{self, Description, NodeInfo, Role, ENV_CLUSTER, ENV_PASSWORD};
 use crate::wait::{poll_until, Poll};
 use crate::wire::{self, Auth, Conn};
@@ -49,6 +49,8 @@ impl Default for ClusterBuilder {
 }
 
 impl ClusterBuilder {
+    crate::builder::common_setters!("SLOTLINE_TEST_CLUSTER"; requirepass, config, timeout, local, tls, tls_server_cert);
+
     /// Number of masters (default 3).
     pub fn masters(mut self, n: usize) -> Self {
         self.masters = n;
@@ -65,45 +67,6 @@ impl ClusterBuilder {
     pub fn node_timeout(mut self, d: Duration) -> Self {
         self.node_timeout = d;
         self
-    }
-
-    /// `requirepass` and `masterauth` on every node.
-    pub fn requirepass(mut self, password: impl Into<String>) -> Self {
-        self.requirepass = Some(password.into());
-        self
-    }
-
-    /// Adds a raw `redis.conf` line to every node.
-    pub fn config(mut self, line: impl Into<String>) -> Self {
-        self.config.push(line.into());
-        self
-    }
-
-    /// Deadline for the cluster to be ready (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Always start locally, even when `SLOTLINE_TEST_CLUSTER` is set.
-    pub fn local(mut self) -> Self {
-        self.local = true;
-        self
-    }
-
-    /// Serves TLS only, the cluster bus too (`tls-cluster yes`), with certificates made for
-    /// this cluster (see [`Cluster::tls_files`]).
-    pub fn tls(mut self) -> Self {
-        self.tls.on = true;
-        self.local = true;
-        self
-    }
-
-    /// [`tls`](Self::tls) with the nodes' certificate made as `cert` says (for instance
-    /// for host names only, which nodes announced by IP do not match).
-    pub fn tls_server_cert(mut self, cert: ServerCert) -> Self {
-        self.tls.server = Some(cert);
-        self.tls()
     }
 
     fn spec(&self, tls: Option<TlsSetup>) -> Spec {

@@ -62,6 +62,8 @@ impl Default for SentinelBuilder {
 }
 
 impl SentinelBuilder {
+    crate::builder::common_setters!("SLOTLINE_TEST_SENTINEL"; requirepass, timeout, tls, local);
+
     /// Number of replicas (default 2; of each service's master, with several services).
     pub fn replicas(mut self, n: usize) -> Self {
         self.replicas = n;
@@ -104,12 +106,6 @@ impl SentinelBuilder {
         self
     }
 
-    /// `requirepass`/`masterauth` on the data nodes (sentinels get `sentinel auth-pass`).
-    pub fn requirepass(mut self, password: impl Into<String>) -> Self {
-        self.requirepass = Some(password.into());
-        self
-    }
-
     /// `requirepass` on the sentinels themselves (they also use it with each other).
     pub fn sentinel_password(mut self, password: impl Into<String>) -> Self {
         self.sentinel_password = Some(password.into());
@@ -121,27 +117,6 @@ impl SentinelBuilder {
     /// second instead of 2 to 10 s).
     pub fn fast_periods(mut self, on: bool) -> Self {
         self.fast_periods = on;
-        self
-    }
-
-    /// Deadline for the topology to be ready (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Serves TLS only, data nodes and sentinels alike (`tls-replication yes`: replicas
-    /// and sentinels reach the nodes over TLS too), with certificates made for this
-    /// topology (see [`SentinelTopology::tls_files`]).
-    pub fn tls(mut self) -> Self {
-        self.tls.on = true;
-        self.local = true;
-        self
-    }
-
-    /// Always start locally, even when `SLOTLINE_TEST_SENTINEL` is set.
-    pub fn local(mut self) -> Self {
-        self.local = true;
         self
     }
 

@@ -13,9 +13,9 @@ use crate::{Error, Result};
 ///
 /// Conversions read the reply through [`ReadReply`], so they serve a [`Frame`] and a reply
 /// still in its received bytes (a [`ReplyRef`](slotline_resp::ReplyRef), which is what the
-/// shared [`Client`](crate::Client) hands them) alike, without copying it first.
+/// shared `Client` hands them) alike, without copying it first.
 ///
-/// Top-level error replies never get here (they become [`Error::Server`]); an error
+/// Top-level error replies never get here (they become [`Error::from`]); an error
 /// inside an array converts into [`Frame`] as is and into any other type as an error.
 ///
 /// | reply | converts into |
@@ -27,19 +27,19 @@ use crate::{Error, Result};
 /// | anything | [`Frame`] (the raw reply) |
 ///
 /// ```
-/// use slotline_conn::{FromReply, Frame};
+/// use slotline_command::{FromReply, Frame};
 /// let reply = Frame::Array(vec![Frame::bulk("a"), Frame::bulk("1"), Frame::bulk("b"), Frame::bulk("2")]);
 /// let pairs: Vec<(String, i64)> = FromReply::from_reply(reply.clone())?;
 /// assert_eq!(pairs, [("a".to_string(), 1), ("b".to_string(), 2)]);
 /// let map: std::collections::HashMap<String, u8> = FromReply::from_reply(reply)?;
 /// assert_eq!(map["b"], 2);
-/// # Ok::<(), slotline_conn::Error>(())
+/// # Ok::<(), slotline_command::Error>(())
 /// ```
 ///
 /// A type of your own implements [`from_read`](FromReply::from_read):
 ///
 /// ```
-/// use slotline_conn::{FromReply, Frame, Result};
+/// use slotline_command::{FromReply, Frame, Result};
 /// use slotline_resp::ReadReply;
 ///
 /// /// A reply's length in bytes.
@@ -51,7 +51,7 @@ use crate::{Error, Result};
 ///     }
 /// }
 /// assert_eq!(Len::from_reply(Frame::bulk("hello"))?.0, 5);
-/// # Ok::<(), slotline_conn::Error>(())
+/// # Ok::<(), slotline_command::Error>(())
 /// ```
 pub trait FromReply: Sized {
     /// Converts the reply element `reply` reads, or says why it cannot.
@@ -86,7 +86,7 @@ pub trait FromReply: Sized {
 }
 
 fn missing<T>() -> Error {
-    Error::Type(TypeError {
+    Error::from(TypeError {
         expected: std::any::type_name::<T>(),
         got: "end of array",
         detail: "too few elements".into(),
@@ -95,11 +95,11 @@ fn missing<T>() -> Error {
 
 /// The error for a reply `T` cannot be made of: the server's, when the reply is an error.
 fn mismatch<'a, T>(reply: impl ReadReply<'a>) -> Error {
-    ServerError::from_reply(reply).map_or_else(|| type_error::<T>(reply, ""), Error::Server)
+    ServerError::from_reply(reply).map_or_else(|| type_error::<T>(reply, ""), Error::from)
 }
 
 fn type_error<'a, T>(reply: impl ReadReply<'a>, detail: impl Into<String>) -> Error {
-    Error::Type(TypeError::new::<T>(reply, detail))
+    Error::from(TypeError::new::<T>(reply, detail))
 }
 
 impl FromReply for Frame {
@@ -276,7 +276,7 @@ where
     }
     let len = items.len();
     if len % T::FLAT_ARITY != 0 {
-        return Err(Error::Type(TypeError {
+        return Err(Error::from(TypeError {
             expected: std::any::type_name::<T>(),
             got: "array",
             detail: format!(
@@ -345,21 +345,21 @@ tuple_from_reply!(6; A B C D E F);
 tuple_from_reply!(7; A B C D E F G);
 tuple_from_reply!(8; A B C D E F G H);
 
-/// Converts a top-level reply: an error frame becomes [`Error::Server`], anything else goes
+/// Converts a top-level reply: an error frame becomes [`Error::from`], anything else goes
 /// through `T`'s conversion.
 pub fn convert<T: FromReply>(frame: Frame) -> Result<T> {
     match frame {
-        Frame::Error(line) => Err(Error::Server(ServerError::parse(line))),
+        Frame::Error(line) => Err(Error::from(ServerError::parse(line))),
         other => T::from_reply(other),
     }
 }
 
 /// [`convert`] for a reply read in place (a [`ReplyRef`](slotline_resp::ReplyRef) or a
-/// `&Frame`): an error reply becomes [`Error::Server`], anything else goes through `T`'s
+/// `&Frame`): an error reply becomes [`Error::from`], anything else goes through `T`'s
 /// conversion.
 pub fn convert_read<'a, T: FromReply, R: ReadReply<'a>>(reply: R) -> Result<T> {
     match ServerError::from_reply(reply) {
-        Some(e) => Err(Error::Server(e)),
+        Some(e) => Err(Error::from(e)),
         None => T::from_read(reply),
     }
 }

@@ -7,7 +7,7 @@
 //!   place: what `Client`, `Connection` and `ClusterClient` do for `query` and the typed
 //!   commands.
 //!
-//! Run with `cargo bench -p slotline-conn --bench convert`.
+//! Run with `cargo bench -p slotline-command --bench convert`.
 //! Set `SLOTLINE_BENCH_QUICK=1` for short measurements while iterating.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -20,7 +20,7 @@ use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use slotline_conn::{convert, convert_read, FromReply};
+use slotline_command::{convert, convert_read, FromReply};
 use slotline_resp::Decoder;
 
 /// One CLUSTER SLOTS range: start, end and three `[ip, port, id]` nodes.

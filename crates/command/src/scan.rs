@@ -16,7 +16,7 @@ use crate::{cmd, Addr, Cmd, Error, FromReply, Result};
 /// and `key_type`.
 ///
 /// ```
-/// use slotline_conn::ScanOptions;
+/// use slotline_command::ScanOptions;
 /// let opts = ScanOptions::keys().pattern("user:*").count(500);
 /// assert_eq!(opts.command(0).args().count(), 6);
 /// ```
@@ -151,7 +151,7 @@ impl ScanState {
     /// Takes a reply (`[cursor, [elements...]]`) to the last command.
     pub fn feed(&mut self, reply: Frame) -> Result<()> {
         let bad = |frame: &Frame| {
-            Error::Type(TypeError::new::<(u64, Vec<Frame>)>(
+            Error::from(TypeError::new::<(u64, Vec<Frame>)>(
                 frame,
                 "not a scan reply",
             ))
@@ -164,7 +164,7 @@ impl ScanState {
             other => return Err(bad(&other)),
         };
         if items.len() % self.options.arity != 0 {
-            return Err(Error::Type(TypeError::new::<Vec<Frame>>(
+            return Err(Error::from(TypeError::new::<Vec<Frame>>(
                 &Frame::Array(items),
                 "odd number of elements in a pair scan",
             )));
@@ -308,7 +308,7 @@ impl ScanCursor {
 
     /// For a client of one node, at `node`: the command of the next step, if any (feed it
     /// the reply). A cursor that was stepped on another node starts over here.
-    pub(crate) fn single_step(&mut self, node: &Addr) -> Option<Cmd> {
+    pub fn single_step(&mut self, node: &Addr) -> Option<Cmd> {
         self.plan([0]);
         self.shard()?;
         self.command_for(Some(node))
@@ -322,8 +322,8 @@ impl ScanCursor {
 /// least once; one added or removed meanwhile may or may not be.
 ///
 /// ```no_run
-/// # async fn demo(client: &slotline_conn::Client) -> slotline_conn::Result<()> {
-/// use slotline_conn::{Query, ScanOptions};
+/// # async fn demo(client: &impl slotline_command::Execute) -> slotline_command::Result<()> {
+/// use slotline_command::{Query, ScanOptions};
 /// let mut keys = client.scan::<String>(ScanOptions::keys().pattern("user:*"));
 /// while let Some(key) = keys.next().await {
 ///     println!("{}", key?);
@@ -388,7 +388,7 @@ impl<'a, C: crate::Execute + ?Sized, T: FromReply> ScanStream<'a, C, T> {
                 match response {
                     Ok(crate::Response::Scan(cursor)) => self.cursor = Some(cursor),
                     Ok(other) => {
-                        return Poll::Ready(Some(Err(Error::UnexpectedReply(format!(
+                        return Poll::Ready(Some(Err(Error::unexpected_reply(format!(
                             "a scan step answered with {other:?}"
                         )))))
                     }

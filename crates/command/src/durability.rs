@@ -1,7 +1,7 @@
 //! [`Durability`]: how many copies a write must have before its caller is told it
 //! succeeded. The write is followed by `WAIT` (or `WAITAOF`) in the same round trip, on
 //! the same connection, and a write that fewer copies acknowledged in time comes back as
-//! [`Error::NotDurable`]: it ran on the master, and may be lost in a failover.
+//! [`ErrorKind::NotDurable`](crate::ErrorKind::NotDurable): it ran on the master, and may be lost in a failover.
 
 use std::time::Duration;
 
@@ -17,16 +17,16 @@ use crate::{command_table, Cmd, Error, Pipeline, Result, ServerErrorKind};
 /// (`WAITAOF 0 1`), with `durability_timeout=` for the longest wait (default 1 s), which
 /// the request's response timeout grows by. `WAITAOF` needs Redis 7.2.
 ///
-/// It applies to what a shared [`Client`](crate::Client) sends on its shared connection
+/// It applies to what a shared `Client` sends on its shared connection
 /// (and so to the sentinel, replication and cluster clients built on it): not to commands
 /// the server may hold (`BLMOVE` and the like, sent on dedicated connections), nor to a
-/// plain [`Connection`](crate::Connection). `WAIT` holds the connection in the server
+/// plain `Connection`. `WAIT` holds the connection in the server
 /// until it is answered: the replies of other callers behind it wait as long (a replica
 /// that lags makes every caller of that client wait up to the durability timeout).
 ///
 /// ```
 /// use std::time::Duration;
-/// use slotline_conn::{cmd, Durability};
+/// use slotline_command::{cmd, Durability};
 ///
 /// let d: Durability = "replicas:1".parse()?;
 /// assert_eq!(d, Durability::replicas(1));
@@ -35,7 +35,7 @@ use crate::{command_table, Cmd, Error, Pipeline, Result, ServerErrorKind};
 /// // Per request, over the connection's setting:
 /// let write = cmd("SET").arg("k").arg("v").durable(d.with_timeout(Duration::from_millis(200)));
 /// # let _ = write;
-/// # Ok::<(), slotline_conn::Error>(())
+/// # Ok::<(), slotline_command::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Durability {
@@ -90,7 +90,7 @@ impl Durability {
     }
 
     /// The command that waits for the copies, sent right after the write.
-    pub(crate) fn wait_command(&self) -> Cmd {
+    pub fn wait_command(&self) -> Cmd {
         let timeout = i64::from(self.timeout_ms);
         if self.aof {
             crate::cmd("WAITAOF")
@@ -110,7 +110,7 @@ impl Durability {
     /// wait was refused before running (`LOADING`, `BUSY`, ...) or as sent to a replica,
     /// which refused the writes before it too (`READONLY`, `MOVED`): their own replies
     /// say so.
-    pub(crate) fn check(&self, waited: ReplyRef<'_>, replies: &[Reply]) -> Result<()> {
+    pub fn check(&self, waited: ReplyRef<'_>, replies: &[Reply]) -> Result<()> {
         if replies.iter().all(|r| r.view().is_error()) {
             return Ok(());
         }
@@ -138,15 +138,16 @@ impl Durability {
         if local >= i64::from(self.aof_local) && replicas >= i64::from(self.replicas) {
             return Ok(());
         }
-        Err(Error::NotDurable {
-            wanted: self.to_string(),
-            acknowledged: if self.aof {
-                format!("local AOF {local}, replicas {replicas}")
-            } else {
-                format!("{replicas} replicas")
-            },
-            after: self.timeout(),
-        })
+        let acknowledged = if self.aof {
+            format!("local AOF {local}, replicas {replicas}")
+        } else {
+            format!("{replicas} replicas")
+        };
+        Err(Error::not_durable(
+            self.to_string(),
+            acknowledged,
+            self.timeout(),
+        ))
     }
 
     /// A wait that answered something else than counts (a server without `WAITAOF`).
@@ -155,11 +156,11 @@ impl Durability {
             Some(line) => String::from_utf8_lossy(line).into_owned(),
             None => format!("a {}", reply.type_name()),
         };
-        Error::NotDurable {
-            wanted: self.to_string(),
-            acknowledged: format!("unknown: the server answered {answer}"),
-            after: self.timeout(),
-        }
+        Error::not_durable(
+            self.to_string(),
+            format!("unknown: the server answered {answer}"),
+            self.timeout(),
+        )
     }
 }
 
@@ -180,7 +181,7 @@ impl std::str::FromStr for Durability {
     /// `replicas:N`, `aof:local`, `aof:local,replicas:N` or `aof:replicas:N`.
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
-            Error::Config(format!(
+            Error::config(format!(
                 "durability {s:?}: expected replicas:N, aof:local, aof:local,replicas:N or \
                  aof:replicas:N"
             ))
@@ -220,6 +221,22 @@ fn contains(text: &[u8], word: &[u8]) -> bool {
 /// Whether it applies to some command of `pipe` (then one wait follows the whole of it).
 pub(crate) fn applies_to_pipeline(pipe: &Pipeline) -> bool {
     pipe.cmds().iter().any(applies_to)
+}
+
+impl Cmd {
+    /// The durability this command is sent with: its own, or the connection's `default`,
+    /// if it is a write (or a script, which may write).
+    pub fn durability_or(&self, default: Option<Durability>) -> Option<Durability> {
+        of_command(self, default)
+    }
+}
+
+impl Pipeline {
+    /// The durability this pipeline is sent with: the first of its commands' own, or the
+    /// connection's `default`, if it writes. One wait follows the whole pipeline.
+    pub fn durability_or(&self, default: Option<Durability>) -> Option<Durability> {
+        of_pipeline(self, default)
+    }
 }
 
 /// The durability `cmd` is sent with: its own, or the connection's `default`, if it is a

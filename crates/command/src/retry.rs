@@ -80,7 +80,7 @@ impl RetryPolicy {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use slotline_conn::{Fate, Resends, RetryPolicy};
+/// use slotline_command::{Fate, Resends, RetryPolicy};
 ///
 /// let policy = RetryPolicy::default().with_max_retries(1);
 /// let now = Instant::now();
@@ -150,7 +150,7 @@ pub(crate) fn backoff_delay(min: Duration, max: Duration, n: u32) -> Duration {
 }
 
 /// A cheap shared pseudo-random number in `[0, 1)` (xorshift; for jitter only).
-pub fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {

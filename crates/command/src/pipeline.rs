@@ -12,7 +12,7 @@ use crate::{cmd, Cmd, Error, Hold, Result};
 /// Commands sent together and answered together, in order.
 ///
 /// ```
-/// use slotline_conn::{cmd, pipe};
+/// use slotline_command::{cmd, pipe};
 /// let mut p = pipe();
 /// p.cmd("SET").arg("a").arg(1).ignore()
 ///  .add(cmd("INCR").arg("a"))
@@ -179,8 +179,8 @@ impl Pipeline {
     }
 
     /// Refuses a pipeline with a command a request/response client cannot read (see
-    /// `Cmd::check_request_response`).
-    pub(crate) fn check_request_response(&self) -> Result<()> {
+    /// [`Cmd::check_request_response`]).
+    pub fn check_request_response(&self) -> Result<()> {
         self.cmds.iter().try_for_each(Cmd::check_request_response)
     }
 
@@ -215,7 +215,7 @@ impl Pipeline {
     /// reports it (or keeps it, when converting into [`Frame`]s).
     pub fn collect(&self, replies: Vec<Frame>) -> Result<Option<Frame>> {
         if replies.len() != self.reply_count() {
-            return Err(Error::UnexpectedReply(format!(
+            return Err(Error::unexpected_reply(format!(
                 "pipeline expected {} replies, got {}",
                 self.reply_count(),
                 replies.len()
@@ -234,7 +234,7 @@ impl Pipeline {
                 Some(Frame::NullArray) => return Ok(None),
                 Some(Frame::Error(line)) => {
                     let exec = ServerError::parse(line);
-                    return Err(Error::Server(match first_error {
+                    return Err(Error::from(match first_error {
                         // A queued command was refused, so nothing ran: keep the EXECABORT
                         // kind (a caller must tell this from a command failing inside a
                         // transaction that did run) and name the refusal that caused it.
@@ -255,7 +255,7 @@ impl Pipeline {
                     }));
                 }
                 other => {
-                    return Err(Error::UnexpectedReply(format!(
+                    return Err(Error::unexpected_reply(format!(
                         "EXEC answered {other:?} to a transaction of {} commands",
                         self.cmds.len()
                     )))
@@ -267,7 +267,7 @@ impl Pipeline {
         let mut kept = Vec::with_capacity(results.len());
         for (frame, ignored) in results.into_iter().zip(&self.ignored) {
             match (frame, ignored) {
-                (Frame::Error(line), true) => return Err(Error::Server(ServerError::parse(line))),
+                (Frame::Error(line), true) => return Err(Error::from(ServerError::parse(line))),
                 (_, true) => {}
                 (frame, false) => kept.push(frame),
             }

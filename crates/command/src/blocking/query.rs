@@ -19,7 +19,7 @@ pub trait Execute {
 }
 
 fn mismatch(response: Response, asked: &str) -> Error {
-    Error::UnexpectedReply(format!("a client answered {asked} with {response:?}"))
+    Error::unexpected_reply(format!("a client answered {asked} with {response:?}"))
 }
 
 /// Commands, pipelines, transactions, scans and scripts, for every blocking [`Execute`].
@@ -53,7 +53,7 @@ pub trait Query: Execute {
         Ok(replies.into_iter().map(Reply::into_frame).collect())
     }
 
-    /// Sends one command and converts its reply; an error reply is an [`Error::Server`].
+    /// Sends one command and converts its reply; an error reply is an [`Error::from`].
     fn query<T: FromReply>(&self, cmd: &Cmd) -> Result<T> {
         convert_read(self.send_command_reply(cmd)?.view())
     }
@@ -101,7 +101,7 @@ macro_rules! blocking_flavour {
         $(#[$meta:meta])*
         fn $name:ident $(<$($rv:ident),+>)? ($($arg:ident : $argty:ty),*) -> $ret:ty = $build:expr;
     )*) => {
-        /// The typed helpers, for every blocking client (`use slotline_conn::blocking::Commands`).
+        /// The typed helpers, for every blocking client (`use slotline_command::blocking::Commands`).
         pub trait Commands: Query {
             $(
                 $(#[$meta])*

@@ -1,20 +1,32 @@
-//! Capped, jittered exponential backoff for reconnection attempts.
+//! [`Backoff`]: capped, jittered exponential delays between attempts (reconnecting,
+//! subscribing again, refreshing), and [`Backoff::jitter`] for one random delay.
 
 use std::time::Duration;
 
-use crate::retry::backoff_delay;
+use crate::retry::{backoff_delay, random_unit};
 
 /// Delays that double from `min` up to `max`, each scaled by a random factor in [0.5, 1]
 /// (the one formula of [`RetryPolicy::delay`](crate::RetryPolicy::delay)).
+///
+/// ```
+/// use std::time::Duration;
+/// use slotline_command::Backoff;
+/// let mut b = Backoff::new(Duration::from_millis(10), Duration::from_secs(1));
+/// assert!(b.next_delay() <= Duration::from_millis(10));
+/// assert!(b.next_delay() <= Duration::from_millis(20));
+/// b.reset();
+/// assert!(b.next_delay() <= Duration::from_millis(10));
+/// ```
 #[derive(Debug)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     min: Duration,
     max: Duration,
     failures: u32,
 }
 
 impl Backoff {
-    pub(crate) fn new(min: Duration, max: Duration) -> Self {
+    /// Delays from `min` (the first) doubling up to `max`.
+    pub fn new(min: Duration, max: Duration) -> Self {
         Backoff {
             min,
             max,
@@ -23,15 +35,27 @@ impl Backoff {
     }
 
     /// The delay before the next attempt.
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let delay = backoff_delay(self.min, self.max, self.failures);
         self.failures = self.failures.saturating_add(1);
         delay
     }
 
     /// Back to the shortest delay, after a success.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.failures = 0;
+    }
+
+    /// A random delay from zero up to `max`: how long to wait before something many
+    /// clients would otherwise do at the same instant (asking for a slot map, say).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use slotline_command::Backoff;
+    /// assert!(Backoff::jitter(Duration::from_millis(100)) <= Duration::from_millis(100));
+    /// ```
+    pub fn jitter(max: Duration) -> Duration {
+        max.mul_f64(random_unit())
     }
 }
 

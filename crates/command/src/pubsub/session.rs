@@ -20,7 +20,7 @@ use crate::{cmd, Cmd, Error, Result, ToArgs};
 
 /// The three kinds of subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Family {
+pub enum Family {
     /// `SUBSCRIBE` / `UNSUBSCRIBE`.
     Channel,
     /// `PSUBSCRIBE` / `PUNSUBSCRIBE`.
@@ -57,7 +57,7 @@ impl Family {
 
 /// A control request: what is sent, and what its answer looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     /// Subscribe to these names (never empty): one confirmation each.
     Subscribe(Family, Vec<Bytes>),
     /// Unsubscribe from these names; empty means all of this family.
@@ -68,7 +68,7 @@ pub(crate) enum Op {
 
 /// What a completed request answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Confirmed {
+pub enum Confirmed {
     /// Every confirmation came.
     Done,
     /// The pong's payload (empty for a plain `PING`).
@@ -77,7 +77,7 @@ pub(crate) enum Confirmed {
 
 impl Op {
     /// `SUBSCRIBE`-like request for `names`; refused when there is no name.
-    pub(crate) fn subscribe(family: Family, names: impl ToArgs) -> Result<Op> {
+    pub fn subscribe(family: Family, names: impl ToArgs) -> Result<Op> {
         let names = names_of(names);
         if names.is_empty() {
             return Err(Error::refused(
@@ -89,12 +89,12 @@ impl Op {
     }
 
     /// `UNSUBSCRIBE`-like request; no names means all of this family.
-    pub(crate) fn unsubscribe(family: Family, names: impl ToArgs) -> Op {
+    pub fn unsubscribe(family: Family, names: impl ToArgs) -> Op {
         Op::Unsubscribe(family, names_of(names))
     }
 
     /// The command that carries this request.
-    pub(crate) fn to_cmd(&self) -> Cmd {
+    pub fn to_cmd(&self) -> Cmd {
         match self {
             Op::Subscribe(family, names) => cmd(family.subscribe_cmd()).arg(names),
             Op::Unsubscribe(family, names) => cmd(family.unsubscribe_cmd()).arg(names),
@@ -176,7 +176,7 @@ pub(crate) fn interpret(frame: Frame) -> Result<Push> {
 }
 
 fn unexpected(frame: &Frame, detail: &str) -> Error {
-    Error::Type(TypeError::new::<Message>(
+    Error::from(TypeError::new::<Message>(
         frame,
         format!("unexpected frame on a pub/sub connection{detail}"),
     ))
@@ -189,7 +189,7 @@ fn unexpected_array(items: Vec<Frame>) -> Error {
 
 /// What a frame amounts to for the driver.
 #[derive(Debug)]
-pub(crate) enum Event<T> {
+pub enum Event<T> {
     /// A message for the reader (including a server-side [`MessageKind::ShardUnsubscribed`]).
     Message(Message),
     /// The request with this token is complete.
@@ -208,7 +208,7 @@ struct Pending<T> {
 /// The requests in flight, oldest first. `T` is how the driver finds the caller again (a
 /// oneshot sender, a sequence number).
 #[derive(Debug)]
-pub(crate) struct Session<T> {
+pub struct Session<T> {
     pending: VecDeque<Pending<T>>,
 }
 
@@ -222,23 +222,23 @@ impl<T> Default for Session<T> {
 
 impl<T> Session<T> {
     /// Records a request that was (or is about to be) written.
-    pub(crate) fn push(&mut self, op: Op, token: T) {
+    pub fn push(&mut self, op: Op, token: T) {
         self.pending.push_back(Pending { op, token });
     }
 
     /// Whether a request waits for its answer.
-    pub(crate) fn has_pending(&self) -> bool {
+    pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 
     /// Takes every request in flight (the connection is lost: each gets the error).
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         self.pending.drain(..).map(|p| p.token)
     }
 
     /// Interprets a received frame, updates `subs` with what the server confirmed, and
     /// says what the frame means. An error is fatal: the stream is out of step.
-    pub(crate) fn handle(&mut self, frame: Frame, subs: &mut Subscriptions) -> Result<Event<T>> {
+    pub fn handle(&mut self, frame: Frame, subs: &mut Subscriptions) -> Result<Event<T>> {
         match interpret(frame)? {
             Push::Message(m) => Ok(Event::Message(m)),
             Push::Subscribed(family, name) => {
@@ -290,8 +290,8 @@ impl<T> Session<T> {
                 )),
             },
             Push::Error(err) => match self.pending.front() {
-                Some(_) => Ok(self.complete(Err(Error::Server(err)))),
-                None => Err(Error::Server(err)),
+                Some(_) => Ok(self.complete(Err(Error::from(err)))),
+                None => Err(Error::from(err)),
             },
         }
     }
@@ -347,6 +347,7 @@ fn take_name(names: &mut Vec<Bytes>, name: &Bytes) -> Matched {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     fn arr(items: &[&[u8]]) -> Frame {
         Frame::Array(
@@ -503,7 +504,7 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(t, 1);
-        assert!(matches!(r, Err(Error::Server(_))));
+        assert!(matches!(r, Err(ref e) if e.kind() == ErrorKind::Server));
         // The server drops a shard channel on its own (slot migrated).
         subs.shard_channels.insert("z".into());
         match s

@@ -6,7 +6,7 @@
 //! routing to know whether a command may run on a replica.
 //!
 //! ```
-//! use slotline_conn::{cmd, command_table};
+//! use slotline_command::{cmd, command_table};
 //!
 //! let c = cmd("EVAL").arg("return 1").arg(2).arg("a").arg("b").arg("x");
 //! let keys: Vec<&[u8]> = command_table::keys(&c).collect();

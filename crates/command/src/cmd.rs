@@ -11,7 +11,7 @@ use crate::hold::{hold_of, Hold};
 /// sending a command is one copy of ready bytes, with no allocation per argument.
 ///
 /// ```
-/// use slotline_conn::cmd;
+/// use slotline_command::cmd;
 /// let c = cmd("SET").arg("key").arg(42).arg(&["EX", "10"]);
 /// assert_eq!(c.argc(), 5);
 /// assert_eq!(c.args().nth(2), Some(&b"42"[..]));
@@ -83,8 +83,8 @@ impl Cmd {
     /// [`Query::query`](crate::Query::query) without a trait to import.
     ///
     /// ```no_run
-    /// # async fn demo(c: &slotline_conn::Client) -> slotline_conn::Result<()> {
-    /// let v: Option<String> = slotline_conn::cmd("GET").arg("k").query_async(c).await?;
+    /// # async fn demo(c: &impl slotline_command::Execute) -> slotline_command::Result<()> {
+    /// let v: Option<String> = slotline_command::cmd("GET").arg("k").query_async(c).await?;
     /// # let _ = v; Ok(()) }
     /// ```
     pub async fn query_async<T: crate::FromReply>(
@@ -134,9 +134,9 @@ impl Cmd {
     }
 
     /// Asks for `durability` for this command (a write), over the connection's
-    /// [`durability`](crate::ConnectionConfig::durability): the client follows it with
+    /// `durability`: the client follows it with
     /// `WAIT` (or `WAITAOF`) in the same round trip, and answers
-    /// [`Error::NotDurable`](crate::Error::NotDurable) when fewer copies acknowledged it.
+    /// [`Error::NotDurable`](crate::ErrorKind::NotDurable) when fewer copies acknowledged it.
     pub fn durable(mut self, durability: crate::Durability) -> Self {
         self.durability = Some(durability);
         self
@@ -205,9 +205,9 @@ impl Cmd {
     /// Refuses commands that do not get one reply each, which a request/response client
     /// cannot read: `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE` and `MONITOR`, whose replies never
     /// end; `UNSUBSCRIBE` and its kin, with a reply per channel; `CLIENT REPLY OFF|SKIP`,
-    /// after which replies stop. Use [`PubSub`](crate::PubSub) or a dedicated connection for
+    /// after which replies stop. Use `PubSub` or a dedicated connection for
     /// those.
-    pub(crate) fn check_request_response(&self) -> crate::Result<()> {
+    pub fn check_request_response(&self) -> crate::Result<()> {
         let name = self.arg_at(0).unwrap_or_default();
         self.check_sharing(name, crate::command_table::Sharing::of_named(self, name))
     }

@@ -14,7 +14,7 @@ use crate::Cmd;
 ///
 /// ```
 /// use std::time::Duration;
-/// use slotline_conn::{cmd, Hold};
+/// use slotline_command::{cmd, Hold};
 ///
 /// assert_eq!(cmd("GET").arg("k").hold(), Hold::Never);
 /// assert_eq!(cmd("BLPOP").arg("q").arg(2.5).hold(), Hold::Upto(Duration::from_millis(2500)));

@@ -15,7 +15,6 @@ use crate::{cmd, Cmd, Error, FromReply, Pipeline, Result, ToArgs};
 
 /// What a client is asked to do.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Request<'a> {
     /// One command: answered with [`Response::Reply`].
     Command(&'a Cmd),
@@ -42,7 +41,7 @@ pub enum Response {
 
 impl Response {
     fn mismatch(self, asked: &str) -> Error {
-        Error::UnexpectedReply(format!("a client answered {asked} with {self:?}"))
+        Error::unexpected_reply(format!("a client answered {asked} with {self:?}"))
     }
 }
 
@@ -95,7 +94,7 @@ pub trait Query: Execute {
         }
     }
 
-    /// Sends one command and converts its reply; an error reply is an [`Error::Server`](crate::Error::Server).
+    /// Sends one command and converts its reply; an error reply is an [`Error::from`](crate::Error::from).
     fn query<T: FromReply>(&self, cmd: &Cmd) -> impl Future<Output = Result<T>> + Send {
         async move { convert_read(self.send_command_reply(cmd).await?.view()) }
     }
@@ -160,16 +159,17 @@ macro_rules! async_flavour {
         $(#[$meta:meta])*
         fn $name:ident $(<$($rv:ident),+>)? ($($arg:ident : $argty:ty),*) -> $ret:ty = $build:expr;
     )*) => {
-        /// The typed helpers, for every async client (`use slotline_conn::Commands`).
+        /// The typed helpers, for every async client (`use slotline_command::Commands`).
         ///
         /// ```no_run
-        /// # async fn demo() -> slotline_conn::Result<()> {
-        /// use slotline_conn::{Client, Commands};
-        /// let c = Client::connect("redis://127.0.0.1:6379/0").await?;
+        /// use slotline_command::{Commands, Execute, Result};
+        /// async fn demo(c: &impl Execute) -> Result<()> {
         /// c.set("foo", "bar").await?;
         /// let v: Option<String> = c.get("foo").await?;
         /// let n = c.incr("hits").await?;
-        /// # let _ = (v, n); Ok(()) }
+        /// # let _ = (v, n);
+        /// Ok(())
+        /// }
         /// ```
         pub trait Commands: Query {
             $(

@@ -10,9 +10,33 @@
 use crate::command_table::Sharing;
 use crate::{Cmd, Error, Pipeline, RefusedKind, Result};
 
+impl Cmd {
+    /// Refuses this command on a socket that several callers share (a multiplexed client),
+    /// after the checks of every request/response connection: a [`RefusedKind::OwnConnection`]
+    /// or [`RefusedKind::Invalid`] error says why. Nothing is sent.
+    ///
+    /// ```
+    /// use slotline_command::cmd;
+    /// assert!(cmd("GET").arg("k").check_shared().is_ok());
+    /// assert!(cmd("MULTI").check_shared().is_err());
+    /// ```
+    pub fn check_shared(&self) -> Result<()> {
+        check_command(self)
+    }
+}
+
+impl Pipeline {
+    /// Refuses this pipeline on a socket that several callers share if one of its commands
+    /// must be refused there, or if it leaves a transaction or a `WATCH` open once its last
+    /// command has run. Nothing is sent.
+    pub fn check_shared(&self) -> Result<()> {
+        check_pipeline(self)
+    }
+}
+
 /// Refuses `cmd` on the shared socket (see the module's documentation), after the checks
 /// of every request/response connection.
-pub(super) fn check_command(cmd: &Cmd) -> Result<()> {
+fn check_command(cmd: &Cmd) -> Result<()> {
     let name = cmd.arg_at(0).unwrap_or_default();
     let class = Sharing::of_named(cmd, name);
     cmd.check_sharing(name, class)?;
@@ -23,7 +47,7 @@ pub(super) fn check_command(cmd: &Cmd) -> Result<()> {
 
 /// Refuses `pipe` on the shared socket if one of its commands must be refused, or if it
 /// leaves a transaction or a `WATCH` open once its last command has run.
-pub(super) fn check_pipeline(pipe: &Pipeline) -> Result<()> {
+fn check_pipeline(pipe: &Pipeline) -> Result<()> {
     pipe.check_request_response()?;
     let mut tx = Transaction::default();
     // An atomic pipeline goes out between a MULTI and an EXEC of its own.
@@ -157,14 +181,13 @@ fn refused(message: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{cmd, pipe};
+    use crate::{cmd, pipe, ErrorKind};
 
     fn refusal(result: Result<()>) -> String {
         match result {
-            Err(Error::Refused {
-                kind: RefusedKind::OwnConnection,
-                message,
-            }) => message,
+            Err(e) if e.kind() == ErrorKind::Refused(RefusedKind::OwnConnection) => {
+                e.message().unwrap_or_default().to_string()
+            }
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

@@ -10,13 +10,14 @@ use crate::{Error, FromReply, Request, Response, Result};
 /// A blocking cursor iteration over any blocking client, as an `Iterator`.
 ///
 /// ```no_run
-/// use slotline_conn::blocking::{Connection, Query};
-/// use slotline_conn::ScanOptions;
-/// let con = Connection::connect("redis://127.0.0.1:6379")?;
-/// for key in con.scan::<String>(ScanOptions::keys().pattern("user:*")) {
-///     println!("{}", key?);
+/// use slotline_command::blocking::{Execute, Query};
+/// use slotline_command::ScanOptions;
+/// fn demo(con: &impl Execute) -> slotline_command::Result<()> {
+///     for key in con.scan::<String>(ScanOptions::keys().pattern("user:*")) {
+///         println!("{}", key?);
+///     }
+///     Ok(())
 /// }
-/// # Ok::<(), slotline_conn::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct ScanIter<'a, C: ?Sized, T> {
@@ -53,7 +54,7 @@ impl<C: Execute + ?Sized, T: FromReply> Iterator for ScanIter<'_, C, T> {
             match self.client.execute(Request::Scan(cursor)) {
                 Ok(Response::Scan(cursor)) => self.cursor = Some(cursor),
                 Ok(other) => {
-                    return Some(Err(Error::UnexpectedReply(format!(
+                    return Some(Err(Error::unexpected_reply(format!(
                         "a scan step answered with {other:?}"
                     ))))
                 }

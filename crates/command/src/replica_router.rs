@@ -4,7 +4,19 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{Error, ReadFrom, Request, Response, Result};
+use crate::{Request, Response, Result};
+
+/// Where read-only commands go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// Every command to the master (the default): reads see every acknowledged write.
+    #[default]
+    Primary,
+    /// Reads to a replica (round robin over the connected ones), to the master when none is.
+    PreferReplica,
+    /// Reads to a replica only (round robin); an error when none is connected.
+    Replica,
+}
 
 /// The node a [`ReplicaRouter`] picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +105,10 @@ pub fn replica_could_not_serve(result: &Result<Response>, readonly: bool) -> boo
         crate::ServerErrorKind::of_reply(r.view()).is_some_and(|k| k.replica_cannot_serve())
     };
     match result {
-        Err(Error::Server(e)) => e.kind.replica_cannot_serve(),
-        Err(e) => e.is_connection_lost() && (e.is_retryable() || readonly),
+        Err(e) => match e.server_kind() {
+            Some(kind) => kind.replica_cannot_serve(),
+            None => e.is_connection_lost() && (e.is_retryable() || readonly),
+        },
         Ok(Response::Reply(r)) => cannot(r),
         Ok(Response::Replies(rs)) => rs.iter().any(cannot),
         Ok(Response::Scan(_)) => false,
@@ -130,33 +144,49 @@ impl Request<'_> {
         }
     }
 
-    /// How long its caller waits for the request's replies, with `config`: the response
-    /// timeout, plus the time the server may hold them ([`hold`](Request::hold)), plus the
-    /// wait for the copies of a write that asks for [`Durability`](crate::Durability).
-    /// `None`: forever.
+    /// How long its caller waits for the request's replies: the response timeout `base`,
+    /// plus the time the server may hold them ([`hold`](Request::hold)), plus the wait for
+    /// the copies of a write that asks for [`Durability`](crate::Durability) (`durability`
+    /// being the connection's default). `None`: forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use slotline_command::{cmd, Request};
+    /// let base = Some(Duration::from_secs(1));
+    /// let get = cmd("GET").arg("k");
+    /// assert_eq!(Request::Command(&get).response_timeout(base, None), base);
+    /// let blpop = cmd("BLPOP").arg("q").arg(0);
+    /// assert_eq!(Request::Command(&blpop).response_timeout(base, None), None);
+    /// ```
     pub fn response_timeout(
         &self,
-        config: &crate::ConnectionConfig,
+        base: Option<std::time::Duration>,
+        durability: Option<crate::Durability>,
     ) -> Option<std::time::Duration> {
-        self.response_timeout_held(self.hold(), config)
+        self.hold_and_response_timeout(base, durability).1
     }
 
-    /// [`response_timeout`](Request::response_timeout) with the request's `hold` known.
-    pub(crate) fn response_timeout_held(
+    /// The request's [`hold`](Request::hold) and its
+    /// [`response_timeout`](Request::response_timeout), worked out in one pass.
+    pub fn hold_and_response_timeout(
         &self,
-        hold: crate::Hold,
-        config: &crate::ConnectionConfig,
-    ) -> Option<std::time::Duration> {
-        let base = hold.response_timeout(config.response_timeout)?;
-        if config.durability.is_none() && !self.asks_durability() {
-            return Some(base);
+        base: Option<std::time::Duration>,
+        durability: Option<crate::Durability>,
+    ) -> (crate::Hold, Option<std::time::Duration>) {
+        let hold = self.hold();
+        let Some(base) = hold.response_timeout(base) else {
+            return (hold, None);
+        };
+        if durability.is_none() && !self.asks_durability() {
+            return (hold, Some(base));
         }
         let copies = match self {
-            Request::Command(c) => crate::durability::of_command(c, config.durability),
-            Request::Pipeline(p) => crate::durability::of_pipeline(p, config.durability),
+            Request::Command(c) => crate::durability::of_command(c, durability),
+            Request::Pipeline(p) => crate::durability::of_pipeline(p, durability),
             Request::Scan(_) => None,
         };
-        Some(base + copies.map_or(std::time::Duration::ZERO, |d| d.timeout()))
+        let copies = copies.map_or(std::time::Duration::ZERO, |d| d.timeout());
+        (hold, Some(base + copies))
     }
 
     /// Whether a command of the request asks for durability of its own.
@@ -194,6 +224,7 @@ impl Request<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn picks_by_policy_and_round_robin() {
@@ -223,7 +254,7 @@ mod tests {
             let reply = slotline_resp::Decoder::default()
                 .decode_reply(&mut bytes::BytesMut::from(wire))
                 .map_err(Error::from)?
-                .ok_or(Error::Closed { written: true })?;
+                .ok_or(Error::closed(true))?;
             Ok(Response::Reply(reply))
         };
         assert!(replica_could_not_serve(
@@ -239,8 +270,8 @@ mod tests {
         assert!(!replica_could_not_serve(&reply(b"-READONLY no\r\n"), true));
         assert!(!replica_could_not_serve(&reply(b"+OK\r\n"), false));
         // A lost connection: what never left goes elsewhere, and a read that did.
-        let unsent: Result<Response> = Err(Error::Closed { written: false });
-        let sent: Result<Response> = Err(Error::Closed { written: true });
+        let unsent: Result<Response> = Err(Error::closed(false));
+        let sent: Result<Response> = Err(Error::closed(true));
         assert!(replica_could_not_serve(&unsent, false));
         assert!(replica_could_not_serve(&sent, true));
         assert!(!replica_could_not_serve(&sent, false));

@@ -6,7 +6,7 @@ use crate::{cmd, Cmd};
 /// A Lua script, identified by its SHA1 digest.
 ///
 /// ```
-/// use slotline_conn::Script;
+/// use slotline_command::Script;
 /// let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
 /// let call = script.key("counter").arg(5);
 /// assert_eq!(script.sha1().len(), 40);
