@@ -132,5 +132,8 @@ fn an_error_reply_is_the_servers_error_and_inside_an_array_only_frame_keeps_it()
     let (as_frames, _) = both::<Vec<Frame>>(&inside);
     assert!(as_frames.starts_with("Ok("), "{as_frames}");
     let (as_strings, _) = both::<Vec<String>>(&inside);
-    assert!(as_strings.starts_with("Err(Error { kind: Server,"), "{as_strings}");
+    assert!(
+        as_strings.starts_with("Err(Error { kind: Server,"),
+        "{as_strings}"
+    );
 }
