@@ -70,8 +70,11 @@ lint:
 		| grep -E '^(tokio|tokio-util|mio|socket2|rustls|tokio-rustls|async-std|smol) ' \
 		|| { echo "slotline-command depends on an I/O crate (above)"; exit 1; }
 
+## Every test, then the end-to-end suite again over RESP3 (the test bed's URLs ask for
+## protocol=3; the chaos soak runs once, over RESP2).
 unit:
 	$(CARGO) test --workspace
+	SLOTLINE_TEST_PROTOCOL=3 $(CARGO) test -p slotline-e2e -- --skip chaos_soak
 
 fuzz-ci: fuzz-deps
 	bash fuzz/run.sh $(CI_FUZZ_SECONDS)

@@ -44,7 +44,7 @@ on_both_runtimes! {
         let server = start_server();
         let p = server.process().unwrap();
         let client = Client::connect_with(
-            format!("{}?response_timeout=1s", server.url()),
+            support::with_option(&server.url(), "response_timeout=1s"),
             ClientOptions::default().with_max_in_flight(64),
         )
         .await
@@ -102,7 +102,7 @@ on_both_runtimes! {
         let server = start_server();
         let p = server.process().unwrap();
         let client = Client::connect_with(
-            format!("{}?response_timeout=100ms", server.url()),
+            support::with_option(&server.url(), "response_timeout=100ms"),
             ClientOptions::default().with_max_in_flight(MAX_IN_FLIGHT),
         )
         .await

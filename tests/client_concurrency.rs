@@ -155,9 +155,9 @@ on_both_runtimes! {
         let server = Standalone::builder().local().start().unwrap();
         let p = server.process().unwrap();
         let name = "conc-pipelining";
-        let client = Client::connect(format!(
-            "{}/0?client_name={name}&response_timeout=20s",
-            server.url()
+        let client = Client::connect(support::with_option(
+            &support::with_db(&server.url(), 0),
+            &format!("client_name={name}&response_timeout=20s"),
         ))
         .await
         .unwrap();
@@ -200,7 +200,7 @@ on_both_runtimes! {
 /// A client with `options` on a server of its own (dropped with it).
 async fn client_with(options: ClientOptions) -> (Standalone, Client) {
     let server = Standalone::builder().local().start().unwrap();
-    let client = Client::connect_with(format!("{}/0", server.url()), options)
+    let client = Client::connect_with(support::with_db(&server.url(), 0), options)
         .await
         .unwrap();
     (server, client)

@@ -53,9 +53,9 @@ on_both_runtimes! {
         const TASKS: usize = 16;
         let server = start_server();
         let p = server.process().unwrap();
-        let client = Client::connect(format!(
-            "{}?client_name=restart&response_timeout=10s",
-            server.url()
+        let client = Client::connect(support::with_option(
+            &server.url(),
+            "client_name=restart&response_timeout=10s",
         ))
         .await
         .unwrap();
@@ -192,7 +192,7 @@ on_both_runtimes! {
     async fn fail_fast_fails_at_once_while_reconnecting() {
         let server = start_server();
         let client = Client::connect_with(
-            format!("{}?response_timeout=30s", server.url()),
+            support::with_option(&server.url(), "response_timeout=30s"),
             ClientOptions::default().fail_fast(),
         )
         .await
@@ -230,7 +230,7 @@ on_both_runtimes! {
     /// succeeds once the server is back (within its response timeout), exactly once.
     async fn default_waits_for_the_server_to_come_back() {
         let server = start_server();
-        let client = Client::connect(format!("{}?response_timeout=20s", server.url()))
+        let client = Client::connect(support::with_option(&server.url(), "response_timeout=20s"))
             .await
             .unwrap();
         client.set("k", "v").await.unwrap();
@@ -262,7 +262,7 @@ on_both_runtimes! {
     /// once the server is back).
     async fn timeout_while_reconnecting_is_not_sent_and_says_so() {
         let server = start_server();
-        let client = Client::connect(format!("{}?response_timeout=300ms", server.url()))
+        let client = Client::connect(support::with_option(&server.url(), "response_timeout=300ms"))
             .await
             .unwrap();
         let s = server.clone();
@@ -295,7 +295,7 @@ on_both_runtimes! {
     async fn idempotent_request_is_resent_after_a_connection_kill() {
         let server = start_server();
         let p = server.process().unwrap();
-        let client = Client::connect(format!("{}?response_timeout=10s", server.url()))
+        let client = Client::connect(support::with_option(&server.url(), "response_timeout=10s"))
             .await
             .unwrap();
         let id: i64 = client.query(&cmd("CLIENT").arg("ID")).await.unwrap();
@@ -350,9 +350,12 @@ fn thread_cpu_ticks() -> u64 {
 #[tokio::test(flavor = "current_thread")]
 async fn no_busy_loop_while_waiting_to_reconnect() {
     let server = start_server();
-    let client = Client::connect(format!("{}?response_timeout=1500ms", server.url()))
-        .await
-        .unwrap();
+    let client = Client::connect(support::with_option(
+        &server.url(),
+        "response_timeout=1500ms",
+    ))
+    .await
+    .unwrap();
     server.kill().unwrap();
     let c = client.clone();
     wait_for("the client to notice the kill", || !c.is_connected()).await;

@@ -251,7 +251,7 @@ async fn password_to_a_server_without_one() {
 async fn db_and_name_from_url_also_after_reconnect() {
     use slotline_conn::{Commands, Query};
     let server = secured();
-    let url = format!("{}/3?client_name=x", server.url());
+    let url = support::with_option(&support::with_db(&server.url(), 3), "client_name=x");
     let con = slotline_conn::Connection::connect(url.as_str())
         .await
         .unwrap();

@@ -402,9 +402,15 @@ fn hostile_replies() -> Vec<Hostile> {
     let mut long_line = b"+".to_vec();
     long_line.extend(std::iter::repeat_n(b'a', 2 << 20));
     vec![
-        ("garbage", b"!garbage\r\n".to_vec(), |k| {
-            matches!(k, ProtocolErrorKind::UnknownType(b'!'))
+        ("garbage", b"?garbage\r\n".to_vec(), |k| {
+            matches!(k, ProtocolErrorKind::UnknownType(b'?'))
         }),
+        // RESP3's blob error with no length.
+        (
+            "blob error without a length",
+            b"!garbage\r\n".to_vec(),
+            |k| matches!(k, ProtocolErrorKind::InvalidInteger),
+        ),
         ("plain text", b"hello world\r\n".to_vec(), |k| {
             matches!(k, ProtocolErrorKind::UnknownType(b'h'))
         }),

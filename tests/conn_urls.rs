@@ -402,7 +402,7 @@ async fn bad_configs_are_refused_at_connect() {
 #[tokio::test]
 async fn url_db_and_client_name_apply() {
     let server = Standalone::builder().local().start().unwrap();
-    let url = format!("{}/3?client_name=url-test", server.url());
+    let url = support::with_option(&support::with_db(&server.url(), 3), "client_name=url-test");
     let con = slotline_conn::Connection::connect(url.as_str())
         .await
         .unwrap();
@@ -419,7 +419,7 @@ async fn url_db_and_client_name_apply() {
     drop(con);
     on_plain_thread(|| {
         use slotline_conn::blocking::Query as _;
-        let url = format!("{}/5?name=blocking-url", server.url());
+        let url = support::with_option(&support::with_db(&server.url(), 5), "name=blocking-url");
         let con = blocking::Connection::connect(url.as_str()).unwrap();
         let name: String = con
             .query(&slotline_conn::cmd("CLIENT").arg("GETNAME"))

@@ -18,7 +18,10 @@ use support::{addr, calls};
 
 /// A client of `t`'s master whose writes wait for `durability`.
 async fn client(t: &Replication, durability: &str) -> Client {
-    let url = format!("{}?durability={durability}", t.url_for(t.master_addr()));
+    let url = support::with_option(
+        &t.url_for(t.master_addr()),
+        &format!("durability={durability}"),
+    );
     Client::connect(url.as_str()).await.unwrap()
 }
 
@@ -122,7 +125,7 @@ async fn durability_per_request_and_waitaof_on_a_server_without_it() {
     let v: Option<i64> = c.get("aof").await.unwrap();
     assert_eq!(v, Some(1));
     // A bad setting in a URL is refused with the way out.
-    let bad = format!("{}?durability=replicas", t.url_for(t.master_addr()));
+    let bad = support::with_option(&t.url_for(t.master_addr()), "durability=replicas");
     let e = Client::connect(bad.as_str()).await.unwrap_err();
     assert!(e.to_string().contains("replicas:N"), "{e}");
 }

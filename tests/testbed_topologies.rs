@@ -67,7 +67,10 @@ fn standalone_starts_answers_and_leaves_nothing() {
         Some("0")
     );
     assert!(p.log_path().exists());
-    assert_eq!(t.url(), format!("redis://{}", t.addr()));
+    assert_eq!(
+        t.url(),
+        slotline_testbed::with_test_protocol(&format!("redis://{}", t.addr()))
+    );
     drop(c);
     drop(t);
     assert_gone(&[fp]);
@@ -97,7 +100,10 @@ fn standalone_with_requirepass_and_acl_users() {
     app.cmd(&["SET", "app:1", "x"]).unwrap();
     let err = app.cmd(&["SET", "other", "x"]).unwrap_err();
     assert!(err.server_message().unwrap().starts_with("NOPERM"), "{err}");
-    assert_eq!(t.url(), format!("redis://:s3cret@{}", t.addr()));
+    assert_eq!(
+        t.url(),
+        slotline_testbed::with_test_protocol(&format!("redis://:s3cret@{}", t.addr()))
+    );
 }
 
 #[test]

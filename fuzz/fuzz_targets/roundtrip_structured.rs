@@ -1,5 +1,5 @@
-//! A frame described by the fuzzer: encoded, then decoded (whole and in pieces), gives the
-//! same frame back and consumes exactly the encoded bytes.
+//! A frame described by the fuzzer, RESP2 and RESP3 types alike: encoded, then decoded
+//! (whole and in pieces), gives the same frame back and consumes exactly the encoded bytes.
 
 #![no_main]
 
@@ -19,6 +19,33 @@ enum Desc {
     Null,
     NullArray,
     Array(Vec<Desc>),
+    Map(Vec<(Desc, Desc)>),
+    Set(Vec<Desc>),
+    Push(Vec<Desc>),
+    Double(f64),
+    Boolean(bool),
+    BigNumber(bool, Vec<u8>),
+    Verbatim(Vec<u8>),
+}
+
+/// The kinds of aggregate a description opens.
+#[derive(Debug, Clone, Copy)]
+enum Aggregate {
+    Array,
+    Map,
+    Set,
+    Push,
+}
+
+impl Aggregate {
+    fn frame(self, items: Vec<Frame>) -> Frame {
+        match self {
+            Aggregate::Array => Frame::Array(items),
+            Aggregate::Map => Frame::Map(items),
+            Aggregate::Set => Frame::Set(items),
+            Aggregate::Push => Frame::Push(items),
+        }
+    }
 }
 
 fn line(mut bytes: Vec<u8>) -> Bytes {
@@ -28,42 +55,91 @@ fn line(mut bytes: Vec<u8>) -> Bytes {
 
 /// Converts without recursion (the description may be deep).
 fn to_frame(desc: Desc) -> Frame {
-    // Each open array: the frames built so far and the descriptions still to convert.
-    let mut stack: Vec<(Vec<Frame>, std::vec::IntoIter<Desc>)> = Vec::new();
+    // Each open aggregate: its kind, the frames built so far and the descriptions still to
+    // convert.
+    let mut stack: Vec<(Aggregate, Vec<Frame>, std::vec::IntoIter<Desc>)> = Vec::new();
     let mut next = Some(desc);
     loop {
-        let frame = match next.take() {
-            Some(Desc::Array(items)) if stack.len() < 100 => {
-                stack.push((Vec::with_capacity(items.len()), items.into_iter()));
+        let open = match next.take() {
+            Some(Desc::Array(items)) => Some((Aggregate::Array, items)),
+            Some(Desc::Map(pairs)) => Some((
+                Aggregate::Map,
+                pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            )),
+            Some(Desc::Set(items)) => Some((Aggregate::Set, items)),
+            Some(Desc::Push(items)) => Some((Aggregate::Push, items)),
+            other => {
+                next = other;
                 None
             }
-            Some(Desc::Array(_)) => Some(Frame::NullArray),
+        };
+        if let Some((kind, items)) = open {
+            if stack.len() < 100 {
+                stack.push((kind, Vec::with_capacity(items.len()), items.into_iter()));
+            } else {
+                next = Some(Desc::NullArray);
+            }
+        }
+        let frame = match next.take() {
             Some(Desc::Simple(b)) => Some(Frame::Simple(line(b))),
             Some(Desc::Error(b)) => Some(Frame::Error(line(b))),
             Some(Desc::Integer(n)) => Some(Frame::Integer(n)),
             Some(Desc::Bulk(b)) => Some(Frame::Bulk(Bytes::from(b))),
             Some(Desc::Null) => Some(Frame::Null),
             Some(Desc::NullArray) => Some(Frame::NullArray),
-            None => None,
+            Some(Desc::Double(d)) => Some(Frame::Double(Bytes::from(double_text(d)))),
+            Some(Desc::Boolean(b)) => Some(Frame::Boolean(b)),
+            Some(Desc::BigNumber(negative, digits)) => {
+                let mut text: Vec<u8> = digits.iter().map(|d| b'0' + d % 10).collect();
+                if text.is_empty() {
+                    text.push(b'0');
+                }
+                if negative {
+                    text.insert(0, b'-');
+                }
+                Some(Frame::BigNumber(Bytes::from(text)))
+            }
+            Some(Desc::Verbatim(text)) => {
+                let mut payload = b"txt:".to_vec();
+                payload.extend_from_slice(&text);
+                Some(Frame::Verbatim(Bytes::from(payload)))
+            }
+            // Aggregates were opened above.
+            Some(_) | None => None,
         };
         if let Some(frame) = frame {
             match stack.last_mut() {
                 None => return frame,
-                Some((items, _)) => items.push(frame),
+                Some((_, items, _)) => items.push(frame),
             }
         }
-        let (_, rest) = stack.last_mut().expect("an array is open");
+        let Some((_, _, rest)) = stack.last_mut() else {
+            return Frame::Null;
+        };
         match rest.next() {
             Some(desc) => next = Some(desc),
             None => {
-                let (items, _) = stack.pop().expect("an array is open");
-                let frame = Frame::Array(items);
+                let Some((kind, items, _)) = stack.pop() else {
+                    return Frame::Null;
+                };
+                let frame = kind.frame(items);
                 match stack.last_mut() {
                     None => return frame,
-                    Some((parent, _)) => parent.push(frame),
+                    Some((_, parent, _)) => parent.push(frame),
                 }
             }
         }
+    }
+}
+
+/// The text of a RESP3 double: Rust's shortest round-trip form, `inf`, `-inf` or `nan`.
+fn double_text(d: f64) -> String {
+    if d.is_nan() {
+        "nan".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        d.to_string()
     }
 }
 

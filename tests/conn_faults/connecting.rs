@@ -112,3 +112,36 @@ on_both_runtimes! {
         );
     }
 }
+
+on_both_runtimes! {
+    /// `protocol=3` against a server older than Redis 6.0, which does not know `HELLO`:
+    /// a clear error that names the server's version (asked with `INFO server` once the
+    /// handshake is refused), async and blocking alike.
+    async fn a_server_without_hello_is_named_with_its_version() {
+        let text = "# Server\r\nredis_version:5.0.7\r\nos:Linux\r\n";
+        let info = format!("${}\r\n{text}\r\n", text.len()).into_bytes();
+        let script = vec![
+            Read,
+            Send(b"-ERR unknown command 'HELLO', with args beginning with: '3' \r\n".to_vec()),
+            Read,
+            Send(info),
+            Hang,
+        ];
+        let mut fake = FakeServer::start(vec![script.clone(), script]);
+        let config = fake.config().with_protocol(slotline_conn::Protocol::Resp3);
+        let asynchronous = slotline_conn::Connection::connect(config.clone())
+            .await
+            .unwrap_err();
+        let blocking = std::thread::spawn(move || blocking::Connection::connect(config))
+            .join()
+            .unwrap()
+            .unwrap_err();
+        for e in [asynchronous, blocking] {
+            assert_eq!(e.kind(), Kind::Config, "{e}");
+            let text = e.to_string();
+            assert!(text.contains("Redis 5.0.7"), "{text}");
+            assert!(text.contains("protocol=2") && text.contains("HELLO"), "{text}");
+        }
+        assert_eq!(fake.finished().await, ["HELLO 3", "INFO server", "HELLO 3", "INFO server"]);
+    }
+}

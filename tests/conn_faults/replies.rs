@@ -365,9 +365,9 @@ on_both_runtimes! {
             .requirepass("pw")
             .start()
             .unwrap();
-        let url = format!(
-            "{}/2?client_name=survivor&response_timeout=300ms",
-            server.url()
+        let url = support::with_option(
+            &support::with_db(&server.url(), 2),
+            "client_name=survivor&response_timeout=300ms",
         );
         let client = slotline_conn::Client::connect(url.as_str()).await.unwrap();
         let fail_fast = slotline_conn::Client::connect_with(

@@ -17,7 +17,7 @@ async fn open_a_single_node() {
     let missing: Option<String> = c.get("facade:node:missing").await.unwrap();
     assert_eq!(missing, None);
     // A db from the URL is selected.
-    let c2 = Client::open(&format!("{}/2", t.url())).await.unwrap();
+    let c2 = Client::open(&support::with_db(&t.url(), 2)).await.unwrap();
     c2.set("facade:node:db", "two").await.unwrap();
     let in_db0: Option<String> = c.get("facade:node:db").await.unwrap();
     assert_eq!(in_db0, None);

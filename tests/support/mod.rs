@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use slotline_conn::Addr;
-use slotline_testbed::{Auth, Cluster, Process, SentinelTopology, Standalone};
+use slotline_testbed::{with_test_protocol, Auth, Cluster, Process, SentinelTopology, Standalone};
 
 /// How long a test waits for a state it polls for, or for a call that must not hang.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
@@ -42,12 +42,12 @@ pub(crate) fn sharded() -> &'static SentinelTopology {
 
 /// `redis+sentinel://s1,s2,s3/svc1,svc2,svc3[?options]` for a topology of several services.
 pub(crate) fn sharded_url_of(t: &SentinelTopology, options: &str) -> String {
-    format!(
+    with_test_protocol(&format!(
         "redis+sentinel://{}{}/{}{options}",
         userinfo(t.data_auth()),
         join(t.sentinel_addrs()),
         t.services().join(",")
-    )
+    ))
 }
 
 /// A 3 × 1 cluster, started once per test binary.
@@ -282,14 +282,22 @@ pub(crate) fn with_option(url: &str, option: &str) -> String {
     format!("{url}{sep}{option}")
 }
 
+/// `url` with the database `db` as its path (before its options, if any).
+pub(crate) fn with_db(url: &str, db: i64) -> String {
+    match url.split_once('?') {
+        Some((base, options)) => format!("{base}/{db}?{options}"),
+        None => format!("{url}/{db}"),
+    }
+}
+
 /// `redis+cluster://` URL of [`cluster`], with `options` (e.g. `?read_from=replica`) appended.
 pub(crate) fn cluster_url(options: &str) -> String {
     let c = cluster();
-    format!(
+    with_test_protocol(&format!(
         "redis+cluster://{}{}{options}",
         userinfo(c.auth()),
         join(&c.seed_addrs())
-    )
+    ))
 }
 
 /// `redis+sentinel://[creds@]s1,s2,s3/service[?role=replica][&sentinel_password=..]`.
@@ -315,7 +323,7 @@ pub(crate) fn sentinel_service_url(replica: bool) -> String {
         url.push('?');
         url.push_str(&options.join("&"));
     }
-    url
+    with_test_protocol(&url)
 }
 
 /// Each deployment the facade opens.

@@ -231,7 +231,8 @@ impl Pipeline {
             }
             match iter.next() {
                 Some(Frame::Array(items)) if items.len() == self.cmds.len() => items,
-                Some(Frame::NullArray) => return Ok(None),
+                // Aborted (a watched key changed): RESP2 sends a null array, RESP3 its null.
+                Some(Frame::NullArray | Frame::Null) => return Ok(None),
                 Some(Frame::Error(line)) => {
                     let exec = ServerError::parse(line);
                     return Err(Error::from(match first_error {

@@ -126,11 +126,16 @@ impl FromReply for Bytes {
         if let Some(bytes) = reply.to_bytes() {
             return Ok(bytes);
         }
-        match reply.as_int() {
+        match int_like(reply) {
             Some(n) => Ok(Bytes::from(n.to_string())),
             None => Err(mismatch::<Self>(reply)),
         }
     }
+}
+
+/// An integer, or a RESP3 boolean as the 1 or 0 RESP2 sends in its place.
+fn int_like<'a>(reply: impl ReadReply<'a>) -> Option<i64> {
+    reply.as_int().or_else(|| reply.as_bool().map(i64::from))
 }
 
 impl FromReply for String {
@@ -144,7 +149,7 @@ impl FromReply for String {
                 )),
             };
         }
-        match reply.as_int() {
+        match int_like(reply) {
             Some(n) => Ok(n.to_string()),
             None => Err(mismatch::<Self>(reply)),
         }
@@ -166,8 +171,14 @@ where
     T: TryFrom<i64> + std::str::FromStr,
 {
     let parsed = match reply.kind() {
-        ReplyKind::Integer => reply.as_int().and_then(|n| T::try_from(n).ok()),
-        ReplyKind::Bulk | ReplyKind::Simple => reply
+        ReplyKind::Integer | ReplyKind::Boolean => {
+            int_like(reply).and_then(|n| T::try_from(n).ok())
+        }
+        ReplyKind::Bulk
+        | ReplyKind::Simple
+        | ReplyKind::Verbatim
+        | ReplyKind::BigNumber
+        | ReplyKind::Double => reply
             .as_bytes()
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(|s| s.parse().ok()),
@@ -202,7 +213,11 @@ macro_rules! float_from_reply {
             fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
                 let parsed = match reply.kind() {
                     ReplyKind::Integer => reply.as_int().map(|n| n as $t),
-                    ReplyKind::Bulk | ReplyKind::Simple => reply
+                    ReplyKind::Double => reply.as_double().map(|d| d as $t),
+                    ReplyKind::Bulk
+                    | ReplyKind::Simple
+                    | ReplyKind::Verbatim
+                    | ReplyKind::BigNumber => reply
                         .as_bytes()
                         .and_then(|b| std::str::from_utf8(b).ok())
                         .and_then(|s| s.parse().ok()),
@@ -219,6 +234,7 @@ impl FromReply for bool {
     fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
         match reply.kind() {
             ReplyKind::Integer => Ok(reply.as_int() != Some(0)),
+            ReplyKind::Boolean => Ok(reply.as_bool() == Some(true)),
             ReplyKind::Null | ReplyKind::NullArray => Ok(false),
             ReplyKind::Bulk | ReplyKind::Simple => match reply.as_bytes() {
                 Some(b"1" | b"OK" | b"true") => Ok(true),
@@ -243,15 +259,21 @@ impl<T: FromReply> FromReply for Vec<T> {
     fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
         let text;
         let bytes = match reply.kind() {
-            ReplyKind::Array => return collect_items(reply),
+            ReplyKind::Array | ReplyKind::Set | ReplyKind::Map | ReplyKind::Push => {
+                return collect_items(reply)
+            }
             ReplyKind::Null | ReplyKind::NullArray => return Ok(Vec::new()),
-            ReplyKind::Bulk | ReplyKind::Simple => reply.as_bytes().unwrap_or_default(),
+            ReplyKind::Bulk
+            | ReplyKind::Simple
+            | ReplyKind::Verbatim
+            | ReplyKind::Double
+            | ReplyKind::BigNumber => reply.as_bytes().unwrap_or_default(),
             // `Vec<u8>` reads an integer reply as its decimal text, as `String` does.
-            ReplyKind::Integer => {
-                text = reply.as_int().unwrap_or_default().to_string();
+            ReplyKind::Integer | ReplyKind::Boolean => {
+                text = int_like(reply).unwrap_or_default().to_string();
                 text.as_bytes()
             }
-            ReplyKind::Error => return Err(mismatch::<Self>(reply)),
+            ReplyKind::Error | ReplyKind::Attribute => return Err(mismatch::<Self>(reply)),
         };
         T::from_bulk_as_vec(bytes).ok_or_else(|| type_error::<Self>(reply, ""))
     }
@@ -297,7 +319,9 @@ macro_rules! collection_from_reply {
         impl<$($gen),*> FromReply for $ty where $($bounds)* {
             fn from_read<'a, R: ReadReply<'a>>(reply: R) -> Result<Self> {
                 match reply.kind() {
-                    ReplyKind::Array => collect_items::<$item, _, R>(reply),
+                    ReplyKind::Array | ReplyKind::Set | ReplyKind::Map | ReplyKind::Push => {
+                        collect_items::<$item, _, R>(reply)
+                    }
                     ReplyKind::Null | ReplyKind::NullArray => Ok(Self::default()),
                     _ => Err(mismatch::<Self>(reply)),
                 }

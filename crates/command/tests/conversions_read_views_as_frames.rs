@@ -51,12 +51,42 @@ fn scalar() -> impl Strategy<Value = Frame> {
         .prop_map(Frame::Integer),
         Just(Frame::Null),
         Just(Frame::NullArray),
+        // RESP3's scalars.
+        prop_oneof![
+            Just(Bytes::from_static(b"1.5")),
+            Just(Bytes::from_static(b"-2")),
+            Just(Bytes::from_static(b"inf")),
+            Just(Bytes::from_static(b"nan")),
+        ]
+        .prop_map(Frame::Double),
+        any::<bool>().prop_map(Frame::Boolean),
+        prop_oneof![
+            Just(Bytes::from_static(b"12")),
+            Just(Bytes::from_static(
+                b"-170141183460469231731687303715884105728"
+            )),
+            Just(Bytes::from_static(
+                b"99999999999999999999999999999999999999999"
+            )),
+        ]
+        .prop_map(Frame::BigNumber),
+        payload().prop_map(|b| {
+            let mut text = b"txt:".to_vec();
+            text.extend_from_slice(&b);
+            Frame::Verbatim(Bytes::from(text))
+        }),
     ]
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
     scalar().prop_recursive(3, 40, 6, |inner| {
-        prop::collection::vec(inner, 0..7).prop_map(Frame::Array)
+        prop_oneof![
+            3 => prop::collection::vec(inner.clone(), 0..7).prop_map(Frame::Array),
+            1 => prop::collection::vec(inner.clone(), 0..3)
+                .prop_map(|keys| Frame::Map(keys.into_iter().flat_map(|k| [k.clone(), k]).collect())),
+            1 => prop::collection::vec(inner.clone(), 0..7).prop_map(Frame::Set),
+            1 => prop::collection::vec(inner, 0..7).prop_map(Frame::Push),
+        ]
     })
 }
 
@@ -136,4 +166,57 @@ fn an_error_reply_is_the_servers_error_and_inside_an_array_only_frame_keeps_it()
         as_strings.starts_with("Err(Error { kind: Server,"),
         "{as_strings}"
     );
+}
+
+/// The same conversion of a RESP3 reply and of the RESP2 reply a server sends in its
+/// place: user code reads both alike.
+macro_rules! same_as_resp2 {
+    ($resp3:expr, $resp2:expr; $($t:ty),* $(,)?) => {$(
+        assert_eq!(
+            both::<$t>(&$resp3),
+            both::<$t>(&$resp2),
+            "{:?} and {:?} as {}",
+            $resp3,
+            $resp2,
+            stringify!($t)
+        );
+    )*};
+}
+
+#[test]
+fn resp3_replies_convert_as_their_resp2_twins() {
+    let b = |s: &'static str| Frame::Bulk(Bytes::from_static(s.as_bytes()));
+    // HGETALL: a map, or a flat array of pairs.
+    let map = Frame::Map(vec![b("a"), Frame::Integer(1), b("b"), Frame::Integer(2)]);
+    let flat = Frame::Array(vec![b("a"), Frame::Integer(1), b("b"), Frame::Integer(2)]);
+    same_as_resp2!(map, flat;
+        FixedMap<String, i64>, BTreeMap<String, i64>, Vec<(String, i64)>, Vec<String>,
+        (String, i64, String, i64),
+    );
+    // ZSCORE: a double, or its text.
+    same_as_resp2!(Frame::Double(Bytes::from_static(b"1.5")), b("1.5"); f64, Option<f64>, String);
+    same_as_resp2!(Frame::Double(Bytes::from_static(b"inf")), b("inf"); f64, String);
+    // A boolean, or 1 / 0.
+    for (flag, n) in [(true, 1), (false, 0)] {
+        same_as_resp2!(Frame::Boolean(flag), Frame::Integer(n); bool, i64, u8, String, Bytes);
+    }
+    // RESP3's null, or the null bulk string and the null array.
+    same_as_resp2!(Frame::Null, Frame::NullArray; Option<String>, Vec<String>, Option<(i64, i64)>);
+    // SMEMBERS: a set, or an array.
+    let set = Frame::Set(vec![b("x"), b("y")]);
+    let array = Frame::Array(vec![b("x"), b("y")]);
+    same_as_resp2!(set, array; BTreeSet<String>, Vec<String>, (String, String));
+    // A big number, or its digits.
+    let big = "99999999999999999999999999999999999999";
+    same_as_resp2!(Frame::BigNumber(Bytes::from_static(big.as_bytes())), b(big); i128, u128, String);
+    // A verbatim string (INFO, LATENCY DOCTOR), or the text alone.
+    let verbatim = Frame::Verbatim(Bytes::from_static(b"txt:# Server\r\nredis_version:7.0"));
+    same_as_resp2!(verbatim, b("# Server\r\nredis_version:7.0"); String, Bytes, Vec<u8>);
+    // ZRANGE ... WITHSCORES: pairs nested as [member, score], or flat.
+    let nested = Frame::Array(vec![
+        Frame::Array(vec![b("m1"), Frame::Double(Bytes::from_static(b"1"))]),
+        Frame::Array(vec![b("m2"), Frame::Double(Bytes::from_static(b"2.5"))]),
+    ]);
+    let flat = Frame::Array(vec![b("m1"), b("1"), b("m2"), b("2.5")]);
+    same_as_resp2!(nested, flat; Vec<(String, f64)>, FixedMap<String, f64>);
 }

@@ -61,6 +61,51 @@ pub struct ConnectionConfig {
     /// The copies every write must have before it is acknowledged (URL:
     /// `durability=replicas:1`); none by default. See [`Durability`](crate::Durability).
     pub durability: Option<crate::Durability>,
+    /// The protocol spoken (URL: `protocol=3`): RESP2 by default, which every server
+    /// speaks; RESP3 (Redis 6 and later) is set up with `HELLO 3` and carries typed
+    /// replies and out-of-band pushes.
+    pub protocol: Protocol,
+}
+
+/// The protocol a connection speaks.
+///
+/// ```
+/// use slotline_conn::{ConnectionConfig, Protocol};
+/// let config: ConnectionConfig = "redis://127.0.0.1/?protocol=3".parse()?;
+/// assert_eq!(config.protocol, Protocol::Resp3);
+/// assert_eq!("2".parse::<Protocol>()?, Protocol::Resp2);
+/// # Ok::<(), slotline_conn::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// RESP2: every Redis server speaks it; the default.
+    #[default]
+    Resp2,
+    /// RESP3 (Redis 6.0 and later), asked for with `HELLO 3` at connect.
+    Resp3,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "2" | "resp2" => Ok(Protocol::Resp2),
+            "3" | "resp3" => Ok(Protocol::Resp3),
+            other => Err(Error::config(format!(
+                "unknown protocol {other:?} (expected 2 or 3)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Protocol::Resp2 => "RESP2",
+            Protocol::Resp3 => "RESP3",
+        })
+    }
 }
 
 impl ConnectionConfig {
@@ -80,6 +125,7 @@ impl ConnectionConfig {
             tls: None,
             limits: Limits::default(),
             durability: None,
+            protocol: Protocol::Resp2,
         }
     }
 
@@ -134,6 +180,12 @@ impl ConnectionConfig {
     /// With every write acknowledged only once it has the copies `durability` asks for.
     pub fn with_durability(mut self, durability: crate::Durability) -> Self {
         self.durability = Some(durability);
+        self
+    }
+
+    /// Speaking `protocol` (see [`Protocol`]).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
         self
     }
 

@@ -8,7 +8,7 @@ use slotline_resp::Reply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::protocol::{check_handshake, handshake, Inbox};
+use crate::protocol::{check_handshake, handshake, resp3_refused, version_query, Handshake, Inbox};
 use crate::stream::Stream;
 use crate::{Cmd, Error, Execute, Pipeline, Request, Response, Result};
 
@@ -71,7 +71,21 @@ impl Connection {
                 Some(_) => crate::tls::setup_error(e),
                 None => e,
             })?;
-            check_handshake(replies)?;
+            match check_handshake(&config, replies) {
+                Handshake::Done => {}
+                Handshake::Failed(e) => return Err(e),
+                Handshake::NoResp3(refusal) => {
+                    let query = version_query();
+                    let info = with_timeout(
+                        config.connect_timeout,
+                        "handshake",
+                        io.exchange(|out| query.encode(out), 1),
+                    )
+                    .await;
+                    let info = info.ok().and_then(|mut replies| replies.pop());
+                    return Err(resp3_refused(&refusal, info.as_ref()));
+                }
+            }
         }
         Ok(Connection {
             config,

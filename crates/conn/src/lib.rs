@@ -29,7 +29,7 @@ pub mod tls;
 pub mod url;
 
 pub use client::{Client, ClientOptions, Resolver, WriteWay};
-pub use config::{ConnectionConfig, IntoConnectionConfig};
+pub use config::{ConnectionConfig, IntoConnectionConfig, Protocol};
 pub use connection::Connection;
 pub use io_stats::IoStats;
 pub use pubsub::{MessageStream, Messages, PubSub, DEFAULT_QUEUE_CAPACITY};

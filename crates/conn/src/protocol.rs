@@ -2,9 +2,9 @@
 //! read buffer with its decoder, and the handshake.
 
 use bytes::BytesMut;
-use slotline_resp::{Decoder, Frame, Reply};
+use slotline_resp::{Decoder, Frame, Reply, ReplyKind};
 
-use crate::config::ConnectionConfig;
+use crate::config::{ConnectionConfig, Protocol};
 use crate::{cmd, Error, Pipeline, Result};
 use crate::{ServerError, ServerErrorKind};
 
@@ -71,10 +71,23 @@ impl Inbox {
         Ok(reply)
     }
 
+    /// The next complete reply to a request, if one is buffered: RESP3 pushes (data the
+    /// server sends on its own, answering no request) are passed over, so that they are
+    /// never taken for a caller's reply.
+    #[inline]
+    pub(crate) fn next_answer(&mut self) -> Result<Option<Reply>> {
+        loop {
+            match self.next_reply()? {
+                Some(reply) if reply.view().kind() == ReplyKind::Push => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
     /// Moves buffered replies into `out` until it holds `want`; true when it does.
     pub(crate) fn fill(&mut self, out: &mut Vec<Reply>, want: usize) -> Result<bool> {
         while out.len() < want {
-            match self.next_reply()? {
+            match self.next_answer()? {
                 Some(reply) => out.push(reply),
                 None => return Ok(false),
             }
@@ -102,19 +115,32 @@ impl Inbox {
 /// `PING` over TLS), sent as one pipeline; `None` when there is nothing to set up.
 pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
     let mut p = Pipeline::new();
-    match (&config.username, &config.password) {
-        (Some(user), Some(pass)) => {
-            p.add(cmd("AUTH").arg(user).arg(pass));
+    if config.protocol == Protocol::Resp3 {
+        // One round trip for the protocol, the credentials and the name.
+        let mut hello = cmd("HELLO").arg(3);
+        if let Some(pass) = &config.password {
+            let user = config.username.as_deref().unwrap_or("default");
+            hello = hello.arg("AUTH").arg(user).arg(pass);
         }
-        (None, Some(pass)) => {
-            p.add(cmd("AUTH").arg(pass));
+        if let Some(name) = &config.client_name {
+            hello = hello.arg("SETNAME").arg(name);
         }
-        _ => {}
+        p.add(hello);
+    } else {
+        match (&config.username, &config.password) {
+            (Some(user), Some(pass)) => {
+                p.add(cmd("AUTH").arg(user).arg(pass));
+            }
+            (None, Some(pass)) => {
+                p.add(cmd("AUTH").arg(pass));
+            }
+            _ => {}
+        }
     }
     if config.db != 0 {
         p.add(cmd("SELECT").arg(config.db));
     }
-    if let Some(name) = &config.client_name {
+    if let (Some(name), Protocol::Resp2) = (&config.client_name, config.protocol) {
         p.add(cmd("CLIENT").arg("SETNAME").arg(name));
     }
     if config.readonly {
@@ -129,11 +155,16 @@ pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
 }
 
 /// Checks the handshake's replies; the first error wins, so a wrong password is reported as
-/// `WRONGPASS`, not as the `NOAUTH` that follows it.
-pub(crate) fn check_handshake(replies: Vec<Reply>) -> Result<()> {
-    for reply in replies {
+/// `WRONGPASS`, not as the `NOAUTH` that follows it. A server that does not know `HELLO`
+/// (before Redis 6.0) gives [`Handshake::NoResp3`]: ask it its version
+/// ([`version_query`]) and say so ([`resp3_refused`]).
+pub(crate) fn check_handshake(config: &ConnectionConfig, replies: Vec<Reply>) -> Handshake {
+    for (i, reply) in replies.into_iter().enumerate() {
         if let Some(err) = ServerError::from_reply(reply.view()) {
-            return Err(match err.kind {
+            if i == 0 && config.protocol == Protocol::Resp3 && refuses_hello(&err) {
+                return Handshake::NoResp3(err);
+            }
+            return Handshake::Failed(match err.kind {
                 ServerErrorKind::WrongPass | ServerErrorKind::NoAuth => Error::from(err),
                 _ if err.line.starts_with(b"ERR AUTH")
                     || err.line.starts_with(b"ERR invalid password") =>
@@ -148,5 +179,51 @@ pub(crate) fn check_handshake(replies: Vec<Reply>) -> Result<()> {
             });
         }
     }
-    Ok(())
+    Handshake::Done
+}
+
+/// What the handshake's replies say.
+#[derive(Debug)]
+pub(crate) enum Handshake {
+    /// The connection is set up.
+    Done,
+    /// It failed with this error.
+    Failed(Error),
+    /// The server refused `HELLO 3` as a command it does not know (before Redis 6.0).
+    NoResp3(ServerError),
+}
+
+/// Whether `err` says the server does not know `HELLO`, or does not speak the protocol
+/// asked for (`NOPROTO`).
+fn refuses_hello(err: &ServerError) -> bool {
+    let line = String::from_utf8_lossy(&err.line).to_ascii_lowercase();
+    line.starts_with("noproto")
+        || (line.starts_with("err unknown command") && line.contains("hello"))
+}
+
+/// The command that asks a server which version it is (after it refused `HELLO`).
+pub(crate) fn version_query() -> crate::Cmd {
+    cmd("INFO").arg("server")
+}
+
+/// The error for a server that refused `HELLO 3`, naming its version when `info` (the
+/// reply to [`version_query`]) tells it.
+pub(crate) fn resp3_refused(refusal: &ServerError, info: Option<&Reply>) -> Error {
+    let version = info
+        .and_then(|r| r.view().as_str().map(str::to_owned))
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("redis_version:")
+                    .map(|v| v.trim().to_owned())
+            })
+        });
+    let server = match version {
+        Some(v) => format!("this server is Redis {v}"),
+        None => "this server did not say its version".to_owned(),
+    };
+    Error::config(format!(
+        "protocol=3 asks for RESP3, which needs Redis 6.0 or later: {server}, and it refused \
+         HELLO ({}); use protocol=2",
+        String::from_utf8_lossy(&refusal.line)
+    ))
 }

@@ -12,7 +12,8 @@
 //! User and password are percent-decoded. Options: `db`, `password`, `username`,
 //! `client_name` (or `name`), `connect_timeout`, `response_timeout`, `tcp_keepalive`,
 //! `tcp_user_timeout`, `durability` and `durability_timeout` (see
-//! [`Durability`](crate::Durability)), and with `rediss` the [`TLS_OPTIONS`]; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
+//! [`Durability`](crate::Durability)), `protocol` (`2` or `3`, see
+//! [`Protocol`](crate::Protocol)), and with `rediss` the [`TLS_OPTIONS`]; durations are `250ms`, `2s`, `1.5s` or plain seconds, `off` disables.
 //! Unknown options are refused, so a typo does not pass silently.
 
 use std::time::Duration;
@@ -202,6 +203,9 @@ impl RedisUrl {
                     config.tcp_user_timeout = parse_duration(value).map_err(|e| bad(&e))?
                 }
                 "durability" => config.durability = Some(value.parse()?),
+                "protocol" => {
+                    config.protocol = value.parse().map_err(|_| bad("expected 2 or 3"))?
+                }
                 "durability_timeout" => {
                     durability_timeout = Some(
                         parse_duration(value)

@@ -4,7 +4,8 @@ use bytes::BytesMut;
 
 use crate::{Decoder, Frame, Limits, ProtocolError};
 
-/// A tokio-util codec over RESP2 frames: decodes with [`Decoder`], encodes any [`Frame`].
+/// A tokio-util codec over RESP2 and RESP3 frames: decodes with [`Decoder`], encodes any
+/// [`Frame`].
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -34,7 +35,7 @@ impl RespCodec {
 /// What a [`RespCodec`] stream can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
-    /// The peer sent bytes that are not valid RESP2.
+    /// The peer sent bytes that are not valid RESP2 or RESP3.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     /// Reading or writing the stream failed.

@@ -93,6 +93,12 @@ fn put_header(dst: &mut BytesMut, kind: u8, len: u64) {
     dst.put_slice(&line[start..]);
 }
 
+/// Whether `line` holds a CR (then an error goes as a RESP3 blob error: a line would end
+/// there).
+fn has_cr(line: &[u8]) -> bool {
+    memchr::memchr(b'\r', line).is_some()
+}
+
 fn put_signed(dst: &mut BytesMut, kind: u8, n: i64) {
     dst.put_u8(kind);
     if n < 0 {
@@ -103,7 +109,9 @@ fn put_signed(dst: &mut BytesMut, kind: u8, n: i64) {
 }
 
 impl Frame {
-    /// Appends this frame in RESP2 form. Works without recursion, whatever the depth.
+    /// Appends this frame in RESP2 form (RESP3 form for RESP3's own types, and for an error
+    /// whose text holds CR, which only a RESP3 blob error can carry). Works without
+    /// recursion, whatever the depth.
     ///
     /// Simple strings and errors are written as they are: keeping CR and LF out of them is the
     /// caller's part (the decoder never produces such frames).
@@ -138,6 +146,13 @@ impl Frame {
                     dst.put_slice(line);
                     dst.put_slice(b"\r\n");
                 }
+                // A RESP3 blob error may hold CR, which would end an error line: it goes
+                // back as one.
+                Frame::Error(line) if has_cr(line) => {
+                    put_header(dst, b'!', line.len() as u64);
+                    dst.put_slice(line);
+                    dst.put_slice(b"\r\n");
+                }
                 Frame::Error(line) => {
                     dst.put_u8(b'-');
                     dst.put_slice(line);
@@ -155,6 +170,39 @@ impl Frame {
                     put_header(dst, b'*', items.len() as u64);
                     stack.push(items.iter());
                 }
+                Frame::Map(items) => {
+                    put_header(dst, b'%', (items.len() / 2) as u64);
+                    stack.push(items.iter());
+                }
+                Frame::Set(items) => {
+                    put_header(dst, b'~', items.len() as u64);
+                    stack.push(items.iter());
+                }
+                Frame::Push(items) => {
+                    put_header(dst, b'>', items.len() as u64);
+                    stack.push(items.iter());
+                }
+                Frame::Double(text) | Frame::BigNumber(text) => {
+                    dst.put_u8(if matches!(frame, Frame::Double(_)) {
+                        b','
+                    } else {
+                        b'('
+                    });
+                    dst.put_slice(text);
+                    dst.put_slice(b"\r\n");
+                }
+                Frame::Boolean(b) => dst.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+                Frame::Verbatim(data) => {
+                    put_header(dst, b'=', data.len() as u64);
+                    dst.put_slice(data);
+                    dst.put_slice(b"\r\n");
+                }
+                Frame::Attribute { attributes, value } => {
+                    put_header(dst, b'|', (attributes.len() / 2) as u64);
+                    // Last in, first out: the attributes, then the value they describe.
+                    stack.push(std::slice::from_ref(&**value).iter());
+                    stack.push(attributes.iter());
+                }
             }
         }
     }
@@ -165,20 +213,33 @@ impl Frame {
         let mut stack: Vec<&Frame> = vec![self];
         while let Some(frame) = stack.pop() {
             total += match frame {
+                Frame::Error(line) if has_cr(line) => encoded_bulk_len(line.len()),
                 Frame::Simple(line) | Frame::Error(line) => 1 + line.len() + 2,
                 Frame::Integer(n) => 1 + usize::from(*n < 0) + digits(n.unsigned_abs()) + 2,
                 Frame::Bulk(data) => encoded_bulk_len(data.len()),
                 Frame::Null | Frame::NullArray => 5,
-                Frame::Array(items) => {
+                Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
                     stack.extend(items.iter());
                     1 + digits(items.len() as u64) + 2
+                }
+                Frame::Map(items) => {
+                    stack.extend(items.iter());
+                    1 + digits((items.len() / 2) as u64) + 2
+                }
+                Frame::Double(text) | Frame::BigNumber(text) => 1 + text.len() + 2,
+                Frame::Boolean(_) => 4,
+                Frame::Verbatim(data) => encoded_bulk_len(data.len()),
+                Frame::Attribute { attributes, value } => {
+                    stack.extend(attributes.iter());
+                    stack.push(value);
+                    1 + digits((attributes.len() / 2) as u64) + 2
                 }
             };
         }
         total
     }
 
-    /// This frame in RESP2 form, in a new buffer.
+    /// This frame encoded (see [`encode`](Frame::encode)), in a new buffer.
     pub fn to_wire(&self) -> BytesMut {
         let mut out = BytesMut::new();
         self.encode(&mut out);

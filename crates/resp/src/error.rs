@@ -3,7 +3,8 @@
 /// What made a reply invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolErrorKind {
-    /// The first byte of an element is not one of `+ - : $ *`.
+    /// The first byte of an element is not one of RESP2's `+ - : $ *` or RESP3's
+    /// `_ , # ( = ! % ~ > |`.
     UnknownType(u8),
     /// A length or integer line holds something other than an optional `-` and digits.
     InvalidInteger,
@@ -25,7 +26,8 @@ pub enum ProtocolErrorKind {
         /// The limit in force.
         max: usize,
     },
-    /// Arrays nested deeper than [`Limits::max_depth`](crate::Limits::max_depth).
+    /// Aggregates (arrays, maps, sets, pushes, attributes) nested deeper than
+    /// [`Limits::max_depth`](crate::Limits::max_depth).
     TooDeep {
         /// The limit in force.
         max: usize,
@@ -38,6 +40,14 @@ pub enum ProtocolErrorKind {
     },
     /// A `\r` not followed by `\n`, or a bulk payload not followed by CRLF.
     ExpectedCrlf,
+    /// A RESP3 boolean other than `#t` or `#f`.
+    InvalidBoolean,
+    /// A RESP3 double that is not a number, `inf`, `-inf` or `nan`.
+    InvalidDouble,
+    /// A RESP3 big number that is not an optional sign and digits.
+    InvalidBigNumber,
+    /// A RESP3 verbatim string without its three-letter format and `:`.
+    InvalidVerbatim,
 }
 
 impl std::fmt::Display for ProtocolErrorKind {
@@ -53,14 +63,20 @@ impl std::fmt::Display for ProtocolErrorKind {
             Self::ArrayTooLong { len, max } => {
                 write!(f, "array of {len} elements exceeds the limit of {max}")
             }
-            Self::TooDeep { max } => write!(f, "arrays nested deeper than {max}"),
+            Self::TooDeep { max } => write!(f, "aggregates nested deeper than {max}"),
             Self::LineTooLong { max } => write!(f, "line longer than {max} bytes"),
             Self::ExpectedCrlf => f.write_str("expected CRLF"),
+            Self::InvalidBoolean => f.write_str("invalid boolean (expected #t or #f)"),
+            Self::InvalidDouble => f.write_str("invalid double"),
+            Self::InvalidBigNumber => f.write_str("invalid big number"),
+            Self::InvalidVerbatim => {
+                f.write_str("invalid verbatim string (expected a format such as txt:)")
+            }
         }
     }
 }
 
-/// A reply that is not valid RESP2, or that breaks a [`Limits`](crate::Limits) bound.
+/// A reply that is not valid RESP2 or RESP3, or that breaks a [`Limits`](crate::Limits) bound.
 ///
 /// The stream cannot be resynchronised after this error: close the connection. The decoder
 /// resets itself, and the offending bytes are left in the buffer, untouched.

@@ -1,6 +1,6 @@
 //! # slotline-resp
 //!
-//! A zero-copy, incremental, bounded codec for RESP2, the protocol Redis speaks.
+//! A zero-copy, incremental, bounded codec for RESP2 and RESP3, the protocols Redis speaks.
 //!
 //! - **Zero-copy**: the payload of every decoded string is a [`bytes::Bytes`] view into the
 //!   bytes that came off the socket; a 1 MiB bulk string is never copied.
@@ -9,6 +9,12 @@
 //! - **Bounded**: bulk length, array length, nesting depth and line length are capped by
 //!   [`Limits`]; hostile input yields a [`ProtocolError`] carrying the byte offset, never a
 //!   panic, a deep recursion or a huge allocation.
+//! - **RESP3 too**: maps, sets, pushes, doubles, booleans, big numbers, verbatim strings,
+//!   blob errors and nulls decode with the same qualities; depth is counted through every
+//!   kind of aggregate; attributes are skipped unless asked for
+//!   ([`Decoder::keep_attributes`]). A map reads as its keys and values alternating, the
+//!   layout of a RESP2 reply of pairs, so code that reads pairs reads both. Commands are
+//!   encoded as RESP2 arrays of bulk strings, which servers of both protocols expect.
 //!
 //! ```
 //! use bytes::BytesMut;

@@ -63,6 +63,37 @@ pub(crate) fn parse_int_line(
     Ok(Some((value, i + 2)))
 }
 
+/// Parses a double as RESP3 sends it (`3.14`, `1e10`, `inf`, `-inf`, `nan`) or as RESP2
+/// sends scores (a bulk string of the same text).
+pub(crate) fn parse_double(text: &[u8]) -> Option<f64> {
+    match text {
+        b"inf" | b"+inf" => Some(f64::INFINITY),
+        b"-inf" => Some(f64::NEG_INFINITY),
+        b"nan" | b"-nan" => Some(f64::NAN),
+        _ => std::str::from_utf8(text).ok()?.parse().ok(),
+    }
+}
+
+/// [`parse_int_line`] for an integer element (`:`), which the protocol lets carry a `+`
+/// sign (lengths may not).
+#[inline]
+pub(crate) fn parse_integer(
+    buf: &[u8],
+    start: usize,
+) -> Result<Option<(i64, usize)>, ProtocolError> {
+    if buf.get(start) != Some(&b'+') {
+        return parse_int_line(buf, start);
+    }
+    match buf.get(start + 1) {
+        None => Ok(None),
+        Some(b'0'..=b'9') => parse_int_line(buf, start + 1),
+        Some(_) => Err(ProtocolError::new(
+            ProtocolErrorKind::InvalidInteger,
+            start + 1,
+        )),
+    }
+}
+
 /// A formatted decimal, kept on the stack.
 pub(crate) struct Decimal {
     buf: [u8; 20],

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::{Frame, ReplyRef};
 
-/// The RESP2 type of one reply element.
+/// The RESP type of one reply element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReplyKind {
     /// A status line (`+OK`).
@@ -23,6 +23,23 @@ pub enum ReplyKind {
     NullArray,
     /// An array, empty or not.
     Array,
+    /// A RESP3 map.
+    Map,
+    /// A RESP3 set.
+    Set,
+    /// A RESP3 push (out-of-band data: a pub/sub message, an invalidation).
+    Push,
+    /// A RESP3 double.
+    Double,
+    /// A RESP3 boolean.
+    Boolean,
+    /// A RESP3 big number.
+    BigNumber,
+    /// A RESP3 verbatim string.
+    Verbatim,
+    /// RESP3 attributes and the element they describe (only from a decoder asked to keep
+    /// them).
+    Attribute,
 }
 
 /// Reads one element of a decoded reply without copying it: implemented by `&Frame` and by
@@ -48,20 +65,28 @@ pub trait ReadReply<'a>: Copy {
     /// The elements of an array, in order.
     type Elements: Iterator<Item = Self> + ExactSizeIterator;
 
-    /// The element's RESP2 type.
+    /// The element's RESP type.
     fn kind(&self) -> ReplyKind;
 
     /// The type's name, for error messages (`"bulk string"`, `"array"`, ...).
     fn type_name(&self) -> &'static str;
 
-    /// The payload of a bulk or simple string.
+    /// The payload of a bulk or simple string; the text of a RESP3 verbatim string (without
+    /// its format), double or big number.
     fn as_bytes(&self) -> Option<&'a [u8]>;
 
-    /// The payload of a bulk or simple string as a shared view of the received bytes.
+    /// [`as_bytes`](Self::as_bytes) as a shared view of the received bytes.
     fn to_bytes(&self) -> Option<Bytes>;
 
     /// The value of an integer.
     fn as_int(&self) -> Option<i64>;
+
+    /// The value of a RESP3 double, or of a string holding a number (how RESP2 sends
+    /// scores).
+    fn as_double(&self) -> Option<f64>;
+
+    /// The value of a RESP3 boolean.
+    fn as_bool(&self) -> Option<bool>;
 
     /// The whole line of an error reply.
     fn error_line(&self) -> Option<&'a [u8]>;
@@ -76,10 +101,12 @@ pub trait ReadReply<'a>: Copy {
     /// The whole line of an error reply, as a shared view of the received bytes.
     fn to_error_line(&self) -> Option<Bytes>;
 
-    /// The number of elements of an array; `None` for other types.
+    /// The number of elements of an array, set or push, or of a map's keys and values
+    /// together; `None` for other types.
     fn array_len(&self) -> Option<usize>;
 
-    /// The elements of an array (none for other types).
+    /// The elements of an array, set or push, or a map's keys and values alternating
+    /// (none for other types).
     fn elements(&self) -> Self::Elements;
 
     /// The element as an owned [`Frame`] (payloads still share the received bytes).
@@ -98,6 +125,14 @@ impl<'a> ReadReply<'a> for &'a Frame {
             Frame::Null => ReplyKind::Null,
             Frame::NullArray => ReplyKind::NullArray,
             Frame::Array(_) => ReplyKind::Array,
+            Frame::Map(_) => ReplyKind::Map,
+            Frame::Set(_) => ReplyKind::Set,
+            Frame::Push(_) => ReplyKind::Push,
+            Frame::Double(_) => ReplyKind::Double,
+            Frame::Boolean(_) => ReplyKind::Boolean,
+            Frame::BigNumber(_) => ReplyKind::BigNumber,
+            Frame::Verbatim(_) => ReplyKind::Verbatim,
+            Frame::Attribute { .. } => ReplyKind::Attribute,
         }
     }
 
@@ -115,6 +150,14 @@ impl<'a> ReadReply<'a> for &'a Frame {
 
     fn as_int(&self) -> Option<i64> {
         Frame::as_int(self)
+    }
+
+    fn as_double(&self) -> Option<f64> {
+        Frame::as_double(self)
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        Frame::as_bool(self)
     }
 
     fn error_line(&self) -> Option<&'a [u8]> {
@@ -162,6 +205,14 @@ impl<'a> ReadReply<'a> for ReplyRef<'a> {
 
     fn as_int(&self) -> Option<i64> {
         ReplyRef::as_int(self)
+    }
+
+    fn as_double(&self) -> Option<f64> {
+        ReplyRef::as_double(self)
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        ReplyRef::as_bool(self)
     }
 
     fn error_line(&self) -> Option<&'a [u8]> {

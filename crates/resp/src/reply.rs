@@ -51,8 +51,17 @@ impl Reply {
             Frame::Integer(n) => (Bytes::new(), Token::integer(n)),
             Frame::Null => (Bytes::new(), Token::unit(Token::NULL)),
             Frame::NullArray => (Bytes::new(), Token::unit(Token::NULL_ARRAY)),
-            // The decoder's scalar path gives only empty arrays.
-            Frame::Array(_) => (Bytes::new(), Token::unit(Token::EMPTY_ARRAY)),
+            Frame::Double(b) => whole(Token::DOUBLE, b),
+            Frame::BigNumber(b) => whole(Token::BIG_NUMBER, b),
+            Frame::Verbatim(b) => whole(Token::VERBATIM, b),
+            Frame::Boolean(b) => (Bytes::new(), Token::boolean(b)),
+            // The decoder's scalar path gives only empty aggregates.
+            Frame::Map(_) => (Bytes::new(), Token::empty_aggregate(Token::MAP)),
+            Frame::Set(_) => (Bytes::new(), Token::empty_aggregate(Token::SET)),
+            Frame::Push(_) => (Bytes::new(), Token::empty_aggregate(Token::PUSH)),
+            Frame::Array(_) | Frame::Attribute { .. } => {
+                (Bytes::new(), Token::unit(Token::EMPTY_ARRAY))
+            }
         };
         Reply {
             buf,
@@ -73,7 +82,14 @@ impl Reply {
     /// # Ok::<(), slotline_resp::ProtocolError>(())
     /// ```
     pub fn from_frame(frame: Frame) -> Result<Reply, ProtocolError> {
-        if !matches!(&frame, Frame::Array(items) if !items.is_empty()) {
+        let unit = match &frame {
+            Frame::Array(items) | Frame::Map(items) | Frame::Set(items) | Frame::Push(items) => {
+                items.is_empty()
+            }
+            Frame::Attribute { .. } => false,
+            _ => true,
+        };
+        if unit {
             return Ok(Reply::from_unit(frame));
         }
         let mut wire = BytesMut::with_capacity(frame.encoded_len());
@@ -86,6 +102,7 @@ impl Reply {
             max_line_len: usize::MAX,
         };
         Decoder::with_limits(limits)
+            .keep_attributes(true)
             .decode_reply(&mut wire)?
             .ok_or_else(|| ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, len))
     }
@@ -120,6 +137,9 @@ impl Reply {
                 Token::BULK => return Frame::Bulk(self.buf),
                 Token::SIMPLE => return Frame::Simple(self.buf),
                 Token::ERROR => return Frame::Error(self.buf),
+                Token::DOUBLE => return Frame::Double(self.buf),
+                Token::BIG_NUMBER => return Frame::BigNumber(self.buf),
+                Token::VERBATIM => return Frame::Verbatim(self.buf),
                 _ => {}
             }
         }
@@ -157,45 +177,91 @@ impl<'a> ReplyRef<'a> {
         self.buf.get(token.range())
     }
 
-    /// The RESP type's name, as [`Frame::type_name`] gives it.
-    pub fn type_name(&self) -> &'static str {
-        match self.token().kind() {
-            Token::SIMPLE => "simple string",
-            Token::ERROR => "error",
-            Token::INTEGER => "integer",
-            Token::BULK => "bulk string",
-            Token::NULL => "null",
-            Token::NULL_ARRAY => "null array",
-            _ => "array",
+    /// Where the text of a string-like element lies (see [`as_bytes`](Self::as_bytes)).
+    fn text_range(&self) -> Option<std::ops::Range<usize>> {
+        let token = self.token();
+        match token.kind() {
+            Token::BULK | Token::SIMPLE | Token::DOUBLE | Token::BIG_NUMBER => Some(token.range()),
+            // The decoder checked the format and its `:`.
+            Token::VERBATIM => {
+                let range = token.range();
+                Some((range.start + VERBATIM_TEXT).min(range.end)..range.end)
+            }
+            _ => None,
         }
     }
 
-    /// The element's RESP2 type.
+    /// The RESP type's name, as [`Frame::type_name`] gives it.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind() {
+            ReplyKind::Simple => "simple string",
+            ReplyKind::Error => "error",
+            ReplyKind::Integer => "integer",
+            ReplyKind::Bulk => "bulk string",
+            ReplyKind::Null => "null",
+            ReplyKind::NullArray => "null array",
+            ReplyKind::Array => "array",
+            ReplyKind::Map => "map",
+            ReplyKind::Set => "set",
+            ReplyKind::Push => "push",
+            ReplyKind::Double => "double",
+            ReplyKind::Boolean => "boolean",
+            ReplyKind::BigNumber => "big number",
+            ReplyKind::Verbatim => "verbatim string",
+            ReplyKind::Attribute => "attribute",
+        }
+    }
+
+    /// The element's RESP type.
     pub fn kind(&self) -> ReplyKind {
-        match self.token().kind() {
+        let token = self.token();
+        match token.kind() {
             Token::SIMPLE => ReplyKind::Simple,
             Token::ERROR => ReplyKind::Error,
             Token::INTEGER => ReplyKind::Integer,
             Token::BULK => ReplyKind::Bulk,
             Token::NULL => ReplyKind::Null,
             Token::NULL_ARRAY => ReplyKind::NullArray,
+            Token::DOUBLE => ReplyKind::Double,
+            Token::BOOLEAN => ReplyKind::Boolean,
+            Token::BIG_NUMBER => ReplyKind::BigNumber,
+            Token::VERBATIM => ReplyKind::Verbatim,
+            Token::MAP => ReplyKind::Map,
+            Token::SET => ReplyKind::Set,
+            Token::PUSH => ReplyKind::Push,
+            Token::ATTRIBUTE => ReplyKind::Attribute,
+            Token::EMPTY_AGGREGATE => match token.value as usize {
+                Token::MAP => ReplyKind::Map,
+                Token::SET => ReplyKind::Set,
+                _ => ReplyKind::Push,
+            },
             _ => ReplyKind::Array,
         }
     }
 
-    /// The payload of a bulk or simple string.
+    /// The payload of a bulk or simple string; the text of a RESP3 verbatim string (without
+    /// its format), double or big number.
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
-        self.payload(&[Token::BULK, Token::SIMPLE])
+        self.buf.get(self.text_range()?)
     }
 
-    /// The payload of a bulk or simple string, as a shared view of the received bytes.
+    /// [`as_bytes`](Self::as_bytes), as a shared view of the received bytes.
     pub fn to_bytes(&self) -> Option<Bytes> {
+        // The decoder's offsets always lie within the reply's bytes.
+        Some(self.buf.slice(self.text_range()?))
+    }
+
+    /// The value of a RESP3 double, or of a string holding a number (how RESP2 sends
+    /// scores).
+    pub fn as_double(&self) -> Option<f64> {
+        let text = self.payload(&[Token::DOUBLE, Token::BULK, Token::SIMPLE])?;
+        crate::number::parse_double(text)
+    }
+
+    /// The value of a RESP3 boolean.
+    pub fn as_bool(&self) -> Option<bool> {
         let token = self.token();
-        match token.kind() {
-            // The decoder's offsets always lie within the reply's bytes.
-            Token::BULK | Token::SIMPLE => Some(self.buf.slice(token.range())),
-            _ => None,
-        }
+        (token.kind() == Token::BOOLEAN).then_some(token.value != 0)
     }
 
     /// The payload of a bulk or simple string, if it is valid UTF-8.
@@ -231,20 +297,24 @@ impl<'a> ReplyRef<'a> {
         (token.kind() == Token::ERROR).then(|| self.buf.slice(token.range()))
     }
 
-    /// The number of elements of an array (0 for an empty one); `None` for other types.
+    /// The number of elements of an array, set or push (0 for an empty one), or of a
+    /// map's keys and values together; `None` for other types (attributes kept by the
+    /// decoder too: read them with [`to_frame`](Self::to_frame)).
     pub fn array_len(&self) -> Option<usize> {
-        match self.token().kind() {
-            Token::EMPTY_ARRAY => Some(0),
-            Token::ARRAY => Some(self.token().value as usize),
-            _ => None,
+        let token = self.token();
+        match token.kind() {
+            Token::EMPTY_ARRAY | Token::EMPTY_AGGREGATE => Some(0),
+            Token::ATTRIBUTE => None,
+            _ => token.children(),
         }
     }
 
-    /// The elements of an array, in order (none for other types).
+    /// The elements of an array, set or push, the keys and values of a map (alternating),
+    /// in order (none for other types).
     pub fn iter(&self) -> Elements<'a> {
         let token = self.token();
-        let (rest, left) = match token.kind() {
-            Token::ARRAY => (self.tokens.get(1..).unwrap_or(&[]), token.value as usize),
+        let (rest, left) = match token.children() {
+            Some(n) if token.kind() != Token::ATTRIBUTE => (self.tokens.get(1..).unwrap_or(&[]), n),
             _ => (&[][..], 0),
         };
         Elements {
@@ -262,17 +332,20 @@ impl<'a> ReplyRef<'a> {
     /// This element as a [`Frame`] (payloads share the received bytes).
     pub fn to_frame(&self) -> Frame {
         let token = self.token();
-        if token.kind() != Token::ARRAY {
+        let Some(children) = token.children() else {
             return scalar_frame(token, self.buf);
-        }
-        let size = (token.head >> 3).min(self.tokens.len());
-        // One token per element: none of them is a non-empty array.
-        if size as u64 == token.value + 1 {
+        };
+        let size = token.subtree().min(self.tokens.len());
+        // One token per element: none of them is a non-empty aggregate.
+        if size == children + 1 {
             return build_flat(&self.tokens[..size], self.buf);
         }
         build_nested(&self.tokens[..size], self.buf, &mut Vec::new())
     }
 }
+
+/// Where a verbatim string's text starts: after its three-letter format and `:`.
+const VERBATIM_TEXT: usize = 4;
 
 impl std::fmt::Debug for ReplyRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -297,9 +370,10 @@ impl<'a> Iterator for Elements<'a> {
             return None;
         }
         let first = *self.rest.first()?;
-        let size = match first.kind() {
-            Token::ARRAY => (first.head >> 3).max(1),
-            _ => 1,
+        let size = if first.is_aggregate() {
+            first.subtree().max(1)
+        } else {
+            1
         };
         let (tokens, rest) = self.rest.split_at(size.min(self.rest.len()));
         self.rest = rest;

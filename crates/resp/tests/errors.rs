@@ -170,7 +170,13 @@ fn integers_with_garbage() {
     check(b":\r\n", K::InvalidInteger, 1);
     check(b":-\r\n", K::InvalidInteger, 2);
     check(b":1 2\r\n", K::InvalidInteger, 2);
-    check(b":+5\r\n", K::InvalidInteger, 1);
+    // The protocol lets an integer carry a `+` (see tests/resp3.rs), but one sign only,
+    // and never a length.
+    check(b":+-5\r\n", K::InvalidInteger, 2);
+    check(b":+\r\n", K::InvalidInteger, 2);
+    check(b"$+1\r\nx\r\n", K::InvalidInteger, 1);
+    check(b"*+1\r\n:1\r\n", K::InvalidInteger, 1);
+    check(b"%+1\r\n", K::InvalidInteger, 1);
     check(b":--1\r\n", K::InvalidInteger, 2);
     check(b":0x10\r\n", K::InvalidInteger, 2);
     check(b":5\rX", K::ExpectedCrlf, 3);
@@ -211,10 +217,66 @@ fn integers_out_of_the_i64_range() {
 fn unknown_type_bytes() {
     check(b"?x\r\n", K::UnknownType(b'?'), 0);
     check(b"\r\n", K::UnknownType(b'\r'), 0);
-    check(b"%1\r\n", K::UnknownType(b'%'), 0); // RESP3 map: not RESP2
-    check(b"_\r\n", K::UnknownType(b'_'), 0); // RESP3 null
-    check(b"*2\r\n:1\r\n!\r\n", K::UnknownType(b'!'), 8);
+    check(b"*2\r\n:1\r\n?\r\n", K::UnknownType(b'?'), 8);
     check(b"*1\r\n*1\r\nX", K::UnknownType(b'X'), 8);
+    check(b"%1\r\n@\r\n", K::UnknownType(b'@'), 4);
+}
+
+#[test]
+fn malformed_resp3_scalars() {
+    check(b"_x\r\n", K::ExpectedCrlf, 1);
+    check(b"*1\r\n_\rx", K::ExpectedCrlf, 6);
+    check(b"#x\r\n", K::InvalidBoolean, 1);
+    check(b"#tx\r\n", K::ExpectedCrlf, 2);
+    check(b",abc\r\n", K::InvalidDouble, 1);
+    check(b",infinity\r\n", K::InvalidDouble, 1);
+    check(b",\r\n", K::InvalidDouble, 1);
+    check(b"(12a\r\n", K::InvalidBigNumber, 1);
+    check(b"(-\r\n", K::InvalidBigNumber, 1);
+    check(b"=3\r\nabc\r\n", K::InvalidVerbatim, 4);
+    check(b"=5\r\ntxt-x\r\n", K::InvalidVerbatim, 4);
+    check(b"=-1\r\n", K::NegativeLength(-1), 1);
+    check(b"!-1\r\n", K::NegativeLength(-1), 1);
+    check(b"!3\r\nERRx", K::ExpectedCrlf, 7);
+}
+
+#[test]
+fn malformed_resp3_aggregates() {
+    check(b"%-1\r\n", K::NegativeLength(-1), 1);
+    check(b"~-2\r\n", K::NegativeLength(-2), 1);
+    check(b">-1\r\n", K::NegativeLength(-1), 1);
+    check(b"|-1\r\n", K::NegativeLength(-1), 1);
+    check(b"*1\r\n%x\r\n", K::InvalidInteger, 5);
+    let limits = Limits {
+        max_array_len: 3,
+        ..Limits::default()
+    };
+    // A map's pairs count twice: two pairs are four elements.
+    check_with(limits, b"%2\r\n", K::ArrayTooLong { len: 4, max: 3 }, 1);
+    check_with(
+        limits,
+        b"*1\r\n|2\r\n",
+        K::ArrayTooLong { len: 4, max: 3 },
+        5,
+    );
+    check_with(limits, b"~4\r\n", K::ArrayTooLong { len: 4, max: 3 }, 1);
+    // Depth is counted through every kind of aggregate alike.
+    let limits = Limits {
+        max_depth: 3,
+        ..Limits::default()
+    };
+    check_with(
+        limits,
+        b"%1\r\n+k\r\n~1\r\n>1\r\n*1\r\n",
+        K::TooDeep { max: 3 },
+        16,
+    );
+    check_with(
+        limits,
+        b"|1\r\n+k\r\n|1\r\n+k\r\n%1\r\n+k\r\n~1\r\n",
+        K::TooDeep { max: 3 },
+        24,
+    );
 }
 
 #[test]

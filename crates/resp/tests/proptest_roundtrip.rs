@@ -52,13 +52,47 @@ fn scalar() -> impl Strategy<Value = Frame> {
         payload().prop_map(Frame::Bulk),
         Just(Frame::Null),
         Just(Frame::NullArray),
+        // RESP3's scalars.
+        double().prop_map(Frame::Double),
+        any::<bool>().prop_map(Frame::Boolean),
+        big_number().prop_map(Frame::BigNumber),
+        (prop_oneof![Just("txt:"), Just("mkd:")], payload()).prop_map(|(format, text)| {
+            let mut payload = format.as_bytes().to_vec();
+            payload.extend_from_slice(&text);
+            Frame::Verbatim(Bytes::from(payload))
+        }),
     ]
 }
 
-/// Any frame, arrays nested at most 6 deep.
+/// The text of a RESP3 double.
+fn double() -> impl Strategy<Value = Bytes> {
+    prop_oneof![
+        any::<f64>()
+            .prop_filter("finite", |d| d.is_finite())
+            .prop_map(|d| Bytes::from(d.to_string())),
+        (-1000i32..1000).prop_map(|n| Bytes::from(format!("{n}.5"))),
+        Just(Bytes::from_static(b"1e10")),
+        Just(Bytes::from_static(b"inf")),
+        Just(Bytes::from_static(b"-inf")),
+        Just(Bytes::from_static(b"nan")),
+    ]
+}
+
+/// The digits of a RESP3 big number.
+fn big_number() -> impl Strategy<Value = Bytes> {
+    ("-?[0-9]{1,60}").prop_map(Bytes::from)
+}
+
+/// Any frame, aggregates (arrays, maps, sets, pushes) nested at most 6 deep.
 fn frame() -> impl Strategy<Value = Frame> {
     scalar().prop_recursive(6, 96, 8, |inner| {
-        prop::collection::vec(inner, 0..8).prop_map(Frame::Array)
+        prop_oneof![
+            3 => prop::collection::vec(inner.clone(), 0..8).prop_map(Frame::Array),
+            1 => prop::collection::vec((inner.clone(), inner.clone()), 0..4)
+                .prop_map(|pairs| Frame::Map(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())),
+            1 => prop::collection::vec(inner.clone(), 0..8).prop_map(Frame::Set),
+            1 => prop::collection::vec(inner, 0..8).prop_map(Frame::Push),
+        ]
     })
 }
 
@@ -127,6 +161,12 @@ fn damage() -> impl Strategy<Value = Vec<(usize, u8)>> {
                 Just(b'9'),
                 Just(b'*'),
                 Just(b'$'),
+                Just(b'%'),
+                Just(b'|'),
+                Just(b'_'),
+                Just(b'#'),
+                Just(b','),
+                Just(b'='),
             ],
         ),
         1..4,
@@ -151,6 +191,11 @@ fn same_reading(view: ReplyRef<'_>, frame: &Frame) -> Result<(), TestCaseError> 
     prop_assert_eq!(view.to_bytes(), frame.to_bytes());
     prop_assert_eq!(view.as_str(), frame.as_str());
     prop_assert_eq!(view.as_int(), frame.as_int());
+    prop_assert_eq!(view.as_bool(), frame.as_bool());
+    prop_assert_eq!(
+        view.as_double().map(f64::to_bits),
+        frame.as_double().map(f64::to_bits)
+    );
     prop_assert_eq!(view.is_null(), frame.is_null());
     prop_assert_eq!(view.is_error(), frame.is_error());
     prop_assert_eq!(view.error_line(), frame.error_line());
@@ -299,5 +344,42 @@ proptest! {
         let read: Vec<Frame> = replies.into_iter().map(Reply::into_frame).collect();
         prop_assert_eq!(read, frames);
         prop_assert_eq!(reply_error, frame_error);
+    }
+
+    #[test]
+    fn attributes_are_skipped_unless_kept(
+        value in frame(),
+        attributes in prop::collection::vec((frame(), frame()), 0..3),
+        inside in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let attributes: Vec<Frame> = attributes.into_iter().flat_map(|(k, v)| [k, v]).collect();
+        let attributed = Frame::Attribute { attributes, value: Box::new(value.clone()) };
+        // At the top of a reply, or as an element of an array.
+        let (kept, skipped) = if inside {
+            (
+                Frame::Array(vec![attributed, Frame::Integer(7)]),
+                Frame::Array(vec![value, Frame::Integer(7)]),
+            )
+        } else {
+            (attributed, value)
+        };
+        let wire = kept.to_wire();
+        let limits = Limits { max_depth: 32, ..Limits::default() };
+        let (frames, error, left) = decode_pieces(&wire, &cuts, limits);
+        prop_assert_eq!(error, None);
+        prop_assert_eq!(left, 0);
+        prop_assert_eq!(&frames, &vec![skipped.clone()]);
+        let (replies, error) = decode_replies_in_pieces(&wire, &cuts, limits);
+        prop_assert_eq!(error, None);
+        prop_assert_eq!(replies.len(), 1);
+        same_reading(replies[0].view(), &skipped)?;
+        let mut keeping = Decoder::with_limits(limits).keep_attributes(true);
+        let mut buf = BytesMut::from(&wire[..]);
+        prop_assert_eq!(keeping.decode(&mut buf), Ok(Some(kept.clone())));
+        let mut buf = BytesMut::from(&wire[..]);
+        let reply = keeping.decode_reply(&mut buf).unwrap().unwrap();
+        same_reading(reply.view(), &kept)?;
+        prop_assert_eq!(reply.into_frame(), kept);
     }
 }

@@ -49,8 +49,8 @@ pub use slotline_cluster as cluster;
 pub use slotline_command as command;
 pub use slotline_conn as conn;
 pub use slotline_conn::{
-    cmd, pipe, Cmd, Commands, Error, ErrorKind, Frame, FromReply, Pipeline, Query, ReadFrom,
-    Result, Script, ServerErrorKind, ToArgs,
+    cmd, pipe, Cmd, Commands, Error, ErrorKind, Frame, FromReply, Pipeline, Protocol, Query,
+    ReadFrom, Result, Script, ServerErrorKind, ToArgs,
 };
 pub use slotline_resp as resp;
 pub use slotline_sentinel as sentinel;

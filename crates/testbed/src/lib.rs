@@ -106,8 +106,9 @@ pub use standalone::{AclUser, Standalone, StandaloneBuilder};
 pub use sys::pid_alive;
 pub use tls::{ServerCert, TlsFiles};
 pub use topology::{
-    Description, NodeInfo, Role, ENV_CLUSTER, ENV_PASSWORD, ENV_REPLICATION, ENV_SENTINEL,
-    ENV_SENTINEL_PASSWORD, ENV_SENTINEL_SERVICE, ENV_STANDALONE,
+    test_protocol, with_test_protocol, Description, NodeInfo, Role, ENV_CLUSTER, ENV_PASSWORD,
+    ENV_PROTOCOL, ENV_REPLICATION, ENV_SENTINEL, ENV_SENTINEL_PASSWORD, ENV_SENTINEL_SERVICE,
+    ENV_STANDALONE,
 };
 pub use wire::{Auth, Conn};
 

@@ -229,16 +229,41 @@ pub(crate) fn url(addr: SocketAddr, auth: Option<&Auth>) -> String {
     }
 }
 
-/// [`url`], or for a TLS node `rediss://...?ssl_ca_certs=<its CA>`.
+/// [`url`], or for a TLS node `rediss://...?ssl_ca_certs=<its CA>`; with
+/// `protocol=3` when [`ENV_PROTOCOL`] asks for RESP3.
 pub(crate) fn node_url(addr: SocketAddr, auth: Option<&Auth>, tls: Option<&TlsFiles>) -> String {
     let plain = url(addr, auth);
-    match tls {
+    let url = match tls {
         None => plain,
         Some(files) => format!(
             "rediss{}?ssl_ca_certs={}",
             plain.trim_start_matches("redis"),
             files.ca_cert.display()
         ),
+    };
+    with_test_protocol(&url)
+}
+
+/// The environment variable that makes the URLs the test bed hands out ask for a protocol:
+/// `SLOTLINE_TEST_PROTOCOL=3` runs a test suite over RESP3.
+pub const ENV_PROTOCOL: &str = "SLOTLINE_TEST_PROTOCOL";
+
+/// The protocol [`ENV_PROTOCOL`] asks for: `Some("3")` for RESP3, `None` when unset (or
+/// empty, or `2`: the clients' default).
+pub fn test_protocol() -> Option<String> {
+    std::env::var(ENV_PROTOCOL)
+        .ok()
+        .filter(|p| !p.is_empty() && p != "2")
+}
+
+/// `url` with `protocol=N` appended when [`ENV_PROTOCOL`] asks for a protocol.
+pub fn with_test_protocol(url: &str) -> String {
+    match test_protocol() {
+        None => url.to_owned(),
+        Some(p) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}protocol={p}")
+        }
     }
 }
 

@@ -130,7 +130,8 @@ pub(crate) enum Push {
 /// Interprets one frame; an error for a frame that has no meaning on a pub/sub connection.
 pub(crate) fn interpret(frame: Frame) -> Result<Push> {
     let items = match frame {
-        Frame::Array(items) => items,
+        // RESP3 sends messages and confirmations as pushes, RESP2 as arrays.
+        Frame::Array(items) | Frame::Push(items) => items,
         Frame::Error(line) => return Ok(Push::Error(ServerError::parse(line))),
         Frame::Simple(s) if s.eq_ignore_ascii_case(b"PONG") => return Ok(Push::Pong(Bytes::new())),
         Frame::Bulk(payload) => return Ok(Push::Pong(payload)),

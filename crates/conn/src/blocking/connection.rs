@@ -10,7 +10,7 @@ use slotline_resp::Reply;
 use super::stream::Stream;
 use super::Execute;
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
-use crate::protocol::{check_handshake, handshake, Inbox};
+use crate::protocol::{check_handshake, handshake, resp3_refused, version_query, Handshake, Inbox};
 use crate::{Cmd, Error, ErrorKind, Pipeline, Request, Response, Result};
 
 /// One blocking connection to one server; the twin of the async
@@ -61,7 +61,16 @@ impl Connection {
                     other if config.tls.is_some() => crate::tls::setup_error(other),
                     other => other,
                 })?;
-            check_handshake(replies)?;
+            match check_handshake(&config, replies) {
+                Handshake::Done => {}
+                Handshake::Failed(e) => return Err(e),
+                Handshake::NoResp3(refusal) => {
+                    let query = version_query();
+                    let info = io.exchange(|out| query.encode(out), 1, config.connect_timeout);
+                    let info = info.ok().and_then(|mut replies| replies.pop());
+                    return Err(resp3_refused(&refusal, info.as_ref()));
+                }
+            }
         }
         Ok(Connection {
             config,

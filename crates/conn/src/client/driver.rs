@@ -166,7 +166,7 @@ async fn serve(
             }
             // Replies decoded before a malformed one are still delivered.
             let broken = loop {
-                match inbox.next_reply() {
+                match inbox.next_answer() {
                     Ok(Some(reply)) => replies.push(reply),
                     Ok(None) => break None,
                     Err(e) => break Some(e),

@@ -1,4 +1,4 @@
-//! The incremental, non-recursive, bounded decoder.
+//! The incremental, non-recursive, bounded decoder, for RESP2 and RESP3 alike.
 //!
 //! A reply is decoded in two steps. The *scan* walks the bytes once, checks every header
 //! against the [`Limits`] and records each element as a small [`Token`] (kind and offsets).
@@ -8,7 +8,12 @@
 //! slices of that one frozen buffer. Both steps use explicit stacks: no recursion on depth
 //! the peer controls.
 //!
-//! Replies that are not arrays (most replies a client sees) skip the tokens entirely.
+//! Replies that are not aggregates (most replies a client sees) skip the tokens entirely.
+//!
+//! RESP3's aggregates (maps, sets, pushes, attributes) are scanned like arrays: a map of
+//! `n` pairs is `2n` elements, attributes are their pairs and then the element they describe.
+//! Attributes are dropped from the index as soon as their pairs are in, unless the decoder
+//! was asked to keep them ([`Decoder::keep_attributes`]).
 //!
 //! Every element is first tried on a *fast path* ([`fast_element`], [`Decoder::fast_scalar`])
 //! that accepts only the common, complete, valid forms (short decimal headers, payloads
@@ -30,7 +35,7 @@ use fast::{fast_bulk, fast_element, fast_int, fast_line_end, interned, split_pay
 pub(crate) use token::Token;
 
 use crate::error::{ProtocolError, ProtocolErrorKind};
-use crate::number::parse_int_line;
+use crate::number::{parse_int_line, parse_integer};
 use crate::{Frame, Limits, Reply};
 
 /// The token buffer of a reply with more elements than this is released after use, so one
@@ -45,7 +50,8 @@ const FAST_DIGITS: usize = 18;
 /// Simple-string and error lines longer than this take the careful path.
 const FAST_LINE: usize = 4096;
 
-/// Decodes RESP2 replies off the front of a `BytesMut`, one complete reply per call.
+/// Decodes RESP2 and RESP3 replies off the front of a `BytesMut`, one complete reply per
+/// call.
 ///
 /// Keep one decoder per connection and call [`decode`](Decoder::decode) after every read:
 /// it returns `Ok(None)` until the reply at the front is complete, remembering what it has
@@ -85,10 +91,19 @@ pub struct Decoder {
     nested: bool,
     /// The elements scanned so far, in order.
     tokens: Vec<Token>,
-    /// The arrays enclosing the one being assembled by the build step, innermost last, each
-    /// with the elements it still expects (kept for its capacity).
-    building: Vec<(Vec<Frame>, usize)>,
+    /// The aggregates enclosing the one being assembled by the build step, innermost last,
+    /// each with the elements it still expects and its token (kept for its capacity).
+    building: Vec<Building>,
+    /// The attributes being skipped: the depth of the open aggregate that is the attribute,
+    /// and the index of its token (everything from there is dropped once its pairs are in).
+    skipping: Vec<(usize, usize)>,
+    /// Whether attributes are kept in the replies (see [`Decoder::keep_attributes`]).
+    keep_attributes: bool,
 }
+
+/// An aggregate being assembled by the build step: its elements so far, how many it still
+/// expects, and its token.
+pub(crate) type Building = (Vec<Frame>, usize, Token);
 
 impl Decoder {
     /// A decoder with the given limits (`max_depth` is capped at
@@ -98,6 +113,31 @@ impl Decoder {
             limits: limits.clamped(),
             ..Decoder::default()
         }
+    }
+
+    /// Keeps RESP3 attributes (`|`) in the replies, as [`Frame::Attribute`]: by default
+    /// they are skipped and a reply reads as the element they describe.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use slotline_resp::{Decoder, Frame};
+    ///
+    /// let wire = &b"|1\r\n+ttl\r\n:3600\r\n$2\r\nhi\r\n"[..];
+    /// let skipped = Decoder::default().decode(&mut BytesMut::from(wire))?;
+    /// assert_eq!(skipped, Some(Frame::bulk("hi")));
+    /// let kept = Decoder::default().keep_attributes(true).decode(&mut BytesMut::from(wire))?;
+    /// assert_eq!(
+    ///     kept,
+    ///     Some(Frame::Attribute {
+    ///         attributes: vec![Frame::simple("ttl"), Frame::Integer(3600)],
+    ///         value: Box::new(Frame::bulk("hi")),
+    ///     })
+    /// );
+    /// # Ok::<(), slotline_resp::ProtocolError>(())
+    /// ```
+    pub fn keep_attributes(mut self, keep: bool) -> Self {
+        self.keep_attributes = keep;
+        self
     }
 
     /// The limits in force.
@@ -117,6 +157,7 @@ impl Decoder {
         self.left = 0;
         self.nested = false;
         self.open.clear();
+        self.skipping.clear();
         if self.tokens.len() > KEPT_TOKEN_CAPACITY {
             self.tokens = Vec::new();
         }
@@ -147,8 +188,7 @@ impl Decoder {
         }
         let result = match src.first() {
             None => return Ok(None),
-            Some(b'*') => self.decode_array(src),
-            Some(_) if self.pos == 0 => self.decode_scalar(src),
+            Some(&b) if self.pos == 0 && aggregate_kind(b).is_none() => self.decode_scalar(src),
             Some(_) => self.decode_array(src),
         };
         if result.is_err() {
@@ -214,7 +254,7 @@ impl Decoder {
                 Ok(Some(Frame::Error(split_payload(src, 1, cr, cr + 2))))
             }
             b':' => {
-                let Some((n, end)) = parse_int_line(buf, 1)? else {
+                let Some((n, end)) = parse_integer(buf, 1)? else {
                     return Ok(None);
                 };
                 src.advance(end);
@@ -230,7 +270,14 @@ impl Decoder {
                     Ok(Some(Frame::Bulk(split_payload(src, start, end, end + 2))))
                 }
             },
-            other => Err(ProtocolError::new(ProtocolErrorKind::UnknownType(other), 0)),
+            // RESP3's other scalars: scanned as an element of an array would be.
+            _ => match self.slow_element(buf, 0)? {
+                None => Ok(None),
+                Some((token, end)) => {
+                    let reply = src.split_to(end).freeze();
+                    Ok(Some(scalar_frame(token, &reply)))
+                }
+            },
         }
     }
 
@@ -243,10 +290,11 @@ impl Decoder {
             Some(ArrayScan::Complete(total)) => total,
         };
         let reply = src.split_to(total).freeze();
-        let frame = if self.nested {
-            build_nested(&self.tokens, &reply, &mut self.building)
-        } else {
-            build_flat(&self.tokens, &reply)
+        let frame = match self.tokens.first() {
+            // Attributes skipped before a scalar: the scalar is the reply.
+            Some(&root) if !root.is_aggregate() => scalar_frame(root, &reply),
+            _ if self.nested => build_nested(&self.tokens, &reply, &mut self.building),
+            _ => build_flat(&self.tokens, &reply),
         };
         self.reset();
         Ok(Some(frame))
@@ -271,7 +319,7 @@ impl Decoder {
     /// # Ok::<(), slotline_resp::ProtocolError>(())
     /// ```
     pub fn decode_reply(&mut self, src: &mut BytesMut) -> Result<Option<Reply>, ProtocolError> {
-        if self.pos == 0 && src.first() != Some(&b'*') {
+        if self.pos == 0 && src.first().and_then(|&b| aggregate_kind(b)).is_none() {
             return Ok(self.decode(src)?.map(Reply::from_unit));
         }
         if self.pos > src.len() {
@@ -290,34 +338,44 @@ impl Decoder {
             Some(ArrayScan::Complete(total)) => total,
         };
         let buf = src.split_to(total).freeze();
+        if let [root] = self.tokens[..] {
+            if !root.is_aggregate() {
+                // Attributes skipped before a scalar: the scalar is the reply.
+                self.reset();
+                return Ok(Some(Reply::from_unit(scalar_frame(root, &buf))));
+            }
+        }
         let mut tokens = std::mem::take(&mut self.tokens);
         mark_subtrees(&mut tokens, self.nested, &mut self.open);
         self.reset();
         Ok(Some(Reply::from_tokens(buf, tokens)))
     }
 
-    /// Reads the outer header of the array reply at the front of `src` (unless already
-    /// read) and scans on: the frame of a null or empty array, the reply's total length
+    /// Reads the outer header of the aggregate reply at the front of `src` (unless already
+    /// read) and scans on: the frame of a null or empty aggregate, the reply's total length
     /// once its last element is in, or `None` when more bytes are needed.
     fn scan_array(&mut self, src: &mut BytesMut) -> Result<Option<ArrayScan>, ProtocolError> {
         if self.pos == 0 {
-            let Some((len, end)) = self.array_header(&src[..], 0)? else {
+            let Some((token, end)) = self.aggregate_header(&src[..], 0)? else {
                 return Ok(None);
             };
-            let empty = match len {
-                ArrayLen::Null => Some(Frame::NullArray),
-                ArrayLen::Empty => Some(Frame::Array(Vec::new())),
-                ArrayLen::Items(_) if self.limits.max_depth == 0 => {
+            let empty = match token.children() {
+                None => Some(scalar_frame(token, &Bytes::new())),
+                Some(_) if self.limits.max_depth == 0 => {
                     return Err(ProtocolError::new(ProtocolErrorKind::TooDeep { max: 0 }, 0));
                 }
-                ArrayLen::Items(n) => {
+                Some(n) => {
                     self.tokens.clear();
                     // Room for the elements already here (each takes at least 3 bytes), never
                     // for what the header merely announces.
                     let here = (src.len() - end) / 3;
                     self.tokens.reserve(n.min(here) + 1);
-                    self.tokens.push(Token::array(n));
+                    self.tokens.push(token);
                     self.open.clear();
+                    self.skipping.clear();
+                    if token.kind() == Token::ATTRIBUTE && !self.keep_attributes {
+                        self.skipping.push((0, 0));
+                    }
                     self.left = n;
                     self.nested = false;
                     self.pos = end;
@@ -341,6 +399,15 @@ impl Decoder {
         let mut pos = self.pos;
         let mut left = self.left;
         loop {
+            // Attributes being skipped whose pairs are all in: dropped, so that the element
+            // they describe takes their place.
+            while let Some(&(depth, at)) = self.skipping.last() {
+                if depth != self.open.len() || left != 1 {
+                    break;
+                }
+                self.tokens.truncate(at);
+                self.skipping.pop();
+            }
             let at = pos;
             let token = match fast_element(buf, pos, &limits) {
                 Some((token, next)) => {
@@ -360,7 +427,7 @@ impl Decoder {
                 },
             };
             self.tokens.push(token);
-            if let Some(n) = token.array_len() {
+            if let Some(n) = token.children() {
                 if self.open.len() + 1 >= limits.max_depth {
                     return Err(ProtocolError::new(
                         ProtocolErrorKind::TooDeep {
@@ -370,6 +437,9 @@ impl Decoder {
                     ));
                 }
                 self.open.push(left);
+                if token.kind() == Token::ATTRIBUTE && !self.keep_attributes {
+                    self.skipping.push((self.open.len(), self.tokens.len() - 1));
+                }
                 self.nested = true;
                 left = n;
                 continue;
@@ -402,7 +472,7 @@ impl Decoder {
                 Some(BulkExtent::Data(start, end)) => (Token::bulk(start, end), end + 2),
             },
             b':' => {
-                let Some((n, end)) = parse_int_line(buf, pos + 1)? else {
+                let Some((n, end)) = parse_integer(buf, pos + 1)? else {
                     return Ok(None);
                 };
                 (Token::integer(n), end)
@@ -419,17 +489,76 @@ impl Decoder {
                     (Token::error(start, cr), cr + 2)
                 }
             }
-            b'*' => {
-                let Some((len, end)) = self.array_header(buf, pos)? else {
+            b'*' | b'%' | b'~' | b'>' | b'|' => match self.aggregate_header(buf, pos)? {
+                None => return Ok(None),
+                Some(header) => header,
+            },
+            b'_' => match crlf_at(buf, pos + 1)? {
+                None => return Ok(None),
+                Some(end) => (Token::unit(Token::NULL), end),
+            },
+            b'#' => {
+                let value = match buf.get(pos + 1) {
+                    None => return Ok(None),
+                    Some(b't') => true,
+                    Some(b'f') => false,
+                    Some(_) => {
+                        return Err(ProtocolError::new(
+                            ProtocolErrorKind::InvalidBoolean,
+                            pos + 1,
+                        ))
+                    }
+                };
+                match crlf_at(buf, pos + 2)? {
+                    None => return Ok(None),
+                    Some(end) => (Token::boolean(value), end),
+                }
+            }
+            b',' | b'(' => {
+                let Some(cr) = self.find_line_end(buf, pos + 1)? else {
                     return Ok(None);
                 };
-                let token = match len {
-                    ArrayLen::Null => Token::unit(Token::NULL_ARRAY),
-                    ArrayLen::Empty => Token::unit(Token::EMPTY_ARRAY),
-                    ArrayLen::Items(n) => Token::array(n),
-                };
-                (token, end)
+                self.line_scan = 0;
+                let text = &buf[pos + 1..cr];
+                if kind == b',' {
+                    if !is_double(text) {
+                        return Err(ProtocolError::new(
+                            ProtocolErrorKind::InvalidDouble,
+                            pos + 1,
+                        ));
+                    }
+                    (Token::span(Token::DOUBLE, pos + 1, cr), cr + 2)
+                } else {
+                    if !is_big_number(text) {
+                        return Err(ProtocolError::new(
+                            ProtocolErrorKind::InvalidBigNumber,
+                            pos + 1,
+                        ));
+                    }
+                    (Token::span(Token::BIG_NUMBER, pos + 1, cr), cr + 2)
+                }
             }
+            b'=' | b'!' => match self.bulk_extent(buf, pos)? {
+                None => return Ok(None),
+                Some(BulkExtent::Null(_)) => {
+                    // A verbatim string or a blob error has no null form.
+                    return Err(ProtocolError::new(
+                        ProtocolErrorKind::NegativeLength(-1),
+                        pos + 1,
+                    ));
+                }
+                Some(BulkExtent::Data(start, end)) if kind == b'=' => {
+                    // `txt:` or `mkd:`, then the text.
+                    if end - start < 4 || buf[start + 3] != b':' {
+                        return Err(ProtocolError::new(
+                            ProtocolErrorKind::InvalidVerbatim,
+                            start,
+                        ));
+                    }
+                    (Token::span(Token::VERBATIM, start, end), end + 2)
+                }
+                Some(BulkExtent::Data(start, end)) => (Token::error(start, end), end + 2),
+            },
             other => {
                 return Err(ProtocolError::new(
                     ProtocolErrorKind::UnknownType(other),
@@ -438,6 +567,57 @@ impl Decoder {
             }
         };
         Ok(Some(element))
+    }
+
+    /// Reads the header of the aggregate (`*`, `%`, `~`, `>`, `|`) whose type byte is at
+    /// `at`, checking its length: its token and where its first element starts.
+    fn aggregate_header(
+        &self,
+        buf: &[u8],
+        at: usize,
+    ) -> Result<Option<(Token, usize)>, ProtocolError> {
+        let kind = aggregate_kind(buf[at]).unwrap_or(Token::ARRAY);
+        if kind == Token::ARRAY {
+            let Some((len, end)) = self.array_header(buf, at)? else {
+                return Ok(None);
+            };
+            let token = match len {
+                ArrayLen::Null => Token::unit(Token::NULL_ARRAY),
+                ArrayLen::Empty => Token::unit(Token::EMPTY_ARRAY),
+                ArrayLen::Items(n) => Token::array(n),
+            };
+            return Ok(Some((token, end)));
+        }
+        let Some((len, end)) = parse_int_line(buf, at + 1)? else {
+            return Ok(None);
+        };
+        if len < 0 {
+            return Err(ProtocolError::new(
+                ProtocolErrorKind::NegativeLength(len),
+                at + 1,
+            ));
+        }
+        let len = len as u64;
+        // A map or attributes of `len` pairs hold `2 × len` elements.
+        let elements = if matches!(kind, Token::MAP | Token::ATTRIBUTE) {
+            len.saturating_mul(2)
+        } else {
+            len
+        };
+        if elements > self.limits.max_array_len as u64 {
+            return Err(ProtocolError::new(
+                ProtocolErrorKind::ArrayTooLong {
+                    len: elements,
+                    max: self.limits.max_array_len,
+                },
+                at + 1,
+            ));
+        }
+        let token = match len {
+            0 if kind != Token::ATTRIBUTE => Token::empty_aggregate(kind),
+            n => Token::aggregate(kind, n as usize),
+        };
+        Ok(Some((token, end)))
     }
 
     /// Reads the array header whose `*` is at `at`, checking its length.
@@ -550,6 +730,57 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Checks the CRLF expected at `at`: the offset after it, `None` while it has not all
+/// arrived, or an error at the first byte that is not it.
+fn crlf_at(buf: &[u8], at: usize) -> Result<Option<usize>, ProtocolError> {
+    for (i, want) in [b'\r', b'\n'].into_iter().enumerate() {
+        match buf.get(at + i) {
+            None => return Ok(None),
+            Some(&b) if b != want => {
+                return Err(ProtocolError::new(ProtocolErrorKind::ExpectedCrlf, at + i))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Some(at + 2))
+}
+
+/// The token kind of an aggregate's type byte (`*`, `%`, `~`, `>`, `|`).
+#[inline(always)]
+fn aggregate_kind(type_byte: u8) -> Option<usize> {
+    match type_byte {
+        b'*' => Some(Token::ARRAY),
+        b'%' => Some(Token::MAP),
+        b'~' => Some(Token::SET),
+        b'>' => Some(Token::PUSH),
+        b'|' => Some(Token::ATTRIBUTE),
+        _ => None,
+    }
+}
+
+/// Whether `text` is a RESP3 double: a decimal number (sign, digits, a fraction, an
+/// exponent), `inf`, `-inf` or `nan`.
+fn is_double(text: &[u8]) -> bool {
+    if matches!(text, b"inf" | b"-inf" | b"+inf" | b"nan" | b"-nan") {
+        return true;
+    }
+    // Only what a decimal number is made of: `str::parse` would also take "infinity".
+    !text.is_empty()
+        && text
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+        && std::str::from_utf8(text).is_ok_and(|t| t.parse::<f64>().is_ok())
+}
+
+/// Whether `text` is a RESP3 big number: an optional sign and at least one digit.
+fn is_big_number(text: &[u8]) -> bool {
+    let digits = match text.first() {
+        Some(b'-' | b'+') => &text[1..],
+        _ => text,
+    };
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// What scanning an array reply gave.

@@ -27,19 +27,56 @@ fn write_frame(out: &mut String, frame: &Frame, indent: usize) {
         Frame::Integer(n) => out.push_str(&format!("(integer) {n}")),
         Frame::Bulk(b) => out.push_str(&quote(b)),
         Frame::Null | Frame::NullArray => out.push_str("(nil)"),
-        Frame::Array(items) if items.is_empty() => out.push_str("(empty array)"),
-        Frame::Array(items) => {
-            let width = items.len().to_string().len();
-            for (i, item) in items.iter().enumerate() {
+        Frame::Double(d) => out.push_str(&format!("(double) {}", String::from_utf8_lossy(d))),
+        Frame::Boolean(b) => out.push_str(if *b { "(true)" } else { "(false)" }),
+        Frame::BigNumber(n) => {
+            out.push_str(&format!("(big number) {}", String::from_utf8_lossy(n)))
+        }
+        Frame::Verbatim(_) => out.push_str(&String::from_utf8_lossy(
+            frame.as_bytes().unwrap_or_default(),
+        )),
+        Frame::Attribute { value, .. } => write_frame(out, value, indent),
+        Frame::Array(items) | Frame::Push(items) => write_items(out, items, ')', indent),
+        Frame::Set(items) => write_items(out, items, '~', indent),
+        Frame::Map(items) if items.is_empty() => out.push_str("(empty hash)"),
+        Frame::Map(items) => {
+            let width = (items.len() / 2).to_string().len();
+            for (i, pair) in items.chunks(2).enumerate() {
                 if i > 0 {
                     out.push('\n');
                     out.push_str(&" ".repeat(indent));
                 }
-                let label = format!("{:>width$}) ", i + 1);
+                let label = format!("{:>width$}# ", i + 1);
                 out.push_str(&label);
-                write_frame(out, item, indent + label.len());
+                write_frame(out, &pair[0], indent + label.len());
+                out.push_str(" => ");
+                if let Some(value) = pair.get(1) {
+                    write_frame(out, value, indent + label.len());
+                }
             }
         }
+    }
+}
+
+/// The elements of an array, push (`1)`) or set (`1~`), numbered and indented.
+fn write_items(out: &mut String, items: &[Frame], mark: char, indent: usize) {
+    if items.is_empty() {
+        out.push_str(if mark == '~' {
+            "(empty set)"
+        } else {
+            "(empty array)"
+        });
+        return;
+    }
+    let width = items.len().to_string().len();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        }
+        let label = format!("{:>width$}{mark} ", i + 1);
+        out.push_str(&label);
+        write_frame(out, item, indent + label.len());
     }
 }
 
@@ -67,6 +104,32 @@ fn quote(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prints_resp3_types_like_redis_cli() {
+        assert_eq!(format_reply(&Frame::Boolean(true)), "(true)");
+        assert_eq!(format_reply(&Frame::Double("1.5".into())), "(double) 1.5");
+        assert_eq!(
+            format_reply(&Frame::BigNumber("123".into())),
+            "(big number) 123"
+        );
+        assert_eq!(format_reply(&Frame::Verbatim("txt:a\nb".into())), "a\nb");
+        let map = Frame::Map(vec![
+            Frame::bulk("server"),
+            Frame::bulk("redis"),
+            Frame::bulk("modules"),
+            Frame::Array(vec![]),
+        ]);
+        assert_eq!(
+            format_reply(&map),
+            "1# \"server\" => \"redis\"\n2# \"modules\" => (empty array)"
+        );
+        assert_eq!(format_reply(&Frame::Map(vec![])), "(empty hash)");
+        assert_eq!(
+            format_reply(&Frame::Set(vec![Frame::bulk("a"), Frame::bulk("b")])),
+            "1~ \"a\"\n2~ \"b\""
+        );
+    }
 
     #[test]
     fn prints_like_redis_cli() {
