@@ -141,6 +141,34 @@ async fn pushes_never_reach_a_callers_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_handler_receives_the_invalidations() {
+    let url = with_option(&support::standalone().url(), "protocol=3");
+    let writer = slotline_conn::Client::connect(url.as_str()).await.unwrap();
+    let pushes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = pushes.clone();
+    let options = slotline_conn::ClientOptions::default().with_push_handler(
+        slotline_conn::PushHandler::new(move |push| kept.lock().unwrap().push(push)),
+    );
+    let c = slotline_conn::Client::connect_with(url.as_str(), options)
+        .await
+        .unwrap();
+    let key = "r3:handled";
+    replies_stay_in_step_around_a_push(&c, &writer, key).await;
+    // `["invalidate", [key]]`, as the server pushed it.
+    support::wait_for("the invalidation to reach the handler", || {
+        pushes.lock().unwrap().iter().any(|p| {
+            let items = p.as_array().unwrap_or(&[]);
+            matches!(p, Frame::Push(_))
+                && items.first().and_then(Frame::as_str) == Some("invalidate")
+                && items
+                    .get(1)
+                    .is_some_and(|keys| keys.iter().any(|k| k.as_str() == Some(key)))
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mode_speaks_resp3_when_asked() {
     for mode in MODES {
         let url = with_option(&mode.url(), "protocol=3");

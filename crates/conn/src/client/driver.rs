@@ -13,6 +13,7 @@ use crate::protocol::{Inbox, READ_CHUNK};
 use crate::stream::{ReadHalf, Stream};
 use crate::Error;
 use slotline_command::Backoff;
+use slotline_resp::ReplyKind;
 
 /// Serves connections one after another until the client is dropped. `first` is the
 /// connection `Client::connect` already opened (none for a lazy client).
@@ -166,7 +167,8 @@ async fn serve(
             }
             // Replies decoded before a malformed one are still delivered.
             let broken = loop {
-                match inbox.next_answer() {
+                match inbox.next_reply() {
+                    Ok(Some(reply)) if reply.view().kind() == ReplyKind::Push => shared.push(reply),
                     Ok(Some(reply)) => replies.push(reply),
                     Ok(None) => break None,
                     Err(e) => break Some(e),

@@ -19,7 +19,7 @@ use slotline_command::Resends;
 use slotline_resp::Reply;
 
 use dedicated::within;
-pub use options::{ClientOptions, WriteWay};
+pub use options::{ClientOptions, PushHandler, WriteWay};
 use queue::Answer;
 pub use shared::Resolver;
 use shared::{ClientState, Link};

@@ -1,8 +1,9 @@
 //! [`ClientOptions`]: how the shared client queues, waits and reconnects.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::RetryPolicy;
+use crate::{Frame, RetryPolicy};
 
 /// Behaviour of a shared [`Client`](crate::Client) beyond one connection's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,55 @@ pub struct ClientOptions {
     pub max_dedicated: usize,
     /// How long an unused dedicated connection stays open (default 30 s).
     pub dedicated_idle: Duration,
+    /// Where the RESP3 pushes the server sends on the shared connection on its own go (the
+    /// key invalidations of `CLIENT TRACKING`, ...); none by default. Without a handler they
+    /// are passed over; either way they are never taken for a caller's reply.
+    pub push_handler: Option<PushHandler>,
 }
+
+/// A function that receives the pushes of a shared client's connection (see
+/// [`ClientOptions::push_handler`]). It runs on the task that reads the socket, between
+/// replies: keep it short (hand the frame to a channel, update a map).
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use slotline_conn::{ClientOptions, PushHandler};
+/// let seen = Arc::new(AtomicUsize::new(0));
+/// let counter = seen.clone();
+/// let options = ClientOptions::default().with_push_handler(PushHandler::new(move |_push| {
+///     counter.fetch_add(1, Ordering::Relaxed);
+/// }));
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct PushHandler(Arc<dyn Fn(Frame) + Send + Sync>);
+
+impl PushHandler {
+    /// A handler calling `f` with each push.
+    pub fn new(f: impl Fn(Frame) + Send + Sync + 'static) -> Self {
+        PushHandler(Arc::new(f))
+    }
+
+    /// Hands `push` to the handler.
+    pub(crate) fn call(&self, push: Frame) {
+        (self.0)(push)
+    }
+}
+
+impl std::fmt::Debug for PushHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushHandler")
+    }
+}
+
+impl PartialEq for PushHandler {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for PushHandler {}
 
 /// How a shared client writes its callers' requests to the socket.
 ///
@@ -95,6 +144,7 @@ impl Default for ClientOptions {
             busy_poll: Duration::from_micros(50),
             max_dedicated: 16,
             dedicated_idle: Duration::from_secs(30),
+            push_handler: None,
         }
     }
 }
@@ -152,6 +202,13 @@ impl ClientOptions {
     /// With unused dedicated connections closed after `idle`.
     pub fn with_dedicated_idle(mut self, idle: Duration) -> Self {
         self.dedicated_idle = idle;
+        self
+    }
+
+    /// With the RESP3 pushes of the shared connection handed to `handler` (see
+    /// [`ClientOptions::push_handler`]).
+    pub fn with_push_handler(mut self, handler: PushHandler) -> Self {
+        self.push_handler = Some(handler);
         self
     }
 

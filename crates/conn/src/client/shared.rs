@@ -396,6 +396,13 @@ impl ClientState {
         self.lock().queue.writer_wrote();
     }
 
+    /// A RESP3 push the server sent on its own: to the handler, if there is one.
+    pub(crate) fn push(&self, push: Reply) {
+        if let Some(handler) = &self.options.push_handler {
+            handler.call(push.into_frame());
+        }
+    }
+
     /// Matches decoded replies with the oldest requests, in order; answers the complete
     /// ones outside the lock. A reply nobody asked for is a protocol violation, and
     /// `broken` is an error met after these replies (one that could not be decoded): either
