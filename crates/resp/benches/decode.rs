@@ -23,7 +23,8 @@ use slotline_resp::{encode_command, Decoder, Reply};
 
 mod common;
 use common::{
-    array_200k, bulk_1mib, cluster_slots, config, hgetall_500, mget_1000, payload, pipelined_small,
+    array_200k, bulk_1mib, cluster_slots, config, hgetall_500, hgetall_500_resp3, mget_1000,
+    payload, pipelined_small, zrange_1000_resp3,
 };
 
 /// Appends `wire` to the long-lived read buffer and hands the new bytes out as a buffer of
@@ -108,6 +109,7 @@ fn bench_shapes(c: &mut Criterion, group: &str, drain: fn(&mut Decoder, &mut Byt
         ("bulk_1mib", bulk_1mib()),
         ("cluster_slots_100x3", cluster_slots()),
         ("hgetall_500", hgetall_500()),
+        ("hgetall_500_resp3", hgetall_500_resp3()),
     ] {
         group.throughput(Throughput::BytesDecimal(wire.len() as u64));
         group.bench_function(name, |b| {
@@ -140,7 +142,12 @@ fn feed(dec: &mut Decoder, read_buf: &mut BytesMut, wire: &[u8], piece: usize) -
 
 fn bench_pieces(c: &mut Criterion) {
     let mut group = c.benchmark_group("pieces_4k");
-    for (name, wire) in [("mget_1000x100", mget_1000()), ("array_200k", array_200k())] {
+    for (name, wire) in [
+        ("mget_1000x100", mget_1000()),
+        ("array_200k", array_200k()),
+        ("hgetall_500_resp3", hgetall_500_resp3()),
+        ("zrange_1000_resp3", zrange_1000_resp3()),
+    ] {
         group.throughput(Throughput::BytesDecimal(wire.len() as u64));
         group.bench_function(format!("{name}/whole"), |b| {
             let mut dec = Decoder::default();

@@ -10,15 +10,19 @@
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest bulk string accepted, in bytes (default 512 MiB, as Redis' `proto-max-bulk-len`).
+    /// Longest bulk string accepted, in bytes (default 512 MiB, as Redis' `proto-max-bulk-len`);
+    /// RESP3's verbatim strings and blob errors too.
     pub max_bulk_len: usize,
-    /// Most elements one array may declare (default `i32::MAX`, as Redis' request parser).
+    /// Most elements one array may declare (default `i32::MAX`, as Redis' request parser);
+    /// a RESP3 set or push likewise, and a map or attributes of `n` pairs count `2n`.
     pub max_array_len: usize,
-    /// Deepest nesting of arrays (default 128). Values above [`Limits::DEPTH_CEILING`] are
+    /// Deepest nesting of aggregates (default 128), arrays and RESP3's maps, sets, pushes
+    /// and attributes alike. Values above [`Limits::DEPTH_CEILING`] are
     /// lowered to it: a [`Frame`](crate::Frame) is dropped and compared recursively, so an
     /// unbounded depth could exhaust the stack outside the decoder.
     pub max_depth: usize,
-    /// Longest simple-string or error line, in bytes, CRLF excluded (default 1 MiB).
+    /// Longest simple-string or error line, in bytes, CRLF excluded (default 1 MiB); RESP3's
+    /// doubles and big numbers too.
     pub max_line_len: usize,
 }
 

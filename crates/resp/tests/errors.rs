@@ -231,6 +231,11 @@ fn malformed_resp3_scalars() {
     check(b",abc\r\n", K::InvalidDouble, 1);
     check(b",infinity\r\n", K::InvalidDouble, 1);
     check(b",\r\n", K::InvalidDouble, 1);
+    check(b",1.2.3\r\n", K::InvalidDouble, 1);
+    check(b",1e\r\n", K::InvalidDouble, 1);
+    check(b",e5\r\n", K::InvalidDouble, 1);
+    check(b",--1\r\n", K::InvalidDouble, 1);
+    check(b"*1\r\n,1x\r\n", K::InvalidDouble, 5);
     check(b"(12a\r\n", K::InvalidBigNumber, 1);
     check(b"(-\r\n", K::InvalidBigNumber, 1);
     check(b"=3\r\nabc\r\n", K::InvalidVerbatim, 4);

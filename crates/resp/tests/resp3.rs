@@ -58,6 +58,17 @@ fn scalars() {
     assert_eq!(decode(b",-inf\r\n").as_double(), Some(f64::NEG_INFINITY));
     assert!(decode(b",nan\r\n").as_double().is_some_and(f64::is_nan));
     assert_eq!(decode(b",1.5e10\r\n").as_double(), Some(1.5e10));
+    assert_eq!(decode(b",.5\r\n").as_double(), Some(0.5));
+    assert_eq!(decode(b",-5.\r\n").as_double(), Some(-5.0));
+    assert_eq!(decode(b",+inf\r\n").as_double(), Some(f64::INFINITY));
+    assert_eq!(decode(b",1E-2\r\n").as_double(), Some(0.01));
+    assert_eq!(
+        decode(b"*2\r\n,1\r\n,-0.25\r\n"),
+        Frame::Array(vec![
+            Frame::Double("1".into()),
+            Frame::Double("-0.25".into())
+        ])
+    );
     let big = decode(b"(3492890328409238509324850943850943825024385\r\n");
     assert_eq!(
         big.as_str(),

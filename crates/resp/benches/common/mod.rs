@@ -104,6 +104,29 @@ pub(crate) fn hgetall_500() -> Vec<u8> {
     out
 }
 
+/// [`hgetall_500`] as RESP3 sends it: a map of 500 pairs.
+pub(crate) fn hgetall_500_resp3() -> Vec<u8> {
+    let mut out = b"%500\r\n".to_vec();
+    for i in 0..500 {
+        bulk(&mut out, format!("field:{i:04}").as_bytes());
+        bulk(&mut out, &payload(i, 32));
+    }
+    out
+}
+
+/// `ZRANGE key 0 999 WITHSCORES` as RESP3 sends it: 1,000 `[member, score]` pairs, the
+/// score a double.
+pub(crate) fn zrange_1000_resp3() -> Vec<u8> {
+    let mut out = Vec::new();
+    array(&mut out, 1000);
+    for i in 0..1000 {
+        array(&mut out, 2);
+        bulk(&mut out, format!("member:{i:04}").as_bytes());
+        out.extend_from_slice(format!(",{}.25\r\n", i * 3).as_bytes());
+    }
+    out
+}
+
 /// A 200,000-element array of 10 to 12-byte bulks (an LRANGE or SMEMBERS of a big collection).
 pub(crate) fn array_200k() -> Vec<u8> {
     let mut out = Vec::new();

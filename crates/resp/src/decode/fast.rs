@@ -41,6 +41,12 @@ pub(super) fn fast_element(buf: &[u8], pos: usize, limits: &Limits) -> Option<(T
             let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
             Some((Token::error(pos + 1, cr), cr + 2))
         }
+        // RESP3's double (a ZSCORE, each score of ZRANGE ... WITHSCORES).
+        b',' => {
+            let cr = fast_line_end(buf, pos + 1, limits.max_line_len)?;
+            super::is_double(&buf[pos + 1..cr])
+                .then_some((Token::span(Token::DOUBLE, pos + 1, cr), cr + 2))
+        }
         _ => None,
     }
 }

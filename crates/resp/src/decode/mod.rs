@@ -760,18 +760,44 @@ fn aggregate_kind(type_byte: u8) -> Option<usize> {
     }
 }
 
-/// Whether `text` is a RESP3 double: a decimal number (sign, digits, a fraction, an
-/// exponent), `inf`, `-inf` or `nan`.
-fn is_double(text: &[u8]) -> bool {
-    if matches!(text, b"inf" | b"-inf" | b"+inf" | b"nan" | b"-nan") {
+/// Whether `text` is a RESP3 double: a decimal number (a sign, digits, a fraction, an
+/// exponent), `inf`, `-inf` or `nan`. Checked by its grammar, without parsing the number.
+#[inline]
+pub(super) fn is_double(text: &[u8]) -> bool {
+    let text = match text.first() {
+        Some(b'-' | b'+') => &text[1..],
+        _ => text,
+    };
+    if matches!(text, b"inf" | b"nan") {
         return true;
     }
-    // Only what a decimal number is made of: `str::parse` would also take "infinity".
-    !text.is_empty()
-        && text
-            .iter()
-            .all(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-        && std::str::from_utf8(text).is_ok_and(|t| t.parse::<f64>().is_ok())
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while text.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > start
+    };
+    let whole = digits(&mut i);
+    let mut fraction = false;
+    if text.get(i) == Some(&b'.') {
+        i += 1;
+        fraction = digits(&mut i);
+    }
+    if !(whole || fraction) {
+        return false;
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == text.len()
 }
 
 /// Whether `text` is a RESP3 big number: an optional sign and at least one digit.
