@@ -38,7 +38,13 @@ pub fn decode_checked(
             // but for RESP3's null (`_`, 3 bytes), which re-encodes as `$-1` (5).
             let slack = 2 * nulls(frame);
             assert!(wire.len() <= consumed + slack, "{} > {consumed}", wire.len());
-            let mut again = Decoder::with_limits(*dec.limits());
+            // A RESP3 blob error, bounded by the bulk limit, goes back as an error line:
+            // read back under a line limit as large as the bulk limit.
+            let limits = *dec.limits();
+            let mut again = Decoder::with_limits(Limits {
+                max_line_len: limits.max_line_len.max(limits.max_bulk_len),
+                ..limits
+            });
             assert_eq!(again.decode(&mut wire), Ok(Some(frame.clone())));
             assert!(wire.is_empty());
         }
