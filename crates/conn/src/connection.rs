@@ -51,7 +51,13 @@ impl Connection {
     /// Connects, then authenticates, selects the database and names the client as the
     /// config says, in one round trip.
     pub async fn connect(config: impl IntoConnectionConfig) -> Result<Self> {
-        let config = config.into_connection_config()?;
+        Self::connect_set_up(config.into_connection_config()?, false).await
+    }
+
+    /// [`connect`](Self::connect), with a round trip at set-up even when there is nothing
+    /// to send (`confirmed`): a shared client connecting again writes its callers' requests
+    /// only to a server that answered.
+    pub(crate) async fn connect_set_up(config: ConnectionConfig, confirmed: bool) -> Result<Self> {
         config.validate()?;
         let stream = Stream::connect(&config).await?;
         let mut io = Io {
@@ -60,7 +66,7 @@ impl Connection {
             out: BytesMut::with_capacity(4096),
             broken: false,
         };
-        if let Some(setup) = handshake(&config) {
+        if let Some(setup) = handshake(&config, confirmed) {
             let replies = with_timeout(
                 config.connect_timeout,
                 "handshake",

@@ -72,13 +72,13 @@ impl Inbox {
     }
 
     /// The next complete reply to a request, if one is buffered: RESP3 pushes (data the
-    /// server sends on its own, answering no request) are passed over, so that they are
-    /// never taken for a caller's reply.
+    /// server sends on its own, answering no request) go to `on_push` on the way, so that
+    /// they are never taken for a caller's reply.
     #[inline]
-    pub(crate) fn next_answer(&mut self) -> Result<Option<Reply>> {
+    pub(crate) fn next_answer(&mut self, mut on_push: impl FnMut(Reply)) -> Result<Option<Reply>> {
         loop {
             match self.next_reply()? {
-                Some(reply) if reply.view().kind() == ReplyKind::Push => continue,
+                Some(reply) if reply.view().kind() == ReplyKind::Push => on_push(reply),
                 other => return Ok(other),
             }
         }
@@ -87,7 +87,7 @@ impl Inbox {
     /// Moves buffered replies into `out` until it holds `want`; true when it does.
     pub(crate) fn fill(&mut self, out: &mut Vec<Reply>, want: usize) -> Result<bool> {
         while out.len() < want {
-            match self.next_answer()? {
+            match self.next_answer(drop)? {
                 Some(reply) => out.push(reply),
                 None => return Ok(false),
             }
@@ -112,8 +112,9 @@ impl Inbox {
 }
 
 /// The commands that set a new connection up (`AUTH`, `SELECT`, `CLIENT SETNAME`, a
-/// `PING` over TLS), sent as one pipeline; `None` when there is nothing to set up.
-pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
+/// `PING` over TLS or when the server must be `confirmed` to answer), sent as one pipeline;
+/// `None` when there is nothing to set up.
+pub(crate) fn handshake(config: &ConnectionConfig, confirmed: bool) -> Option<Pipeline> {
     let mut p = Pipeline::new();
     if config.protocol == Protocol::Resp3 {
         // One round trip for the protocol, the credentials and the name.
@@ -146,9 +147,11 @@ pub(crate) fn handshake(config: &ConnectionConfig) -> Option<Pipeline> {
     if config.readonly {
         p.add(cmd("READONLY"));
     }
-    if p.is_empty() && config.tls.is_some() {
+    if p.is_empty() && (confirmed || config.tls.is_some()) {
         // A TLS 1.3 server refuses a client (no certificate, a revoked one) only after the
-        // handshake, in its first record: one round trip at connect says so there.
+        // handshake, in its first record: one round trip at connect says so there. And a
+        // port whose server is dying (killed, its listening socket not closed yet) accepts
+        // and then resets: requests written there would fail as may-have-run.
         p.add(cmd("PING"));
     }
     (!p.is_empty()).then_some(p)

@@ -46,7 +46,7 @@ impl Connection {
             broken: false,
             timeout: None,
         };
-        if let Some(setup) = handshake(&config) {
+        if let Some(setup) = handshake(&config, false) {
             let replies = io
                 .exchange(
                     |out| setup.encode(out),

@@ -8,14 +8,11 @@ use tokio::io::AsyncReadExt;
 
 use super::busy_poll::BusyPoll;
 use super::shared::ClientState;
-use crate::config::ConnectionConfig;
 use crate::connection::Connection;
 use crate::protocol::{Inbox, READ_CHUNK};
 use crate::stream::{ReadHalf, Stream};
 use crate::Error;
-use crate::Query;
 use slotline_command::Backoff;
-use slotline_resp::ReplyKind;
 
 /// Serves connections one after another until the client is dropped. `first` is the
 /// connection `Client::connect` already opened (none for a lazy client).
@@ -63,7 +60,8 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
             }
         }
         let attempt = match shared.next_config().await {
-            Ok(config) => reconnect(config).await,
+            // Confirmed: callers' requests go only to a server that answered.
+            Ok(config) => Connection::connect_set_up(config, true).await,
             Err(e) => Err(e),
         };
         match attempt {
@@ -75,20 +73,6 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
         }
     }
     shared.close_all();
-}
-
-/// A new connection for the client after the first: when its set-up made no round trip (no
-/// credentials, database or name to send), one `PING` before it is used, so that the
-/// callers' requests are written only to a server that answers. A port whose server is
-/// dying (killed, its listening socket not closed yet) still accepts connections and then
-/// resets them: requests written there would fail as requests that may have run.
-async fn reconnect(config: ConnectionConfig) -> crate::Result<Connection> {
-    let answers_at_setup = crate::protocol::handshake(&config).is_some();
-    let connection = Connection::connect(config).await?;
-    if !answers_at_setup {
-        let _: slotline_resp::Frame = Query::query(&connection, &crate::cmd("PING")).await?;
-    }
-    Ok(connection)
 }
 
 /// Resolves once the client has been dropped.
@@ -183,8 +167,7 @@ async fn serve(
             }
             // Replies decoded before a malformed one are still delivered.
             let broken = loop {
-                match inbox.next_reply() {
-                    Ok(Some(reply)) if reply.view().kind() == ReplyKind::Push => shared.push(reply),
+                match inbox.next_answer(|push| shared.push(push)) {
                     Ok(Some(reply)) => replies.push(reply),
                     Ok(None) => break None,
                     Err(e) => break Some(e),
