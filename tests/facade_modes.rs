@@ -112,6 +112,15 @@ async fn check_async(mode: Mode, flavour: &str) {
     // Pub/sub: a message published through the writer reaches the subscriber (on a
     // replica, through replication), as a stream.
     let mut sub = c.pubsub().await.unwrap();
+    // Over RESP3 it rides the client's shared connection (a replica client keeps a
+    // connection of its own on a replica).
+    let resp3 = slotline_testbed::test_protocol().as_deref() == Some("3");
+    let shared = matches!(sub, slotline::PubSub::Shared(_));
+    assert_eq!(
+        shared,
+        resp3 && !matches!(mode, Mode::SentinelReplicas | Mode::Cluster),
+        "{mode:?}"
+    );
     let channel = format!("modes:{mode:?}:{flavour}:ch");
     sub.subscribe(&channel).await.unwrap();
     let published = bounded("a publish that reaches the subscriber", async {

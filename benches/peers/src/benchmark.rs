@@ -19,6 +19,9 @@ pub fn redis_benchmark(scenario: Scenario, servers: &Servers, requests: u64) -> 
     if scenario == Scenario::Cluster {
         cmd.arg("--cluster");
     }
+    if scenario == Scenario::Resp3 {
+        cmd.arg("-3");
+    }
     if scenario == Scenario::Tls {
         let files = servers.tls_node.as_ref()?.tls_files()?;
         cmd.arg("--tls").arg("--cacert").arg(&files.ca_cert);

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/peers/Cargo.toml -- \
-//!     [--scenarios node,single,cluster,blocking,tls] [--runtimes current,multi:1,multi] \
+//!     [--scenarios node,single,cluster,blocking,tls,resp3] [--runtimes current,multi:1,multi] \
 //!     [--contention quiet,busy] [--repeat 3] [--scale 1.0] [--write BENCHMARKS.md] \
 //!     [--only slotline|redis-rs|fred]
 //! ```
@@ -59,6 +59,7 @@ fn parse_args() -> Result<Options, String> {
             Scenario::Cluster,
             Scenario::Blocking,
             Scenario::Tls,
+            Scenario::Resp3,
         ],
         flavours: vec![
             Flavour::Current,

@@ -15,10 +15,12 @@ pub enum Scenario {
     Blocking,
     /// 50 tasks on one shared client, one node over TLS (redis-rs and fred with rustls).
     Tls,
+    /// [`Scenario::Node`] with every client speaking RESP3 (`HELLO 3`).
+    Resp3,
 }
 
 impl Scenario {
-    /// `node`, `single`, `cluster`, `blocking` or `tls`.
+    /// `node`, `single`, `cluster`, `blocking`, `tls` or `resp3`.
     pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
             "node" => Scenario::Node,
@@ -26,6 +28,7 @@ impl Scenario {
             "cluster" => Scenario::Cluster,
             "blocking" => Scenario::Blocking,
             "tls" => Scenario::Tls,
+            "resp3" => Scenario::Resp3,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -38,6 +41,7 @@ impl Scenario {
             Scenario::Cluster => "cluster 3×1, 50 tasks, GET",
             Scenario::Blocking => "one node, 50 threads, GET",
             Scenario::Tls => "one node over TLS, 50 tasks, GET",
+            Scenario::Resp3 => "one node over RESP3, 50 tasks, GET",
         }
     }
 
@@ -52,7 +56,7 @@ impl Scenario {
     /// Requests per run before `--scale`.
     pub fn requests(self) -> u64 {
         match self {
-            Scenario::Node | Scenario::Blocking | Scenario::Tls => 400_000,
+            Scenario::Node | Scenario::Blocking | Scenario::Tls | Scenario::Resp3 => 400_000,
             Scenario::Cluster => 300_000,
             Scenario::Single => 40_000,
         }

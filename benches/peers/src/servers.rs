@@ -113,6 +113,10 @@ impl Servers {
                     ..FredConfig::default()
                 }
             }
+            Scenario::Resp3 => FredConfig {
+                version: fred::types::RespVersion::RESP3,
+                ..FredConfig::from_url(&self.node_url()).expect("fred's config of the node")
+            },
             _ => FredConfig::from_url(&self.node_url()).expect("fred's config of the node"),
         }
     }

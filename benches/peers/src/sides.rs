@@ -121,6 +121,7 @@ async fn run_async(
         (_, Side::Slotline) => {
             let url = match scenario {
                 Scenario::Tls => servers.tls_url(),
+                Scenario::Resp3 => format!("{}?protocol=3", servers.node_url()),
                 _ => servers.node_url(),
             };
             let c = slotline_conn::Client::connect(url.as_str())
@@ -131,6 +132,10 @@ async fn run_async(
         (_, Side::RedisRs) => {
             let client = match scenario {
                 Scenario::Tls => servers.redis_rs_tls(),
+                Scenario::Resp3 => {
+                    redis::Client::open(format!("{}?protocol=resp3", servers.node_url()))
+                        .expect("redis-rs client")
+                }
                 _ => redis::Client::open(servers.node_url()).expect("redis-rs client"),
             };
             let c = client

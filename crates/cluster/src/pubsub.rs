@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use slotline_conn::{
-    cmd, Addr, Cmd, Connection, Error, Message, MessageKind, PubSub, Query, RefusedKind, Result,
-    RetryPolicy, Subscriptions, ToArgs, UnavailableKind,
+    cmd, Addr, Cmd, Connection, Error, Message, MessageKind, Protocol, PubSub, Query, RefusedKind,
+    Result, RetryPolicy, Subscriber, Subscriptions, ToArgs, UnavailableKind,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,6 +41,10 @@ struct Control {
 }
 
 /// A subscriber to a whole cluster, async.
+///
+/// Over RESP3 (`protocol=3`) its subscriptions ride the nodes' shared clients (a
+/// [`Subscriber`] on each node in use; no connection of its own); over RESP2 it opens one
+/// pub/sub connection per node in use. Either way:
 ///
 /// - [`subscribe`](Self::subscribe) / [`psubscribe`](Self::psubscribe): on one node (any:
 ///   Redis Cluster forwards `PUBLISH` to every node); moved to another node if that one
@@ -212,10 +216,52 @@ impl futures_core::Stream for ClusterPubSub {
     }
 }
 
-/// The task behind a [`ClusterPubSub`]: owns one pub/sub connection per node in use.
+/// How the subscriptions on one node travel.
+#[derive(Debug)]
+enum Link {
+    /// A pub/sub connection of its own (RESP2, or a slot being imported: `ASKING`).
+    Own(Box<PubSub>),
+    /// The node's shared client (RESP3).
+    Shared(Subscriber),
+}
+
+/// Calls the method of that name on either kind of link.
+macro_rules! on_link {
+    ($link:expr, $method:ident($($arg:expr),*)) => {
+        match $link {
+            Link::Own(p) => p.$method($($arg),*).await,
+            Link::Shared(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Link {
+    async fn subscribe(&self, family: Family, names: Vec<Bytes>) -> Result<()> {
+        match family {
+            Family::Channel => on_link!(self, subscribe(names)),
+            Family::Pattern => on_link!(self, psubscribe(names)),
+            Family::Shard => on_link!(self, ssubscribe(names)),
+        }
+    }
+
+    async fn unsubscribe(&self, family: Family, names: Vec<Bytes>) -> Result<()> {
+        match family {
+            Family::Channel => on_link!(self, unsubscribe(names)),
+            Family::Pattern => on_link!(self, punsubscribe(names)),
+            Family::Shard => on_link!(self, sunsubscribe(names)),
+        }
+    }
+
+    /// The next message; an error or the end when the node's connection was lost.
+    async fn next_message(&mut self) -> Option<Result<Message>> {
+        on_link!(self, next_message())
+    }
+}
+
+/// The task behind a [`ClusterPubSub`]: owns one link per node in use.
 struct Supervisor {
     client: ClusterClient,
-    conns: HashMap<ConnKey, PubSub>,
+    conns: HashMap<ConnKey, Link>,
     /// The node holding the classic channels and patterns.
     classic: Option<Addr>,
     /// Where each shard channel is subscribed.
@@ -313,14 +359,20 @@ impl Supervisor {
         }
     }
 
-    /// The pub/sub connection `key` names, opened if needed (an asked one is opened by
-    /// [`subscribe_on`](Self::subscribe_on)).
-    async fn conn(&mut self, key: &ConnKey) -> Result<&PubSub> {
+    /// The link `key` names, made if needed (an asked one is opened by
+    /// [`subscribe_on`](Self::subscribe_on)): over RESP3 a subscriber on the node's shared
+    /// client, else a pub/sub connection.
+    async fn conn(&mut self, key: &ConnKey) -> Result<&Link> {
         if !self.conns.contains_key(key) {
-            let mut config = self.client.node_config(&key.addr);
-            config.readonly = false;
-            let ps = PubSub::connect(config).await?;
-            self.conns.insert(key.clone(), ps);
+            let link = if self.client.config().connection.protocol == Protocol::Resp3 {
+                let node = self.client.state().node(&key.addr);
+                Link::Shared(node.client().await?.subscriber()?)
+            } else {
+                let mut config = self.client.node_config(&key.addr);
+                config.readonly = false;
+                Link::Own(Box::new(PubSub::connect(config).await?))
+            };
+            self.conns.insert(key.clone(), link);
         }
         self.conns.get(key).ok_or(Error::closed(false))
     }
@@ -364,8 +416,8 @@ impl Supervisor {
                     }
                 }
                 for (key, names) in by_node {
-                    if let Some(ps) = self.conns.get(&key) {
-                        ps.sunsubscribe(names).await?;
+                    if let Some(link) = self.conns.get(&key) {
+                        link.unsubscribe(Family::Shard, names).await?;
                     }
                 }
                 Ok(())
@@ -381,11 +433,8 @@ impl Supervisor {
                     set.extend(c.names.iter().cloned());
                 }
                 let addr = self.classic_node()?;
-                let ps = self.conn(&ConnKey::plain(&addr)).await?;
-                match family {
-                    Family::Channel => ps.subscribe(c.names.clone()).await?,
-                    _ => ps.psubscribe(c.names.clone()).await?,
-                }
+                let link = self.conn(&ConnKey::plain(&addr)).await?;
+                link.subscribe(family, c.names.clone()).await?;
                 self.classic = Some(addr);
                 Ok(())
             }
@@ -406,11 +455,8 @@ impl Supervisor {
                     }
                 }
                 let classic = self.classic.as_ref().map(ConnKey::plain);
-                if let Some(ps) = classic.and_then(|k| self.conns.get(&k)) {
-                    match family {
-                        Family::Channel => ps.unsubscribe(c.names.clone()).await?,
-                        _ => ps.punsubscribe(c.names.clone()).await?,
-                    }
+                if let Some(link) = classic.and_then(|k| self.conns.get(&k)) {
+                    link.unsubscribe(family, c.names.clone()).await?;
                 }
                 Ok(())
             }
@@ -471,10 +517,11 @@ impl Supervisor {
             config.readonly = false;
             let con = Connection::connect(config).await?;
             let () = con.query(&cmd("ASKING")).await?;
-            self.conns.insert(key.clone(), con.into_pubsub().await?);
+            self.conns
+                .insert(key.clone(), Link::Own(Box::new(con.into_pubsub().await?)));
         }
-        let ps = self.conn(&key).await?;
-        ps.ssubscribe(names.to_vec()).await?;
+        let link = self.conn(&key).await?;
+        link.subscribe(Family::Shard, names.to_vec()).await?;
         for n in names {
             self.placed.insert(n.clone(), key.clone());
             self.homeless.remove(n);
@@ -488,14 +535,15 @@ impl Supervisor {
             let subs = lock(&self.wanted).clone();
             let placed = async {
                 let addr = self.classic_node()?;
-                let ps = self.conn(&ConnKey::plain(&addr)).await?;
-                if !subs.channels.is_empty() {
-                    ps.subscribe(subs.channels.iter().cloned().collect::<Vec<_>>())
-                        .await?;
-                }
-                if !subs.patterns.is_empty() {
-                    ps.psubscribe(subs.patterns.iter().cloned().collect::<Vec<_>>())
-                        .await?;
+                let link = self.conn(&ConnKey::plain(&addr)).await?;
+                for (family, names) in [
+                    (Family::Channel, &subs.channels),
+                    (Family::Pattern, &subs.patterns),
+                ] {
+                    if !names.is_empty() {
+                        link.subscribe(family, names.iter().cloned().collect())
+                            .await?;
+                    }
                 }
                 Ok::<Addr, Error>(addr)
             }

@@ -28,7 +28,7 @@ mod stream;
 pub mod tls;
 pub mod url;
 
-pub use client::{Client, ClientOptions, PushHandler, Resolver, WriteWay};
+pub use client::{Client, ClientOptions, PushHandler, Resolver, Subscriber, WriteWay};
 pub use config::{ConnectionConfig, IntoConnectionConfig, Protocol};
 pub use connection::Connection;
 pub use io_stats::IoStats;

@@ -72,13 +72,21 @@ impl Inbox {
     }
 
     /// The next complete reply to a request, if one is buffered: RESP3 pushes (data the
-    /// server sends on its own, answering no request) go to `on_push` on the way, so that
-    /// they are never taken for a caller's reply.
+    /// server sends on its own) go to `on_push` on the way, so that they are never taken
+    /// for a caller's reply, unless `on_push` gives one back (a subscription confirmation,
+    /// which may answer a request on a shared connection).
     #[inline]
-    pub(crate) fn next_answer(&mut self, mut on_push: impl FnMut(Reply)) -> Result<Option<Reply>> {
+    pub(crate) fn next_answer(
+        &mut self,
+        mut on_push: impl FnMut(Reply) -> Option<Reply>,
+    ) -> Result<Option<Reply>> {
         loop {
             match self.next_reply()? {
-                Some(reply) if reply.view().kind() == ReplyKind::Push => on_push(reply),
+                Some(reply) if reply.view().kind() == ReplyKind::Push => {
+                    if let Some(answer) = on_push(reply) {
+                        return Ok(Some(answer));
+                    }
+                }
                 other => return Ok(other),
             }
         }
@@ -87,7 +95,7 @@ impl Inbox {
     /// Moves buffered replies into `out` until it holds `want`; true when it does.
     pub(crate) fn fill(&mut self, out: &mut Vec<Reply>, want: usize) -> Result<bool> {
         while out.len() < want {
-            match self.next_answer(drop)? {
+            match self.next_answer(|_| None)? {
                 Some(reply) => out.push(reply),
                 None => return Ok(false),
             }

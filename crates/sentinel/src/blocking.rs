@@ -156,6 +156,11 @@ pub struct SentinelClient {
 }
 
 impl SentinelClient {
+    /// The async client underneath (it runs on this client's runtime).
+    pub fn as_async(&self) -> &crate::SentinelClient {
+        &self.inner
+    }
+
     /// The service name.
     pub fn service(&self) -> &str {
         self.inner.service()
@@ -179,6 +184,16 @@ impl SentinelClient {
     /// A blocking subscriber on the current master (see [`crate::SentinelClient::pubsub`]).
     pub fn pubsub(&self) -> slotline_conn::Result<slotline_conn::blocking::PubSub> {
         slotline_conn::blocking::PubSub::connect(self.inner.master_config())
+    }
+
+    /// A blocking subscriber on the shared client's own connection, following failovers
+    /// (RESP3 only; see [`crate::SentinelClient::subscriber`]).
+    pub fn subscriber(&self) -> slotline_conn::Result<slotline_conn::blocking::Subscriber> {
+        let inner = self.inner.subscriber()?;
+        Ok(slotline_conn::blocking::Subscriber::from_async(
+            inner,
+            self.runtime.clone(),
+        ))
     }
 }
 
@@ -273,6 +288,16 @@ impl ShardedClient {
     /// [`crate::ShardedClient::pubsub`]).
     pub fn pubsub(&self) -> slotline_conn::Result<slotline_conn::blocking::PubSub> {
         slotline_conn::blocking::PubSub::connect(self.inner.home_master().master_config())
+    }
+
+    /// A blocking subscriber on the first service's master client's own connection
+    /// (RESP3 only; see [`crate::ShardedClient::subscriber`]).
+    pub fn subscriber(&self) -> slotline_conn::Result<slotline_conn::blocking::Subscriber> {
+        let inner = self.inner.subscriber()?;
+        Ok(slotline_conn::blocking::Subscriber::from_async(
+            inner,
+            self.runtime.clone(),
+        ))
     }
 }
 

@@ -164,6 +164,13 @@ impl SentinelClient {
         PubSub::connect(self.master_config()).await
     }
 
+    /// A subscriber on the shared client's own connection (RESP3 only, see
+    /// [`slotline_conn::Subscriber`]): it follows failovers with the client, its
+    /// subscriptions made again on each new master.
+    pub fn subscriber(&self) -> slotline_conn::Result<slotline_conn::Subscriber> {
+        self.shared.client.subscriber()
+    }
+
     /// The client got `READONLY` from `from`: unless it moved on already (or was just told
     /// to), make it re-resolve; then wait (briefly) until it left `from`.
     async fn leave(&self, from: &Addr) {

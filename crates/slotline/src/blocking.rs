@@ -80,11 +80,23 @@ impl Client {
     pub fn pubsub(&self) -> Result<crate::pubsub::blocking::PubSub> {
         use crate::pubsub::blocking::PubSub;
         Ok(match self {
+            Client::Node(c) if resp3(c.config()) => PubSub::Shared(c.subscriber()?),
             Client::Node(c) => PubSub::Node(Box::new(slotline_conn::blocking::PubSub::connect(
                 c.config(),
             )?)),
+            Client::SentinelMaster(c) if resp3(c.as_async().client().config()) => {
+                PubSub::Shared(c.subscriber()?)
+            }
             Client::SentinelMaster(c) => PubSub::Node(Box::new(c.pubsub()?)),
             Client::SentinelReplica(c) => PubSub::Node(Box::new(c.pubsub()?)),
+            Client::ShardedSentinel(c)
+                if c.as_async()
+                    .masters()
+                    .first()
+                    .is_some_and(|m| resp3(m.client().config())) =>
+            {
+                PubSub::Shared(c.subscriber()?)
+            }
             Client::ShardedSentinel(c) => PubSub::Node(Box::new(c.pubsub()?)),
             Client::Cluster(c) => PubSub::Cluster(c.pubsub()?),
         })
@@ -107,4 +119,10 @@ impl Execute for Client {
     fn execute(&self, request: Request<'_>) -> Result<Response> {
         each_mode!(self, c => c.execute(request))
     }
+}
+
+/// Whether a client with these settings speaks RESP3, where subscriptions ride its shared
+/// connection.
+fn resp3(config: &slotline_conn::ConnectionConfig) -> bool {
+    config.protocol == slotline_conn::Protocol::Resp3
 }

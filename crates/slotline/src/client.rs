@@ -97,16 +97,29 @@ impl Client {
 
     /// A subscriber: on the node, the sentinel service's master (a replica for a replica
     /// client), the first service's master of a sharded client, or over the cluster (see
-    /// [`PubSub`](crate::PubSub)).
+    /// [`PubSub`](crate::PubSub)). Over RESP3 it rides the client's shared connection,
+    /// except for a replica client.
     pub async fn pubsub(&self) -> Result<crate::PubSub> {
+        use crate::PubSub;
         Ok(match self {
-            Client::Node(c) => crate::PubSub::Node(Box::new(
+            Client::Node(c) if speaks_resp3(c) => PubSub::Shared(c.subscriber()?),
+            Client::Node(c) => PubSub::Node(Box::new(
                 slotline_conn::PubSub::connect(c.config().for_addr(c.addr())).await?,
             )),
-            Client::SentinelMaster(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
-            Client::SentinelReplica(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
-            Client::ShardedSentinel(c) => crate::PubSub::Node(Box::new(c.pubsub().await?)),
-            Client::Cluster(c) => crate::PubSub::Cluster(c.pubsub().await?),
+            Client::SentinelMaster(c) if speaks_resp3(c.client()) => {
+                PubSub::Shared(c.subscriber()?)
+            }
+            Client::SentinelMaster(c) => PubSub::Node(Box::new(c.pubsub().await?)),
+            Client::SentinelReplica(c) => PubSub::Node(Box::new(c.pubsub().await?)),
+            Client::ShardedSentinel(c)
+                if c.masters()
+                    .first()
+                    .is_some_and(|m| speaks_resp3(m.client())) =>
+            {
+                PubSub::Shared(c.subscriber()?)
+            }
+            Client::ShardedSentinel(c) => PubSub::Node(Box::new(c.pubsub().await?)),
+            Client::Cluster(c) => PubSub::Cluster(c.pubsub().await?),
         })
     }
 
@@ -128,4 +141,9 @@ impl Execute for Client {
     async fn execute(&self, request: Request<'_>) -> Result<Response> {
         each_mode!(self, c => c.execute(request).await)
     }
+}
+
+/// Whether a shared client speaks RESP3, where subscriptions ride its connection.
+fn speaks_resp3(client: &slotline_conn::Client) -> bool {
+    client.config().protocol == slotline_conn::Protocol::Resp3
 }

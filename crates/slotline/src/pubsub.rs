@@ -8,10 +8,13 @@ use std::time::Duration;
 use slotline_cluster::ClusterPubSub;
 use slotline_conn::{Message, Result, ToArgs};
 
-/// A subscriber opened by [`Client::pubsub`](crate::Client::pubsub): a connection of its own
-/// on a node (one node; a sentinel service's master, or a replica for a replica client),
-/// or a [`ClusterPubSub`] (classic channels on one node, shard channels on their slots'
-/// masters, followed as slots move). Messages come from
+/// A subscriber opened by [`Client::pubsub`](crate::Client::pubsub). Over RESP3
+/// (`protocol=3`) on a node, a sentinel service's master or a sharded client's first
+/// master, it rides the client's own shared connection ([`Subscriber`](slotline_conn::Subscriber):
+/// subscribed again after a reconnect or a failover); over RESP2, and for a replica
+/// client, it is a connection of its own on that node. Over a cluster it is a
+/// [`ClusterPubSub`] (classic channels on one node, shard channels on their slots'
+/// masters, followed as slots move; over RESP3 on the nodes' shared clients). Messages come from
 /// [`next_message`](Self::next_message), or as a [`Stream`](futures_core::Stream).
 ///
 /// ```no_run
@@ -27,8 +30,10 @@ use slotline_conn::{Message, Result, ToArgs};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PubSub {
-    /// On one node.
+    /// On one node, a connection of its own.
     Node(Box<slotline_conn::PubSub>),
+    /// On the client's own shared connection (RESP3).
+    Shared(slotline_conn::Subscriber),
     /// Over a cluster.
     Cluster(ClusterPubSub),
 }
@@ -37,6 +42,7 @@ macro_rules! each_kind {
     ($pubsub:expr, $p:ident => $body:expr) => {
         match $pubsub {
             Self::Node($p) => $body,
+            Self::Shared($p) => $body,
             Self::Cluster($p) => $body,
         }
     };
@@ -90,6 +96,7 @@ impl futures_core::Stream for PubSub {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
         match self.get_mut() {
             PubSub::Node(p) => Pin::new(&mut **p).poll_next(cx),
+            PubSub::Shared(p) => Pin::new(p).poll_next(cx),
             PubSub::Cluster(p) => Pin::new(p).poll_next(cx),
         }
     }
@@ -106,8 +113,10 @@ pub(crate) mod blocking {
     #[derive(Debug)]
     #[non_exhaustive]
     pub enum PubSub {
-        /// On one node.
+        /// On one node, a connection of its own.
         Node(Box<slotline_conn::blocking::PubSub>),
+        /// On the client's own shared connection (RESP3).
+        Shared(slotline_conn::blocking::Subscriber),
         /// Over a cluster.
         Cluster(slotline_cluster::blocking::ClusterPubSub),
     }

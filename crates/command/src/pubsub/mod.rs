@@ -1,8 +1,10 @@
 //! Pub/sub messages and the sans-IO [`Session`] that tells what a subscribed connection's
 //! frames mean (a message, a confirmation, a pong) and which request a confirmation
-//! completes. The connections that drive it (`PubSub` in `slotline-conn`, async and
-//! blocking) live above this crate.
+//! completes, and the [`Registry`] of the subscribers that share one connection with other
+//! requests (the shared client over RESP3). The connections that drive them (`PubSub` and
+//! `Subscriber` in `slotline-conn`, async and blocking) live above this crate.
 
+mod registry;
 mod session;
 
 use std::collections::BTreeSet;
@@ -12,6 +14,7 @@ use slotline_resp::Frame;
 
 use crate::{FromReply, Result};
 
+pub use registry::{is_confirmation, Registry, SubscriberId};
 pub use session::{Confirmed, Event, Family, Op, Session};
 
 /// What kind of push a [`Message`] is.

@@ -19,7 +19,7 @@ use crate::error::{ServerError, TypeError};
 use crate::{cmd, Cmd, Error, Result, ToArgs};
 
 /// The three kinds of subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
     /// `SUBSCRIBE` / `UNSUBSCRIBE`.
     Channel,
@@ -46,11 +46,19 @@ impl Family {
         }
     }
 
-    fn set(self, subs: &mut Subscriptions) -> &mut BTreeSet<Bytes> {
+    pub(crate) fn set(self, subs: &mut Subscriptions) -> &mut BTreeSet<Bytes> {
         match self {
             Family::Channel => &mut subs.channels,
             Family::Pattern => &mut subs.patterns,
             Family::Shard => &mut subs.shard_channels,
+        }
+    }
+
+    pub(crate) fn set_ref(self, subs: &Subscriptions) -> &BTreeSet<Bytes> {
+        match self {
+            Family::Channel => &subs.channels,
+            Family::Pattern => &subs.patterns,
+            Family::Shard => &subs.shard_channels,
         }
     }
 }
@@ -99,6 +107,32 @@ impl Op {
             Op::Subscribe(family, names) => cmd(family.subscribe_cmd()).arg(names),
             Op::Unsubscribe(family, names) => cmd(family.unsubscribe_cmd()).arg(names),
             Op::Ping => cmd("PING"),
+        }
+    }
+
+    /// The commands that carry this request on a connection shared with other requests:
+    /// one per name, so that each has exactly one answer (its confirmation, or an error)
+    /// to match by order. An unsubscribe from every name of a family has no such form
+    /// (the server answers once per subscription it had): name them.
+    pub fn one_per_name(&self) -> Vec<Cmd> {
+        match self {
+            Op::Subscribe(family, names) => names
+                .iter()
+                .map(|n| cmd(family.subscribe_cmd()).arg(n))
+                .collect(),
+            Op::Unsubscribe(family, names) => names
+                .iter()
+                .map(|n| cmd(family.unsubscribe_cmd()).arg(n))
+                .collect(),
+            Op::Ping => vec![cmd("PING")],
+        }
+    }
+
+    /// The family and names of a subscribe or unsubscribe request.
+    pub fn names(&self) -> Option<(Family, &[Bytes])> {
+        match self {
+            Op::Subscribe(family, names) | Op::Unsubscribe(family, names) => Some((*family, names)),
+            Op::Ping => None,
         }
     }
 }

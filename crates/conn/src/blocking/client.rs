@@ -32,8 +32,8 @@ use crate::{ClientOptions, Execute as AsyncExecute, Request, Response, Result};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: crate::Client,
-    runtime: Arc<Runtime>,
+    pub(super) inner: crate::Client,
+    pub(super) runtime: Arc<Runtime>,
 }
 
 impl Client {

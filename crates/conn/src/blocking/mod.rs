@@ -15,6 +15,7 @@ mod pubsub;
 mod replicated;
 mod runtime;
 mod stream;
+mod subscriber;
 
 pub use client::Client;
 pub use connection::Connection;
@@ -22,3 +23,4 @@ pub use pubsub::{IntoMessages, Messages, PubSub};
 pub use replicated::Replicated;
 pub use runtime::Runtime;
 pub use slotline_command::blocking::{Commands, Execute, Query, ScanIter};
+pub use subscriber::Subscriber;

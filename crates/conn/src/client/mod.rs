@@ -7,6 +7,7 @@ mod driver;
 mod options;
 mod queue;
 mod shared;
+mod subscriber;
 mod sweeper;
 mod way_chooser;
 mod write_policy;
@@ -23,6 +24,7 @@ pub use options::{ClientOptions, PushHandler, WriteWay};
 use queue::Answer;
 pub use shared::Resolver;
 use shared::{ClientState, Link};
+pub use subscriber::Subscriber;
 
 use crate::config::{ConnectionConfig, IntoConnectionConfig};
 use crate::{
@@ -51,10 +53,12 @@ use crate::{
 /// Replies are matched to callers by order alone, so a request whose effect would reach
 /// into other callers' requests is refused before it is sent
 /// ([`RefusedKind::OwnConnection`](crate::RefusedKind::OwnConnection)): a `MULTI` or
-/// `EXEC` alone, a `WATCH` left set, `SELECT`, `QUIT`, `RESET`, `HELLO`, subscriptions and
-/// unsubscribes, `CLIENT REPLY OFF`. A transaction within one request goes
+/// `EXEC` alone, a `WATCH` left set, `SELECT`, `QUIT`, `RESET`, `HELLO`, a raw `SUBSCRIBE`
+/// and its kin, `MONITOR`, `CLIENT REPLY OFF`. A transaction within one request goes
 /// ([`Query::transaction`](crate::Query::transaction)); a conversation across requests
-/// takes [`dedicated`](Client::dedicated).
+/// takes [`dedicated`](Client::dedicated). Over RESP3, subscriptions ride this connection
+/// through a [`Subscriber`] ([`subscribe`](Client::subscribe)), whose confirmations the
+/// client matches itself.
 ///
 /// ```no_run
 /// # async fn demo() -> slotline_conn::Result<()> {
@@ -222,18 +226,22 @@ impl Client {
     }
 
     /// Sends one request (resending it when the retry rule allows) and waits for its
-    /// replies.
+    /// replies; `by_push`: they are subscription confirmations (see [`Subscriber`]).
     async fn request(
         &self,
         encode: &(dyn Fn(&mut BytesMut) + Sync),
         want: usize,
         (timeout, deadline): Patience,
         idempotent: bool,
+        by_push: bool,
     ) -> Result<Answer> {
         let shared = &self.handle.shared;
         let mut resends = Resends::new();
         loop {
-            match shared.submit(encode, want, timeout, deadline).await {
+            match shared
+                .submit(encode, want, (timeout, deadline), by_push)
+                .await
+            {
                 // Counted whatever its fate: a client failing fast while it reconnects
                 // answers at once, and a rule by deadline alone would spin. No delay: the
                 // submit itself waits for the connection.
@@ -268,7 +276,7 @@ impl Client {
                 .await;
         }
         match self
-            .request(&|out| pipe.encode(out), want, patience, idempotent)
+            .request(&|out| pipe.encode(out), want, patience, idempotent, false)
             .await?
         {
             Answer::One(reply) => Ok(vec![reply]),
@@ -288,7 +296,13 @@ impl Client {
                 .ok_or_else(|| Error::internal("a command's answer had no reply"));
         }
         match self
-            .request(&|out| cmd.encode(out), 1, patience, cmd.is_idempotent())
+            .request(
+                &|out| cmd.encode(out),
+                1,
+                patience,
+                cmd.is_idempotent(),
+                false,
+            )
             .await?
         {
             Answer::One(reply) => Ok(reply),
@@ -317,7 +331,7 @@ impl Client {
             wait.encode(out);
         };
         let answer = self
-            .request(&encode, want + 1, patience, idempotent)
+            .request(&encode, want + 1, patience, idempotent, false)
             .await?;
         let Answer::Many(mut replies) = answer else {
             return Err(Error::internal("a write with its wait had one reply"));

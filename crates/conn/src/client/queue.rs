@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use slotline_resp::Reply;
+use slotline_resp::{Reply, ReplyKind};
 use tokio::time::Instant;
 
 use super::write_policy::WritePolicy;
@@ -46,6 +46,9 @@ struct Entry<T> {
     want: usize,
     /// Replies received so far (pipelines only).
     got: Vec<Reply>,
+    /// Its answers are subscription confirmations, which RESP3 sends as pushes
+    /// ([`answered_by_pushes`](Queue::answered_by_pushes)).
+    by_push: bool,
     /// Where its bytes lie in `out` while not handed to a writer.
     start: usize,
     end: usize,
@@ -185,6 +188,7 @@ impl<T> Queue<T> {
             timeout,
             want,
             got: Vec::new(),
+            by_push: false,
             start,
             end,
         });
@@ -205,6 +209,15 @@ impl<T> Queue<T> {
             id,
             earlier_deadline,
             write,
+        }
+    }
+
+    /// The request queued last is answered by pushes (RESP3 subscription confirmations,
+    /// one per command): a push that comes when it is the oldest awaiting replies is its
+    /// answer, not one the server sent on its own.
+    pub(crate) fn answered_by_pushes(&mut self) {
+        if let Some(last) = self.pending.back_mut() {
+            last.by_push = true;
         }
     }
 
@@ -274,20 +287,30 @@ impl<T> Queue<T> {
 
     /// Matches decoded replies, read at `now`, with the oldest written requests, in order,
     /// moving each complete answer into `done` with its sink (none for a request whose
-    /// caller was already told it timed out). Returns how many written requests still await replies,
-    /// or [`Unasked`] at the first reply nobody awaits (the replies before it are matched,
-    /// the rest dropped: the connection must go).
+    /// caller was already told it timed out). A push among them (a subscription
+    /// confirmation) answers the oldest request only when that one is
+    /// [answered by pushes](Queue::answered_by_pushes); otherwise the server sent it on its
+    /// own, and it goes to `unsolicited`. Returns how many written requests still await
+    /// replies, or [`Unasked`] at the first reply nobody awaits (the replies before it are
+    /// matched, the rest dropped: the connection must go).
     pub(crate) fn deliver(
         &mut self,
         replies: &mut Vec<Reply>,
         done: &mut Vec<(T, Answer)>,
+        unsolicited: &mut Vec<Reply>,
         now: std::time::Instant,
     ) -> Result<usize, Unasked> {
         let mut answered = 0;
         for reply in replies.drain(..) {
+            let front = self.pending.front_mut().filter(|_| self.handed > 0);
+            if reply.view().kind() == ReplyKind::Push && !front.as_ref().is_some_and(|f| f.by_push)
+            {
+                unsolicited.push(reply);
+                continue;
+            }
             // Only written requests await replies (queued ones are not sent yet).
-            let front = match self.pending.front_mut() {
-                Some(front) if self.handed > 0 => front,
+            let front = match front {
+                Some(front) => front,
                 _ => {
                     return Err(Unasked {
                         type_name: reply.view().type_name(),

@@ -74,8 +74,13 @@ fn caller_writes(
 fn deliver(q: &mut Queue<&'static str>, replies: &[i64]) -> Vec<(&'static str, Vec<i64>)> {
     let mut replies: Vec<Reply> = replies.iter().map(|&n| int(n)).collect();
     let mut done = Vec::new();
-    q.deliver(&mut replies, &mut done, std::time::Instant::now())
-        .expect("replies awaited");
+    q.deliver(
+        &mut replies,
+        &mut done,
+        &mut Vec::new(),
+        std::time::Instant::now(),
+    )
+    .expect("replies awaited");
     done.into_iter()
         .map(|(name, answer)| {
             let ints = match answer {
@@ -103,7 +108,12 @@ fn replies_answer_written_requests_in_order() {
     assert_eq!(deliver(&mut q, &[2]), vec![("b", vec![2])]);
     let mut extra = vec![int(3)];
     let err = q
-        .deliver(&mut extra, &mut Vec::new(), std::time::Instant::now())
+        .deliver(
+            &mut extra,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            std::time::Instant::now(),
+        )
         .unwrap_err();
     assert_eq!(
         err.type_name, "integer",
@@ -475,4 +485,53 @@ fn leaving_while_down_leaves_nothing() {
     let mut q: Queue<&'static str> = Queue::new(10, writer_only());
     assert!(!q.leave(), "no connection to leave");
     assert!(!q.is_left());
+}
+
+/// A RESP3 push `[kind, name, 1]`.
+fn confirmation(kind: &str, name: &str) -> Reply {
+    Reply::from_frame(Frame::Push(vec![
+        Frame::bulk(kind.to_string()),
+        Frame::bulk(name.to_string()),
+        Frame::Integer(1),
+    ]))
+    .expect("a push")
+}
+
+#[test]
+fn pushes_answer_only_a_request_answered_by_pushes() {
+    let mut q = queue(10);
+    push(&mut q, "get");
+    q.push(bytes("sub"), 2, None, Duration::ZERO, "sub", false);
+    q.answered_by_pushes();
+    push(&mut q, "after");
+    take(&mut q);
+    let now = std::time::Instant::now();
+    let (mut done, mut unsolicited) = (Vec::new(), Vec::new());
+    // A push while the oldest is a plain request: the server's own (a shard channel
+    // ended), not its answer; the integer is.
+    let mut replies = vec![confirmation("sunsubscribe", "s"), int(7)];
+    q.deliver(&mut replies, &mut done, &mut unsolicited, now)
+        .expect("awaited");
+    assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), vec!["get"]);
+    assert_eq!(unsolicited.len(), 1);
+    // Now the oldest is answered by pushes: an error (a refusal) or a push answers it.
+    let mut replies = vec![
+        Reply::from_frame(Frame::error("NOPERM no")).expect("error"),
+        confirmation("subscribe", "b"),
+        int(8),
+    ];
+    done.clear();
+    unsolicited.clear();
+    q.deliver(&mut replies, &mut done, &mut unsolicited, now)
+        .expect("awaited");
+    assert_eq!(
+        done.iter().map(|d| d.0).collect::<Vec<_>>(),
+        vec!["sub", "after"]
+    );
+    assert!(unsolicited.is_empty());
+    // A push with nothing in flight is unsolicited, not out of step.
+    let mut replies = vec![confirmation("sunsubscribe", "t")];
+    q.deliver(&mut replies, &mut done, &mut unsolicited, now)
+        .expect("a push is never unasked");
+    assert_eq!(unsolicited.len(), 1);
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use slotline_command::pubsub::{is_confirmation, Registry};
 use slotline_resp::Reply;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
@@ -14,6 +15,7 @@ use super::busy_links::BusyLink;
 use super::dedicated::DedicatedPool;
 use super::options::ClientOptions;
 use super::queue::{Answer, Queue, Write};
+use super::subscriber::Feed;
 use super::write_policy::WritePolicy;
 use crate::config::ConnectionConfig;
 use crate::io_stats::IoCounters;
@@ -119,6 +121,11 @@ pub(crate) struct ClientState {
     pub(crate) io: IoCounters,
     /// The connections for requests the server may hold.
     pub(crate) dedicated: DedicatedPool,
+    /// The subscribers riding this connection (RESP3), and what each wants.
+    pub(crate) subscribers: Mutex<Registry<Feed>>,
+    /// Held while a subscriber's request is decided and sent, so that what the registry
+    /// says and the order of the commands on the wire agree.
+    pub(crate) subscribing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ClientState {
@@ -161,6 +168,8 @@ impl ClientState {
             sweep_wake: Notify::new(),
             slot_free: Notify::new(),
             io: IoCounters::default(),
+            subscribers: Mutex::new(Registry::default()),
+            subscribing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -289,13 +298,14 @@ impl ClientState {
     }
 
     /// Queues one request and waits for its replies (within `timeout`). Whoever the queue
-    /// says writes it: this caller at once, or the writer task.
+    /// says writes it: this caller at once, or the writer task. `by_push`: its answers are
+    /// subscription confirmations (see [`Queue::answered_by_pushes`]).
     pub(crate) async fn submit(
         &self,
         encode: &(dyn Fn(&mut BytesMut) + Sync),
         want: usize,
-        timeout: Option<Duration>,
-        deadline: Option<Instant>,
+        (timeout, deadline): (Option<Duration>, Option<Instant>),
+        by_push: bool,
     ) -> Result<Answer> {
         let (tx, mut rx) = oneshot::channel();
         let id = {
@@ -317,6 +327,9 @@ impl ClientState {
                 tx,
                 others_busy,
             );
+            if by_push {
+                st.queue.answered_by_pushes();
+            }
             let writer = match pushed.write {
                 Write::Caller(_) => st.writer.clone(),
                 _ => None,
@@ -396,11 +409,39 @@ impl ClientState {
         self.lock().queue.writer_wrote();
     }
 
-    /// A RESP3 push the server sent on its own: to the handler, if there is one.
-    pub(crate) fn push(&self, push: Reply) {
-        if let Some(handler) = &self.options.push_handler {
-            handler.call(push.into_frame());
+    /// A RESP3 push the reader met. A subscription confirmation is given back: it may be
+    /// the answer to a request (the queue decides, see [`Queue::deliver`]). Anything else
+    /// the server sent on its own: a message goes to the subscribers that want it, the rest
+    /// to the push handler, if there is one.
+    pub(crate) fn push(&self, push: Reply) -> Option<Reply> {
+        let view = push.view();
+        if view
+            .get(0)
+            .and_then(|k| k.as_bytes())
+            .is_some_and(is_confirmation)
+        {
+            return Some(push);
         }
+        self.unsolicited(push);
+        None
+    }
+
+    /// A push that answers no request: to the subscribers, else to the push handler.
+    fn unsolicited(&self, push: Reply) {
+        let frame = push.into_frame();
+        let rest = self
+            .registry()
+            .route(frame, |feed, message| feed.send(Ok(message)));
+        if let (Some(frame), Some(handler)) = (rest, &self.options.push_handler) {
+            handler.call(frame);
+        }
+    }
+
+    /// The subscribers, even if a panic elsewhere poisoned their lock.
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry<Feed>> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Matches decoded replies with the oldest requests, in order; answers the complete
@@ -417,9 +458,10 @@ impl ClientState {
     ) -> Result<usize> {
         let now = std::time::Instant::now();
         let mut failed = Vec::new();
+        let mut unsolicited = Vec::new();
         let awaited = {
             let mut st = self.lock();
-            let awaited = match st.queue.deliver(replies, done, now) {
+            let awaited = match st.queue.deliver(replies, done, &mut unsolicited, now) {
                 Ok(awaited) => awaited,
                 Err(unasked) => {
                     // The stream is out of step: the connection must go, and requests
@@ -450,6 +492,9 @@ impl ClientState {
             // The caller may have given up (timeout, cancellation); its reply is dropped.
             let _ = tx.send(Ok(answer));
         }
+        for push in unsolicited {
+            self.unsolicited(push);
+        }
         match broken {
             None => Ok(awaited),
             Some(error) => {
@@ -471,6 +516,11 @@ impl ClientState {
     pub(crate) fn connection_lost(&self, error: &Error) {
         let failed = Self::lose(&mut self.lock(), error);
         fail_written(failed, error);
+        // Messages published until the next connection subscribes again are lost: each
+        // subscriber hears of the gap.
+        for feed in self.registry().sinks() {
+            feed.send(Err(error.clone()));
+        }
     }
 
     /// A connection attempt failed. In fail-fast mode, queued requests fail now (nothing
@@ -494,15 +544,32 @@ impl ClientState {
     /// the rest.
     pub(crate) fn connection_up(&self, writer: Arc<WriteHalf>) {
         let policy = WritePolicy::on_current_runtime(self.options.write_way, writer.is_tls());
-        let wake = {
+        let resubscribe = self.registry().resubscribe();
+        let (wake, write) = {
             let mut st = self.lock();
             st.link = Link::Up;
             st.writer = Some(writer);
-            st.queue.up(policy, Sink::is_closed)
+            let wake = st.queue.up(policy, Sink::is_closed);
+            let write = (!resubscribe.is_empty()).then(|| {
+                // What the subscribers want, made on this connection: nobody waits for the
+                // answer (a refusal would be refused again; a loss brings the next
+                // connection, which subscribes again).
+                let (tx, _) = oneshot::channel();
+                let encode = |out: &mut BytesMut| resubscribe.iter().for_each(|c| c.encode(out));
+                let pushed =
+                    st.queue
+                        .push(encode, resubscribe.len(), None, Duration::ZERO, tx, false);
+                st.queue.answered_by_pushes();
+                (pushed.write, st.writer.clone())
+            });
+            (wake, write)
         };
         self.link_up.notify_waiters();
-        if wake {
-            self.writer_wake.notify_one();
+        match write {
+            Some((Write::Caller(taken), writer)) => self.write_now(taken, writer.as_deref()),
+            Some((Write::WakeWriter, _)) => self.writer_wake.notify_one(),
+            _ if wake => self.writer_wake.notify_one(),
+            _ => {}
         }
     }
 

@@ -154,6 +154,12 @@ impl ShardedClient {
         self.home_master().pubsub().await
     }
 
+    /// A subscriber on the first service's master client's own connection (RESP3 only):
+    /// it follows that shard's failovers (see [`SentinelClient::subscriber`]).
+    pub fn subscriber(&self) -> slotline_conn::Result<slotline_conn::Subscriber> {
+        self.home_master().subscriber()
+    }
+
     /// The master client of the shard that keyless commands and pub/sub go to.
     pub(crate) fn home_master(&self) -> &SentinelClient {
         &self.shared.masters[HOME_SHARD]
