@@ -177,9 +177,10 @@ async fn a_lost_connection_is_told_and_the_subscriptions_come_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_say_why() {
     // Over RESP2 a subscribed connection carries nothing else.
-    let resp2 = Client::connect(support::standalone().url().as_str())
-        .await
-        .unwrap();
+    let resp2_url = support::standalone()
+        .url()
+        .replace("protocol=3", "protocol=2");
+    let resp2 = Client::connect(resp2_url.as_str()).await.unwrap();
     let e = resp2.subscriber().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Refused(RefusedKind::OwnConnection));
     assert!(e.to_string().contains("protocol=3"), "{e}");

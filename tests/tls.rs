@@ -1,4 +1,4 @@
-//! TLS in every mode: one node, a sentinel service (failover followed over TLS), sharded
+//! TLS in every mode: one node (a subscriber too), a sentinel service (failover followed over TLS), sharded
 //! sentinel services, a cluster (a master killed), async and blocking; mutual TLS; and
 //! each refusal clear, naming its cause, within the connect timeout.
 
@@ -29,6 +29,15 @@ on_both_runtimes! {
         let _: i64 = c.rpush(format!("{key}:q"), "job").await.unwrap();
         let job: Option<(String, String)> = c.blpop(format!("{key}:q"), 1.0).await.unwrap();
         assert_eq!(job.map(|j| j.1).as_deref(), Some("job"));
+        // A subscriber (over RESP3, on the client's own TLS connection).
+        let mut sub = c.pubsub().await.unwrap();
+        sub.subscribe(format!("{key}:ch")).await.unwrap();
+        let _: i64 = c.publish(format!("{key}:ch"), "over tls").await.unwrap();
+        let msg = support::bounded("a message over TLS", sub.next_message())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(msg.payload::<String>().unwrap(), "over tls");
     }
 }
 

@@ -10,6 +10,10 @@ use crate::servers::Servers;
 /// `redis-benchmark` with the same callers and keys (one connection per caller), in req/s;
 /// `None` if it is not installed.
 pub fn redis_benchmark(scenario: Scenario, servers: &Servers, requests: u64) -> Option<f64> {
+    if scenario == Scenario::Fanout {
+        // No pub/sub test in redis-benchmark.
+        return None;
+    }
     let port = match scenario {
         Scenario::Cluster => servers.cluster.as_ref()?.masters().ok()?.first()?.port(),
         Scenario::Tls => servers.tls_node.as_ref()?.addr().port(),

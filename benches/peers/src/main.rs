@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/peers/Cargo.toml -- \
-//!     [--scenarios node,single,cluster,blocking,tls,resp3] [--runtimes current,multi:1,multi] \
+//!     [--scenarios node,single,cluster,blocking,tls,resp3,fanout] [--runtimes current,multi:1,multi] \
 //!     [--contention quiet,busy] [--repeat 3] [--scale 1.0] [--write BENCHMARKS.md] \
 //!     [--only slotline|redis-rs|fred]
 //! ```
@@ -24,6 +24,7 @@ mod benchmark;
 mod clients;
 mod contention;
 mod counters;
+mod fanout;
 mod floor;
 mod load;
 mod scenario;
@@ -60,6 +61,7 @@ fn parse_args() -> Result<Options, String> {
             Scenario::Blocking,
             Scenario::Tls,
             Scenario::Resp3,
+            Scenario::Fanout,
         ],
         flavours: vec![
             Flavour::Current,

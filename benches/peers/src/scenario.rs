@@ -17,10 +17,13 @@ pub enum Scenario {
     Tls,
     /// [`Scenario::Node`] with every client speaking RESP3 (`HELLO 3`).
     Resp3,
+    /// One RESP3 connection subscribed to a channel, its messages handed to 50 subscriber
+    /// tasks while 8 tasks publish on it ([`crate::fanout`]); a request is a delivery.
+    Fanout,
 }
 
 impl Scenario {
-    /// `node`, `single`, `cluster`, `blocking`, `tls` or `resp3`.
+    /// `node`, `single`, `cluster`, `blocking`, `tls`, `resp3` or `fanout`.
     pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
             "node" => Scenario::Node,
@@ -29,6 +32,7 @@ impl Scenario {
             "blocking" => Scenario::Blocking,
             "tls" => Scenario::Tls,
             "resp3" => Scenario::Resp3,
+            "fanout" => Scenario::Fanout,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -42,6 +46,7 @@ impl Scenario {
             Scenario::Blocking => "one node, 50 threads, GET",
             Scenario::Tls => "one node over TLS, 50 tasks, GET",
             Scenario::Resp3 => "one node over RESP3, 50 tasks, GET",
+            Scenario::Fanout => "RESP3 pub/sub, 8 publishers, 50 subscribers: deliveries",
         }
     }
 
@@ -59,6 +64,7 @@ impl Scenario {
             Scenario::Node | Scenario::Blocking | Scenario::Tls | Scenario::Resp3 => 400_000,
             Scenario::Cluster => 300_000,
             Scenario::Single => 40_000,
+            Scenario::Fanout => 4_000_000,
         }
     }
 }

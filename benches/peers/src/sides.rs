@@ -35,7 +35,7 @@ impl Side {
 
     /// Whether this side has a client for `scenario`.
     pub fn serves(self, scenario: Scenario) -> bool {
-        !(self == Side::Fred && scenario == Scenario::Blocking)
+        !(self == Side::Fred && matches!(scenario, Scenario::Blocking | Scenario::Fanout))
     }
 }
 
@@ -101,6 +101,16 @@ async fn run_async(
     meter: &Meter,
 ) -> Result<Run, String> {
     match (scenario, side) {
+        (Scenario::Fanout, Side::Slotline) => {
+            let url = servers.node_url();
+            crate::fanout::slotline(&url, warm / 50, meter).await?;
+            crate::fanout::slotline(&url, requests / 50, meter).await
+        }
+        (Scenario::Fanout, _) => {
+            let url = servers.node_url();
+            crate::fanout::redis_rs(&url, warm / 50, meter).await?;
+            crate::fanout::redis_rs(&url, requests / 50, meter).await
+        }
         (Scenario::Cluster, Side::Slotline) => {
             let c = slotline_cluster::ClusterClient::connect(
                 servers.cluster_urls(),
