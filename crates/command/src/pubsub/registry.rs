@@ -194,7 +194,13 @@ impl<S> Registry<S> {
             return Some(push);
         }
         match interpret(push) {
-            Ok(Push::Message(message)) => {
+            Ok(Push::Message(mut message)) => {
+                // Each subscriber's copy shares these few bytes, not the whole read
+                // buffer: its count of owners is touched by every subscriber's thread,
+                // and the connection's reader goes on reading into that buffer.
+                message.channel = Bytes::copy_from_slice(&message.channel);
+                message.payload = Bytes::copy_from_slice(&message.payload);
+                message.pattern = message.pattern.as_deref().map(Bytes::copy_from_slice);
                 let (family, name) = match message.kind {
                     MessageKind::PMessage => (Family::Pattern, message.pattern.as_ref()),
                     MessageKind::SMessage => (Family::Shard, Some(&message.channel)),
