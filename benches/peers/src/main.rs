@@ -7,6 +7,7 @@
 //!     [--scenarios node,single,cluster,blocking,tls,resp3,fanout] [--runtimes current,multi:1,multi] \
 //!     [--contention quiet,busy] [--repeat 3] [--scale 1.0] [--write BENCHMARKS.md] \
 //!     [--only slotline|redis-rs|fred]
+//! cargo run --release --manifest-path benches/peers/Cargo.toml -- --codec
 //! ```
 //!
 //! Every row is a scenario ([`scenario::Scenario`]) on a runtime flavour, run quiet and then
@@ -18,10 +19,12 @@
 //! process ([`counters`]): CPU time, write and read system calls and context switches over
 //! all its threads, and the servers' context switches. Beside the blocking rows it measures
 //! their ceiling on this machine ([`floor`]) and says it under the tables ([`table`]).
-//! `--only` runs one side and prints its rates, for profiling that client.
+//! `--only` runs one side and prints its rates, for profiling that client. `--codec` compares
+//! RESP3 decoders instead ([`codec`]).
 
 mod benchmark;
 mod clients;
+mod codec;
 mod contention;
 mod counters;
 mod fanout;
@@ -110,6 +113,10 @@ fn parse_args() -> Result<Options, String> {
 fn main() {
     if std::env::args().nth(1).as_deref() == Some(contention::SPIN_ARG) {
         contention::spin();
+    }
+    if std::env::args().nth(1).as_deref() == Some("--codec") {
+        codec::run();
+        return;
     }
     let opts = match parse_args() {
         Ok(o) => o,
