@@ -103,6 +103,23 @@ fn slotline(shape: &Shape) -> Duration {
     })
 }
 
+/// slotline building `Frame` trees (what a caller converting every reply pays, at most).
+fn slotline_frames(shape: &Shape) -> Duration {
+    let mut dec = Decoder::default();
+    let mut read_buf = BytesMut::with_capacity(shape.wire.len() * 2);
+    best(15, 200, || {
+        read_buf.extend_from_slice(&shape.wire);
+        let mut buf = read_buf.split();
+        let mut n = 0;
+        while let Some(frame) = dec.decode(&mut buf).expect("valid RESP3") {
+            black_box(&frame);
+            n += 1;
+        }
+        assert_eq!(n, shape.replies);
+        drop(buf);
+    })
+}
+
 /// redis-rs: its parser over the bytes, one `Value` per reply.
 fn redis_rs(shape: &Shape) -> Duration {
     best(15, 200, || {
@@ -133,22 +150,27 @@ fn redis_protocol(shape: &Shape) -> Duration {
 
 /// Runs every shape on every side and prints the table.
 pub fn run() {
-    println!("| RESP3 shape | wire bytes | slotline (views) | redis-rs 1.8 | redis-protocol 6 | ÷ redis-rs | ÷ redis-protocol |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| RESP3 shape | wire bytes | slotline (views) | slotline (frames) | redis-rs 1.8 | redis-protocol 6 | views ÷ redis-rs | views ÷ redis-protocol | frames ÷ redis-rs | frames ÷ redis-protocol |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for shape in shapes() {
         let s = slotline(&shape);
+        let f = slotline_frames(&shape);
         let r = redis_rs(&shape);
         let p = redis_protocol(&shape);
         let us = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
+        let x = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
         println!(
-            "| {} | {} | {} | {} | {} | **{:.1}×** | **{:.1}×** |",
+            "| {} | {} | {} | {} | {} | {} | **{:.1}×** | **{:.1}×** | {:.1}× | {:.1}× |",
             shape.name,
             shape.wire.len(),
             us(s),
+            us(f),
             us(r),
             us(p),
-            r.as_secs_f64() / s.as_secs_f64().max(1e-12),
-            p.as_secs_f64() / s.as_secs_f64().max(1e-12),
+            x(r, s),
+            x(p, s),
+            x(r, f),
+            x(p, f),
         );
     }
 }
