@@ -171,6 +171,19 @@ pub(crate) async fn wait_for_within(limit: Duration, what: &str, mut done: impl 
     }
 }
 
+/// Polls the async `done` every few milliseconds until it holds; fails the test after
+/// [`DEADLINE`].
+pub(crate) async fn wait_for_async<F: Future<Output = bool>>(
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Waits until `started` reaches `n` (callers that count themselves just before they
 /// queue a request), then lets the last of them finish the poll in which they queue it.
 pub(crate) async fn wait_for_callers(started: &AtomicUsize, n: usize) {

@@ -29,6 +29,7 @@ mod addr;
 mod args;
 mod backoff;
 pub mod blocking;
+pub mod cache;
 mod cmd;
 pub mod command_table;
 mod commands;

@@ -65,6 +65,10 @@ pub struct ConnectionConfig {
     /// speaks; RESP3 (Redis 6 and later) is set up with `HELLO 3` and carries typed
     /// replies and out-of-band pushes.
     pub protocol: Protocol,
+    /// A client-side cache for the shared client (URL: `cache_max_bytes=64mb`, with
+    /// `cache_mode=default|optin|bcast`, `cache_prefix=` (repeatable), `cache_ttl=`); off by
+    /// default. Needs RESP3 for now. See [`CacheConfig`](slotline_command::cache::CacheConfig).
+    pub cache: Option<Box<slotline_command::cache::CacheConfig>>,
 }
 
 /// The protocol a connection speaks.
@@ -126,6 +130,7 @@ impl ConnectionConfig {
             limits: Limits::default(),
             durability: None,
             protocol: Protocol::Resp2,
+            cache: None,
         }
     }
 
@@ -210,7 +215,26 @@ impl ConnectionConfig {
         if self.db < 0 {
             return Err(Error::config(format!("invalid database index {}", self.db)));
         }
+        if self.cache.is_some() && self.protocol != Protocol::Resp3 {
+            return Err(Error::config(
+                "the client-side cache needs RESP3 for now (`protocol=3`): its invalidations \
+                 arrive as pushes on the connection that reads",
+            ));
+        }
         Ok(())
+    }
+
+    /// The same settings without the cache: for a connection of its own (a pub/sub
+    /// connection must not receive invalidations; a dedicated one has no cache to feed).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// With a client-side cache (see [`cache`](Self::cache)).
+    pub fn with_cache(mut self, cache: slotline_command::cache::CacheConfig) -> Self {
+        self.cache = Some(Box::new(cache));
+        self
     }
 }
 

@@ -155,6 +155,10 @@ pub(crate) fn handshake(config: &ConnectionConfig, confirmed: bool) -> Option<Pi
     if config.readonly {
         p.add(cmd("READONLY"));
     }
+    if let (Some(cache), Protocol::Resp3) = (&config.cache, config.protocol) {
+        // Invalidations come back as pushes on this connection.
+        p.add(cache.tracking_command(None));
+    }
     if p.is_empty() && (confirmed || config.tls.is_some()) {
         // A TLS 1.3 server refuses a client (no certificate, a revoked one) only after the
         // handshake, in its first record: one round trip at connect says so there. And a

@@ -175,6 +175,7 @@ impl RedisUrl {
     /// error.
     pub fn apply_options(&self, config: &mut ConnectionConfig, extra: &[&str]) -> Result<()> {
         self.apply_tls_options(config)?;
+        self.apply_cache_options(config)?;
         let mut durability_timeout = None;
         for (key, value) in &self.query {
             let bad =
@@ -214,6 +215,7 @@ impl RedisUrl {
                     )
                 }
                 tls if TLS_OPTIONS.contains(&tls) => {}
+                cache if CACHE_OPTIONS.contains(&cache) => {}
                 other if extra.contains(&other) => {}
                 _ => return Err(bad("unknown option")),
             }
@@ -225,6 +227,52 @@ impl RedisUrl {
                 .ok_or_else(|| Error::config("URL option durability_timeout without durability"))?;
             *d = d.with_timeout(timeout);
         }
+        Ok(())
+    }
+
+    /// Applies the `cache_*` options: a cache when `cache_max_bytes` is given; the others
+    /// without it are refused.
+    fn apply_cache_options(&self, config: &mut ConnectionConfig) -> Result<()> {
+        use slotline_command::cache::{CacheConfig, TrackingMode};
+        let given = |name: &'static str| {
+            self.query
+                .iter()
+                .filter(move |(k, _)| k == name)
+                .map(|(_, v)| v)
+        };
+        let bad = |key: &str, value: &str, what: &str| {
+            Error::config(format!("invalid URL option {key}={value:?}: {what}"))
+        };
+        let Some(max) = given("cache_max_bytes").next_back() else {
+            return match self
+                .query
+                .iter()
+                .find(|(k, _)| CACHE_OPTIONS.contains(&k.as_str()))
+            {
+                Some((k, _)) => Err(Error::config(format!(
+                    "URL option {k} without cache_max_bytes (the cache is on when that is set)"
+                ))),
+                None => Ok(()),
+            };
+        };
+        let bytes = parse_size(max)
+            .ok_or_else(|| bad("cache_max_bytes", max, "expected a size such as 64mb"))?;
+        let mut cache = CacheConfig::new(bytes);
+        if let Some(mode) = given("cache_mode").next_back() {
+            cache.mode = match mode.as_str() {
+                "default" => TrackingMode::Default,
+                "optin" => TrackingMode::OptIn,
+                "bcast" => TrackingMode::Bcast,
+                _ => return Err(bad("cache_mode", mode, "expected default, optin or bcast")),
+            };
+        }
+        for prefix in given("cache_prefix") {
+            cache = cache.with_prefix(prefix.clone());
+        }
+        if let Some(ttl) = given("cache_ttl").next_back() {
+            cache.ttl = parse_duration(ttl).map_err(|e| bad("cache_ttl", ttl, &e))?;
+        }
+        config.cache = Some(Box::new(cache));
         Ok(())
     }
 
@@ -323,6 +371,27 @@ pub fn parse_db_path(path: &str) -> Result<i64> {
             ))
         }),
     }
+}
+
+/// The URL options of the client-side cache.
+const CACHE_OPTIONS: &[&str] = &["cache_max_bytes", "cache_mode", "cache_prefix", "cache_ttl"];
+
+/// A size in bytes: `1000`, `64kb`, `64mb`, `1gb` (powers of 1024).
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim().to_ascii_lowercase();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s.as_str(), ""),
+    };
+    let n: usize = digits.parse().ok()?;
+    let shift = match unit {
+        "" | "b" => 0,
+        "k" | "kb" => 10,
+        "m" | "mb" => 20,
+        "g" | "gb" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
 }
 
 /// Parses `250ms`, `2s`, `1.5s`, `3m`, plain seconds, or `off`/`none` (no timeout).

@@ -116,6 +116,19 @@ impl Reply {
         }
     }
 
+    /// The same reply in bytes of its own, with how many bytes it holds: keeping it (in a
+    /// cache) does not keep the read buffer it arrived in.
+    pub fn detached(&self) -> (Reply, usize) {
+        let buf = Bytes::copy_from_slice(&self.buf);
+        let size = buf.len() + std::mem::size_of_val(self.tokens.as_slice());
+        let reply = Reply {
+            buf,
+            root: self.root,
+            tokens: self.tokens.clone(),
+        };
+        (reply, size)
+    }
+
     /// The reply's top element.
     pub fn view(&self) -> ReplyRef<'_> {
         let tokens = if self.tokens.is_empty() {

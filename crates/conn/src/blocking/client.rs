@@ -60,6 +60,12 @@ impl Client {
         self.inner.config()
     }
 
+    /// What the client-side cache did so far and holds now (see
+    /// [`crate::Client::cache_stats`]).
+    pub fn cache_stats(&self) -> Option<slotline_command::cache::CacheStats> {
+        self.inner.cache_stats()
+    }
+
     /// Whether the client has a connection right now.
     pub fn is_connected(&self) -> bool {
         self.inner.is_connected()

@@ -99,7 +99,7 @@ impl Connection {
 impl PubSub {
     /// Connects (with the handshake of [`Connection::connect`]) and enters pub/sub mode.
     pub fn connect(config: impl IntoConnectionConfig) -> Result<PubSub> {
-        Connection::connect(config)?.into_pubsub()
+        Connection::connect(config.into_connection_config()?.without_cache())?.into_pubsub()
     }
 
     /// The config this connection was opened with.

@@ -101,7 +101,7 @@ impl DedicatedPool {
             .map_err(|_| Error::closed(false))?;
         let conn = match self.take_idle(addr) {
             Some(conn) => conn,
-            None => Connection::connect(config.for_addr(addr.clone())).await?,
+            None => Connection::connect(config.for_addr(addr.clone()).without_cache()).await?,
         };
         Ok(Lease {
             pool: self,

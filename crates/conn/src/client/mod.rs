@@ -2,6 +2,7 @@
 
 mod busy_links;
 mod busy_poll;
+mod cache;
 mod dedicated;
 mod driver;
 mod options;
@@ -212,6 +213,12 @@ impl Client {
         self.handle.shared.io.snapshot()
     }
 
+    /// What the client-side cache did so far and holds now; `None` without a cache (see
+    /// [`ConnectionConfig::cache`]).
+    pub fn cache_stats(&self) -> Option<slotline_command::cache::CacheStats> {
+        self.handle.shared.cache.as_ref().map(|c| c.stats())
+    }
+
     /// Whether the client has a connection right now (false while reconnecting).
     pub fn is_connected(&self) -> bool {
         matches!(self.handle.shared.lock().link, Link::Up)
@@ -222,7 +229,7 @@ impl Client {
     /// hold, `BLPOP` and the like, need none: the client sends them on a pooled dedicated
     /// connection by itself; see [`ClientOptions::max_dedicated`].)
     pub async fn dedicated(&self) -> Result<Connection> {
-        Connection::connect(self.config().for_addr(self.addr())).await
+        Connection::connect(self.config().for_addr(self.addr()).without_cache()).await
     }
 
     /// Sends one request (resending it when the retry rule allows) and waits for its
@@ -268,6 +275,9 @@ impl Client {
             return Ok(Vec::new());
         }
         pipe.check_shared()?;
+        if let Some(cache) = &self.handle.shared.cache {
+            pipe.cmds().iter().for_each(|c| cache.before_write(c));
+        }
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         if let Some(d) = pipe.durability_or(self.config().durability) {
             let encode = |out: &mut BytesMut| pipe.encode(out);
@@ -286,6 +296,22 @@ impl Client {
 
     async fn command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
         cmd.check_shared()?;
+        if let Some(cache) = &self.handle.shared.cache {
+            match cache.lookup(cmd) {
+                cache::Lookup::Hit(reply) => return Ok(reply),
+                cache::Lookup::Miss(read) => {
+                    let reply = self.sent_command_reply(cmd, patience).await?;
+                    read.store(&reply);
+                    return Ok(reply);
+                }
+                cache::Lookup::Pass => {}
+            }
+        }
+        self.sent_command_reply(cmd, patience).await
+    }
+
+    /// [`command_reply`](Self::command_reply) from the server.
+    async fn sent_command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
         if let Some(d) = cmd.durability_or(self.config().durability) {
             let encode = |out: &mut BytesMut| cmd.encode(out);
             let mut replies = self

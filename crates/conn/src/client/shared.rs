@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 use super::busy_links::BusyLink;
+use super::cache::ClientCache;
 use super::dedicated::DedicatedPool;
 use super::options::ClientOptions;
 use super::queue::{Answer, Queue, Write};
@@ -126,6 +127,8 @@ pub(crate) struct ClientState {
     /// Held while a subscriber's request is decided and sent, so that what the registry
     /// says and the order of the commands on the wire agree.
     pub(crate) subscribing: tokio::sync::Mutex<()>,
+    /// The client-side cache, when the config asks for one.
+    pub(crate) cache: Option<ClientCache>,
 }
 
 impl std::fmt::Debug for ClientState {
@@ -146,7 +149,12 @@ impl ClientState {
         options: ClientOptions,
         link: Link,
     ) -> Self {
+        let cache = config
+            .cache
+            .as_ref()
+            .map(|c| ClientCache::new(slotline_command::cache::Cache::new(c)));
         ClientState {
+            cache,
             current: Mutex::new(config.addr.clone()),
             config,
             resolver,
@@ -432,6 +440,9 @@ impl ClientState {
         let rest = self
             .registry()
             .route(frame, |feed, message| feed.send(Ok(message)));
+        if let (Some(frame), Some(cache)) = (&rest, &self.cache) {
+            cache.apply_push(frame);
+        }
         if let (Some(frame), Some(handler)) = (rest, &self.options.push_handler) {
             handler.call(frame);
         }
@@ -516,6 +527,10 @@ impl ClientState {
     pub(crate) fn connection_lost(&self, error: &Error) {
         let failed = Self::lose(&mut self.lock(), error);
         fail_written(failed, error);
+        // Invalidations sent meanwhile are lost with the connection.
+        if let Some(cache) = &self.cache {
+            cache.flush();
+        }
         // Messages published until the next connection subscribes again are lost: each
         // subscriber hears of the gap.
         for feed in self.registry().sinks() {

@@ -136,7 +136,10 @@ impl Connection {
 impl PubSub {
     /// Connects (with the handshake of [`Connection::connect`]) and enters pub/sub mode.
     pub async fn connect(config: impl IntoConnectionConfig) -> Result<PubSub> {
-        Connection::connect(config).await?.into_pubsub().await
+        Connection::connect(config.into_connection_config()?.without_cache())
+            .await?
+            .into_pubsub()
+            .await
     }
 
     /// The config this connection was opened with.

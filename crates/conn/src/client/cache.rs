@@ -1,0 +1,135 @@
+//! The shared client's side of the client-side cache ([`slotline_command::cache`]): reads
+//! answered from it or registered before they are sent, this client's writes invalidating
+//! their keys first, and the server's invalidation pushes applied.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use slotline_command::cache::{cacheable_key, Cache, CacheStats, Ticket};
+use slotline_command::command_table;
+use slotline_resp::{Frame, Reply};
+
+use crate::Cmd;
+
+/// The cache of one shared client.
+#[derive(Debug)]
+pub(crate) struct ClientCache(Mutex<Cache<Reply>>);
+
+/// A cacheable read on its way: finished with its reply by [`Read::store`], or without one
+/// when dropped (failed, cancelled).
+pub(crate) struct Read<'a> {
+    cache: &'a ClientCache,
+    request: Bytes,
+    ticket: Option<Ticket>,
+}
+
+impl Read<'_> {
+    /// The read's reply: kept unless its key changed while it was in flight (an error reply
+    /// is never kept).
+    pub(crate) fn store(mut self, reply: &Reply) {
+        if let Some(ticket) = self.ticket.take() {
+            let kept = (!reply.view().is_error()).then(|| {
+                let (copy, size) = reply.detached();
+                (self.request.clone(), copy, size)
+            });
+            self.cache.lock().finish(ticket, kept, Instant::now());
+        }
+    }
+}
+
+impl Drop for Read<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.cache.lock().finish(ticket, None, Instant::now());
+        }
+    }
+}
+
+/// What the cache says of a command about to be sent.
+pub(crate) enum Lookup<'a> {
+    /// Answered from the cache.
+    Hit(Reply),
+    /// A cacheable read, registered: send it, then [`Read::store`] its reply.
+    Miss(Read<'a>),
+    /// Not cacheable (a write's keys were invalidated first).
+    Pass,
+}
+
+impl ClientCache {
+    pub(crate) fn new(cache: Cache<Reply>) -> Self {
+        ClientCache(Mutex::new(cache))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Cache<Reply>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Looks `cmd` up: a hit, a registered miss, or a command that is not cacheable (a
+    /// write's keys are invalidated before it is sent, so that this client never reads its
+    /// own old value back).
+    pub(crate) fn lookup(&self, cmd: &Cmd) -> Lookup<'_> {
+        let Some(key) = cacheable_key(cmd) else {
+            self.before_write(cmd);
+            return Lookup::Pass;
+        };
+        let mut request = BytesMut::new();
+        cmd.encode(&mut request);
+        let request = request.freeze();
+        let mut cache = self.lock();
+        if let Some(hit) = cache.get(&request, Instant::now()) {
+            return Lookup::Hit(hit);
+        }
+        let ticket = cache.begin(key);
+        Lookup::Miss(Read {
+            cache: self,
+            request,
+            ticket: Some(ticket),
+        })
+    }
+
+    /// Invalidates the keys of `cmd` unless it only reads.
+    pub(crate) fn before_write(&self, cmd: &Cmd) {
+        if command_table::is_readonly(cmd) {
+            return;
+        }
+        let mut cache = self.lock();
+        for key in command_table::keys(cmd) {
+            cache.invalidate(key);
+        }
+    }
+
+    /// Applies a push if it is an invalidation (`["invalidate", [keys]]`, or a null for
+    /// everything); true when it was one.
+    pub(crate) fn apply_push(&self, push: &Frame) -> bool {
+        let Frame::Push(items) = push else {
+            return false;
+        };
+        if !items
+            .first()
+            .and_then(Frame::as_bytes)
+            .is_some_and(|k| k.eq_ignore_ascii_case(b"invalidate"))
+        {
+            return false;
+        }
+        let mut cache = self.lock();
+        match items.get(1) {
+            Some(Frame::Array(keys)) | Some(Frame::Set(keys)) => {
+                for key in keys.iter().filter_map(Frame::as_bytes) {
+                    cache.invalidate(key);
+                }
+            }
+            _ => cache.flush(),
+        }
+        true
+    }
+
+    /// Everything may be stale (a lost connection: invalidations may have been missed).
+    pub(crate) fn flush(&self) {
+        self.lock().flush();
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        self.lock().stats()
+    }
+}

@@ -1,0 +1,191 @@
+//! The client-side cache against real servers (RESP3): reads answered without the server
+//! until the key changes, the server's invalidations and this client's own writes applied,
+//! `FLUSHALL` and a lost connection dropping everything, the byte bound, tracking as
+//! configured, configuration refused with a reason, and a cluster caching per node.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod support;
+
+use slotline_conn::{cmd, Client, Commands, ErrorKind, Query};
+use slotline_testbed::Standalone;
+use support::{wait_for_async, with_option};
+
+/// A node of its own (the counts of GET it served are this test's alone).
+fn node() -> Standalone {
+    Standalone::builder().local().start().unwrap()
+}
+
+fn cached_url(server: &Standalone, options: &str) -> String {
+    let base = server.url().replace("protocol=3", "protocol=2");
+    let base = base.replace("?protocol=2", "").replace("&protocol=2", "");
+    with_option(&base, &format!("protocol=3&{options}"))
+}
+
+/// GETs the server has served so far.
+async fn gets_served(c: &impl Query) -> i64 {
+    let info: String = c.query(&cmd("INFO").arg("commandstats")).await.unwrap();
+    support::stat_in(&info, "get", "calls")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_served_from_the_cache_until_the_key_changes() {
+    let server = node();
+    let plain = Client::connect(server.url().as_str()).await.unwrap();
+    let c = Client::connect(cached_url(&server, "cache_max_bytes=1mb").as_str())
+        .await
+        .unwrap();
+    let tracking: Vec<slotline_conn::Frame> =
+        c.query(&cmd("CLIENT").arg("TRACKINGINFO")).await.unwrap();
+    assert!(format!("{tracking:?}").contains("on"), "{tracking:?}");
+
+    let _: () = plain.set("cc:k", "v1").await.unwrap();
+    let before = gets_served(&plain).await;
+    for _ in 0..10 {
+        let v: String = c.get("cc:k").await.unwrap();
+        assert_eq!(v, "v1");
+    }
+    assert_eq!(
+        gets_served(&plain).await - before,
+        1,
+        "one GET reached the server"
+    );
+    let s = c.cache_stats().unwrap();
+    assert_eq!((s.hits, s.misses, s.entries), (9, 1, 1), "{s:?}");
+
+    // Another client changes it: the invalidation arrives, the next read is fresh.
+    let _: () = plain.set("cc:k", "v2").await.unwrap();
+    wait_for_async("the new value", || async {
+        c.get::<String>("cc:k").await.unwrap() == "v2"
+    })
+    .await;
+    assert!(c.cache_stats().unwrap().invalidations >= 1);
+
+    // This client's own write: never its old value back.
+    for i in 0..20 {
+        let _: () = c.set("cc:k", i).await.unwrap();
+        let v: i64 = c.get("cc:k").await.unwrap();
+        assert_eq!(v, i);
+    }
+
+    // FLUSHALL: the server's null invalidation drops everything.
+    let _: String = c.get("cc:k").await.map(|v: i64| v.to_string()).unwrap();
+    let _: () = plain.query(&cmd("FLUSHALL")).await.unwrap();
+    wait_for_async("the flush", || async {
+        c.cache_stats().unwrap().flushes >= 1
+    })
+    .await;
+    let gone: Option<String> = c.get("cc:k").await.unwrap();
+    assert_eq!(gone, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_drops_what_may_be_stale() {
+    let server = node();
+    let plain = Client::connect(server.url().as_str()).await.unwrap();
+    let c = Client::connect(cached_url(&server, "cache_max_bytes=1mb").as_str())
+        .await
+        .unwrap();
+    let _: () = plain.set("cc:lost", "old").await.unwrap();
+    let _: String = c.get("cc:lost").await.unwrap();
+    let id: i64 = c.query(&cmd("CLIENT").arg("ID")).await.unwrap();
+    let _: i64 = plain
+        .query(&cmd("CLIENT").arg("KILL").arg("ID").arg(id))
+        .await
+        .unwrap();
+    // Changed while the client had no connection: no invalidation can reach it.
+    let _: () = plain.set("cc:lost", "new").await.unwrap();
+    wait_for_async("the value after the reconnect", || async {
+        c.get::<String>("cc:lost").await.is_ok_and(|v| v == "new")
+    })
+    .await;
+    assert!(c.cache_stats().unwrap().flushes >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_stays_within_its_bytes() {
+    let server = node();
+    let c = Client::connect(cached_url(&server, "cache_max_bytes=64kb").as_str())
+        .await
+        .unwrap();
+    let value = "x".repeat(100);
+    for i in 0..2_000 {
+        let _: () = c.set(format!("cc:b:{i}"), &value).await.unwrap();
+    }
+    for i in 0..2_000 {
+        let v: String = c.get(format!("cc:b:{i}")).await.unwrap();
+        assert_eq!(v.len(), 100);
+        let s = c.cache_stats().unwrap();
+        assert!(s.bytes <= 64 * 1024, "{s:?}");
+    }
+    let s = c.cache_stats().unwrap();
+    assert!(s.evictions > 0 && s.entries < 2_000, "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_options_are_checked() {
+    for (url, says) in [
+        ("redis://127.0.0.1:1/?cache_max_bytes=1mb", "RESP3"),
+        (
+            "redis://127.0.0.1:1/?protocol=3&cache_mode=bcast",
+            "cache_max_bytes",
+        ),
+        (
+            "redis://127.0.0.1:1/?protocol=3&cache_max_bytes=lots",
+            "size",
+        ),
+        (
+            "redis://127.0.0.1:1/?protocol=3&cache_max_bytes=1mb&cache_mode=all",
+            "bcast",
+        ),
+    ] {
+        let e = Client::connect(url).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{url}: {e}");
+        assert!(e.to_string().contains(says), "{url}: {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_caches_per_node() {
+    let c = support::cluster();
+    let url = format!(
+        "redis+cluster://{}{}?protocol=3&cache_max_bytes=1mb",
+        support::userinfo(c.auth()),
+        support::join(&c.seed_addrs())
+    );
+    let cached = slotline::Client::open(&url).await.unwrap();
+    let plain = slotline::Client::open(&support::cluster_url(""))
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("cc:cluster:{i}")).collect();
+    for k in &keys {
+        let _: () = plain.set(k, "a").await.unwrap();
+    }
+    for _ in 0..3 {
+        for k in &keys {
+            let v: String = cached.get(k).await.unwrap();
+            assert_eq!(v, "a");
+        }
+    }
+    let slotline::Client::Cluster(cl) = &cached else {
+        panic!("a cluster client");
+    };
+    let mut hits = 0;
+    for master in cl.masters() {
+        let node = cl.node(master).await.unwrap();
+        if let Some(s) = node.cache_stats() {
+            hits += s.hits;
+        }
+    }
+    assert_eq!(hits, 60, "every second and third read a hit");
+    for k in &keys {
+        let _: () = plain.set(k, "b").await.unwrap();
+    }
+    for k in &keys {
+        wait_for_async("the new value", || async {
+            cached.get::<String>(k).await.unwrap() == "b"
+        })
+        .await;
+    }
+}
