@@ -17,10 +17,13 @@ fn node() -> Standalone {
     Standalone::builder().local().start().unwrap()
 }
 
-fn cached_url(server: &Standalone, options: &str) -> String {
-    let base = server.url().replace("protocol=3", "protocol=2");
-    let base = base.replace("?protocol=2", "").replace("&protocol=2", "");
-    with_option(&base, &format!("protocol=3&{options}"))
+/// The node's URL over `protocol` (2 or 3), with `options`.
+fn cached_url(server: &Standalone, protocol: u8, options: &str) -> String {
+    let base = server
+        .url()
+        .replace("?protocol=3", "")
+        .replace("&protocol=3", "");
+    with_option(&base, &format!("protocol={protocol}&{options}"))
 }
 
 /// GETs the server has served so far.
@@ -31,14 +34,28 @@ async fn gets_served(c: &impl Query) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_are_served_from_the_cache_until_the_key_changes() {
+    for protocol in [3, 2] {
+        reads_are_served_until_the_key_changes_over(protocol).await;
+    }
+}
+
+async fn reads_are_served_until_the_key_changes_over(protocol: u8) {
     let server = node();
     let plain = Client::connect(server.url().as_str()).await.unwrap();
-    let c = Client::connect(cached_url(&server, "cache_max_bytes=1mb").as_str())
+    let c = Client::connect(cached_url(&server, protocol, "cache_max_bytes=1mb").as_str())
         .await
         .unwrap();
-    let tracking: Vec<slotline_conn::Frame> =
-        c.query(&cmd("CLIENT").arg("TRACKINGINFO")).await.unwrap();
-    assert!(format!("{tracking:?}").contains("on"), "{tracking:?}");
+    let tracking = format!(
+        "{:?}",
+        c.query::<slotline_conn::Frame>(&cmd("CLIENT").arg("TRACKINGINFO"))
+            .await
+            .unwrap()
+    );
+    assert!(tracking.contains("\"on\""), "{tracking}");
+    // Over RESP2 the invalidations go to another connection of this client (its id);
+    // over RESP3 to this one (0: no redirection).
+    let redirected = !tracking.contains("Bulk(\"redirect\"), Integer(0)");
+    assert_eq!(redirected, protocol == 2, "{tracking}");
 
     let _: () = plain.set("cc:k", "v1").await.unwrap();
     let before = gets_served(&plain).await;
@@ -82,9 +99,15 @@ async fn reads_are_served_from_the_cache_until_the_key_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_connection_drops_what_may_be_stale() {
+    for protocol in [3, 2] {
+        a_lost_connection_drops_what_may_be_stale_over(protocol).await;
+    }
+}
+
+async fn a_lost_connection_drops_what_may_be_stale_over(protocol: u8) {
     let server = node();
     let plain = Client::connect(server.url().as_str()).await.unwrap();
-    let c = Client::connect(cached_url(&server, "cache_max_bytes=1mb").as_str())
+    let c = Client::connect(cached_url(&server, protocol, "cache_max_bytes=1mb").as_str())
         .await
         .unwrap();
     let _: () = plain.set("cc:lost", "old").await.unwrap();
@@ -104,9 +127,55 @@ async fn a_lost_connection_drops_what_may_be_stale() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optin_and_bcast_track_as_asked() {
+    for protocol in [3, 2] {
+        let server = node();
+        let plain = Client::connect(server.url().as_str()).await.unwrap();
+        let url = cached_url(&server, protocol, "cache_max_bytes=1mb&cache_mode=optin");
+        let c = Client::connect(url.as_str()).await.unwrap();
+        let _: () = plain.set("cc:o", "1").await.unwrap();
+        // Not asked for: not cached (the server would not track it).
+        let before = gets_served(&plain).await;
+        for _ in 0..3 {
+            let _: String = c.get("cc:o").await.unwrap();
+        }
+        assert_eq!(gets_served(&plain).await - before, 3, "RESP{protocol}");
+        // Asked for: `CLIENT CACHING yes` goes with it, and the server tracks it.
+        let read = cmd("GET").arg("cc:o").cached();
+        for _ in 0..3 {
+            let v: String = c.query(&read).await.unwrap();
+            assert_eq!(v, "1");
+        }
+        assert_eq!(gets_served(&plain).await - before, 4, "RESP{protocol}");
+        let _: () = plain.set("cc:o", "2").await.unwrap();
+        wait_for_async("the opted-in read to see the change", || async {
+            c.query::<String>(&read).await.unwrap() == "2"
+        })
+        .await;
+
+        // BCAST: changes under the prefix are announced, read or not.
+        let url = cached_url(
+            &server,
+            protocol,
+            "cache_max_bytes=1mb&cache_mode=bcast&cache_prefix=cc:bc:",
+        );
+        let b = Client::connect(url.as_str()).await.unwrap();
+        let _: () = plain.set("cc:bc:1", "x").await.unwrap();
+        let _: String = b.get("cc:bc:1").await.unwrap();
+        let _: String = b.get("cc:bc:1").await.unwrap();
+        assert_eq!(b.cache_stats().unwrap().hits, 1);
+        let _: () = plain.set("cc:bc:1", "y").await.unwrap();
+        wait_for_async("the broadcast invalidation", || async {
+            b.get::<String>("cc:bc:1").await.unwrap() == "y"
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_stays_within_its_bytes() {
     let server = node();
-    let c = Client::connect(cached_url(&server, "cache_max_bytes=64kb").as_str())
+    let c = Client::connect(cached_url(&server, 3, "cache_max_bytes=64kb").as_str())
         .await
         .unwrap();
     let value = "x".repeat(100);
@@ -126,7 +195,6 @@ async fn the_cache_stays_within_its_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_options_are_checked() {
     for (url, says) in [
-        ("redis://127.0.0.1:1/?cache_max_bytes=1mb", "RESP3"),
         (
             "redis://127.0.0.1:1/?protocol=3&cache_mode=bcast",
             "cache_max_bytes",
@@ -144,6 +212,39 @@ async fn cache_options_are_checked() {
         assert_eq!(e.kind(), ErrorKind::Config, "{url}: {e}");
         assert!(e.to_string().contains(says), "{url}: {e}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_invalidation_link_drops_the_cache_and_tracks_anew() {
+    let server = node();
+    let plain = Client::connect(server.url().as_str()).await.unwrap();
+    let c = Client::connect(cached_url(&server, 2, "cache_max_bytes=1mb").as_str())
+        .await
+        .unwrap();
+    let _: () = plain.set("cc:link", "old").await.unwrap();
+    let _: String = c.get("cc:link").await.unwrap();
+    let data_id: i64 = c.query(&cmd("CLIENT").arg("ID")).await.unwrap();
+    // The invalidation link is the node's one subscriber.
+    let killed: i64 = plain
+        .query(&cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"))
+        .await
+        .unwrap();
+    assert_eq!(killed, 1);
+    let _: () = plain.set("cc:link", "new").await.unwrap();
+    wait_for_async("the value after the link came back", || async {
+        c.get::<String>("cc:link").await.is_ok_and(|v| v == "new")
+    })
+    .await;
+    assert!(c.cache_stats().unwrap().flushes >= 1);
+    // A new data connection, tracking through a new link: invalidations flow again.
+    let new_id: i64 = c.query(&cmd("CLIENT").arg("ID")).await.unwrap();
+    assert_ne!(new_id, data_id);
+    let _: String = c.get("cc:link").await.unwrap();
+    let _: () = plain.set("cc:link", "newer").await.unwrap();
+    wait_for_async("the next invalidation", || async {
+        c.get::<String>("cc:link").await.is_ok_and(|v| v == "newer")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

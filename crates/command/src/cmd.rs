@@ -28,6 +28,8 @@ pub struct Cmd {
     idempotent: bool,
     /// The copies it must have before it is acknowledged (see [`Cmd::durable`]).
     durability: Option<crate::Durability>,
+    /// Whether the caller asks for its reply to be cached, or not (see [`Cmd::cached`]).
+    caching: Option<bool>,
 }
 
 /// Starts a command with its name.
@@ -51,6 +53,7 @@ impl Cmd {
             argc: 0,
             marked_hold: None,
             idempotent: false,
+            caching: None,
             durability: None,
         }
     }
@@ -145,6 +148,27 @@ impl Cmd {
     /// The durability asked for this command, if any (see [`Cmd::durable`]).
     pub fn durability(&self) -> Option<crate::Durability> {
         self.durability
+    }
+
+    /// Asks for this read's reply to be cached by a client with a client-side cache: needed
+    /// in its OPTIN mode (the client sends `CLIENT CACHING yes` with it); the other modes
+    /// cache every cacheable read unless told [`uncached`](Cmd::uncached).
+    pub fn cached(mut self) -> Self {
+        self.caching = Some(true);
+        self
+    }
+
+    /// Keeps this read out of a client-side cache: it goes to the server, and its reply is
+    /// not kept.
+    pub fn uncached(mut self) -> Self {
+        self.caching = Some(false);
+        self
+    }
+
+    /// What the caller asked of the cache: `Some(true)` [`cached`](Cmd::cached),
+    /// `Some(false)` [`uncached`](Cmd::uncached), `None` nothing.
+    pub fn caching(&self) -> Option<bool> {
+        self.caching
     }
 
     /// Whether this command was marked [`idempotent`](Cmd::idempotent).

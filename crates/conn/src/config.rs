@@ -67,7 +67,9 @@ pub struct ConnectionConfig {
     pub protocol: Protocol,
     /// A client-side cache for the shared client (URL: `cache_max_bytes=64mb`, with
     /// `cache_mode=default|optin|bcast`, `cache_prefix=` (repeatable), `cache_ttl=`); off by
-    /// default. Needs RESP3 for now. See [`CacheConfig`](slotline_command::cache::CacheConfig).
+    /// default. Over RESP3 invalidations come as pushes on the connection that reads; over
+    /// RESP2 on a connection of their own per node, subscribed to `__redis__:invalidate`
+    /// (`CLIENT TRACKING ... REDIRECT`). See [`CacheConfig`](slotline_command::cache::CacheConfig).
     pub cache: Option<Box<slotline_command::cache::CacheConfig>>,
 }
 
@@ -214,12 +216,6 @@ impl ConnectionConfig {
         }
         if self.db < 0 {
             return Err(Error::config(format!("invalid database index {}", self.db)));
-        }
-        if self.cache.is_some() && self.protocol != Protocol::Resp3 {
-            return Err(Error::config(
-                "the client-side cache needs RESP3 for now (`protocol=3`): its invalidations \
-                 arrive as pushes on the connection that reads",
-            ));
         }
         Ok(())
     }

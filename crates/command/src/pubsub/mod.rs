@@ -35,6 +35,10 @@ pub enum MessageKind {
     /// `PubSub::shard_channels`); the payload is empty. Subscribe again on the node that
     /// serves the slot now.
     ShardUnsubscribed,
+    /// Over RESP2, an invalidation of client-side tracking (`CLIENT TRACKING ... REDIRECT`)
+    /// on `__redis__:invalidate`: the keys are [`Message::invalidated_keys`]; the payload is
+    /// their RESP encoding.
+    Invalidation,
 }
 
 /// One message received on a pub/sub connection. Channel, pattern and payload are views
@@ -68,6 +72,26 @@ impl Message {
     /// ```
     pub fn payload<T: FromReply>(&self) -> Result<T> {
         T::from_reply(Frame::Bulk(self.payload.clone()))
+    }
+
+    /// For a [`MessageKind::Invalidation`]: `Some(keys)`, or `None` for every key (the
+    /// server was flushed). An empty list for any other message.
+    pub fn invalidated_keys(&self) -> Option<Vec<Bytes>> {
+        if self.kind != MessageKind::Invalidation {
+            return Some(Vec::new());
+        }
+        let mut buf = bytes::BytesMut::from(&self.payload[..]);
+        match slotline_resp::Decoder::default().decode(&mut buf) {
+            Ok(Some(Frame::Array(keys))) => Some(
+                keys.into_iter()
+                    .filter_map(|k| match k {
+                        Frame::Bulk(b) | Frame::Simple(b) => Some(b),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
     }
 
     /// The channel as text; `None` when it is not UTF-8.

@@ -192,6 +192,20 @@ pub(crate) fn interpret(frame: Frame) -> Result<Push> {
         }))
     };
     let push = match (&kind[..], items.len()) {
+        // Over RESP2, tracking's invalidations for another connection (`REDIRECT`) arrive
+        // on `__redis__:invalidate` with the keys as an array (a null: every key).
+        (b"message", 3) if matches!(items.get(2), Some(Frame::Array(_) | Frame::Null)) => {
+            let mut keys = bytes::BytesMut::new();
+            if let Some(frame) = items.get(2) {
+                frame.encode(&mut keys);
+            }
+            message(
+                MessageKind::Invalidation,
+                bulk(1),
+                None,
+                Some(keys.freeze()),
+            )
+        }
         (b"message", 3) => message(MessageKind::Message, bulk(1), None, bulk(2)),
         (b"smessage", 3) => message(MessageKind::SMessage, bulk(1), None, bulk(2)),
         (b"pmessage", 4) => match bulk(1) {
@@ -447,6 +461,32 @@ mod tests {
             interpret(confirm("unsubscribe", None, 0)).unwrap(),
             Push::Unsubscribed(Family::Channel, None, 0)
         );
+        // An invalidation redirected to a RESP2 subscriber: the keys as an array, or a
+        // null for every key.
+        let inv = interpret(Frame::Array(vec![
+            Frame::bulk("message"),
+            Frame::bulk("__redis__:invalidate"),
+            Frame::Array(vec![Frame::bulk("k1"), Frame::bulk("k2")]),
+        ]))
+        .unwrap();
+        let Push::Message(inv) = inv else {
+            panic!("{inv:?}")
+        };
+        assert_eq!(inv.kind, MessageKind::Invalidation);
+        assert_eq!(
+            inv.invalidated_keys(),
+            Some(vec![Bytes::from("k1"), Bytes::from("k2")])
+        );
+        let all = interpret(Frame::Array(vec![
+            Frame::bulk("message"),
+            Frame::bulk("__redis__:invalidate"),
+            Frame::Null,
+        ]))
+        .unwrap();
+        let Push::Message(all) = all else {
+            panic!("{all:?}")
+        };
+        assert_eq!(all.invalidated_keys(), None);
         // Frames that mean nothing here.
         assert!(interpret(Frame::Integer(1)).is_err());
         assert!(interpret(arr(&[b"message", b"ch"])).is_err());

@@ -6,7 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use slotline_command::cache::{cacheable_key, Cache, CacheStats, Ticket};
+use slotline_command::cache::{
+    cacheable_key, Cache, CacheConfig, CacheStats, Ticket, TrackingMode,
+};
 use slotline_command::command_table;
 use slotline_resp::{Frame, Reply};
 
@@ -14,7 +16,10 @@ use crate::Cmd;
 
 /// The cache of one shared client.
 #[derive(Debug)]
-pub(crate) struct ClientCache(Mutex<Cache<Reply>>);
+pub(crate) struct ClientCache {
+    cache: Mutex<Cache<Reply>>,
+    mode: TrackingMode,
+}
 
 /// A cacheable read on its way: finished with its reply by [`Read::store`], or without one
 /// when dropped (failed, cancelled).
@@ -50,19 +55,23 @@ impl Drop for Read<'_> {
 pub(crate) enum Lookup<'a> {
     /// Answered from the cache.
     Hit(Reply),
-    /// A cacheable read, registered: send it, then [`Read::store`] its reply.
-    Miss(Read<'a>),
+    /// A cacheable read, registered: send it (after `CLIENT CACHING yes` when
+    /// `opt_in`), then [`Read::store`] its reply.
+    Miss { read: Read<'a>, opt_in: bool },
     /// Not cacheable (a write's keys were invalidated first).
     Pass,
 }
 
 impl ClientCache {
-    pub(crate) fn new(cache: Cache<Reply>) -> Self {
-        ClientCache(Mutex::new(cache))
+    pub(crate) fn new(config: &CacheConfig) -> Self {
+        ClientCache {
+            cache: Mutex::new(Cache::new(config)),
+            mode: config.mode,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Cache<Reply>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Looks `cmd` up: a hit, a registered miss, or a command that is not cacheable (a
@@ -73,6 +82,16 @@ impl ClientCache {
             self.before_write(cmd);
             return Lookup::Pass;
         };
+        // In OPTIN mode the server tracks only the reads sent after `CLIENT CACHING yes`:
+        // a read not opted in is never cached (it would never be invalidated).
+        let opt_in = self.mode == TrackingMode::OptIn;
+        let wanted = match cmd.caching() {
+            Some(asked) => asked,
+            None => !opt_in,
+        };
+        if !wanted {
+            return Lookup::Pass;
+        }
         let mut request = BytesMut::new();
         cmd.encode(&mut request);
         let request = request.freeze();
@@ -81,11 +100,14 @@ impl ClientCache {
             return Lookup::Hit(hit);
         }
         let ticket = cache.begin(key);
-        Lookup::Miss(Read {
-            cache: self,
-            request,
-            ticket: Some(ticket),
-        })
+        Lookup::Miss {
+            read: Read {
+                cache: self,
+                request,
+                ticket: Some(ticket),
+            },
+            opt_in,
+        }
     }
 
     /// Invalidates the keys of `cmd` unless it only reads.
@@ -122,6 +144,11 @@ impl ClientCache {
             _ => cache.flush(),
         }
         true
+    }
+
+    /// `key` changed (an invalidation that came on the RESP2 link).
+    pub(crate) fn invalidate(&self, key: &[u8]) {
+        self.lock().invalidate(key);
     }
 
     /// Everything may be stale (a lost connection: invalidations may have been missed).

@@ -61,7 +61,11 @@ pub(crate) async fn run(shared: Arc<ClientState>, first: Option<Connection>) {
         }
         let attempt = match shared.next_config().await {
             // Confirmed: callers' requests go only to a server that answered.
-            Ok(config) => Connection::connect_set_up(config, true).await,
+            Ok(config) => match Connection::connect_set_up(config.clone(), true).await {
+                // Tracked (RESP2 cache) before any caller's request goes on it.
+                Ok(conn) => shared.track(&config, &conn).await.map(|()| conn),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match attempt {

@@ -5,6 +5,7 @@ mod busy_poll;
 mod cache;
 mod dedicated;
 mod driver;
+mod invalidation_link;
 mod options;
 mod queue;
 mod shared;
@@ -109,7 +110,7 @@ impl Client {
     ) -> Result<Self> {
         let config = config.into_connection_config()?;
         let first = Connection::connect(&config).await?;
-        Ok(Client::start(config, options, Some(first)))
+        Client::start_with(config, None, options, Some(first)).await
     }
 
     /// A client that connects in the background: it returns at once, and requests wait
@@ -118,7 +119,7 @@ impl Client {
     pub fn connect_lazy(config: impl IntoConnectionConfig, options: ClientOptions) -> Result<Self> {
         let config = config.into_connection_config()?;
         config.validate()?;
-        Ok(Client::start(config, options, None))
+        Ok(Client::spawn(Client::state(config, None, options, None)))
     }
 
     /// A client whose address is asked of `resolve` before every connection attempt (the
@@ -127,12 +128,7 @@ impl Client {
     pub async fn connect_resolved(resolve: Resolver, options: ClientOptions) -> Result<Self> {
         let config = resolve().await?;
         let first = Connection::connect(&config).await?;
-        Ok(Client::start_with(
-            config,
-            Some(resolve),
-            options,
-            Some(first),
-        ))
+        Client::start_with(config, Some(resolve), options, Some(first)).await
     }
 
     /// Drops the current connection (requests in flight on it fail, as on any connection
@@ -169,27 +165,44 @@ impl Client {
         options: ClientOptions,
     ) -> Result<Self> {
         match Connection::connect(&config).await {
-            Ok(first) => Ok(Client::start(config, options, Some(first))),
+            Ok(first) => Client::start_with(config, None, options, Some(first)).await,
             Err(e) if e.kind() == ErrorKind::Config => Err(e),
-            Err(_) => Ok(Client::start(config, options, None)),
+            Err(_) => Ok(Client::spawn(Client::state(config, None, options, None))),
         }
     }
 
-    fn start(config: ConnectionConfig, options: ClientOptions, first: Option<Connection>) -> Self {
-        Client::start_with(config, None, options, first)
-    }
-
-    fn start_with(
+    /// A client around `first`, its first connection, once that connection is set up for
+    /// the cache (over RESP2, tracking through the invalidation link).
+    async fn start_with(
         config: ConnectionConfig,
         resolver: Option<Resolver>,
         options: ClientOptions,
         first: Option<Connection>,
-    ) -> Self {
+    ) -> Result<Self> {
+        let shared = Client::state(config, resolver, options, first);
+        if let Some(conn) = &shared.1 {
+            shared.0.track(&shared.0.config, conn).await?;
+        }
+        Ok(Client::spawn(shared))
+    }
+
+    /// The shared state of a new client, and its first connection if it has one.
+    fn state(
+        config: ConnectionConfig,
+        resolver: Option<Resolver>,
+        options: ClientOptions,
+        first: Option<Connection>,
+    ) -> (Arc<ClientState>, Option<Connection>) {
         let link = match first {
             Some(_) => Link::Up,
             None => Link::Down(None),
         };
         let shared = Arc::new(ClientState::new(config, resolver, options, link));
+        (shared, first)
+    }
+
+    /// Starts the driver and the sweeper of a new client.
+    fn spawn((shared, first): (Arc<ClientState>, Option<Connection>)) -> Self {
         tokio::spawn(driver::run(shared.clone(), first));
         tokio::spawn(sweeper::run(shared.clone()));
         Client {
@@ -299,8 +312,19 @@ impl Client {
         if let Some(cache) = &self.handle.shared.cache {
             match cache.lookup(cmd) {
                 cache::Lookup::Hit(reply) => return Ok(reply),
-                cache::Lookup::Miss(read) => {
-                    let reply = self.sent_command_reply(cmd, patience).await?;
+                cache::Lookup::Miss { read, opt_in } => {
+                    let reply = if opt_in {
+                        // Tracked only when asked for just before it.
+                        let mut p = Pipeline::new();
+                        p.add(crate::cmd("CLIENT").arg("CACHING").arg("YES"));
+                        p.add(cmd.clone());
+                        let mut replies = self.pipeline_replies(&p, patience).await?;
+                        replies
+                            .pop()
+                            .ok_or_else(|| Error::internal("a read with its opt-in had no reply"))?
+                    } else {
+                        self.sent_command_reply(cmd, patience).await?
+                    };
                     read.store(&reply);
                     return Ok(reply);
                 }

@@ -129,6 +129,8 @@ pub(crate) struct ClientState {
     pub(crate) subscribing: tokio::sync::Mutex<()>,
     /// The client-side cache, when the config asks for one.
     pub(crate) cache: Option<ClientCache>,
+    /// Over RESP2, the connection the cache's invalidations come on.
+    pub(crate) invalidation: tokio::sync::Mutex<Option<super::invalidation_link::InvalidationLink>>,
 }
 
 impl std::fmt::Debug for ClientState {
@@ -149,10 +151,7 @@ impl ClientState {
         options: ClientOptions,
         link: Link,
     ) -> Self {
-        let cache = config
-            .cache
-            .as_ref()
-            .map(|c| ClientCache::new(slotline_command::cache::Cache::new(c)));
+        let cache = config.cache.as_ref().map(|c| ClientCache::new(c));
         ClientState {
             cache,
             current: Mutex::new(config.addr.clone()),
@@ -178,6 +177,7 @@ impl ClientState {
             io: IoCounters::default(),
             subscribers: Mutex::new(Registry::default()),
             subscribing: tokio::sync::Mutex::new(()),
+            invalidation: tokio::sync::Mutex::new(None),
         }
     }
 
