@@ -20,10 +20,13 @@ pub enum Scenario {
     /// One RESP3 connection subscribed to a channel, its messages handed to 50 subscriber
     /// tasks while 8 tasks publish on it ([`crate::fanout`]); a request is a delivery.
     Fanout,
+    /// [`Scenario::Node`] with slotline's client-side cache on (RESP3, 64 MiB) beside
+    /// redis-rs and fred without one.
+    Cached,
 }
 
 impl Scenario {
-    /// `node`, `single`, `cluster`, `blocking`, `tls`, `resp3` or `fanout`.
+    /// `node`, `single`, `cluster`, `blocking`, `tls`, `resp3`, `fanout` or `cached`.
     pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
             "node" => Scenario::Node,
@@ -33,6 +36,7 @@ impl Scenario {
             "tls" => Scenario::Tls,
             "resp3" => Scenario::Resp3,
             "fanout" => Scenario::Fanout,
+            "cached" => Scenario::Cached,
             other => return Err(format!("unknown scenario {other:?}")),
         })
     }
@@ -47,6 +51,7 @@ impl Scenario {
             Scenario::Tls => "one node over TLS, 50 tasks, GET",
             Scenario::Resp3 => "one node over RESP3, 50 tasks, GET",
             Scenario::Fanout => "RESP3 pub/sub, 8 publishers, 50 subscribers: deliveries",
+            Scenario::Cached => "one node, 50 tasks, GET, slotline's cache on (the peers without)",
         }
     }
 
@@ -62,6 +67,7 @@ impl Scenario {
     pub fn requests(self) -> u64 {
         match self {
             Scenario::Node | Scenario::Blocking | Scenario::Tls | Scenario::Resp3 => 400_000,
+            Scenario::Cached => 4_000_000,
             Scenario::Cluster => 300_000,
             Scenario::Single => 40_000,
             Scenario::Fanout => 4_000_000,

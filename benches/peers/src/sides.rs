@@ -132,6 +132,9 @@ async fn run_async(
             let url = match scenario {
                 Scenario::Tls => servers.tls_url(),
                 Scenario::Resp3 => format!("{}?protocol=3", servers.node_url()),
+                Scenario::Cached => {
+                    format!("{}?protocol=3&cache_max_bytes=64mb", servers.node_url())
+                }
                 _ => servers.node_url(),
             };
             let c = slotline_conn::Client::connect(url.as_str())

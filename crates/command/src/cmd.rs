@@ -195,6 +195,12 @@ impl Cmd {
         }
     }
 
+    /// The arguments as they are sent, each a RESP bulk string (without the array's
+    /// header): what tells two requests apart, e.g. as a cache's key.
+    pub fn encoded_args(&self) -> &[u8] {
+        &self.data
+    }
+
     /// The argument at `index` (0 is the name).
     pub fn arg_at(&self, index: usize) -> Option<&[u8]> {
         self.args().nth(index)

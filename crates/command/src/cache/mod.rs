@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 pub use store::{Cache, CacheStats, Ticket};
 
-use crate::{cmd, command_table, Cmd};
+use crate::{cmd, Cmd};
 
 /// How the server tracks what this client read (`CLIENT TRACKING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,8 +99,8 @@ impl CacheConfig {
     }
 }
 
-/// The commands whose replies may be cached: read-only, about one key, and answered the
-/// same until that key changes.
+/// The commands whose replies may be cached: read-only, about one key (their first
+/// argument), and answered the same until that key changes.
 const CACHEABLE: &[&str] = &[
     "GET",
     "GETRANGE",
@@ -137,22 +137,22 @@ const CACHEABLE: &[&str] = &[
 ];
 
 /// The key of `cmd` when its reply may be cached: a command of the cacheable list that
-/// names exactly one key (`EXISTS a b` does not).
+/// names exactly one key (`EXISTS a b` does not). Checked on every read of a client with a
+/// cache, so without the command table: every command of the list takes its key first.
 pub fn cacheable_key(cmd: &Cmd) -> Option<&[u8]> {
-    let name = cmd.args().next()?;
+    let mut args = cmd.args();
+    let name = args.next()?;
     if !CACHEABLE
         .iter()
-        .any(|c| c.as_bytes().eq_ignore_ascii_case(name))
+        .any(|c| c.len() == name.len() && c.as_bytes().eq_ignore_ascii_case(name))
     {
         return None;
     }
-    let mut keys = command_table::keys(cmd);
-    match (keys.next(), keys.next()) {
-        (Some(key), None) => Some(key),
-        // Module reads the table does not know: their first argument is the key.
-        (None, None) if name.contains(&b'.') => cmd.args().nth(1),
-        _ => None,
+    let key = args.next()?;
+    if name.eq_ignore_ascii_case(b"EXISTS") && args.next().is_some() {
+        return None;
     }
+    Some(key)
 }
 
 #[cfg(test)]

@@ -97,12 +97,13 @@ impl<V: Clone> Cache<V> {
     }
 
     /// The cached reply to `request` (its encoded command), if one is held and young
-    /// enough at `now`; counted as a hit, or else as a miss.
-    pub fn get(&mut self, request: &[u8], now: Instant) -> Option<V> {
+    /// enough now (`now` is asked only when entries have a bounded age); counted as a hit,
+    /// or else as a miss.
+    pub fn get(&mut self, request: &[u8], now: impl FnOnce() -> Instant) -> Option<V> {
         let fresh = match self.entries.get(request) {
             Some(e) => self
                 .ttl
-                .is_none_or(|ttl| now.saturating_duration_since(e.stored) <= ttl),
+                .is_none_or(|ttl| now().saturating_duration_since(e.stored) <= ttl),
             None => {
                 self.stats.misses += 1;
                 return None;
@@ -116,6 +117,19 @@ impl<V: Clone> Cache<V> {
         }
         self.stats.hits += 1;
         self.entries.get(request).map(|e| e.value.clone())
+    }
+
+    /// [`get`](Self::get) that counts a hit but not a miss (the caller looks again, and
+    /// counts then).
+    pub fn peek(&mut self, request: &[u8], now: impl FnOnce() -> Instant) -> Option<V> {
+        let entry = self.entries.get(request)?;
+        if let Some(ttl) = self.ttl {
+            if now().saturating_duration_since(entry.stored) > ttl {
+                return None;
+            }
+        }
+        self.stats.hits += 1;
+        Some(entry.value.clone())
     }
 
     /// Registers a read of `key` about to be sent: an invalidation of the key from now on

@@ -13,7 +13,7 @@ fn read(
     now: Instant,
 ) -> (&'static str, bool) {
     let request = Bytes::from(format!("GET {key}"));
-    if let Some(v) = c.get(&request, now) {
+    if let Some(v) = c.get(&request, || now) {
         return (v, true);
     }
     let t = c.begin(key.as_bytes());
@@ -50,7 +50,7 @@ fn an_invalidation_during_a_read_keeps_its_reply_out() {
         !c.finish(t2, Some((request.clone(), "old", 3)), now),
         "began before"
     );
-    assert_eq!(c.get(&request, now), Some("new"));
+    assert_eq!(c.get(&request, || now), Some("new"));
     assert_eq!(c.stats().discarded, 2);
     // Other keys are not touched.
     let t = c.begin(b"other");
@@ -88,7 +88,7 @@ fn every_request_of_a_key_goes_with_it() {
         let t = c.begin(b"h");
         c.finish(t, Some((Bytes::from(req), v, 1)), now);
     }
-    assert_eq!(c.get(b"HGET h b", now), Some("2"));
+    assert_eq!(c.get(b"HGET h b", || now), Some("2"));
     c.invalidate(b"h");
     assert_eq!(c.stats().entries, 0);
     assert_eq!(c.stats().bytes, 0);
@@ -109,8 +109,8 @@ fn bytes_and_entries_stay_within_their_bounds() {
     assert!(s.entries > 50 && s.entries < 100, "{s:?}");
     assert_eq!(s.evictions, 1_000 - s.entries);
     // The newest stay.
-    assert_eq!(c.get(b"GET key:0999", now), Some("v"));
-    assert_eq!(c.get(b"GET key:0000", now), None);
+    assert_eq!(c.get(b"GET key:0999", || now), Some("v"));
+    assert_eq!(c.get(b"GET key:0000", || now), None);
     // Entries bound too.
     let mut c = Cache::new(&CacheConfig {
         max_entries: 3,

@@ -5,7 +5,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use slotline_command::cache::{
     cacheable_key, Cache, CacheConfig, CacheStats, Ticket, TrackingMode,
 };
@@ -92,14 +92,14 @@ impl ClientCache {
         if !wanted {
             return Lookup::Pass;
         }
-        let mut request = BytesMut::new();
-        cmd.encode(&mut request);
-        let request = request.freeze();
+        // A request is told from another by its arguments as they are sent.
+        let request = cmd.encoded_args();
         let mut cache = self.lock();
-        if let Some(hit) = cache.get(&request, Instant::now()) {
+        if let Some(hit) = cache.get(request, Instant::now) {
             return Lookup::Hit(hit);
         }
         let ticket = cache.begin(key);
+        let request = Bytes::copy_from_slice(request);
         Lookup::Miss {
             read: Read {
                 cache: self,
@@ -108,6 +108,18 @@ impl ClientCache {
             },
             opt_in,
         }
+    }
+
+    /// The cached reply to `cmd`, if it is a cacheable read held in the cache (nothing is
+    /// registered on a miss: see [`lookup`](Self::lookup)).
+    pub(crate) fn hit(&self, cmd: &Cmd) -> Option<Reply> {
+        cacheable_key(cmd)?;
+        if cmd.caching() == Some(false)
+            || (self.mode == TrackingMode::OptIn && cmd.caching() != Some(true))
+        {
+            return None;
+        }
+        self.lock().peek(cmd.encoded_args(), Instant::now)
     }
 
     /// Invalidates the keys of `cmd` unless it only reads.

@@ -311,6 +311,7 @@ impl Client {
         cmd.check_shared()?;
         if let Some(cache) = &self.handle.shared.cache {
             match cache.lookup(cmd) {
+                // Hits are answered in `execute_by` already; one here came meanwhile.
                 cache::Lookup::Hit(reply) => return Ok(reply),
                 cache::Lookup::Miss { read, opt_in } => {
                     let reply = if opt_in {
@@ -432,6 +433,12 @@ impl Client {
         request: Request<'_>,
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
+        if let (Request::Command(cmd), Some(cache)) = (&request, &self.handle.shared.cache) {
+            // A hit costs no deadline, no clock.
+            if let Some(reply) = cache.hit(cmd) {
+                return Ok(Response::Reply(reply));
+            }
+        }
         let config = self.config();
         let (hold, timeout) =
             request.hold_and_response_timeout(config.response_timeout, config.durability);
