@@ -294,3 +294,94 @@ async fn a_cluster_caches_per_node() {
         .await;
     }
 }
+
+/// Counters only grow, so a cached reader that reads a counter lower than it read before
+/// was served a value older than one it had seen: stale.
+async fn staleness_over(protocol: u8) {
+    const KEYS: usize = 20;
+    let server = node();
+    let plain = Client::connect(server.url().as_str()).await.unwrap();
+    let url = cached_url(&server, protocol, "cache_max_bytes=1mb");
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("cc:stale:{i}")).collect();
+    for k in &keys {
+        let _: () = plain.set(k, 0).await.unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Writers on connections of their own.
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (keys, stop) = (keys.clone(), stop.clone());
+            let c = plain.clone();
+            tokio::spawn(async move {
+                let mut i = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _: i64 = c.incr(&keys[i % KEYS]).await.unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    // Cached readers, each remembering the highest value it saw of each key; one of them
+    // writes too, and must read its own write back.
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            let (keys, stop, url) = (keys.clone(), stop.clone(), url.clone());
+            tokio::spawn(async move {
+                let c = Client::connect(url.as_str()).await.unwrap();
+                let mut seen = vec![0i64; KEYS];
+                let mut reads = 0u64;
+                let mut i = r;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = i % KEYS;
+                    if r == 0 && i % 10 == 0 {
+                        let mine: i64 = c.incr(&keys[k]).await.unwrap();
+                        let back: i64 = c.get(&keys[k]).await.unwrap();
+                        assert!(back >= mine, "its own write: {back} after writing {mine}");
+                        seen[k] = seen[k].max(back);
+                    }
+                    let v: i64 = c.get(&keys[k]).await.unwrap();
+                    assert!(
+                        v >= seen[k],
+                        "stale: {} read {v} after {}",
+                        keys[k],
+                        seen[k]
+                    );
+                    seen[k] = v;
+                    reads += 1;
+                    i += 1;
+                }
+                (c, reads)
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut hits = 0;
+    for r in readers {
+        let (c, reads) = r.await.unwrap();
+        assert!(reads > 100, "RESP{protocol}: {reads} reads");
+        hits += c.cache_stats().unwrap().hits;
+        // Writers stopped: every cached read equals the server's value soon.
+        let started = std::time::Instant::now();
+        for k in &keys {
+            let truth: i64 = plain.get(k).await.unwrap();
+            wait_for_async("the cached value to settle", || async {
+                c.get::<i64>(k).await.unwrap() == truth
+            })
+            .await;
+        }
+        let settled = started.elapsed();
+        assert!(settled < support::DEADLINE, "RESP{protocol}: {settled:?}");
+    }
+    assert!(hits > 0, "RESP{protocol}: the cache served nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cached_read_goes_back_in_time() {
+    for protocol in [3, 2] {
+        staleness_over(protocol).await;
+    }
+}

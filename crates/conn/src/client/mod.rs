@@ -434,8 +434,10 @@ impl Client {
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
         if let (Request::Command(cmd), Some(cache)) = (&request, &self.handle.shared.cache) {
-            // A hit costs no deadline, no clock.
+            // A hit costs no deadline, no clock. It touches no tokio resource either, so it
+            // spends the task's budget itself: a loop of hits still lets other tasks run.
             if let Some(reply) = cache.hit(cmd) {
+                tokio::task::coop::consume_budget().await;
                 return Ok(Response::Reply(reply));
             }
         }
