@@ -328,7 +328,7 @@ async fn staleness_over(protocol: u8) {
             let (keys, stop, url) = (keys.clone(), stop.clone(), url.clone());
             tokio::spawn(async move {
                 let c = Client::connect(url.as_str()).await.unwrap();
-                let mut seen = vec![0i64; KEYS];
+                let mut seen = [0i64; KEYS];
                 let mut reads = 0u64;
                 let mut i = r;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
