@@ -86,15 +86,18 @@ fn best(rounds: usize, iters: usize, mut f: impl FnMut()) -> Duration {
 }
 
 /// slotline: the bytes arrive in a long-lived read buffer, as a client's read loop has them,
-/// and every reply is taken as a view and dropped.
-fn slotline(shape: &Shape) -> Duration {
+/// and every reply is taken with `next` and dropped.
+fn slotline_by<T>(
+    shape: &Shape,
+    next: impl Fn(&mut Decoder, &mut BytesMut) -> Option<T>,
+) -> Duration {
     let mut dec = Decoder::default();
     let mut read_buf = BytesMut::with_capacity(shape.wire.len() * 2);
     best(15, 200, || {
         read_buf.extend_from_slice(&shape.wire);
         let mut buf = read_buf.split();
         let mut n = 0;
-        while let Some(reply) = dec.decode_reply(&mut buf).expect("valid RESP3") {
+        while let Some(reply) = next(&mut dec, &mut buf) {
             black_box(&reply);
             n += 1;
         }
@@ -103,21 +106,14 @@ fn slotline(shape: &Shape) -> Duration {
     })
 }
 
+/// slotline's replies as views into the read buffer (no frames built).
+fn slotline(shape: &Shape) -> Duration {
+    slotline_by(shape, |d, b| d.decode_reply(b).expect("valid RESP3"))
+}
+
 /// slotline building `Frame` trees (what a caller converting every reply pays, at most).
 fn slotline_frames(shape: &Shape) -> Duration {
-    let mut dec = Decoder::default();
-    let mut read_buf = BytesMut::with_capacity(shape.wire.len() * 2);
-    best(15, 200, || {
-        read_buf.extend_from_slice(&shape.wire);
-        let mut buf = read_buf.split();
-        let mut n = 0;
-        while let Some(frame) = dec.decode(&mut buf).expect("valid RESP3") {
-            black_box(&frame);
-            n += 1;
-        }
-        assert_eq!(n, shape.replies);
-        drop(buf);
-    })
+    slotline_by(shape, |d, b| d.decode(b).expect("valid RESP3"))
 }
 
 /// redis-rs: its parser over the bytes, one `Value` per reply.
