@@ -119,6 +119,19 @@ impl<V: Clone> Cache<V> {
         self.entries.get(request).map(|e| e.value.clone())
     }
 
+    /// [`get`](Self::get) that counts a hit but not a miss (the caller looks again, and
+    /// counts then).
+    pub fn peek(&mut self, request: &[u8], now: impl FnOnce() -> Instant) -> Option<V> {
+        let entry = self.entries.get(request)?;
+        if let Some(ttl) = self.ttl {
+            if now().saturating_duration_since(entry.stored) > ttl {
+                return None;
+            }
+        }
+        self.stats.hits += 1;
+        Some(entry.value.clone())
+    }
+
     /// Registers a read of `key` about to be sent: an invalidation of the key from now on
     /// keeps its reply out.
     pub fn begin(&mut self, key: &[u8]) -> Ticket {

@@ -110,6 +110,18 @@ impl ClientCache {
         }
     }
 
+    /// The cached reply to `cmd`, if it is a cacheable read held in the cache (nothing is
+    /// registered on a miss: see [`lookup`](Self::lookup)).
+    pub(crate) fn hit(&self, cmd: &Cmd) -> Option<Reply> {
+        cacheable_key(cmd)?;
+        if cmd.caching() == Some(false)
+            || (self.mode == TrackingMode::OptIn && cmd.caching() != Some(true))
+        {
+            return None;
+        }
+        self.lock().peek(cmd.encoded_args(), Instant::now)
+    }
+
     /// Invalidates the keys of `cmd` unless it only reads.
     pub(crate) fn before_write(&self, cmd: &Cmd) {
         if command_table::is_readonly(cmd) {

@@ -309,6 +309,34 @@ impl Client {
 
     async fn command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
         cmd.check_shared()?;
+        if let Some(cache) = &self.handle.shared.cache {
+            match cache.lookup(cmd) {
+                // Hits are answered in `execute_by` already; one here came meanwhile.
+                cache::Lookup::Hit(reply) => return Ok(reply),
+                cache::Lookup::Miss { read, opt_in } => {
+                    let reply = if opt_in {
+                        // Tracked only when asked for just before it.
+                        let mut p = Pipeline::new();
+                        p.add(crate::cmd("CLIENT").arg("CACHING").arg("YES"));
+                        p.add(cmd.clone());
+                        let mut replies = self.pipeline_replies(&p, patience).await?;
+                        replies
+                            .pop()
+                            .ok_or_else(|| Error::internal("a read with its opt-in had no reply"))?
+                    } else {
+                        self.sent_command_reply(cmd, patience).await?
+                    };
+                    read.store(&reply);
+                    return Ok(reply);
+                }
+                cache::Lookup::Pass => {}
+            }
+        }
+        self.sent_command_reply(cmd, patience).await
+    }
+
+    /// [`command_reply`](Self::command_reply) from the server.
+    async fn sent_command_reply(&self, cmd: &Cmd, patience: Patience) -> Result<Reply> {
         if let Some(d) = cmd.durability_or(self.config().durability) {
             let encode = |out: &mut BytesMut| cmd.encode(out);
             let mut replies = self
@@ -405,19 +433,12 @@ impl Client {
         request: Request<'_>,
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
-        // The cache first (one lookup per request): a hit costs no deadline and no clock; a
-        // write's keys are invalidated before it is sent, held ones included.
-        let mut miss = None;
         if let (Request::Command(cmd), Some(cache)) = (&request, &self.handle.shared.cache) {
-            match cache.lookup(cmd) {
-                cache::Lookup::Hit(reply) => {
-                    // A hit touches no tokio resource, so it spends the task's budget
-                    // itself: a loop of hits still lets other tasks run.
-                    tokio::task::coop::consume_budget().await;
-                    return Ok(Response::Reply(reply));
-                }
-                cache::Lookup::Miss { read, opt_in } => miss = Some((*cmd, read, opt_in)),
-                cache::Lookup::Pass => {}
+            // A hit costs no deadline, no clock. It touches no tokio resource either, so it
+            // spends the task's budget itself: a loop of hits still lets other tasks run.
+            if let Some(reply) = cache.hit(cmd) {
+                tokio::task::coop::consume_budget().await;
+                return Ok(Response::Reply(reply));
             }
         }
         let config = self.config();
@@ -427,11 +448,6 @@ impl Client {
         let given = deadline.map(tokio::time::Instant::from_std);
         // One deadline for the request, resends included.
         let patience = (timeout, own.into_iter().chain(given).min());
-        if let Some((cmd, read, opt_in)) = miss {
-            let reply = self.read_to_cache(cmd, opt_in, patience).await?;
-            read.store(&reply);
-            return Ok(Response::Reply(reply));
-        }
         if hold.is_held() {
             // Boxed: the common path's future stays as small as it was.
             return Box::pin(self.on_dedicated(request, patience)).await;
@@ -449,23 +465,6 @@ impl Client {
                 Ok(Response::Scan(cursor))
             }
         }
-    }
-}
-
-impl Client {
-    /// A cacheable read missed by the cache, from the server: after `CLIENT CACHING yes`
-    /// in OPTIN mode (the server tracks only the reads asked for just before them).
-    async fn read_to_cache(&self, cmd: &Cmd, opt_in: bool, patience: Patience) -> Result<Reply> {
-        if !opt_in {
-            return self.command_reply(cmd, patience).await;
-        }
-        let mut p = Pipeline::new();
-        p.add(crate::cmd("CLIENT").arg("CACHING").arg("YES"));
-        p.add(cmd.clone());
-        self.pipeline_replies(&p, patience)
-            .await?
-            .pop()
-            .ok_or_else(|| Error::internal("a read with its opt-in had no reply"))
     }
 }
 
