@@ -1,7 +1,9 @@
 //! The client-side cache against real servers (RESP3): reads answered without the server
 //! until the key changes, the server's invalidations and this client's own writes applied,
 //! `FLUSHALL` and a lost connection dropping everything, the byte bound, tracking as
-//! configured, configuration refused with a reason, and a cluster caching per node.
+//! configured, configuration refused with a reason, a cluster caching per node, and the
+//! staleness checker in every mode (with a sentinel failover and a cluster slot migration
+//! under way).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +12,8 @@ mod support;
 
 use slotline_conn::{cmd, Client, Commands, ErrorKind, Query};
 use slotline_testbed::Standalone;
-use support::{wait_for_async, with_option};
+use support::staleness::{settle, spawn_reader, spawn_writer};
+use support::{wait_for_async, with_option, Mode};
 
 /// A node of its own (the counts of GET it served are this test's alone).
 fn node() -> Standalone {
@@ -384,4 +387,102 @@ async fn no_cached_read_goes_back_in_time() {
     for protocol in [3, 2] {
         staleness_over(protocol).await;
     }
+}
+
+/// The staleness checker on the facade in `mode`, with `fault` injected halfway (a
+/// test-bed call, run off the runtime): no cached read goes back in time, a reader reads
+/// its own writes, and every cached read settles on the server's value once writers stop.
+async fn staleness_in(mode: Mode, fault: impl FnOnce() + Send + 'static) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // Half the keys share a slot (a cluster migrates it), half spread.
+    let keys: Vec<String> = (0..20)
+        .map(|i| match i % 2 {
+            0 => format!("{{cc:stale:{mode:?}}}:{i}"),
+            _ => format!("cc:stale:{mode:?}:{i}"),
+        })
+        .collect();
+    let keys = Arc::new(keys);
+    let writer = slotline::Client::open(&mode.writer_url()).await.unwrap();
+    for k in keys.iter() {
+        let _: () = writer.set(k, 0).await.unwrap();
+    }
+    // Replicas lag each other: a replica client's reads are checked only for settling.
+    let replicas = mode == Mode::SentinelReplicas;
+    let url = with_option(&mode.url(), "cache_max_bytes=1mb");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| spawn_writer(writer.clone(), keys.clone(), stop.clone(), w))
+        .collect();
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            spawn_reader(
+                url.clone(),
+                keys.clone(),
+                stop.clone(),
+                r,
+                !replicas,
+                r == 0 && !replicas,
+            )
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    support::off_runtime(fault).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let stopped = std::time::Instant::now();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut hits = 0;
+    for r in readers {
+        let reading = r.await.unwrap();
+        assert!(reading.reads > 50, "{mode:?}: {} reads", reading.reads);
+        assert_eq!(
+            reading.regressions.len(),
+            0,
+            "{mode:?}: stale reads {:?}",
+            reading.regressions
+        );
+        assert_eq!(
+            reading.own_lost,
+            Vec::<String>::new(),
+            "{mode:?}: own writes"
+        );
+        hits += reading.client.cache_stats().expect("a cache").hits;
+        // The connection a command goes on tracks (a cluster's: one node's).
+        let tracking = format!(
+            "{:?}",
+            reading
+                .client
+                .query::<slotline_conn::Frame>(&cmd("CLIENT").arg("TRACKINGINFO"))
+                .await
+                .unwrap()
+        );
+        assert!(tracking.contains("\"on\""), "{mode:?}: {tracking}");
+        let settled = settle(&reading.client, &writer, &keys, stopped).await;
+        eprintln!(
+            "{mode:?}: {} reads, {} errors, settled {settled:?} after the writers stopped",
+            reading.reads, reading.errors
+        );
+    }
+    assert!(hits > 0, "{mode:?}: the cache served nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cached_read_goes_back_in_time_in_any_mode() {
+    staleness_in(Mode::Node, || {}).await;
+    staleness_in(Mode::SentinelMaster, || {
+        support::sentinel().failover().unwrap();
+    })
+    .await;
+    staleness_in(Mode::SentinelReplicas, || {}).await;
+    staleness_in(Mode::ShardedSentinel, || {}).await;
+    staleness_in(Mode::Cluster, || {
+        let c = support::cluster();
+        let slot = c.keyslot("{cc:stale:Cluster}").unwrap();
+        let (_, target) = support::owner_and_other(c, slot);
+        c.move_slot(slot, target).unwrap();
+    })
+    .await;
 }

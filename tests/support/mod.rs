@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use slotline_conn::Addr;
+
+pub(crate) mod staleness;
 use slotline_testbed::{with_test_protocol, Auth, Cluster, Process, SentinelTopology, Standalone};
 
 /// How long a test waits for a state it polls for, or for a call that must not hang.

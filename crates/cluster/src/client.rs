@@ -152,6 +152,14 @@ impl ClusterClient {
             .sum()
     }
 
+    /// What the nodes' client-side caches did, summed; `None` without a cache (see
+    /// [`CacheStats`](slotline_conn::cache::CacheStats)).
+    pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
+        slotline_conn::cache::CacheStats::total(
+            self.state.nodes.clients().iter().map(Client::cache_stats),
+        )
+    }
+
     /// Reloads the slot map now (outside the rate limit), from the known nodes, then the
     /// startup nodes. If a refresh is already running, waits for it instead of asking the
     /// nodes a second time.

@@ -35,9 +35,9 @@ pub use io_stats::IoStats;
 pub use pubsub::{MessageStream, Messages, PubSub, DEFAULT_QUEUE_CAPACITY};
 pub use replicated::{replica_addrs_from_role, Replicated};
 pub use slotline_command::{
-    cmd, command_table, convert, convert_read, pipe, shard, Addr, Args, Cmd, Commands, Durability,
-    Error, ErrorKind, Execute, Fate, FromReply, Hold, Message, MessageKind, Pipeline, Query,
-    ReadFrom, RefusedKind, Request, Response, Result, RetryPolicy, ScanCursor, ScanOptions,
+    cache, cmd, command_table, convert, convert_read, pipe, shard, Addr, Args, Cmd, Commands,
+    Durability, Error, ErrorKind, Execute, Fate, FromReply, Hold, Message, MessageKind, Pipeline,
+    Query, ReadFrom, RefusedKind, Request, Response, Result, RetryPolicy, ScanCursor, ScanOptions,
     ScanState, ScanStream, Script, ScriptCall, ServerError, ServerErrorKind, Subscriptions, ToArgs,
     TypeError, UnavailableKind, DEFAULT_PORT,
 };

@@ -214,6 +214,11 @@ pub struct ReplicaClient {
 }
 
 impl ReplicaClient {
+    /// The async client underneath, for what has no blocking twin (stats).
+    pub fn as_async(&self) -> &crate::ReplicaClient {
+        &self.inner
+    }
+
     /// The service name.
     pub fn service(&self) -> &str {
         self.inner.service()

@@ -102,6 +102,18 @@ impl Client {
         })
     }
 
+    /// What the client-side cache did so far and holds now, summed over every node (see
+    /// [`crate::Client::cache_stats`]).
+    pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
+        match self {
+            Client::Node(c) => c.cache_stats(),
+            Client::SentinelMaster(c) => c.as_async().client().cache_stats(),
+            Client::SentinelReplica(c) => c.as_async().cache_stats(),
+            Client::ShardedSentinel(c) => c.as_async().cache_stats(),
+            Client::Cluster(c) => c.as_async().cache_stats(),
+        }
+    }
+
     /// Which kind of deployment this client serves: `node`, `sentinel`,
     /// `sharded-sentinel` or `cluster`.
     pub fn mode(&self) -> &'static str {

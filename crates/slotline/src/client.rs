@@ -95,6 +95,18 @@ impl Client {
         }
     }
 
+    /// What the client-side cache did so far and holds now, summed over every node the
+    /// client uses; `None` without a cache (`cache_max_bytes=` in the URL).
+    pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
+        match self {
+            Client::Node(c) => c.cache_stats(),
+            Client::SentinelMaster(c) => c.client().cache_stats(),
+            Client::SentinelReplica(c) => c.cache_stats(),
+            Client::ShardedSentinel(c) => c.cache_stats(),
+            Client::Cluster(c) => c.cache_stats(),
+        }
+    }
+
     /// A subscriber: on the node, the sentinel service's master (a replica for a replica
     /// client), the first service's master of a sharded client, or over the cluster (see
     /// [`PubSub`](crate::PubSub)). Over RESP3 it rides the client's shared connection,

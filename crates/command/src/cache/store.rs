@@ -30,6 +30,31 @@ pub struct CacheStats {
     pub bytes: u64,
 }
 
+impl CacheStats {
+    /// The sum of several caches' stats (a cluster's nodes, a sharded client's shards);
+    /// `None` when none of them has a cache.
+    pub fn total(stats: impl IntoIterator<Item = Option<CacheStats>>) -> Option<CacheStats> {
+        stats.into_iter().flatten().reduce(|a, b| a + b)
+    }
+}
+
+impl std::ops::Add for CacheStats {
+    type Output = CacheStats;
+
+    fn add(self, o: CacheStats) -> CacheStats {
+        CacheStats {
+            hits: self.hits + o.hits,
+            misses: self.misses + o.misses,
+            invalidations: self.invalidations + o.invalidations,
+            flushes: self.flushes + o.flushes,
+            evictions: self.evictions + o.evictions,
+            discarded: self.discarded + o.discarded,
+            entries: self.entries + o.entries,
+            bytes: self.bytes + o.bytes,
+        }
+    }
+}
+
 /// One cached reply.
 #[derive(Debug)]
 struct Entry<V> {

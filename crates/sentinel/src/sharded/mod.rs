@@ -147,6 +147,18 @@ impl ShardedClient {
         masters + replicas
     }
 
+    /// What every shard's client-side caches did, summed; `None` without a cache (see
+    /// [`CacheStats`](slotline_conn::cache::CacheStats)).
+    pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
+        let masters = self.shared.masters.iter().map(|m| m.client().cache_stats());
+        let replicas = self
+            .replicas()
+            .unwrap_or_default()
+            .iter()
+            .map(ReplicaClient::cache_stats);
+        slotline_conn::cache::CacheStats::total(masters.chain(replicas))
+    }
+
     /// A subscriber on the first service's master: pub/sub of a sharded client lives on
     /// that one shard (`PUBLISH` goes there too). After a failover of that shard, open a
     /// new one and [`resubscribe`](PubSub::resubscribe) it.
