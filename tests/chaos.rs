@@ -16,7 +16,11 @@
 //! - half the workers write with `durability=replicas:1` (each write followed by `WAIT`):
 //!   none of their acknowledged writes may be lost, at any fault;
 //! - no caller waited longer than its response timeout + 1 s;
-//! - the client's memory stays bounded (RSS sampled).
+//! - the client's memory stays bounded (RSS sampled);
+//! - cached readers (a client-side cache on clients of their own) read the counters the
+//!   whole time: no read goes back below one the reader saw before, except at a failover
+//!   that may lose writes (as above); once the load stops, every cached read equals the
+//!   server's value (how soon is reported).
 //!
 //! `SLOTLINE_CHAOS_SECS` sets the length (default 60: the short variant `make test` runs);
 //! `make chaos` runs it for 300 s and writes the figures into RELIABILITY.md
@@ -34,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use slotline_conn::{pipe, Commands, ConnectionConfig, Execute, Query};
 use slotline_testbed::{Cluster, Direction, Role, SentinelTopology};
+use support::staleness::{settle, spawn_reader};
 use support::{addr, isolated, runtime};
 
 /// The clients' response timeout.
@@ -47,6 +52,11 @@ const DURABILITY: &str = "replicas:1";
 const DURABILITY_TIMEOUT: Duration = Duration::from_millis(300);
 /// A write acknowledged this long before a failover began may still be lost to it.
 const REPLICATION_WINDOW: Duration = Duration::from_secs(2);
+/// Cached readers per deployment, and each one's cache.
+const CACHED_READERS: usize = 2;
+const CACHE_BYTES: usize = 1 << 20;
+/// A cached reader's pause between reads (as the workers pause between operations).
+const PACE: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Deployment {
@@ -354,20 +364,22 @@ fn chaos_soak() {
     let stop = Arc::new(AtomicBool::new(false));
     let rss_max = Arc::new(AtomicU64::new(0));
     let rt = runtime();
-    // Plain clients (workers 0..WORKERS) and durable ones (WORKERS..2 × WORKERS).
-    let clients = rt.block_on(async {
+    // Plain clients (workers 0..WORKERS), durable ones (WORKERS..2 × WORKERS), then the
+    // cached readers' own.
+    let mut clients = rt.block_on(async {
         let mut clients = Vec::new();
-        for durable in [false, true] {
+        for kind in 0..2 + CACHED_READERS {
             let node = |a: slotline_conn::Addr| {
                 let c = support::short_timeouts(RESPONSE, ConnectionConfig::new(a));
-                match durable {
-                    false => c,
-                    true => c.with_durability(
+                match kind {
+                    0 => c,
+                    1 => c.with_durability(
                         DURABILITY
                             .parse::<slotline_conn::Durability>()
                             .unwrap()
                             .with_timeout(DURABILITY_TIMEOUT),
                     ),
+                    _ => c.with_cache(slotline_conn::cache::CacheConfig::new(CACHE_BYTES)),
                 }
             };
             let seeds: Vec<slotline_conn::Addr> =
@@ -386,6 +398,40 @@ fn chaos_soak() {
         }
         clients
     });
+    let cached = clients.split_off(2);
+    let counters = |on: Deployment| -> Arc<Vec<String>> {
+        let tag = format!("{on:?}").to_lowercase();
+        Arc::new(
+            (0..2 * WORKERS)
+                .map(|w| format!("chaos:{tag}:counter:{w}"))
+                .collect(),
+        )
+    };
+    let (cluster_readers, sentinel_readers): (Vec<_>, Vec<_>) = {
+        let _runtime = rt.enter();
+        cached
+            .iter()
+            .enumerate()
+            .map(|(r, (cc, sc))| {
+                let (cluster_keys, sentinel_keys) = (
+                    counters(Deployment::Cluster),
+                    counters(Deployment::Sentinel),
+                );
+                (
+                    spawn_reader(cc.clone(), cluster_keys, stop.clone(), r, true, false, PACE),
+                    spawn_reader(
+                        sc.clone(),
+                        sentinel_keys,
+                        stop.clone(),
+                        r,
+                        true,
+                        false,
+                        PACE,
+                    ),
+                )
+            })
+            .unzip()
+    };
     let mut tasks = Vec::new();
     for (i, (cluster_client, sentinel_client)) in clients.iter().enumerate() {
         for w in i * WORKERS..(i + 1) * WORKERS {
@@ -438,14 +484,86 @@ fn chaos_soak() {
     }
     let ran_for = started.elapsed();
     stop.store(true, Ordering::Relaxed);
-    rt.block_on(async {
+    let (cluster_readings, sentinel_readings) = rt.block_on(async {
         for t in tasks {
             support::bounded("a worker to end", t).await.unwrap();
         }
+        let (mut on_cluster, mut on_sentinel) = (Vec::new(), Vec::new());
+        for t in cluster_readers {
+            on_cluster.push(support::bounded("a cached reader to end", t).await.unwrap());
+        }
+        for t in sentinel_readers {
+            on_sentinel.push(support::bounded("a cached reader to end", t).await.unwrap());
+        }
+        (on_cluster, on_sentinel)
+    });
+    // Every cached read comes to equal the server's (read through a plain client), each
+    // reader checked at once from the moment the last write was answered.
+    let stopped = Instant::now();
+    let (plain_cluster, plain_sentinel) = clients[0].clone();
+    let settling: Vec<_> = {
+        let _runtime = rt.enter();
+        let on_cluster = cluster_readings.iter().map(|r| {
+            let (c, plain, keys) = (
+                r.client.clone(),
+                plain_cluster.clone(),
+                counters(Deployment::Cluster),
+            );
+            tokio::spawn(async move { settle(&c, &plain, &keys, stopped).await })
+        });
+        let on_sentinel = sentinel_readings.iter().map(|r| {
+            let (c, plain, keys) = (
+                r.client.clone(),
+                plain_sentinel.clone(),
+                counters(Deployment::Sentinel),
+            );
+            tokio::spawn(async move { settle(&c, &plain, &keys, stopped).await })
+        });
+        on_cluster.chain(on_sentinel).collect()
+    };
+    let settled = rt.block_on(async {
+        let mut longest = Duration::ZERO;
+        for t in settling {
+            longest = longest.max(t.await.unwrap());
+        }
+        longest
     });
     sampler.join().unwrap();
     cluster.wait_stable(RECOVER).unwrap();
     sentinel.wait_ready(RECOVER).unwrap();
+    let mut cache_stats: Vec<_> = cluster_readings
+        .iter()
+        .map(|r| r.client.cache_stats())
+        .collect();
+    cache_stats.extend(
+        sentinel_readings
+            .iter()
+            .map(|r| r.client.client().cache_stats()),
+    );
+    let mut regressions: Vec<(Deployment, Instant, String)> = Vec::new();
+    let mut cached_reads = 0;
+    for (on, readings) in [
+        (
+            Deployment::Cluster,
+            cluster_readings
+                .iter()
+                .map(|r| (r.reads, &r.regressions))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            Deployment::Sentinel,
+            sentinel_readings
+                .iter()
+                .map(|r| (r.reads, &r.regressions))
+                .collect(),
+        ),
+    ] {
+        for (reads, list) in readings {
+            cached_reads += reads;
+            regressions.extend(list.iter().map(|(at, what)| (on, *at, what.clone())));
+        }
+    }
+    let cache = slotline_conn::cache::CacheStats::total(cache_stats).unwrap_or_default();
 
     // ---- the checker ----
     let l = ledger.lock().unwrap();
@@ -552,6 +670,18 @@ fn chaos_soak() {
             false => durable_counter_losses += acked.saturating_sub(value),
         }
     }
+    // A cached read lower than one seen before is explained only by a failover that may
+    // lose writes (the reader saw a write the new master never had).
+    let (explained_regressions, unexplained_regressions): (Vec<_>, Vec<_>) =
+        regressions.iter().partition(|(on, at, _)| {
+            faults.iter().any(|f| {
+                f.on == *on
+                    && f.failover
+                    && !graceful(f.kind)
+                    && *at >= f.started
+                    && *at <= f.ended + REPLICATION_WINDOW
+            })
+        });
     let rss_peak = rss_max.load(Ordering::Relaxed);
     let mut injected: BTreeMap<String, u64> = BTreeMap::new();
     for f in &faults {
@@ -573,7 +703,10 @@ fn chaos_soak() {
          | acknowledged with durability={DURABILITY}, then lost | {} writes; counters {durable_counter_losses} increments short |\n\
          | wrong values read | {} |\n\
          | errors returned | {} |\n\
-         | client RSS | {} MiB after warm-up, {} MiB at most |\n",
+         | client RSS | {} MiB after warm-up, {} MiB at most |\n\
+         | cached reads ({CACHED_READERS} readers per deployment, caches of {} KiB) | {cached_reads} ({} hits, {} invalidations, {} flushes, {} replies kept out as invalidated in flight) |\n\
+         | cached reads below one the reader saw before | {} at a failover that may lose writes, {} otherwise |\n\
+         | cached reads equal the server's, after the load stopped | within {settled:.0?} |\n",
         faults.len(),
         faults.len().div_ceil(PLAN.len()),
         l.operations,
@@ -594,6 +727,13 @@ fn chaos_soak() {
             .join(", "),
         rss_first / 1024,
         rss_peak / 1024,
+        CACHE_BYTES / 1024,
+        cache.hits,
+        cache.invalidations,
+        cache.flushes,
+        cache.discarded,
+        explained_regressions.len(),
+        unexplained_regressions.len(),
     );
     eprintln!("{report}");
     if let Ok(path) = std::env::var("SLOTLINE_CHAOS_REPORT") {
@@ -609,6 +749,14 @@ fn chaos_soak() {
         "lost at a graceful failover, outside any failover or despite durability: {unexplained:?}"
     );
     assert_eq!(durable_counter_losses, 0, "durable increments lost");
+    assert!(
+        unexplained_regressions.is_empty(),
+        "cached reads went back in time: {unexplained_regressions:?}"
+    );
+    assert!(
+        cache.hits > 0,
+        "the cached readers were never served from their caches"
+    );
     assert!(
         l.wrong_reads.is_empty(),
         "wrong values: {:?}",

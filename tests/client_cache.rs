@@ -89,6 +89,16 @@ async fn reads_are_served_until_the_key_changes_over(protocol: u8) {
         assert_eq!(v, i);
     }
 
+    // Keys dropped by the layer above (a cluster slot that moved): read again.
+    let _: i64 = c.get("cc:k").await.unwrap();
+    let misses = c.cache_stats().unwrap().misses;
+    assert_eq!(c.forget_cached(|k| k == b"cc:other"), 0);
+    let _: i64 = c.get("cc:k").await.unwrap();
+    assert_eq!(c.cache_stats().unwrap().misses, misses, "still cached");
+    assert_eq!(c.forget_cached(|k| k.starts_with(b"cc:")), 1);
+    let _: i64 = c.get("cc:k").await.unwrap();
+    assert_eq!(c.cache_stats().unwrap().misses, misses + 1, "read again");
+
     // FLUSHALL: the server's null invalidation drops everything.
     let _: String = c.get("cc:k").await.map(|v: i64| v.to_string()).unwrap();
     let _: () = plain.query(&cmd("FLUSHALL")).await.unwrap();
@@ -98,6 +108,67 @@ async fn reads_are_served_until_the_key_changes_over(protocol: u8) {
     .await;
     let gone: Option<String> = c.get("cc:k").await.unwrap();
     assert_eq!(gone, None);
+}
+
+/// `MGET` is cached key by key: answered from the cache when every key is held (in any
+/// order, any subset), each key invalidated on its own; a missing key is held as nil.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mget_is_cached_per_key() {
+    for protocol in [3, 2] {
+        let server = node();
+        let plain = Client::connect(server.url().as_str()).await.unwrap();
+        let c = Client::connect(cached_url(&server, protocol, "cache_max_bytes=1mb").as_str())
+            .await
+            .unwrap();
+        let mgets = || async {
+            let info: String = plain.query(&cmd("INFO").arg("commandstats")).await.unwrap();
+            support::stat_in(&info, "mget", "calls")
+        };
+        let _: () = plain.set("cc:m:a", "1").await.unwrap();
+        let _: () = plain.set("cc:m:b", "2").await.unwrap();
+        let before = mgets().await;
+        let v: Vec<Option<String>> = c.mget(&["cc:m:a", "cc:m:b", "cc:m:none"]).await.unwrap();
+        assert_eq!(v, [Some("1".into()), Some("2".into()), None]);
+        for keys in [
+            &["cc:m:b", "cc:m:a"][..],
+            &["cc:m:none", "cc:m:a", "cc:m:b"],
+            &["cc:m:a"],
+        ] {
+            let again: Vec<Option<String>> = c.mget(keys).await.unwrap();
+            let want: Vec<Option<String>> = keys
+                .iter()
+                .map(|k| match *k {
+                    "cc:m:a" => Some("1".into()),
+                    "cc:m:b" => Some("2".into()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(again, want, "RESP{protocol}: {keys:?}");
+        }
+        assert_eq!(
+            mgets().await - before,
+            1,
+            "RESP{protocol}: one MGET reached the server"
+        );
+        let s = c.cache_stats().unwrap();
+        assert_eq!((s.hits, s.misses), (6, 1), "RESP{protocol}: {s:?}");
+        // A GET is not answered with an MGET's value (they differ for a key of another type).
+        let _: Option<String> = c.get("cc:m:a").await.unwrap();
+        assert_eq!(c.cache_stats().unwrap().misses, 2);
+
+        // One key changes: only it is read again.
+        let _: () = plain.set("cc:m:b", "3").await.unwrap();
+        wait_for_async("the new value", || async {
+            let v: Vec<Option<String>> = c.mget(&["cc:m:a", "cc:m:b"]).await.unwrap();
+            v == [Some("1".into()), Some("3".into())]
+        })
+        .await;
+        let _: () = plain.query(&cmd("FLUSHALL")).await.unwrap();
+        wait_for_async("the flush", || async {
+            c.cache_stats().unwrap().flushes >= 1
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,18 +485,19 @@ async fn staleness_in(mode: Mode, fault: impl FnOnce() + Send + 'static) {
     let writers: Vec<_> = (0..2)
         .map(|w| spawn_writer(writer.clone(), keys.clone(), stop.clone(), w))
         .collect();
-    let readers: Vec<_> = (0..3)
-        .map(|r| {
-            spawn_reader(
-                url.clone(),
-                keys.clone(),
-                stop.clone(),
-                r,
-                !replicas,
-                r == 0 && !replicas,
-            )
-        })
-        .collect();
+    let mut readers = Vec::new();
+    for r in 0..3 {
+        let client = slotline::Client::open(&url).await.unwrap();
+        readers.push(spawn_reader(
+            client,
+            keys.clone(),
+            stop.clone(),
+            r,
+            !replicas,
+            r == 0 && !replicas,
+            std::time::Duration::ZERO,
+        ));
+    }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     support::off_runtime(fault).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

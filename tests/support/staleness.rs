@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use slotline_conn::Commands;
+use slotline_conn::{Commands, Execute};
 use tokio::task::JoinHandle;
 
 /// What one cached reader saw.
-pub(crate) struct Reading {
+pub(crate) struct Reading<C> {
     /// Its client (still open: its cache is checked after the writers stop).
-    pub client: slotline::Client,
+    pub client: C,
     pub reads: u64,
     /// Reads lower than one this reader read before: when, and what.
     pub regressions: Vec<(Instant, String)>,
@@ -45,24 +45,28 @@ pub(crate) fn spawn_writer(
     })
 }
 
-/// A cached reader on a client of its own opened from `url`: `GET` over `keys` until
+/// A cached reader on `client` (a client of its own): `GET` over `keys` until
 /// `stop`, remembering the highest value it read of each (`monotonic`: a lower one is a
 /// regression; not so for reads spread over replicas, which lag each other). With `writes`
-/// it increments every tenth key itself and reads it back.
-pub(crate) fn spawn_reader(
-    url: String,
+/// it increments every tenth key itself and reads it back. It pauses `pace` between
+/// reads (zero: none).
+pub(crate) fn spawn_reader<C: Execute + Send + Sync + 'static>(
+    client: C,
     keys: Arc<Vec<String>>,
     stop: Arc<AtomicBool>,
     first: usize,
     monotonic: bool,
     writes: bool,
-) -> JoinHandle<Reading> {
+    pace: Duration,
+) -> JoinHandle<Reading<C>> {
     tokio::spawn(async move {
-        let client = slotline::Client::open(&url).await.unwrap();
         let mut seen: HashMap<usize, i64> = HashMap::new();
         let (mut reads, mut errors, mut i) = (0u64, 0u64, first);
         let (mut regressions, mut own_lost) = (Vec::new(), Vec::new());
         while !stop.load(Ordering::Relaxed) {
+            if !pace.is_zero() {
+                tokio::time::sleep(pace).await;
+            }
             let k = i % keys.len();
             i += 1;
             if writes && i % 10 == 0 {
@@ -108,8 +112,8 @@ pub(crate) fn spawn_reader(
 /// Waits until `reader`'s (cached) read of each key equals `truth`'s (uncached) one, with
 /// writers stopped; returns how long that took from `since`.
 pub(crate) async fn settle(
-    reader: &slotline::Client,
-    truth: &slotline::Client,
+    reader: &(impl Execute + Sync),
+    truth: &(impl Execute + Sync),
     keys: &[String],
     since: Instant,
 ) -> Duration {

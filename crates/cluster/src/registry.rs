@@ -45,6 +45,14 @@ impl Node {
         }
     }
 
+    /// Drops what the node's client-side cache holds of the slots `left` picks (slots it
+    /// no longer serves: nothing would tell it when their keys change).
+    fn forget_slots(&self, left: impl Fn(u16) -> bool) {
+        if let (Some(c), true) = (self.client.get(), self.config.cache.is_some()) {
+            c.forget_cached(|key| left(crate::slot::slot(key)));
+        }
+    }
+
     /// The node's shared client, connecting it first if this is its first use.
     pub(crate) async fn client(&self) -> Result<&Client> {
         if let Some(c) = self.client.get() {
@@ -235,6 +243,12 @@ impl Nodes {
             return false;
         }
         let mut map = guard.map.clone();
+        // The slot's nodes until now (but its new master) stop hearing about its keys.
+        let before: Vec<Addr> = guard
+            .map
+            .shard_of(slot)
+            .map(|s| s.master.iter().chain(&s.replicas).cloned().collect())
+            .unwrap_or_default();
         let (index, _) = map.set_master(slot, addr.clone());
         let mut routes = (**guard).clone();
         if index >= routes.masters.len() {
@@ -249,14 +263,34 @@ impl Nodes {
         }
         routes.map = map;
         *guard = Arc::new(routes);
+        drop(guard);
+        let registry = lock(&self.registry);
+        for a in before.iter().filter(|a| *a != addr) {
+            if let Some(n) = registry.get(a) {
+                n.forget_slots(|s| s == slot);
+            }
+        }
         true
     }
 
     /// Replaces the routes with `map`'s; nodes that left are dropped from the registry
     /// (their clients close once no request uses them).
     pub(crate) fn install(&self, map: SlotMap, make: &dyn Fn(&Addr) -> Node) {
+        let before = self.routes();
         let routes = {
             let mut registry = lock(&self.registry);
+            // Nodes that stay but no longer serve some of their slots forget those keys.
+            if registry.values().any(|n| n.config.cache.is_some()) {
+                for (addr, slots) in before.map.slots_left(&map) {
+                    if let Some(n) = registry.get(&addr) {
+                        let mut left = vec![false; usize::from(crate::slot::SLOTS)];
+                        for s in slots {
+                            left[usize::from(s)] = true;
+                        }
+                        n.forget_slots(|s| left[usize::from(s)]);
+                    }
+                }
+            }
             let mut kept: HashMap<Addr, Arc<Node>> = HashMap::new();
             for addr in map.nodes() {
                 if let Some(node) = registry.remove(&addr) {

@@ -1,6 +1,8 @@
 //! The cluster's shape, from `CLUSTER SHARDS` (Redis 7) or `CLUSTER SLOTS`, and the
 //! [`SlotMap`] that routing reads: sans-IO, so any driver (or a test) can feed it replies.
 
+use std::collections::HashMap;
+
 use slotline_conn::{Addr, Error, Frame, Result};
 
 use crate::slot::SLOTS;
@@ -466,6 +468,25 @@ impl SlotMap {
             }
         }
         out
+    }
+
+    /// The slots each node served (as master or replica) in this map and does not in
+    /// `new`: what its client-side cache may hold that it will no longer hear about.
+    pub(crate) fn slots_left(&self, new: &SlotMap) -> HashMap<Addr, Vec<u16>> {
+        let serves = |shard: Option<&Shard>, a: &Addr| {
+            shard.is_some_and(|s| s.master.as_ref() == Some(a) || s.replicas.contains(a))
+        };
+        let mut left: HashMap<Addr, Vec<u16>> = HashMap::new();
+        for slot in 0..SLOTS {
+            let (before, after) = (self.shard_of(slot), new.shard_of(slot));
+            let Some(before) = before else { continue };
+            for a in before.master.iter().chain(&before.replicas) {
+                if !serves(after, a) {
+                    left.entry(a.clone()).or_default().push(slot);
+                }
+            }
+        }
+        left
     }
 
     /// Records that `addr` is the master of `slot` now (a `MOVED` reply). Returns the index

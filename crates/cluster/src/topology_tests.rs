@@ -30,6 +30,42 @@ fn a_map_patched_by_moved() {
     assert_eq!(map.master(12739), Some(&Addr::tcp("127.0.0.1", 7000)));
 }
 
+#[test]
+fn slots_left_by_each_node() {
+    let node = |port| NodeInfo {
+        addr: Addr::tcp("127.0.0.1", port),
+        id: None,
+        role: Role::Master,
+        hostname: None,
+    };
+    let shard = |slots, master, replicas: Vec<NodeInfo>| ShardInfo {
+        slots,
+        master: Some(node(master)),
+        replicas,
+    };
+    let before = SlotMap::new(&Topology {
+        shards: vec![
+            shard(vec![(0, 8191)], 7000, vec![node(7010)]),
+            shard(vec![(8192, 16383)], 7001, vec![]),
+        ],
+    });
+    // Slot 100 moved to 7001; 7010 was promoted in 7000's place (7000 is gone).
+    let after = SlotMap::new(&Topology {
+        shards: vec![
+            shard(vec![(0, 99), (101, 8191)], 7010, vec![]),
+            shard(vec![(100, 100), (8192, 16383)], 7001, vec![]),
+        ],
+    });
+    let left = before.slots_left(&after);
+    assert_eq!(
+        left.get(&Addr::tcp("127.0.0.1", 7000)).map(Vec::len),
+        Some(8192)
+    );
+    assert_eq!(left.get(&Addr::tcp("127.0.0.1", 7010)), Some(&vec![100]));
+    assert_eq!(left.get(&Addr::tcp("127.0.0.1", 7001)), None);
+    assert!(after.slots_left(&after).is_empty());
+}
+
 fn bulk(s: &str) -> Frame {
     Frame::bulk(s.to_string())
 }

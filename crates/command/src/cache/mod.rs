@@ -155,6 +155,23 @@ pub fn cacheable_key(cmd: &Cmd) -> Option<&[u8]> {
     Some(key)
 }
 
+/// The keys of an `MGET`, whose reply the cache keeps per key (each key's value under
+/// [`per_key_request`]); `None` for any other command.
+pub fn mget_keys(cmd: &Cmd) -> Option<Vec<&[u8]>> {
+    let mut args = cmd.args();
+    if !args.next()?.eq_ignore_ascii_case(b"MGET") {
+        return None;
+    }
+    let keys: Vec<&[u8]> = args.collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// The request one key's value of an `MGET` is cached as: `MGET key` as sent (its value,
+/// not the one-element array, is kept).
+pub fn per_key_request(key: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(cmd("MGET").arg(key).encoded_args())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +193,13 @@ mod tests {
             Some(&b"doc"[..])
         );
         assert_eq!(cacheable_key(&Cmd::new()), None);
+        assert_eq!(
+            mget_keys(&cmd("mget").arg("a").arg("b")),
+            Some(vec![&b"a"[..], &b"b"[..]])
+        );
+        assert_eq!(mget_keys(&cmd("MGET")), None);
+        assert_eq!(mget_keys(&cmd("GET").arg("a")), None);
+        assert_ne!(per_key_request(b"a"), per_key_request(b"b"));
     }
 
     #[test]

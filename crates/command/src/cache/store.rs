@@ -144,6 +144,27 @@ impl<V: Clone> Cache<V> {
         self.entries.get(request).map(|e| e.value.clone())
     }
 
+    /// The cached replies to every one of `requests` (an `MGET`'s keys), or `None` when
+    /// one is missing or too old: counted as a hit per request, or as one miss.
+    pub fn get_all(&mut self, requests: &[Bytes], now: impl FnOnce() -> Instant) -> Option<Vec<V>> {
+        let now = self.ttl.map(|ttl| (ttl, now()));
+        let mut values = Vec::with_capacity(requests.len());
+        for r in requests {
+            let value = self.entries.get(&r[..]).filter(|e| {
+                now.is_none_or(|(ttl, now)| now.saturating_duration_since(e.stored) <= ttl)
+            });
+            match value {
+                Some(e) => values.push(e.value.clone()),
+                None => {
+                    self.stats.misses += 1;
+                    return None;
+                }
+            }
+        }
+        self.stats.hits += requests.len() as u64;
+        Some(values)
+    }
+
     /// [`get`](Self::get) that counts a hit but not a miss (the caller looks again, and
     /// counts then).
     pub fn peek(&mut self, request: &[u8], now: impl FnOnce() -> Instant) -> Option<V> {
@@ -239,6 +260,22 @@ impl<V: Clone> Cache<V> {
             }
         }
         self.compact_order();
+    }
+
+    /// Invalidates every key `stale` picks, held or read in flight (a cluster slot that
+    /// moved to another node); returns how many keys.
+    pub fn invalidate_matching(&mut self, mut stale: impl FnMut(&[u8]) -> bool) -> usize {
+        let mut keys: Vec<Bytes> = self.by_key.keys().filter(|k| stale(k)).cloned().collect();
+        keys.extend(
+            self.in_flight
+                .keys()
+                .filter(|k| !self.by_key.contains_key(*k) && stale(k))
+                .cloned(),
+        );
+        for k in &keys {
+            self.invalidate(k);
+        }
+        keys.len()
     }
 
     /// Everything may be stale: every entry goes, and no read in flight is stored.

@@ -152,3 +152,40 @@ fn invalidations_do_not_grow_the_eviction_order() {
         assert!(c.order.len() <= 2 * c.entries.len() + 65, "at {i}");
     }
 }
+
+#[test]
+fn invalidate_matching_drops_held_and_in_flight_keys() {
+    let now = Instant::now();
+    let mut c = cache(1 << 20);
+    read(&mut c, "s1:a", "1", now);
+    read(&mut c, "s2:b", "2", now);
+    let flying = c.begin(b"s1:c");
+    assert_eq!(c.invalidate_matching(|k| k.starts_with(b"s1:")), 2);
+    assert!(!c.finish(flying, Some((Bytes::from_static(b"GET s1:c"), "3", 1)), now));
+    assert_eq!(read(&mut c, "s1:a", "1'", now), ("1'", false));
+    assert_eq!(read(&mut c, "s2:b", "ignored", now), ("2", true));
+}
+
+#[test]
+fn get_all_answers_only_when_every_request_is_held() {
+    let now = Instant::now();
+    let mut c = cache(1 << 20);
+    let (a, b) = (Bytes::from_static(b"MGET a"), Bytes::from_static(b"MGET b"));
+    let t = c.begin(b"a");
+    assert!(c.finish(t, Some((a.clone(), "1", 1)), now));
+    assert_eq!(c.get_all(&[a.clone(), b.clone()], || now), None);
+    let t = c.begin(b"b");
+    assert!(c.finish(t, Some((b.clone(), "2", 1)), now));
+    assert_eq!(
+        c.get_all(&[a.clone(), b.clone()], || now),
+        Some(vec!["1", "2"])
+    );
+    c.invalidate(b"b");
+    assert_eq!(c.get_all(&[a, b], || now), None);
+    let s = c.stats();
+    assert_eq!(
+        (s.hits, s.misses),
+        (2, 2),
+        "a hit per key answered, a miss per request"
+    );
+}

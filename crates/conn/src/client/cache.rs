@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use slotline_command::cache::{
-    cacheable_key, Cache, CacheConfig, CacheStats, Ticket, TrackingMode,
+    cacheable_key, mget_keys, per_key_request, Cache, CacheConfig, CacheStats, Ticket, TrackingMode,
 };
 use slotline_command::command_table;
 use slotline_resp::{Frame, Reply};
@@ -25,29 +25,46 @@ pub(crate) struct ClientCache {
 /// when dropped (failed, cancelled).
 pub(crate) struct Read<'a> {
     cache: &'a ClientCache,
-    request: Bytes,
-    ticket: Option<Ticket>,
+    /// What the read registered: its request and its key's ticket, or one of each per key
+    /// of an `MGET` (`per_key`), whose reply is kept value by value.
+    parts: Vec<(Bytes, Ticket)>,
+    per_key: bool,
 }
 
 impl Read<'_> {
     /// The read's reply: kept unless its key changed while it was in flight (an error reply
-    /// is never kept).
+    /// is never kept); an `MGET`'s, value by value.
     pub(crate) fn store(mut self, reply: &Reply) {
-        if let Some(ticket) = self.ticket.take() {
-            let kept = (!reply.view().is_error()).then(|| {
-                let (copy, size) = reply.detached();
-                (self.request.clone(), copy, size)
-            });
-            self.cache.lock().finish(ticket, kept, Instant::now());
+        self.finish(Some(reply));
+    }
+
+    /// Gives the tickets back, with the values of `reply` to keep.
+    fn finish(&mut self, reply: Option<&Reply>) {
+        let parts = std::mem::take(&mut self.parts);
+        if parts.is_empty() {
+            return;
+        }
+        let view = reply.map(Reply::view).filter(|v| !v.is_error());
+        let per_key = self.per_key;
+        let now = Instant::now();
+        let mut cache = self.cache.lock();
+        for (i, (request, ticket)) in parts.into_iter().enumerate() {
+            let value = match (view, per_key) {
+                (None, _) => None,
+                (Some(_), false) => reply.map(Reply::detached),
+                (Some(v), true) => v
+                    .get(i)
+                    .and_then(|e| Reply::from_frame(e.to_frame()).ok())
+                    .map(|e| e.detached()),
+            };
+            cache.finish(ticket, value.map(|(copy, size)| (request, copy, size)), now);
         }
     }
 }
 
 impl Drop for Read<'_> {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.cache.lock().finish(ticket, None, Instant::now());
-        }
+        self.finish(None);
     }
 }
 
@@ -79,17 +96,14 @@ impl ClientCache {
     /// own old value back).
     pub(crate) fn lookup(&self, cmd: &Cmd) -> Lookup<'_> {
         let Some(key) = cacheable_key(cmd) else {
+            if let Some(keys) = mget_keys(cmd) {
+                return self.lookup_keys(cmd, keys);
+            }
             self.before_write(cmd);
             return Lookup::Pass;
         };
-        // In OPTIN mode the server tracks only the reads sent after `CLIENT CACHING yes`:
-        // a read not opted in is never cached (it would never be invalidated).
         let opt_in = self.mode == TrackingMode::OptIn;
-        let wanted = match cmd.caching() {
-            Some(asked) => asked,
-            None => !opt_in,
-        };
-        if !wanted {
+        if !self.wanted(cmd) {
             return Lookup::Pass;
         }
         // A request is told from another by its arguments as they are sent.
@@ -103,10 +117,50 @@ impl ClientCache {
         Lookup::Miss {
             read: Read {
                 cache: self,
-                request,
-                ticket: Some(ticket),
+                parts: vec![(request, ticket)],
+                per_key: false,
             },
             opt_in,
+        }
+    }
+
+    /// [`lookup`](Self::lookup) of an `MGET`: a hit when every key's value is held (the
+    /// reply put together from them), else every key registered, its values kept per key.
+    fn lookup_keys(&self, cmd: &Cmd, keys: Vec<&[u8]>) -> Lookup<'_> {
+        if !self.wanted(cmd) {
+            return Lookup::Pass;
+        }
+        let requests: Vec<Bytes> = keys.iter().map(|k| per_key_request(k)).collect();
+        let mut cache = self.lock();
+        if let Some(values) = cache.get_all(&requests, Instant::now) {
+            let frame =
+                slotline_resp::Frame::Array(values.into_iter().map(Reply::into_frame).collect());
+            if let Ok(reply) = Reply::from_frame(frame) {
+                return Lookup::Hit(reply);
+            }
+        }
+        let parts = keys
+            .iter()
+            .zip(requests)
+            .map(|(key, request)| (request, cache.begin(key)))
+            .collect();
+        Lookup::Miss {
+            read: Read {
+                cache: self,
+                parts,
+                per_key: true,
+            },
+            opt_in: self.mode == TrackingMode::OptIn,
+        }
+    }
+
+    /// Whether `cmd` (a cacheable read) may be cached: in OPTIN mode the server tracks only
+    /// the reads sent after `CLIENT CACHING yes`, so a read not opted in is never cached (it
+    /// would never be invalidated); in the other modes a read may opt out.
+    fn wanted(&self, cmd: &Cmd) -> bool {
+        match cmd.caching() {
+            Some(asked) => asked,
+            None => self.mode != TrackingMode::OptIn,
         }
     }
 
@@ -114,9 +168,7 @@ impl ClientCache {
     /// registered on a miss: see [`lookup`](Self::lookup)).
     pub(crate) fn hit(&self, cmd: &Cmd) -> Option<Reply> {
         cacheable_key(cmd)?;
-        if cmd.caching() == Some(false)
-            || (self.mode == TrackingMode::OptIn && cmd.caching() != Some(true))
-        {
+        if !self.wanted(cmd) {
             return None;
         }
         self.lock().peek(cmd.encoded_args(), Instant::now)
@@ -161,6 +213,11 @@ impl ClientCache {
     /// `key` changed (an invalidation that came on the RESP2 link).
     pub(crate) fn invalidate(&self, key: &[u8]) {
         self.lock().invalidate(key);
+    }
+
+    /// Invalidates every key `stale` picks (see [`Cache::invalidate_matching`]).
+    pub(crate) fn invalidate_matching(&self, stale: impl FnMut(&[u8]) -> bool) -> usize {
+        self.lock().invalidate_matching(stale)
     }
 
     /// Everything may be stale (a lost connection: invalidations may have been missed).

@@ -232,6 +232,18 @@ impl Client {
         self.handle.shared.cache.as_ref().map(|c| c.stats())
     }
 
+    /// Drops the client-side cache's replies for every key `stale` picks, and keeps out
+    /// those of such reads in flight; returns how many keys (0 without a cache). For a
+    /// layer that knows keys left this node without the server saying so, such as a
+    /// cluster slot now served elsewhere.
+    pub fn forget_cached(&self, stale: impl FnMut(&[u8]) -> bool) -> usize {
+        self.handle
+            .shared
+            .cache
+            .as_ref()
+            .map_or(0, |c| c.invalidate_matching(stale))
+    }
+
     /// Whether the client has a connection right now (false while reconnecting).
     pub fn is_connected(&self) -> bool {
         matches!(self.handle.shared.lock().link, Link::Up)
