@@ -50,7 +50,7 @@ pub(crate) fn spawn_writer(
 /// regression; not so for reads spread over replicas, which lag each other). With `writes`
 /// it increments every tenth key itself and reads it back. It pauses `pace` between
 /// reads (zero: none).
-pub(crate) fn spawn_reader<C: Execute + Send + Sync + 'static>(
+pub(crate) fn spawn_reader<C: Execute + 'static>(
     client: C,
     keys: Arc<Vec<String>>,
     stop: Arc<AtomicBool>,
@@ -112,8 +112,8 @@ pub(crate) fn spawn_reader<C: Execute + Send + Sync + 'static>(
 /// Waits until `reader`'s (cached) read of each key equals `truth`'s (uncached) one, with
 /// writers stopped; returns how long that took from `since`.
 pub(crate) async fn settle(
-    reader: &(impl Execute + Sync),
-    truth: &(impl Execute + Sync),
+    reader: &impl Execute,
+    truth: &impl Execute,
     keys: &[String],
     since: Instant,
 ) -> Duration {
