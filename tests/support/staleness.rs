@@ -50,7 +50,7 @@ pub(crate) fn spawn_writer(
 /// regression; not so for reads spread over replicas, which lag each other). With `writes`
 /// it increments every tenth key itself and reads it back. It pauses `pace` between
 /// reads (zero: none).
-pub(crate) fn spawn_reader<C: Execute + 'static>(
+pub(crate) fn spawn_reader<C: Execute + Send + 'static>(
     client: C,
     keys: Arc<Vec<String>>,
     stop: Arc<AtomicBool>,
