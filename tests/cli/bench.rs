@@ -79,6 +79,34 @@ fn bench_standalone() {
     assert_bench_tests(&out, "bench -t set,incr,ping", &["SET", "INCR", "PING"]);
 }
 
+/// `--cache`: reads over a small keyspace are answered by the client-side cache (the
+/// report's share of hits), in node and cluster mode; without it no share is reported.
+#[test]
+fn bench_cache() {
+    let cached = |url: &str| {
+        let out = slotline(&[
+            "--url", url, "bench", "-n", "4000", "-c", "10", "-r", "50", "-t", "set,get",
+            "--cache", "1mb", "-q",
+        ]);
+        assert_bench_tests(&out, "bench --cache", &["SET", "GET"]);
+        let text = out.expect_ok("bench --cache");
+        let get = text.lines().find(|l| l.starts_with("GET: ")).unwrap();
+        let share: f64 = get
+            .split("cache hits=")
+            .nth(1)
+            .and_then(|s| s.split('%').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no share of hits in {get:?}"));
+        // 50 keys, 4,000 reads: all but the first read of each key (and a few read
+        // together before the first reply) are hits.
+        assert!(share > 80.0, "{get}");
+    };
+    cached(&standalone().url());
+    cached(&cluster_url(""));
+    let plain = bench(&standalone().url());
+    assert!(!plain.expect_ok("bench").contains("cache hits"));
+}
+
 #[test]
 fn bench_sentinel() {
     let t = sentinel();

@@ -9,12 +9,16 @@
 //! Keys are drawn over every slot, unless `--tagged`: then each caller's keys carry one
 //! master's hash tag (`key:{tag}:000000012345`), callers spread over the masters, as
 //! `redis-benchmark --cluster` lays its keys out (so its pipelines never split).
+//!
+//! `--cache SIZE` (`64mb`) turns the client-side cache on (the URL's `cache_max_bytes`):
+//! reads answered from it never reach the server; the report gives the share of hits.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slotline_cluster::ClusterClient;
+use slotline_conn::cache::CacheStats;
 use slotline_conn::{cmd, Cmd, IoStats, Pipeline, Query};
 
 use super::options::Args;
@@ -51,6 +55,8 @@ pub struct BenchOptions {
     pub tagged: bool,
     /// The hash tags, one per master, that callers take in turn (filled in when `tagged`).
     pub key_tags: Vec<String>,
+    /// The client-side cache's size (`--cache 64mb`), none: no cache.
+    pub cache: Option<String>,
 }
 
 impl BenchOptions {
@@ -73,6 +79,7 @@ impl BenchOptions {
             runtime: RuntimeFlavor::Multi(None),
             tagged: false,
             key_tags: Vec::new(),
+            cache: None,
         };
         let mut args = Args::new(args);
         while let Some(flag) = args.next_arg() {
@@ -97,6 +104,7 @@ impl BenchOptions {
                 "--runtime" => opts.runtime = RuntimeFlavor::parse(args.value(flag)?)?,
                 "--cluster" => opts.cluster = true,
                 "--tagged" => opts.tagged = true,
+                "--cache" => opts.cache = Some(args.value(flag)?.to_string()),
                 "-q" | "--quiet" => opts.quiet = true,
                 other => return Err(format!("bench: unknown option {other:?}")),
             }
@@ -121,6 +129,10 @@ impl BenchOptions {
             true => format!("redis+cluster://{host}:{port}"),
             false => format!("redis://{host}:{port}"),
         });
+        if let Some(size) = &opts.cache {
+            let sep = if opts.url.contains('?') { '&' } else { '?' };
+            opts.url = format!("{}{sep}cache_max_bytes={size}", opts.url);
+        }
         Ok(opts)
     }
 }
@@ -206,6 +218,8 @@ pub struct BenchReport {
     pub polls_per_request: f64,
     /// Requests that failed.
     pub errors: u64,
+    /// The share of requests answered by the client-side cache (with `--cache`).
+    pub cache_hits: Option<f64>,
 }
 
 impl BenchReport {
@@ -219,7 +233,7 @@ impl BenchReport {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         format!(
             "{}: {:.2} requests per second, p50={:.3} msec, p99={:.3} msec, p99.9={:.3} msec{}, \
-             writes={:.3}/req, reads={:.3}/req, polls={:.3}/req{}",
+             writes={:.3}/req, reads={:.3}/req, polls={:.3}/req{}{}",
             self.test,
             self.rate(),
             ms(self.p50),
@@ -231,6 +245,9 @@ impl BenchReport {
             self.writes_per_request,
             self.reads_per_request,
             self.polls_per_request,
+            self.cache_hits
+                .map(|h| format!(", cache hits={:.1}%", h * 100.0))
+                .unwrap_or_default(),
             if self.errors > 0 {
                 format!(", {} errors", self.errors)
             } else {
@@ -320,21 +337,29 @@ fn base36(mut n: u32) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A client whose socket calls the benchmark counts.
+/// A client whose socket calls (and cache hits) the benchmark counts.
 pub trait CountsIo {
     /// Its socket calls so far.
     fn io_stats(&self) -> IoStats;
+    /// Its client-side cache's stats, if it has one.
+    fn cache_stats(&self) -> Option<CacheStats>;
 }
 
 impl CountsIo for crate::Client {
     fn io_stats(&self) -> IoStats {
         crate::Client::io_stats(self)
     }
+    fn cache_stats(&self) -> Option<CacheStats> {
+        crate::Client::cache_stats(self)
+    }
 }
 
 impl CountsIo for ClusterClient {
     fn io_stats(&self) -> IoStats {
         ClusterClient::io_stats(self)
+    }
+    fn cache_stats(&self) -> Option<CacheStats> {
+        ClusterClient::cache_stats(self)
     }
 }
 
@@ -344,6 +369,8 @@ where
     Q: Query + CountsIo + Clone + Send + Sync + 'static,
 {
     let io_before: IoStats = targets.iter().map(CountsIo::io_stats).sum();
+    let hits = || CacheStats::total(targets.iter().map(CountsIo::cache_stats)).map(|s| s.hits);
+    let hits_before = hits();
     let issued = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let value = Arc::new(vec![b'x'; opts.data_size]);
@@ -426,6 +453,7 @@ where
     }
     let elapsed = started.elapsed();
     let io_after: IoStats = targets.iter().map(CountsIo::io_stats).sum();
+    let cache_hits = hits().zip(hits_before).map(|(a, b)| a.saturating_sub(b));
     let cpu = cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -454,6 +482,7 @@ where
         polls_per_request: io_after.polls.saturating_sub(io_before.polls) as f64
             / requests.max(1) as f64,
         errors,
+        cache_hits: cache_hits.map(|h| h as f64 / requests.max(1) as f64),
     }
 }
 
