@@ -252,22 +252,38 @@ async fn optin_and_bcast_track_as_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_stays_within_its_bytes() {
+    // A 16 KiB cache holds about a hundred 100-byte values with their requests; the reads
+    // go over a keyspace a hundred times that, twice, in two orders.
+    const BYTES: u64 = 16 * 1024;
+    const KEYS: usize = 13_000;
     let server = node();
-    let c = Client::connect(cached_url(&server, 3, "cache_max_bytes=64kb").as_str())
+    let c = Client::connect(cached_url(&server, 3, "cache_max_bytes=16kb").as_str())
         .await
         .unwrap();
     let value = "x".repeat(100);
-    for i in 0..2_000 {
-        let _: () = c.set(format!("cc:b:{i}"), &value).await.unwrap();
+    for chunk in (0..KEYS).collect::<Vec<_>>().chunks(500) {
+        let mut mset = cmd("MSET");
+        for i in chunk {
+            mset = mset.arg(format!("cc:b:{i}")).arg(&value);
+        }
+        let _: () = c.query(&mset).await.unwrap();
     }
-    for i in 0..2_000 {
-        let v: String = c.get(format!("cc:b:{i}")).await.unwrap();
-        assert_eq!(v.len(), 100);
-        let s = c.cache_stats().unwrap();
-        assert!(s.bytes <= 64 * 1024, "{s:?}");
+    let mut most = 0;
+    for round in 0..2 {
+        for n in 0..KEYS {
+            let i = if round == 0 { n } else { (n * 7919) % KEYS };
+            let v: String = c.get(format!("cc:b:{i}")).await.unwrap();
+            assert_eq!(v.len(), 100);
+            let s = c.cache_stats().unwrap();
+            assert!(s.bytes <= BYTES, "{s:?}");
+            most = most.max(s.entries);
+        }
     }
     let s = c.cache_stats().unwrap();
-    assert!(s.evictions > 0 && s.entries < 2_000, "{s:?}");
+    assert!(
+        s.evictions as usize >= 2 * KEYS - 200 && most >= 50 && (most as usize) * 100 <= KEYS,
+        "the keyspace is at least 100 times the most entries held: {most}, {s:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
