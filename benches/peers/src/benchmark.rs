@@ -10,8 +10,8 @@ use crate::servers::Servers;
 /// `redis-benchmark` with the same callers and keys (one connection per caller), in req/s;
 /// `None` if it is not installed.
 pub fn redis_benchmark(scenario: Scenario, servers: &Servers, requests: u64) -> Option<f64> {
-    if scenario == Scenario::Fanout {
-        // No pub/sub test in redis-benchmark.
+    if matches!(scenario, Scenario::Fanout | Scenario::Hot | Scenario::Cached) {
+        // No pub/sub test in redis-benchmark; nor a way to read only the hot keys.
         return None;
     }
     let port = match scenario {

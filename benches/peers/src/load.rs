@@ -11,6 +11,21 @@ use crate::counters::{Costs, Mark, Meter};
 /// Keys `key:000000000000` .. below this are set before the runs (3-byte values).
 pub const KEYSPACE: u64 = 10_000;
 
+/// The hot keys a read-heavy load reads (the `cached` row): the numbers
+/// `KEYSPACE..KEYSPACE + HOT_KEYS`, set with values of [`HOT_VALUE_LEN`] bytes.
+pub const HOT_KEYS: u64 = 1_000;
+/// The hot keys' value size.
+pub const HOT_VALUE_LEN: usize = 100;
+
+/// Which keys a load reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySet {
+    /// The whole keyspace (3-byte values).
+    All,
+    /// The hot keys (100-byte values).
+    Hot,
+}
+
 /// Writes the key numbered `n` into `buf`; returns its length.
 pub fn key(n: u64, buf: &mut [u8; 16]) -> usize {
     buf[..4].copy_from_slice(b"key:");
@@ -31,12 +46,15 @@ impl Keys {
         Keys(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1))
     }
 
-    /// The next key number.
-    pub fn next_key(&mut self) -> u64 {
+    /// The next key number of `set`.
+    pub fn next_key(&mut self, set: KeySet) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        self.0 % KEYSPACE
+        match set {
+            KeySet::All => self.0 % KEYSPACE,
+            KeySet::Hot => KEYSPACE + self.0 % HOT_KEYS,
+        }
     }
 }
 
@@ -105,6 +123,7 @@ impl Run {
 /// runtime, measured by `meter`; fails on the first error.
 pub async fn run_tasks<G: Getter>(
     callers: Vec<G>,
+    set: KeySet,
     requests: u64,
     meter: &Meter,
 ) -> Result<Run, String> {
@@ -118,7 +137,7 @@ pub async fn run_tasks<G: Getter>(
             let mut keys = Keys::new(i);
             let mut buf = [0u8; 16];
             while issued.fetch_add(1, Ordering::Relaxed) < requests {
-                let len = key(keys.next_key(), &mut buf);
+                let len = key(keys.next_key(set), &mut buf);
                 caller.get(&buf[..len]).await?;
             }
             Ok::<(), String>(())
@@ -149,7 +168,7 @@ pub fn run_threads<G: BlockingGetter>(
                 let mut keys = Keys::new(i);
                 let mut buf = [0u8; 16];
                 while issued.fetch_add(1, Ordering::Relaxed) < requests {
-                    let len = key(keys.next_key(), &mut buf);
+                    let len = key(keys.next_key(KeySet::All), &mut buf);
                     caller.get(&buf[..len])?;
                 }
                 Ok::<(), String>(())

@@ -65,6 +65,8 @@ fn parse_args() -> Result<Options, String> {
             Scenario::Tls,
             Scenario::Resp3,
             Scenario::Fanout,
+            Scenario::Hot,
+            Scenario::Cached,
         ],
         flavours: vec![
             Flavour::Current,

@@ -20,13 +20,16 @@ pub enum Scenario {
     /// One RESP3 connection subscribed to a channel, its messages handed to 50 subscriber
     /// tasks while 8 tasks publish on it ([`crate::fanout`]); a request is a delivery.
     Fanout,
-    /// [`Scenario::Node`] with slotline's client-side cache on (RESP3, 64 MiB) beside
-    /// redis-rs and fred without one.
+    /// The read-heavy load of [`Scenario::Cached`] without any cache: its baseline.
+    Hot,
+    /// Read-heavy: 50 tasks GET over 1,000 hot keys of 100 bytes, slotline's client-side
+    /// cache on (RESP3, 64 MiB) beside redis-rs's (`cache-aio`, RESP3) and fred without
+    /// one (it has none).
     Cached,
 }
 
 impl Scenario {
-    /// `node`, `single`, `cluster`, `blocking`, `tls`, `resp3`, `fanout` or `cached`.
+    /// `node`, `single`, `cluster`, `blocking`, `tls`, `resp3`, `fanout`, `hot` or `cached`.
     pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
             "node" => Scenario::Node,
@@ -36,6 +39,7 @@ impl Scenario {
             "tls" => Scenario::Tls,
             "resp3" => Scenario::Resp3,
             "fanout" => Scenario::Fanout,
+            "hot" => Scenario::Hot,
             "cached" => Scenario::Cached,
             other => return Err(format!("unknown scenario {other:?}")),
         })
@@ -51,7 +55,18 @@ impl Scenario {
             Scenario::Tls => "one node over TLS, 50 tasks, GET",
             Scenario::Resp3 => "one node over RESP3, 50 tasks, GET",
             Scenario::Fanout => "RESP3 pub/sub, 8 publishers, 50 subscribers: deliveries",
-            Scenario::Cached => "one node, 50 tasks, GET, slotline's cache on (the peers without)",
+            Scenario::Hot => "one node, 50 tasks, GET over 1,000 hot keys (RESP3, no cache)",
+            Scenario::Cached => {
+                "one node, 50 tasks, GET over 1,000 hot keys, client-side caches on (fred: none)"
+            }
+        }
+    }
+
+    /// The keys its load reads: the hot ones for the read-heavy `cached` row.
+    pub fn keys(self) -> crate::load::KeySet {
+        match self {
+            Scenario::Hot | Scenario::Cached => crate::load::KeySet::Hot,
+            _ => crate::load::KeySet::All,
         }
     }
 
@@ -66,7 +81,11 @@ impl Scenario {
     /// Requests per run before `--scale`.
     pub fn requests(self) -> u64 {
         match self {
-            Scenario::Node | Scenario::Blocking | Scenario::Tls | Scenario::Resp3 => 400_000,
+            Scenario::Node
+            | Scenario::Blocking
+            | Scenario::Tls
+            | Scenario::Resp3
+            | Scenario::Hot => 400_000,
             Scenario::Cached => 4_000_000,
             Scenario::Cluster => 300_000,
             Scenario::Single => 40_000,

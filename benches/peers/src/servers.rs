@@ -113,7 +113,7 @@ impl Servers {
                     ..FredConfig::default()
                 }
             }
-            Scenario::Resp3 => FredConfig {
+            Scenario::Resp3 | Scenario::Hot | Scenario::Cached => FredConfig {
                 version: fred::types::RespVersion::RESP3,
                 ..FredConfig::from_url(&self.node_url()).expect("fred's config of the node")
             },
@@ -138,7 +138,8 @@ impl Servers {
         }
     }
 
-    /// Sets every key of the keyspace (3-byte values), on the nodes and on the cluster.
+    /// Sets every key of the keyspace (3-byte values), on the nodes and on the cluster, and
+    /// the hot keys (100-byte values) on the nodes.
     pub fn fill_keys(&self) {
         let fill = async {
             let mut buf = [0u8; 16];
@@ -162,6 +163,15 @@ impl Servers {
                         .await
                         .expect("MSET");
                 }
+                let hot_value = "h".repeat(load::HOT_VALUE_LEN);
+                let hot: Vec<(Vec<u8>, &str)> = (KEYSPACE..KEYSPACE + load::HOT_KEYS)
+                    .map(|n| {
+                        let len = load::key(n, &mut buf);
+                        (buf[..len].to_vec(), hot_value.as_str())
+                    })
+                    .collect();
+                let pairs: Vec<(&[u8], &str)> = hot.iter().map(|(k, v)| (&k[..], *v)).collect();
+                slotline_conn::Commands::mset(&c, &pairs).await.expect("MSET");
             }
             if self.cluster.is_some() {
                 let c = slotline_cluster::ClusterClient::connect(

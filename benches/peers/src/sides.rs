@@ -4,7 +4,7 @@
 
 use crate::clients::{Fred, RedisRs, RedisRsSync, Slotline, SlotlineBlocking};
 use crate::counters::Meter;
-use crate::load::{run_tasks, run_threads, Getter, Run};
+use crate::load::{run_tasks, run_threads, Getter, KeySet, Run};
 use crate::scenario::{Flavour, Scenario};
 use crate::servers::Servers;
 
@@ -118,7 +118,7 @@ async fn run_async(
             )
             .await
             .expect("slotline cluster client");
-            warm_then_run(Slotline(c), n, warm, requests, meter).await
+            warm_then_run(Slotline(c), scenario.keys(), n, warm, requests, meter).await
         }
         (Scenario::Cluster, Side::RedisRs) => {
             let c = redis::cluster::ClusterClient::new(servers.cluster_urls())
@@ -126,12 +126,12 @@ async fn run_async(
                 .get_async_connection()
                 .await
                 .expect("redis-rs cluster connection");
-            warm_then_run(RedisRs(c), n, warm, requests, meter).await
+            warm_then_run(RedisRs(c), scenario.keys(), n, warm, requests, meter).await
         }
         (_, Side::Slotline) => {
             let url = match scenario {
                 Scenario::Tls => servers.tls_url(),
-                Scenario::Resp3 => format!("{}?protocol=3", servers.node_url()),
+                Scenario::Resp3 | Scenario::Hot => format!("{}?protocol=3", servers.node_url()),
                 Scenario::Cached => {
                     format!("{}?protocol=3&cache_max_bytes=64mb", servers.node_url())
                 }
@@ -140,12 +140,26 @@ async fn run_async(
             let c = slotline_conn::Client::connect(url.as_str())
                 .await
                 .expect("slotline client");
-            warm_then_run(Slotline(c), n, warm, requests, meter).await
+            warm_then_run(Slotline(c), scenario.keys(), n, warm, requests, meter).await
+        }
+        (Scenario::Cached, Side::RedisRs) => {
+            // redis-rs's experimental client-side cache (`cache-aio`, RESP3 only), sized
+            // to hold every hot key.
+            let client = redis::Client::open(format!("{}?protocol=resp3", servers.node_url()))
+                .expect("redis-rs client");
+            let size = std::num::NonZeroUsize::new(20_000).expect("non-zero");
+            let config = redis::AsyncConnectionConfig::new()
+                .set_cache_config(redis::caching::CacheConfig::new().set_size(size));
+            let c = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .expect("redis-rs multiplexed connection with a cache");
+            warm_then_run(RedisRs(c), scenario.keys(), n, warm, requests, meter).await
         }
         (_, Side::RedisRs) => {
             let client = match scenario {
                 Scenario::Tls => servers.redis_rs_tls(),
-                Scenario::Resp3 => {
+                Scenario::Resp3 | Scenario::Hot => {
                     redis::Client::open(format!("{}?protocol=resp3", servers.node_url()))
                         .expect("redis-rs client")
                 }
@@ -155,13 +169,13 @@ async fn run_async(
                 .get_multiplexed_async_connection()
                 .await
                 .expect("redis-rs multiplexed connection");
-            warm_then_run(RedisRs(c), n, warm, requests, meter).await
+            warm_then_run(RedisRs(c), scenario.keys(), n, warm, requests, meter).await
         }
         (_, Side::Fred) => {
             let c = Fred::connect(servers.fred_config(scenario))
                 .await
                 .expect("fred client");
-            let run = warm_then_run(c.clone(), n, warm, requests, meter).await;
+            let run = warm_then_run(c.clone(), scenario.keys(), n, warm, requests, meter).await;
             c.quit().await;
             run
         }
@@ -172,11 +186,12 @@ async fn run_async(
 /// `handle`.
 async fn warm_then_run<G: Getter + Clone>(
     handle: G,
+    set: KeySet,
     n: usize,
     warm: u64,
     requests: u64,
     meter: &Meter,
 ) -> Result<Run, String> {
-    run_tasks(vec![handle.clone(); n], warm, meter).await?;
-    run_tasks(vec![handle; n], requests, meter).await
+    run_tasks(vec![handle.clone(); n], set, warm, meter).await?;
+    run_tasks(vec![handle; n], set, requests, meter).await
 }
