@@ -89,6 +89,34 @@ async fn reads_are_served_until_the_key_changes_over(protocol: u8) {
         assert_eq!(v, i);
     }
 
+    // A held write (on a dedicated connection) invalidates its keys first too.
+    let _: () = plain.query(&cmd("DEL").arg("cc:dst")).await.unwrap();
+    let _: i64 = plain
+        .query(&cmd("RPUSH").arg("cc:src").arg("item"))
+        .await
+        .unwrap();
+    let empty: Vec<String> = c
+        .query(&cmd("LRANGE").arg("cc:dst").arg(0).arg(-1))
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
+    let _: Option<String> = c
+        .query(
+            &cmd("BLMOVE")
+                .arg("cc:src")
+                .arg("cc:dst")
+                .arg("LEFT")
+                .arg("RIGHT")
+                .arg(1),
+        )
+        .await
+        .unwrap();
+    let moved: Vec<String> = c
+        .query(&cmd("LRANGE").arg("cc:dst").arg(0).arg(-1))
+        .await
+        .unwrap();
+    assert_eq!(moved, ["item"], "RESP{protocol}: read after its own BLMOVE");
+
     // Keys dropped by the layer above (a cluster slot that moved): read again.
     let _: i64 = c.get("cc:k").await.unwrap();
     let misses = c.cache_stats().unwrap().misses;

@@ -461,6 +461,16 @@ impl Client {
         // One deadline for the request, resends included.
         let patience = (timeout, own.into_iter().chain(given).min());
         if hold.is_held() {
+            // A held write (`BLMOVE`, ...) invalidates its keys first, as every write does.
+            if let Some(cache) = &self.handle.shared.cache {
+                match &request {
+                    Request::Command(cmd) => cache.before_write(cmd),
+                    Request::Pipeline(pipe) => {
+                        pipe.cmds().iter().for_each(|c| cache.before_write(c))
+                    }
+                    Request::Scan(_) => {}
+                }
+            }
             // Boxed: the common path's future stays as small as it was.
             return Box::pin(self.on_dedicated(request, patience)).await;
         }
