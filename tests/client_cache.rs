@@ -123,7 +123,7 @@ async fn reads_are_served_until_the_key_changes_over(protocol: u8) {
     assert_eq!(c.forget_cached(|k| k == b"cc:other"), 0);
     let _: i64 = c.get("cc:k").await.unwrap();
     assert_eq!(c.cache_stats().unwrap().misses, misses, "still cached");
-    assert_eq!(c.forget_cached(|k| k.starts_with(b"cc:")), 1);
+    assert_eq!(c.forget_cached(|k| k == b"cc:k"), 1);
     let _: i64 = c.get("cc:k").await.unwrap();
     assert_eq!(c.cache_stats().unwrap().misses, misses + 1, "read again");
 
