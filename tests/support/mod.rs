@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use slotline_conn::Addr;
 
+pub(crate) mod capture;
 pub(crate) mod staleness;
 use slotline_testbed::{with_test_protocol, Auth, Cluster, Process, SentinelTopology, Standalone};
 

@@ -152,6 +152,25 @@ impl ClusterClient {
             .sum()
     }
 
+    /// Each node's metrics (see [`Metrics`](slotline_conn::metrics::Metrics)) with what the
+    /// cluster client decided: `MOVED` and `ASK` followed, slot maps loaded, failovers
+    /// followed. Always on, read in one call.
+    pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        let stats = self.stats();
+        let mut m = slotline_conn::metrics::ClientMetrics::default();
+        m.nodes = self
+            .state
+            .nodes
+            .clients_by_addr()
+            .into_iter()
+            .map(|(addr, c)| (addr, c.metrics()))
+            .collect();
+        m.nodes.sort_by_key(|(addr, _)| addr.to_string());
+        (m.moved, m.asked, m.refreshes, m.failovers) =
+            (stats.moved, stats.ask, stats.refreshes, stats.failovers);
+        m
+    }
+
     /// What the nodes' client-side caches did, summed; `None` without a cache (see
     /// [`CacheStats`](slotline_conn::cache::CacheStats)).
     pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
@@ -222,6 +241,26 @@ impl Execute for ClusterClient {
     /// answered in order), a transaction whole on its slot's node, a scan step on its
     /// shard's master.
     async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        #[cfg(feature = "tracing")]
+        {
+            let db = self.state.config.connection.db;
+            let span = crate::trace::request_span(&request, db);
+            if !span.is_disabled() {
+                use tracing::Instrument;
+                let result = self.dispatch(request).instrument(span.clone()).await;
+                if let Err(e) = &result {
+                    span.record("error.type", slotline_conn::metrics::kind_name(e.kind()));
+                }
+                return result;
+            }
+        }
+        self.dispatch(request).await
+    }
+}
+
+impl ClusterClient {
+    /// [`execute`](Execute::execute) without its span.
+    async fn dispatch(&self, request: Request<'_>) -> Result<Response> {
         let state = &*self.state;
         let policy = state.config.retry;
         // One deadline for the whole request: resends wait for a node until it passes.

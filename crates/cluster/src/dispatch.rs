@@ -86,7 +86,10 @@ pub(crate) enum Redirect {
         addr: Addr,
     },
     /// `ASK`: the next attempt goes to the importing node with `ASKING` (counted only).
-    Ask,
+    Ask {
+        /// The importing node.
+        addr: Addr,
+    },
 }
 
 /// The state of one request's dispatch: its parts, what each still needs, and the wait
@@ -237,8 +240,8 @@ impl<W, R> Dispatch<W, R> {
                 Some(Redirect::Moved { slot, addr })
             }
             Decision::Ask { addr } => {
-                part.steer = Steer::Ask(addr);
-                Some(Redirect::Ask)
+                part.steer = Steer::Ask(addr.clone());
+                Some(Redirect::Ask { addr })
             }
             Decision::Retry { delay, refresh } => {
                 part.steer = node.map_or(Steer::Nowhere, |n| Steer::Avoid(n.clone()));

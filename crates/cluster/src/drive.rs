@@ -195,7 +195,7 @@ fn settle(
         Err(_) => {}
     }
     let redirect = d.take(i, Some(&node.addr), result, response_outcome);
-    state.note(redirect);
+    state.note(redirect, &node.addr);
 }
 
 /// What a part's result means to the retry rule: the error line of its reply; for a

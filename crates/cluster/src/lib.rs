@@ -45,6 +45,7 @@ mod route;
 mod slot;
 mod state;
 mod topology;
+mod trace;
 
 pub use client::ClusterClient;
 pub use config::{ClusterConfig, Credentials, IntoNodeAddr, TlsNodeName};

@@ -590,7 +590,7 @@ impl Carrier<Vec<Bytes>, ()> for Supervisor {
                         None => Outcome::Failed(e),
                     },
                 });
-                state.note(redirect);
+                state.note(redirect, &batch.node.addr);
             }
         }
     }

@@ -157,6 +157,14 @@ impl Nodes {
     }
 
     /// The node clients made so far.
+    /// The clients of the nodes connected so far, with their addresses.
+    pub(crate) fn clients_by_addr(&self) -> Vec<(Addr, Client)> {
+        lock(&self.registry)
+            .values()
+            .filter_map(|n| Some((n.addr.clone(), n.existing_client()?.clone())))
+            .collect()
+    }
+
     pub(crate) fn clients(&self) -> Vec<Client> {
         lock(&self.registry)
             .values()

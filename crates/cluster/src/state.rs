@@ -32,6 +32,8 @@ pub struct ClusterStats {
     pub failed_refreshes: u64,
     /// `CLUSTER SHARDS`/`CLUSTER SLOTS` requests sent.
     pub topology_queries: u64,
+    /// Failovers followed: replicas found promoted to master in a new slot map.
+    pub failovers: u64,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +44,7 @@ pub(crate) struct Counters {
     pub(crate) refreshes: AtomicU64,
     pub(crate) failed_refreshes: AtomicU64,
     pub(crate) topology_queries: AtomicU64,
+    pub(crate) failovers: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -150,12 +153,20 @@ impl ClusterState {
             .locate(place, readonly, avoid, |a| self.make_node(a))
     }
 
-    /// Applies a redirect: a `MOVED` patches its slot now and schedules one refresh.
-    pub(crate) fn note(&self, redirect: Option<Redirect>) {
+    /// Applies a redirect `from` a node: a `MOVED` patches its slot now and schedules one
+    /// refresh.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn note(&self, redirect: Option<Redirect>, from: &Addr) {
         match redirect {
             None => {}
-            Some(Redirect::Ask) => bump(&self.counters.ask),
-            Some(Redirect::Moved { slot, addr }) => self.on_moved(slot, &addr),
+            Some(Redirect::Ask { addr }) => {
+                crate::trace::event!(DEBUG, from = %from, to = %addr, "ASK: the slot is being imported there");
+                bump(&self.counters.ask)
+            }
+            Some(Redirect::Moved { slot, addr }) => {
+                crate::trace::event!(INFO, slot, from = %from, to = %addr, "MOVED: the slot is served there now");
+                self.on_moved(slot, &addr)
+            }
         }
     }
 
@@ -163,6 +174,18 @@ impl ClusterState {
     /// so already: many `MOVED`s for one slot cost one patch).
     pub(crate) fn on_moved(&self, slot: u16, addr: &Addr) {
         bump(&self.counters.moved);
+        // A replica of the slot's shard answering for it: a failover, found by a redirect
+        // before the next slot map.
+        if self
+            .nodes
+            .routes()
+            .map
+            .shard_of(slot)
+            .is_some_and(|s| s.replicas.contains(addr))
+        {
+            bump(&self.counters.failovers);
+            crate::trace::event!(INFO, slot, to = %addr, "failover followed: a replica serves as master now");
+        }
         if self.nodes.patch_moved(slot, addr, |a| self.make_node(a)) {
             self.request_refresh();
         }
@@ -195,8 +218,25 @@ impl ClusterState {
                 checked != lock(&self.hostnames).get(&node.addr)
             });
         }
-        self.nodes
-            .install(SlotMap::new(topology), &|a| self.make_node(a));
+        let map = SlotMap::new(topology);
+        let promoted = self.nodes.routes().map.promoted(&map);
+        crate::trace::event!(
+            DEBUG,
+            masters = map.serving_masters().len(),
+            slots = map.covered_slots(),
+            "slot map loaded"
+        );
+        if promoted > 0 {
+            crate::trace::event!(
+                INFO,
+                promoted,
+                "failover followed: replicas serve as masters now"
+            );
+        }
+        self.counters
+            .failovers
+            .fetch_add(promoted as u64, Ordering::Relaxed);
+        self.nodes.install(map, &|a| self.make_node(a));
     }
 
     /// Sleeps before a retry. With `refresh`, a refresh is asked for and the wait ends
@@ -226,6 +266,7 @@ impl ClusterState {
             refreshes: get(&c.refreshes),
             failed_refreshes: get(&c.failed_refreshes),
             topology_queries: get(&c.topology_queries),
+            failovers: get(&c.failovers),
         }
     }
 }

@@ -489,6 +489,18 @@ impl SlotMap {
         left
     }
 
+    /// How many of this map's replicas are masters in `new` (failovers).
+    pub(crate) fn promoted(&self, new: &SlotMap) -> usize {
+        let masters: Vec<&Addr> = new
+            .shards
+            .iter()
+            .filter_map(|s| s.master.as_ref())
+            .collect();
+        let mut replicas: Vec<&Addr> = self.shards.iter().flat_map(|s| &s.replicas).collect();
+        replicas.dedup();
+        replicas.iter().filter(|r| masters.contains(r)).count()
+    }
+
     /// Records that `addr` is the master of `slot` now (a `MOVED` reply). Returns the index
     /// of its shard, and whether the map changed. An address not known as a master gets a
     /// shard of its own (no replicas known until the next full refresh).

@@ -64,6 +64,8 @@ fn slots_left_by_each_node() {
     assert_eq!(left.get(&Addr::tcp("127.0.0.1", 7010)), Some(&vec![100]));
     assert_eq!(left.get(&Addr::tcp("127.0.0.1", 7001)), None);
     assert!(after.slots_left(&after).is_empty());
+    assert_eq!(before.promoted(&after), 1, "7010 took 7000's place");
+    assert_eq!(after.promoted(&before), 0);
 }
 
 fn bulk(s: &str) -> Frame {

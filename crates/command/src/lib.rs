@@ -36,6 +36,7 @@ mod commands;
 mod durability;
 mod error;
 mod hold;
+pub mod metrics;
 mod pipeline;
 pub mod pubsub;
 mod query;

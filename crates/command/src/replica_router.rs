@@ -116,6 +116,25 @@ pub fn replica_could_not_serve(result: &Result<Response>, readonly: bool) -> boo
 }
 
 impl Request<'_> {
+    /// The operation the request is named by in traces: the command's name (`GET`),
+    /// `PIPELINE`, `MULTI` (a transaction) or `SCAN`.
+    pub fn operation(&self) -> String {
+        match self {
+            Request::Command(cmd) => cmd.name(),
+            Request::Pipeline(p) if p.is_atomic() => "MULTI".to_string(),
+            Request::Pipeline(_) => "PIPELINE".to_string(),
+            Request::Scan(_) => "SCAN".to_string(),
+        }
+    }
+
+    /// The commands of a batch: a pipeline's count, none for one command or a scan step.
+    pub fn batch_size(&self) -> Option<usize> {
+        match self {
+            Request::Pipeline(p) => Some(p.len()),
+            _ => None,
+        }
+    }
+
     /// The same request again, for a router that may send it to another node (a scan's
     /// cursor is copied; commands and pipelines are borrowed).
     pub fn duplicate(&self) -> Self {

@@ -8,6 +8,8 @@ pub(crate) struct IoCounters {
     writes: AtomicU64,
     reads: AtomicU64,
     polls: AtomicU64,
+    bytes_out: AtomicU64,
+    bytes_in: AtomicU64,
 }
 
 impl IoCounters {
@@ -17,6 +19,24 @@ impl IoCounters {
 
     pub(crate) fn count_read(&self) {
         self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` bytes the socket took.
+    pub(crate) fn count_out(&self, n: usize) {
+        self.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// `n` bytes read from the socket.
+    pub(crate) fn count_in(&self, n: usize) {
+        self.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Bytes written and read so far.
+    pub(crate) fn bytes(&self) -> (u64, u64) {
+        (
+            self.bytes_out.load(Ordering::Relaxed),
+            self.bytes_in.load(Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn count_poll(&self) {

@@ -26,6 +26,7 @@ mod replicated;
 mod socket;
 mod stream;
 pub mod tls;
+mod trace;
 pub mod url;
 
 pub use client::{Client, ClientOptions, PushHandler, Resolver, Subscriber, WriteWay};
@@ -35,11 +36,11 @@ pub use io_stats::IoStats;
 pub use pubsub::{MessageStream, Messages, PubSub, DEFAULT_QUEUE_CAPACITY};
 pub use replicated::{replica_addrs_from_role, Replicated};
 pub use slotline_command::{
-    cache, cmd, command_table, convert, convert_read, pipe, shard, Addr, Args, Cmd, Commands,
-    Durability, Error, ErrorKind, Execute, Fate, FromReply, Hold, Message, MessageKind, Pipeline,
-    Query, ReadFrom, RefusedKind, Request, Response, Result, RetryPolicy, ScanCursor, ScanOptions,
-    ScanState, ScanStream, Script, ScriptCall, ServerError, ServerErrorKind, Subscriptions, ToArgs,
-    TypeError, UnavailableKind, DEFAULT_PORT,
+    cache, cmd, command_table, convert, convert_read, metrics, pipe, shard, Addr, Args, Cmd,
+    Commands, Durability, Error, ErrorKind, Execute, Fate, FromReply, Hold, Message, MessageKind,
+    Pipeline, Query, ReadFrom, RefusedKind, Request, Response, Result, RetryPolicy, ScanCursor,
+    ScanOptions, ScanState, ScanStream, Script, ScriptCall, ServerError, ServerErrorKind,
+    Subscriptions, ToArgs, TypeError, UnavailableKind, DEFAULT_PORT,
 };
 pub use slotline_resp::{Frame, ReadReply, Reply, ReplyKind, ReplyRef};
 pub use tls::TlsConfig;

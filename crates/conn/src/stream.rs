@@ -277,6 +277,7 @@ impl WriteHalf {
             io.count_write();
             let mut tls = tls.lock().await;
             tls.write_all(buf).await?;
+            io.count_out(buf.len());
             tls.flush().await?;
             // The flush sent any records a `try_write` left too.
             unflushed.store(false, std::sync::atomic::Ordering::Release);
@@ -286,7 +287,10 @@ impl WriteHalf {
             io.count_write();
             match self.try_write(buf) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => buf = &buf[n..],
+                Ok(n) => {
+                    io.count_out(n);
+                    buf = &buf[n..]
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
                 Err(e) => return Err(e),
             }

@@ -62,6 +62,7 @@ mod master;
 mod replica;
 mod replies;
 mod sharded;
+mod trace;
 
 pub mod blocking;
 

@@ -137,6 +137,18 @@ impl SentinelClient {
         &self.shared.service
     }
 
+    /// The metrics of the client underneath (see
+    /// [`Metrics`](slotline_conn::metrics::Metrics)), under the master's address now, with
+    /// the failovers it followed (its moves to another master).
+    pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        let client = &self.shared.client;
+        let metrics = client.metrics();
+        let mut m = slotline_conn::metrics::ClientMetrics::default();
+        m.failovers = metrics.moves;
+        m.nodes.push((client.addr(), metrics));
+        m
+    }
+
     /// The address of the master the client is connected to (or was last).
     pub fn addr(&self) -> Addr {
         self.shared.client.addr()
@@ -198,23 +210,30 @@ impl MasterState {
     /// The sentinel at `by` announced `news` of this service's failover.
     fn hear(self: &Arc<Self>, news: News, by: &Addr) {
         let current = self.client.addr();
+        crate::trace::event!(DEBUG, service = %self.service, sentinel = %by, news = ?news, "a sentinel announced a failover step");
         self.follow(|f| f.hear(news, by, &current, Instant::now()));
     }
 
     /// Steps the failover follower with `step` and does what it answers; writes are held
     /// exactly while it says so.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     fn follow(self: &Arc<Self>, step: impl FnOnce(&mut Failover) -> Action) {
         let action = {
             let mut failover = lock(&self.failover);
             let action = step(&mut failover);
             // Under the lock: two steps taken at once publish in the order they were taken.
             let held = failover.holds_writes();
-            self.writes_held
-                .send_if_modified(|was| std::mem::replace(was, held) != held);
+            if self
+                .writes_held
+                .send_if_modified(|was| std::mem::replace(was, held) != held)
+            {
+                crate::trace::event!(INFO, service = %self.service, held, "writes held while a failover is under way: {held}");
+            }
             action
         };
-        if let Action::MoveTo(_) = action {
+        if let Action::MoveTo(to) = &action {
             let from = self.client.addr();
+            crate::trace::event!(INFO, service = %self.service, from = %from, to = %to, "failover followed: moving to the new master");
             self.client.reconnect_gracefully();
             tokio::spawn(await_arrival(Arc::downgrade(self), from));
         }

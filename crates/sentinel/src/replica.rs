@@ -125,6 +125,22 @@ impl ReplicaClient {
         replicas + master
     }
 
+    /// The metrics of the replicas in use and of the master (once used), node by node
+    /// (see [`Metrics`](slotline_conn::metrics::Metrics)).
+    pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        let mut m = slotline_conn::metrics::ClientMetrics::default();
+        m.nodes = self
+            .shared
+            .nodes()
+            .iter()
+            .map(|n| (n.addr.clone(), n.client.metrics()))
+            .collect();
+        match self.shared.master.get() {
+            Some(master) => m + master.metrics(),
+            None => m,
+        }
+    }
+
     /// What the client-side caches of the replicas in use and of the master (once used)
     /// did, summed; `None` without a cache (see
     /// [`CacheStats`](slotline_conn::cache::CacheStats)).

@@ -102,6 +102,19 @@ impl Client {
         })
     }
 
+    /// What the client counted so far, node by node (see [`crate::Client::metrics`]).
+    pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        match self {
+            Client::Node(c) => {
+                slotline_conn::metrics::ClientMetrics::of_node(c.addr(), c.metrics())
+            }
+            Client::SentinelMaster(c) => c.as_async().metrics(),
+            Client::SentinelReplica(c) => c.as_async().metrics(),
+            Client::ShardedSentinel(c) => c.as_async().metrics(),
+            Client::Cluster(c) => c.as_async().metrics(),
+        }
+    }
+
     /// What the client-side cache did so far and holds now, summed over every node (see
     /// [`crate::Client::cache_stats`]).
     pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {

@@ -95,6 +95,21 @@ impl Client {
         }
     }
 
+    /// What the client counted so far, node by node, and what it decided above the nodes
+    /// (redirects, slot maps, failovers followed): always on, read in one call (see
+    /// [`ClientMetrics`](slotline_conn::metrics::ClientMetrics)).
+    pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        match self {
+            Client::Node(c) => {
+                slotline_conn::metrics::ClientMetrics::of_node(c.addr(), c.metrics())
+            }
+            Client::SentinelMaster(c) => c.metrics(),
+            Client::SentinelReplica(c) => c.metrics(),
+            Client::ShardedSentinel(c) => c.metrics(),
+            Client::Cluster(c) => c.metrics(),
+        }
+    }
+
     /// What the client-side cache did so far and holds now, summed over every node the
     /// client uses; `None` without a cache (`cache_max_bytes=` in the URL).
     pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {

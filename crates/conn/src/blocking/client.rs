@@ -66,6 +66,16 @@ impl Client {
         self.inner.cache_stats()
     }
 
+    /// The address of the current (or last) connection.
+    pub fn addr(&self) -> crate::Addr {
+        self.inner.addr()
+    }
+
+    /// What the client counted so far (see [`crate::Client::metrics`]).
+    pub fn metrics(&self) -> slotline_command::metrics::Metrics {
+        self.inner.metrics()
+    }
+
     /// Whether the client has a connection right now.
     pub fn is_connected(&self) -> bool {
         self.inner.is_connected()

@@ -101,7 +101,10 @@ impl DedicatedPool {
             .map_err(|_| Error::closed(false))?;
         let conn = match self.take_idle(addr) {
             Some(conn) => conn,
-            None => Connection::connect(config.for_addr(addr.clone()).without_cache()).await?,
+            None => {
+                crate::trace::event!(DEBUG, server = %addr, "opening a dedicated connection");
+                Connection::connect(config.for_addr(addr.clone()).without_cache()).await?
+            }
         };
         Ok(Lease {
             pool: self,

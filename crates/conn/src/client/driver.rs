@@ -166,6 +166,7 @@ async fn serve(
             };
             shared.io.count_read();
             let n = n.map_err(|e| inbox.ended(Some(e)))?;
+            shared.io.count_in(n);
             if n == 0 {
                 return Err(inbox.ended(None));
             }

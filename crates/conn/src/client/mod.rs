@@ -244,6 +244,14 @@ impl Client {
             .map_or(0, |c| c.invalidate_matching(stale))
     }
 
+    /// What the client counted so far and holds now (see
+    /// [`Metrics`](crate::metrics::Metrics)): requests, errors by kind, latency, bytes,
+    /// reconnects, resends, in flight and queued. Always on; each call reads the counters
+    /// once.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        self.handle.shared.metrics()
+    }
+
     /// Whether the client has a connection right now (false while reconnecting).
     pub fn is_connected(&self) -> bool {
         matches!(self.handle.shared.lock().link, Link::Up)
@@ -286,7 +294,11 @@ impl Client {
                                 None,
                                 Instant::now(),
                             )
-                            .is_some() => {}
+                            .is_some() =>
+                {
+                    shared.metrics.resent();
+                    crate::trace::event!(DEBUG, server = %self.addr(), error = %e, fate = ?e.fate(), "resending a request (it did not run, or is idempotent)");
+                }
                 other => return other,
             }
         }
@@ -456,11 +468,60 @@ impl Client {
         let config = self.config();
         let (hold, timeout) =
             request.hold_and_response_timeout(config.response_timeout, config.durability);
-        let own = timeout.map(|t| tokio::time::Instant::now() + t);
+        // One clock reading for the deadline and the latency.
+        let started = tokio::time::Instant::now();
+        let own = timeout.map(|t| started + t);
         let given = deadline.map(tokio::time::Instant::from_std);
         // One deadline for the request, resends included.
         let patience = (timeout, own.into_iter().chain(given).min());
-        if hold.is_held() {
+        #[cfg(feature = "tracing")]
+        let span = crate::trace::request_span(
+            &request,
+            || self.addr(),
+            config.db,
+            self.handle.shared.options.trace_arguments,
+        );
+        let held = hold.is_held();
+        #[cfg(feature = "tracing")]
+        let answer = if span.is_disabled() {
+            self.answer(request, held, patience).await
+        } else {
+            use tracing::Instrument;
+            let answer = self
+                .answer(request, held, patience)
+                .instrument(span.clone())
+                .await;
+            if let Some((kind, line)) = failure_of(&answer) {
+                crate::trace::record_failure(&span, kind, line);
+            }
+            answer
+        };
+        #[cfg(not(feature = "tracing"))]
+        let answer = self.answer(request, held, patience).await;
+        if let Err(e) = &answer {
+            if e.may_have_run() {
+                crate::trace::event!(WARN, server = %self.addr(), error = %e, "a request may have run: its answer was lost");
+            } else if matches!(e.kind(), crate::ErrorKind::Refused(_)) {
+                crate::trace::event!(DEBUG, error = %e, "a request was refused before it was sent");
+            }
+        }
+        self.handle
+            .shared
+            .metrics
+            .request(started.elapsed(), failure_of(&answer).map(|(kind, _)| kind));
+        answer
+    }
+
+    /// The answer to `request` from the server: on a dedicated connection when it is
+    /// `held`, else on the shared one.
+    async fn answer(
+        &self,
+        request: Request<'_>,
+        held: bool,
+        patience: Patience,
+    ) -> Result<Response> {
+        if held {
+            crate::trace::event!(DEBUG, server = %self.addr(), "a request the server may hold goes on a dedicated connection");
             // A held write (`BLMOVE`, ...) invalidates its keys first, as every write does.
             if let Some(cache) = &self.handle.shared.cache {
                 match &request {
@@ -487,6 +548,20 @@ impl Client {
                 Ok(Response::Scan(cursor))
             }
         }
+    }
+}
+
+/// What failed in an answer: its error's kind, or a server error reply in it (the first),
+/// with its line.
+fn failure_of(answer: &Result<Response>) -> Option<(crate::ErrorKind, Option<&[u8]>)> {
+    fn line(r: &Reply) -> Option<(crate::ErrorKind, Option<&[u8]>)> {
+        Some((crate::ErrorKind::Server, Some(r.view().error_line()?)))
+    }
+    match answer {
+        Err(e) => Some((e.kind(), e.server_error().map(|s| &s.line[..]))),
+        Ok(Response::Reply(r)) => line(r),
+        Ok(Response::Replies(rs)) => rs.iter().find_map(line),
+        Ok(_) => None,
     }
 }
 

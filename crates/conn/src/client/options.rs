@@ -49,6 +49,9 @@ pub struct ClientOptions {
     /// key invalidations of `CLIENT TRACKING`, ...); none by default. Without a handler they
     /// are passed over; either way they are never taken for a caller's reply.
     pub push_handler: Option<PushHandler>,
+    /// Whether request spans carry the arguments (`db.query.text`; feature `tracing`).
+    /// Off by default: arguments hold secrets (passwords, tokens, personal data).
+    pub trace_arguments: bool,
 }
 
 /// A function that receives the pushes of a shared client's connection (see
@@ -145,6 +148,7 @@ impl Default for ClientOptions {
             max_dedicated: 16,
             dedicated_idle: Duration::from_secs(30),
             push_handler: None,
+            trace_arguments: false,
         }
     }
 }
@@ -209,6 +213,12 @@ impl ClientOptions {
     /// [`ClientOptions::push_handler`]).
     pub fn with_push_handler(mut self, handler: PushHandler) -> Self {
         self.push_handler = Some(handler);
+        self
+    }
+
+    /// With the arguments in the request spans (see [`ClientOptions::trace_arguments`]).
+    pub fn with_traced_arguments(mut self, on: bool) -> Self {
+        self.trace_arguments = on;
         self
     }
 

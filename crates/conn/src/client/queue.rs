@@ -158,6 +158,11 @@ impl<T> Queue<T> {
         self.handed
     }
 
+    /// Requests waiting to be written.
+    pub(crate) fn queued(&self) -> usize {
+        self.pending.len() - self.handed
+    }
+
     /// No request's deadline is earlier than this.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.next_deadline

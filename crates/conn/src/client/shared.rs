@@ -120,6 +120,11 @@ pub(crate) struct ClientState {
     pub(super) slot_free: Notify,
     /// Socket calls made so far.
     pub(crate) io: IoCounters,
+    /// Requests, errors, latency, reconnects and resends so far.
+    pub(crate) metrics: slotline_command::metrics::Recorder,
+    /// Where the last connection was up (the next one is a reconnect; one elsewhere, a
+    /// move).
+    last_up: Mutex<Option<crate::Addr>>,
     /// The connections for requests the server may hold.
     pub(crate) dedicated: DedicatedPool,
     /// The subscribers riding this connection (RESP3), and what each wants.
@@ -175,6 +180,8 @@ impl ClientState {
             sweep_wake: Notify::new(),
             slot_free: Notify::new(),
             io: IoCounters::default(),
+            metrics: Default::default(),
+            last_up: Mutex::new(None),
             subscribers: Mutex::new(Registry::default()),
             subscribing: tokio::sync::Mutex::new(()),
             invalidation: tokio::sync::Mutex::new(None),
@@ -191,6 +198,16 @@ impl ClientState {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
             shared: self,
         }
+    }
+
+    /// The metrics now: the recorder's counters, the socket's bytes, the queue's gauges.
+    pub(crate) fn metrics(&self) -> slotline_command::metrics::Metrics {
+        let mut m = self.metrics.snapshot();
+        (m.bytes_out, m.bytes_in) = self.io.bytes();
+        let st = self.lock();
+        m.in_flight = st.queue.in_flight() as u64;
+        m.queued = st.queue.queued() as u64;
+        m
     }
 
     /// The address of the current (or last) connection.
@@ -377,7 +394,10 @@ impl ClientState {
             while !rest.is_empty() {
                 self.io.count_write();
                 match writer.try_write(&rest) {
-                    Ok(n) if n > 0 => rest.advance(n),
+                    Ok(n) if n > 0 => {
+                        self.io.count_out(n);
+                        rest.advance(n)
+                    }
                     _ => break,
                 }
             }
@@ -525,6 +545,7 @@ impl ClientState {
     /// The connection is gone: fails every request written on it (they may have run) and
     /// marks the link down; requests still queued wait for the next connection.
     pub(crate) fn connection_lost(&self, error: &Error) {
+        crate::trace::event!(WARN, server = %self.current_addr(), error = %error, "connection lost");
         let failed = Self::lose(&mut self.lock(), error);
         fail_written(failed, error);
         // Invalidations sent meanwhile are lost with the connection.
@@ -541,6 +562,7 @@ impl ClientState {
     /// A connection attempt failed. In fail-fast mode, queued requests fail now (nothing
     /// was written); otherwise they keep waiting, each within its own timeout.
     pub(crate) fn connect_failed(&self, error: &Error) {
+        crate::trace::event!(WARN, server = %self.current_addr(), error = %error, "could not connect");
         let failed = {
             let mut st = self.lock();
             st.link = Link::Down(Some(error.clone()));
@@ -559,6 +581,19 @@ impl ClientState {
     /// the rest.
     pub(crate) fn connection_up(&self, writer: Arc<WriteHalf>) {
         let policy = WritePolicy::on_current_runtime(self.options.write_way, writer.is_tls());
+        let here = self.current_addr();
+        let before = self
+            .last_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(here.clone());
+        match before {
+            Some(before) => {
+                self.metrics.reconnected(before != here);
+                crate::trace::event!(INFO, server = %here, before = %before, "reconnected");
+            }
+            None => crate::trace::event!(DEBUG, server = %here, "connected"),
+        }
         let resubscribe = self.registry().resubscribe();
         let (wake, write) = {
             let mut st = self.lock();

@@ -147,6 +147,20 @@ impl ShardedClient {
         masters + replicas
     }
 
+    /// Every shard's metrics, node by node (see
+    /// [`Metrics`](slotline_conn::metrics::Metrics)), with the failovers followed.
+    pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        let masters = self.shared.masters.iter().map(SentinelClient::metrics);
+        let replicas = self
+            .replicas()
+            .unwrap_or_default()
+            .iter()
+            .map(ReplicaClient::metrics);
+        masters
+            .chain(replicas)
+            .fold(Default::default(), |a, b| a + b)
+    }
+
     /// What every shard's client-side caches did, summed; `None` without a cache (see
     /// [`CacheStats`](slotline_conn::cache::CacheStats)).
     pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
