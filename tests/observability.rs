@@ -2,8 +2,9 @@
 //! subscriber: a span per request with OpenTelemetry's database attributes (GET, a
 //! pipeline, a server error, a cluster MGET split over nodes as a parent with a child per
 //! node), never an argument value unless asked; the redirect events of a live reshard; the
-//! failover events of a sentinel failover and of a cluster failover; and the metrics every
-//! client keeps, per node, in every mode.
+//! failover events of a sentinel failover and of a cluster failover; the metrics every
+//! client keeps, per node, in every mode; and their publication through the `metrics`
+//! facade.
 //!
 //! Each test runs on a current-thread runtime, so that the client's own tasks record on
 //! the test's thread, where the capture is installed.
@@ -282,4 +283,130 @@ async fn every_mode_keeps_metrics_per_node() {
         assert!(total.requests >= 20, "{mode:?}: {total:?}");
         assert_eq!(total.latency.count(), total.requests, "{mode:?}");
     }
+}
+
+/// A `metrics` recorder that keeps the last value of each counter and gauge, by name and
+/// labels (`name{k=v,...}`).
+#[derive(Clone, Default)]
+struct Seen(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>);
+
+struct Cell(String, Seen);
+
+impl Seen {
+    fn get(&self, key: &str) -> Option<f64> {
+        self.0.lock().unwrap().get(key).copied()
+    }
+    fn set(&self, key: &str, v: f64) {
+        self.0.lock().unwrap().insert(key.to_string(), v);
+    }
+    fn cell(&self, key: &metrics::Key) -> std::sync::Arc<Cell> {
+        let mut labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        labels.sort();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        std::sync::Arc::new(Cell(name, self.clone()))
+    }
+}
+
+impl metrics::CounterFn for Cell {
+    fn increment(&self, v: u64) {
+        let now = self.1.get(&self.0).unwrap_or(0.0);
+        self.1.set(&self.0, now + v as f64);
+    }
+    fn absolute(&self, v: u64) {
+        self.1.set(&self.0, v as f64);
+    }
+}
+
+impl metrics::GaugeFn for Cell {
+    fn increment(&self, v: f64) {
+        let now = self.1.get(&self.0).unwrap_or(0.0);
+        self.1.set(&self.0, now + v);
+    }
+    fn decrement(&self, v: f64) {
+        self.increment(-v);
+    }
+    fn set(&self, v: f64) {
+        self.1.set(&self.0, v);
+    }
+}
+
+impl metrics::Recorder for Seen {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.cell(key))
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(self.cell(key))
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn metrics_are_published_through_the_facade() {
+    let t = support::standalone();
+    let c = slotline::Client::open(&t.url()).await.unwrap();
+    for _ in 0..5 {
+        let _: Option<String> = c.get("obs:published").await.unwrap();
+    }
+    let _ = c
+        .query::<i64>(&cmd("INCRBY").arg("obs:published:n").arg("x"))
+        .await
+        .unwrap_err();
+    let m = c.metrics();
+    let seen = Seen::default();
+    metrics::with_local_recorder(&seen, || slotline::metrics_export::publish(&m, "app"));
+    let node = format!("client=app,node={}", t.addr());
+    let requests = seen.get(&format!("slotline_requests_total{{{node}}}"));
+    assert_eq!(requests, Some(m.total().requests as f64), "{:?}", seen.0);
+    assert!(requests.unwrap() >= 6.0);
+    assert_eq!(
+        seen.get(&format!(
+            "slotline_errors_total{{client=app,kind=server,node={}}}",
+            t.addr()
+        )),
+        Some(1.0),
+        "{:?}",
+        seen.0
+    );
+    let p99 = seen
+        .get(&format!(
+            "slotline_request_duration_seconds{{{node},quantile=0.99}}"
+        ))
+        .unwrap();
+    assert!(p99 > 0.0 && p99 < 5.0, "{p99}");
+    assert!(
+        seen.get(&format!("slotline_bytes_sent_total{{{node}}}"))
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(seen.get("slotline_failovers_total{client=app}"), Some(0.0));
 }

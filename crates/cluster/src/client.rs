@@ -241,24 +241,33 @@ impl Execute for ClusterClient {
     /// answered in order), a transaction whole on its slot's node, a scan step on its
     /// shard's master.
     async fn execute(&self, request: Request<'_>) -> Result<Response> {
+        // One load of tracing's global level when nothing listens; the traced path boxed,
+        // so that the untraced future stays as small as without the feature.
         #[cfg(feature = "tracing")]
-        {
-            let db = self.state.config.connection.db;
-            let span = crate::trace::request_span(&request, db);
-            if !span.is_disabled() {
-                use tracing::Instrument;
-                let result = self.dispatch(request).instrument(span.clone()).await;
-                if let Err(e) = &result {
-                    span.record("error.type", slotline_conn::metrics::kind_name(e.kind()));
-                }
-                return result;
-            }
+        if tracing::level_enabled!(tracing::Level::INFO) {
+            return Box::pin(self.traced_dispatch(request)).await;
         }
         self.dispatch(request).await
     }
 }
 
 impl ClusterClient {
+    /// [`dispatch`](Self::dispatch) in the request's span (the parent of the node
+    /// clients' spans), when a subscriber wants it.
+    #[cfg(feature = "tracing")]
+    async fn traced_dispatch(&self, request: Request<'_>) -> Result<Response> {
+        use tracing::Instrument;
+        let span = crate::trace::request_span(&request, self.state.config.connection.db);
+        if span.is_disabled() {
+            return self.dispatch(request).await;
+        }
+        let result = self.dispatch(request).instrument(span.clone()).await;
+        if let Err(e) = &result {
+            span.record("error.type", slotline_conn::metrics::kind_name(e.kind()));
+        }
+        result
+    }
+
     /// [`execute`](Execute::execute) without its span.
     async fn dispatch(&self, request: Request<'_>) -> Result<Response> {
         let state = &*self.state;

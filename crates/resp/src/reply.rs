@@ -131,6 +131,12 @@ impl Reply {
         (reply, size)
     }
 
+    /// Whether the reply is an error reply (as [`ReplyRef::is_error`], without making the
+    /// view: an error is never an array, so its kind is the root's).
+    pub fn is_error(&self) -> bool {
+        self.tokens.is_empty() && self.root.kind() == Token::ERROR
+    }
+
     /// The reply's top element.
     pub fn view(&self) -> ReplyRef<'_> {
         let tokens = if self.tokens.is_empty() {

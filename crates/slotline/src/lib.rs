@@ -43,6 +43,8 @@ mod client;
 mod pubsub;
 mod target;
 
+#[cfg(feature = "metrics")]
+pub mod metrics_export;
 pub use client::Client;
 pub use pubsub::PubSub;
 pub use slotline_cluster as cluster;

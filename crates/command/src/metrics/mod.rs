@@ -57,7 +57,6 @@ fn kind_index(kind: ErrorKind) -> usize {
 /// One node client's counters, added to as it works.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    requests: AtomicU64,
     errors: [AtomicU64; KINDS.len()],
     latency: LatencyHistogram,
     reconnects: AtomicU64,
@@ -68,7 +67,6 @@ pub struct Recorder {
 impl Recorder {
     /// One request answered (or failed with `error`) after `took`.
     pub fn request(&self, took: Duration, error: Option<ErrorKind>) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         self.latency.record(took);
         if let Some(kind) = error {
             self.errors[kind_index(kind)].fetch_add(1, Ordering::Relaxed);
@@ -97,10 +95,12 @@ impl Recorder {
             .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
             .filter(|(_, n)| *n > 0)
             .collect();
+        let latency = self.latency.snapshot();
         Metrics {
-            requests: self.requests.load(Ordering::Relaxed),
+            // Every request's latency is counted: their number is the requests'.
+            requests: latency.count(),
             errors,
-            latency: self.latency.snapshot(),
+            latency,
             in_flight: 0,
             queued: 0,
             bytes_out: 0,

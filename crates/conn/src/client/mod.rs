@@ -474,30 +474,18 @@ impl Client {
         let given = deadline.map(tokio::time::Instant::from_std);
         // One deadline for the request, resends included.
         let patience = (timeout, own.into_iter().chain(given).min());
-        #[cfg(feature = "tracing")]
-        let span = crate::trace::request_span(
-            &request,
-            || self.addr(),
-            config.db,
-            self.handle.shared.options.trace_arguments,
-        );
         let held = hold.is_held();
+        // One load of tracing's global level when nothing listens; the traced path boxed,
+        // so that the untraced future stays as small as without the feature.
         #[cfg(feature = "tracing")]
-        let answer = if span.is_disabled() {
-            self.answer(request, held, patience).await
+        let answer = if tracing::level_enabled!(tracing::Level::INFO) {
+            Box::pin(self.traced_answer(request, held, patience)).await
         } else {
-            use tracing::Instrument;
-            let answer = self
-                .answer(request, held, patience)
-                .instrument(span.clone())
-                .await;
-            if let Some((kind, line)) = failure_of(&answer) {
-                crate::trace::record_failure(&span, kind, line);
-            }
-            answer
+            self.answer(request, held, patience).await
         };
         #[cfg(not(feature = "tracing"))]
         let answer = self.answer(request, held, patience).await;
+        #[cfg_attr(not(feature = "tracing"), allow(clippy::if_same_then_else))]
         if let Err(e) = &answer {
             if e.may_have_run() {
                 crate::trace::event!(WARN, server = %self.addr(), error = %e, "a request may have run: its answer was lost");
@@ -509,6 +497,34 @@ impl Client {
             .shared
             .metrics
             .request(started.elapsed(), failure_of(&answer).map(|(kind, _)| kind));
+        answer
+    }
+
+    /// [`answer`](Self::answer) in the request's span (when a subscriber wants it).
+    #[cfg(feature = "tracing")]
+    async fn traced_answer(
+        &self,
+        request: Request<'_>,
+        held: bool,
+        patience: Patience,
+    ) -> Result<Response> {
+        use tracing::Instrument;
+        let span = crate::trace::request_span(
+            &request,
+            || self.addr(),
+            self.config().db,
+            self.handle.shared.options.trace_arguments,
+        );
+        if span.is_disabled() {
+            return self.answer(request, held, patience).await;
+        }
+        let answer = self
+            .answer(request, held, patience)
+            .instrument(span.clone())
+            .await;
+        if let Some((kind, line)) = failure_of(&answer) {
+            crate::trace::record_failure(&span, kind, line);
+        }
         answer
     }
 
@@ -555,7 +571,10 @@ impl Client {
 /// with its line.
 fn failure_of(answer: &Result<Response>) -> Option<(crate::ErrorKind, Option<&[u8]>)> {
     fn line(r: &Reply) -> Option<(crate::ErrorKind, Option<&[u8]>)> {
-        Some((crate::ErrorKind::Server, Some(r.view().error_line()?)))
+        if !r.is_error() {
+            return None;
+        }
+        Some((crate::ErrorKind::Server, r.view().error_line()))
     }
     match answer {
         Err(e) => Some((e.kind(), e.server_error().map(|s| &s.line[..]))),

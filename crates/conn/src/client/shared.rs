@@ -587,6 +587,7 @@ impl ClientState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .replace(here.clone());
+        #[cfg_attr(not(feature = "tracing"), allow(clippy::single_match))]
         match before {
             Some(before) => {
                 self.metrics.reconnected(before != here);

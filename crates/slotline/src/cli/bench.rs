@@ -57,6 +57,9 @@ pub struct BenchOptions {
     pub key_tags: Vec<String>,
     /// The client-side cache's size (`--cache 64mb`), none: no cache.
     pub cache: Option<String>,
+    /// Record every span and event of the client (`--trace`, feature `tracing`): what a
+    /// subscriber costs.
+    pub trace: bool,
 }
 
 impl BenchOptions {
@@ -80,6 +83,7 @@ impl BenchOptions {
             tagged: false,
             key_tags: Vec::new(),
             cache: None,
+            trace: false,
         };
         let mut args = Args::new(args);
         while let Some(flag) = args.next_arg() {
@@ -105,6 +109,7 @@ impl BenchOptions {
                 "--cluster" => opts.cluster = true,
                 "--tagged" => opts.tagged = true,
                 "--cache" => opts.cache = Some(args.value(flag)?.to_string()),
+                "--trace" => opts.trace = true,
                 "-q" | "--quiet" => opts.quiet = true,
                 other => return Err(format!("bench: unknown option {other:?}")),
             }
@@ -260,6 +265,13 @@ impl BenchReport {
 /// `slotline bench ...`.
 pub(super) fn main(args: &[String]) -> Result<(), CliError> {
     let opts = BenchOptions::parse(args)?;
+    if opts.trace {
+        #[cfg(feature = "tracing")]
+        tracing::subscriber::set_global_default(super::span_sink::SpanSink::default())
+            .map_err(|e| format!("bench --trace: {e}"))?;
+        #[cfg(not(feature = "tracing"))]
+        return Err("bench --trace: built without the `tracing` feature".into());
+    }
     let runtime = opts.runtime.build()?;
     let mut opts = opts;
     runtime.block_on(async {

@@ -14,6 +14,8 @@ mod bench;
 mod command;
 mod format;
 mod options;
+#[cfg(feature = "tracing")]
+mod span_sink;
 
 pub use bench::{run as run_bench, BenchOptions, BenchReport};
 pub use format::format_reply;
@@ -154,7 +156,7 @@ fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(fut: F) -> Re
 fn usage() -> String {
     "usage:\n  slotline [--url URL] CMD [ARGS...]\n  slotline topology --url URL\n  \
      slotline [--url URL] bench [--cluster] [-h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] \
-     [-P PIPELINE] [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] [--tagged] [--cache SIZE] [-q]\n\
+     [-P PIPELINE] [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] [--tagged] [--cache SIZE] [--trace] [-q]\n\
      TLS: --tls --cacert FILE --cert FILE --key FILE --sni NAME --insecure (before CMD)\n\
      URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service,\n     redis+sentinel://h:p,h:p/svc1,svc2,svc3 (sharded), redis+cluster://h:p,h:p"
         .to_string()
