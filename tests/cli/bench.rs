@@ -107,6 +107,55 @@ fn bench_cache() {
     assert!(!plain.expect_ok("bench").contains("cache hits"));
 }
 
+/// `stats`: a short load, then one row per node the client used and a total; `bench`
+/// prints each node's latency under its summary line.
+#[test]
+fn stats_and_bench_show_each_node() {
+    let c = cluster();
+    let url = cluster_url("");
+    let out = slotline(&[
+        "--url",
+        &url,
+        "stats",
+        "--seconds",
+        "0.5",
+        "-c",
+        "4",
+        "-r",
+        "200",
+    ]);
+    let text = out.expect_ok("stats (cluster)");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("127.0.0.1:"))
+        .collect();
+    assert_eq!(rows.len(), c.masters().unwrap().len(), "{text}");
+    let total: u64 = text
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("a total row: {text}"));
+    assert!(total > 0, "{text}");
+    assert!(text.contains("redirects: MOVED"), "{text}");
+
+    let node = standalone().url();
+    let out = slotline(&["--url", &node, "stats", "--no-load"]);
+    assert!(out.expect_ok("stats --no-load").contains("total"));
+    let out = slotline(&[
+        "--url", &url, "bench", "-n", "2000", "-r", "1000", "-t", "get", "-q",
+    ]);
+    let text = out.expect_ok("bench per node");
+    let nodes = text
+        .lines()
+        .filter(|l| l.starts_with("  127.0.0.1:"))
+        .count();
+    assert_eq!(nodes, c.masters().unwrap().len(), "{text}");
+    let bad = slotline(&["--url", &node, "stats", "-t", "flush"]);
+    assert!(bad
+        .expect_failure("stats -t flush")
+        .contains("unknown test"));
+}
+
 #[test]
 fn bench_sentinel() {
     let t = sentinel();

@@ -119,6 +119,16 @@ impl Latency {
         Duration::from_nanos(upper_bound(self.counts.len().saturating_sub(1)))
     }
 
+    /// The latencies counted since `earlier` (a snapshot of the same histogram taken
+    /// before this one).
+    pub fn since(&self, earlier: &Latency) -> Latency {
+        let mut counts = self.counts.clone();
+        for (a, b) in counts.iter_mut().zip(&earlier.counts) {
+            *a = a.saturating_sub(*b);
+        }
+        Latency { counts }
+    }
+
     /// Each bucket's upper bound and count, for exporters (non-empty buckets only).
     pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
         self.counts
@@ -181,8 +191,9 @@ mod tests {
                 "p{p}: {got} for {want}"
             );
         }
-        let twice = l.clone() + l;
+        let twice = l.clone() + l.clone();
         assert_eq!(twice.count(), 2000);
+        assert_eq!(twice.since(&l), l);
         assert_eq!(twice.buckets().map(|(_, n)| n).sum::<u64>(), 2000);
     }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use slotline_cluster::ClusterClient;
 use slotline_conn::cache::CacheStats;
+use slotline_conn::metrics::{ClientMetrics, Latency};
 use slotline_conn::{cmd, Cmd, IoStats, Pipeline, Query};
 
 use super::options::Args;
@@ -225,6 +226,8 @@ pub struct BenchReport {
     pub errors: u64,
     /// The share of requests answered by the client-side cache (with `--cache`).
     pub cache_hits: Option<f64>,
+    /// Each node's latencies during the test (from the client's metrics).
+    pub nodes: Vec<(String, Latency)>,
 }
 
 impl BenchReport {
@@ -290,7 +293,7 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
             }
             for test in &opts.tests {
                 let report = run(&clients, &opts, test).await;
-                println!("{}", report.line());
+                print_report(&report);
             }
             return Ok(());
         }
@@ -306,14 +309,22 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
         }
         for test in &opts.tests {
             let report = run(&clients, &opts, test).await;
-            println!("{}", report.line());
+            print_report(&report);
         }
         Ok(())
     })
 }
 
+/// The summary line, then each node's latency percentiles.
+fn print_report(report: &BenchReport) {
+    println!("{}", report.line());
+    for (node, latency) in &report.nodes {
+        println!("{}", super::node_table::latency_line(node, latency));
+    }
+}
+
 /// Room for the longest key: `key:{tag}:` and 12 digits.
-const KEY_MAX: usize = 32;
+pub(super) const KEY_MAX: usize = 32;
 
 /// One hash tag per master of `client`'s cluster (the shortest base-36 strings whose slot
 /// the master serves), in the order of its master list.
@@ -355,6 +366,8 @@ pub trait CountsIo {
     fn io_stats(&self) -> IoStats;
     /// Its client-side cache's stats, if it has one.
     fn cache_stats(&self) -> Option<CacheStats>;
+    /// Its metrics, node by node.
+    fn metrics(&self) -> ClientMetrics;
 }
 
 impl CountsIo for crate::Client {
@@ -364,6 +377,9 @@ impl CountsIo for crate::Client {
     fn cache_stats(&self) -> Option<CacheStats> {
         crate::Client::cache_stats(self)
     }
+    fn metrics(&self) -> ClientMetrics {
+        crate::Client::metrics(self)
+    }
 }
 
 impl CountsIo for ClusterClient {
@@ -372,6 +388,9 @@ impl CountsIo for ClusterClient {
     }
     fn cache_stats(&self) -> Option<CacheStats> {
         ClusterClient::cache_stats(self)
+    }
+    fn metrics(&self) -> ClientMetrics {
+        ClusterClient::metrics(self)
     }
 }
 
@@ -383,6 +402,17 @@ where
     let io_before: IoStats = targets.iter().map(CountsIo::io_stats).sum();
     let hits = || CacheStats::total(targets.iter().map(CountsIo::cache_stats)).map(|s| s.hits);
     let hits_before = hits();
+    let node_latencies = || {
+        let mut by_node: std::collections::BTreeMap<String, Latency> = Default::default();
+        for t in targets {
+            for (addr, m) in t.metrics().nodes {
+                let l = by_node.entry(addr.to_string()).or_default();
+                *l = std::mem::take(l) + m.latency;
+            }
+        }
+        by_node
+    };
+    let latencies_before = node_latencies();
     let issued = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let value = Arc::new(vec![b'x'; opts.data_size]);
@@ -466,6 +496,16 @@ where
     let elapsed = started.elapsed();
     let io_after: IoStats = targets.iter().map(CountsIo::io_stats).sum();
     let cache_hits = hits().zip(hits_before).map(|(a, b)| a.saturating_sub(b));
+    let nodes = node_latencies()
+        .into_iter()
+        .map(|(node, l)| {
+            let during = latencies_before
+                .get(&node)
+                .map_or(l.clone(), |b| l.since(b));
+            (node, during)
+        })
+        .filter(|(_, l)| l.count() > 0)
+        .collect();
     let cpu = cpu_time()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -495,13 +535,19 @@ where
             / requests.max(1) as f64,
         errors,
         cache_hits: cache_hits.map(|h| h as f64 / requests.max(1) as f64),
+        nodes,
     }
 }
 
 /// The key of the next request: `key:__rand_int__` without a keyspace (as
 /// redis-benchmark), else `key:` and twelve digits of a random number below it, written in
 /// place (formatting a string per request would cost more than sending it).
-fn key(seed: &mut u64, keyspace: Option<u64>, tag: Option<&str>, buf: &mut [u8; KEY_MAX]) -> usize {
+pub(super) fn key(
+    seed: &mut u64,
+    keyspace: Option<u64>,
+    tag: Option<&str>,
+    buf: &mut [u8; KEY_MAX],
+) -> usize {
     buf[..4].copy_from_slice(b"key:");
     let mut at = 4;
     if let Some(tag) = tag.filter(|t| t.len() <= KEY_MAX - 4 - 3 - 12) {
@@ -527,7 +573,7 @@ fn key(seed: &mut u64, keyspace: Option<u64>, tag: Option<&str>, buf: &mut [u8; 
     at + 12
 }
 
-fn command(test: &str, key: &[u8], value: &[u8]) -> Cmd {
+pub(super) fn command(test: &str, key: &[u8], value: &[u8]) -> Cmd {
     match test {
         "set" => cmd("SET").arg(key).arg(value),
         // Counters of their own, as redis-benchmark's `counter:__rand_int__`: the `SET`

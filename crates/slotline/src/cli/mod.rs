@@ -4,6 +4,7 @@
 //! slotline [--url URL] CMD [ARGS...]     one command; the reply printed as redis-cli does
 //! slotline topology --url URL            the slot map, the sentinel view, or the shards, as a table
 //! slotline bench [--url URL] [...]       load shaped like redis-benchmark, in every mode
+//! slotline stats [--url URL] [...]       a load for a while, then the client's metrics per node
 //! ```
 //! `URL` is any URL [`Client::open`](crate::Client::open) takes (default
 //! `redis://127.0.0.1:6379`, or `$SLOTLINE_URL`). TLS flags, as redis-cli names them, before
@@ -13,9 +14,11 @@
 mod bench;
 mod command;
 mod format;
+mod node_table;
 mod options;
 #[cfg(feature = "tracing")]
 mod span_sink;
+mod stats;
 
 pub use bench::{run as run_bench, BenchOptions, BenchReport};
 pub use format::format_reply;
@@ -71,6 +74,7 @@ pub fn run(args: &[String]) -> Result<(), CliError> {
             bench_args.extend(tail.iter().cloned());
             bench::main(&bench_args)
         }
+        "stats" => block_on(stats::run(&url, tail)),
         "topology" => {
             let url = match tail {
                 [flag, value] if flag == "--url" || flag == "-u" => tls.apply(value),
@@ -157,6 +161,7 @@ fn usage() -> String {
     "usage:\n  slotline [--url URL] CMD [ARGS...]\n  slotline topology --url URL\n  \
      slotline [--url URL] bench [--cluster] [-h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] \
      [-P PIPELINE] [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] [--tagged] [--cache SIZE] [--trace] [-q]\n\
+     slotline [--url URL] stats [--seconds N] [-c TASKS] [-t get|set|incr|ping] [-r KEYSPACE] [--no-load]\n\
      TLS: --tls --cacert FILE --cert FILE --key FILE --sni NAME --insecure (before CMD)\n\
      URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service,\n     redis+sentinel://h:p,h:p/svc1,svc2,svc3 (sharded), redis+cluster://h:p,h:p"
         .to_string()

@@ -1,0 +1,92 @@
+//! `slotline stats`: runs a load through the client for a while (or none), then prints
+//! what the client counted, node by node (requests, errors, latency percentiles, bytes,
+//! reconnects, resends), and what it decided above the nodes (redirects, slot maps,
+//! failovers followed).
+//!
+//! ```text
+//! slotline stats --url URL [--seconds 3] [-c 10] [-t get|set|incr|ping] [-r 1000] [--no-load]
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use slotline_conn::Query;
+
+use super::options::Args;
+use super::CliError;
+
+/// What `stats` runs.
+struct StatsOptions {
+    seconds: f64,
+    tasks: usize,
+    test: String,
+    keyspace: u64,
+    load: bool,
+}
+
+fn parse(args: &[String]) -> Result<StatsOptions, CliError> {
+    let mut o = StatsOptions {
+        seconds: 3.0,
+        tasks: 10,
+        test: "get".into(),
+        keyspace: 1000,
+        load: true,
+    };
+    let mut args = Args::new(args);
+    while let Some(flag) = args.next_arg() {
+        match flag {
+            "--seconds" => o.seconds = args.parsed(flag)?,
+            "-c" | "--clients" => o.tasks = args.parsed(flag)?,
+            "-t" | "--test" => o.test = args.value(flag)?.to_ascii_lowercase(),
+            "-r" | "--keyspace" => o.keyspace = args.parsed(flag)?,
+            "--no-load" => o.load = false,
+            other => return Err(format!("stats: unknown option {other:?}")),
+        }
+    }
+    if !matches!(o.test.as_str(), "get" | "set" | "incr" | "ping") {
+        return Err(format!(
+            "stats: unknown test {:?} (known: get, set, incr, ping)",
+            o.test
+        ));
+    }
+    if o.tasks == 0 || o.keyspace == 0 || !(o.seconds >= 0.0 && o.seconds.is_finite()) {
+        return Err("stats: -c and -r must be at least 1, --seconds a number of seconds".into());
+    }
+    Ok(o)
+}
+
+/// `slotline stats ...` against `url`.
+pub(super) async fn run(url: &str, args: &[String]) -> Result<(), CliError> {
+    let o = parse(args)?;
+    let client = crate::Client::open(url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", slotline_conn::url::redact(url)))?;
+    if o.load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..o.tasks)
+            .map(|i| {
+                let (client, stop, test) = (client.clone(), stop.clone(), o.test.clone());
+                let keyspace = Some(o.keyspace);
+                tokio::spawn(async move {
+                    let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1);
+                    let mut buf = [0u8; super::bench::KEY_MAX];
+                    while !stop.load(Ordering::Relaxed) {
+                        let len = super::bench::key(&mut seed, keyspace, None, &mut buf);
+                        let c = super::bench::command(&test, &buf[..len], b"xxx");
+                        // Failures are what the table counts.
+                        let _ = client.send_command(&c).await;
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs_f64(o.seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    println!("{} ({})", client.mode(), slotline_conn::url::redact(url));
+    println!("{}", super::node_table::table(&client.metrics()));
+    Ok(())
+}
