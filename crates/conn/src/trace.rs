@@ -63,7 +63,7 @@ mod spans {
             db.operation.batch.size = request.batch_size(),
             db.namespace = %db,
             server.address = %host_of(&addr()),
-            server.port = port_of(&addr()),
+            server.port = port_of(&addr()).map(i64::from),
             db.query.text = tracing::field::Empty,
             db.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
