@@ -267,16 +267,31 @@ async fn a_sentinel_failover_is_an_event() {
     .await;
 }
 
-/// Every mode reads its metrics in one call: each node the client used, its requests and
-/// their latencies.
+/// Every mode makes a span per request and reads its metrics in one call: each node the
+/// client used, its requests and their latencies.
 #[tokio::test(flavor = "current_thread")]
 async fn every_mode_keeps_metrics_per_node() {
+    let (capture, _guard) = Capture::install();
     for mode in MODES {
         let c = slotline::Client::open(&mode.url()).await.unwrap();
         let keys = mode.keys("metrics", 20);
+        capture.clear();
         for k in &keys {
             let _: Option<String> = c.get(k).await.unwrap();
         }
+        let spans = capture.spans();
+        let gets = with_op(&spans, "GET");
+        assert!(gets.len() >= 20, "{mode:?}: {spans:#?}");
+        assert!(
+            gets.iter()
+                .all(|s| s.field("db.system.name") == Some("redis")
+                    && s.field("db.operation.name") == Some("GET")),
+            "{mode:?}: {gets:#?}"
+        );
+        assert!(
+            gets.iter().any(|s| s.field("server.port").is_some()),
+            "{mode:?}: a node span: {gets:#?}"
+        );
         let m = c.metrics();
         let total = m.total();
         assert!(!m.nodes.is_empty(), "{mode:?}: {m:?}");
