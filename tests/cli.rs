@@ -175,9 +175,14 @@ fn slotline_bin() -> &'static Path {
 }
 
 /// Runs `slotline args...` (without `$SLOTLINE_URL` from the environment).
+/// Runs `slotline args` with its replies formatted as on a terminal (`--no-raw`: stdout is
+/// a pipe here, where redis-cli, and so slotline, would print them raw).
 fn slotline(args: &[&str]) -> Run {
     let mut command = Command::new(slotline_bin());
-    command.args(args).env_remove("SLOTLINE_URL");
+    command
+        .arg("--no-raw")
+        .args(args)
+        .env_remove("SLOTLINE_URL");
     run_with_deadline(command, RUN_DEADLINE)
 }
 
@@ -286,7 +291,7 @@ fn standalone_replies_print_like_redis_cli() {
     );
     let mut with_env = Command::new(slotline_bin());
     with_env
-        .args(["GET", "cli:sa:missing"])
+        .args(["--no-raw", "GET", "cli:sa:missing"])
         .env("SLOTLINE_URL", &url);
     assert_eq!(
         run_with_deadline(with_env, RUN_DEADLINE).expect_ok("$SLOTLINE_URL"),
@@ -578,6 +583,8 @@ fn topology_shows_the_slot_map() {
 mod bench;
 #[path = "cli/failures.rs"]
 mod failures;
+#[path = "cli/redis_cli.rs"]
+mod redis_cli;
 
 /// redis-cli's TLS flags: `--tls --cacert` (and `--cert --key` for a server that wants a
 /// client certificate) reach a TLS node; without the CA the refusal says why.

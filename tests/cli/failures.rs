@@ -59,9 +59,11 @@ fn bad_urls_and_unreachable_nodes_fail_with_a_message() {
         .expect_failure("password in URL");
     assert!(!stderr.contains("hunter2"), "{stderr}");
     // Usage mistakes.
-    slotline(&[]).expect_failure("no arguments");
+    // No command and stdin not a terminal: commands come from stdin (none here), as
+    // redis-cli reads them.
+    assert_eq!(slotline(&[]).expect_ok("no arguments"), "");
     let stderr = slotline(&["--url"]).expect_failure("--url without a value");
-    assert!(stderr.contains("--url needs a value"), "{stderr}");
+    assert!(stderr.contains("--url"), "{stderr}");
     let stderr = slotline(&["topology", "--url", "redis://127.0.0.1:1", "extra"])
         .expect_failure("topology with extra arguments");
     assert!(stderr.contains("topology takes only --url"), "{stderr}");
@@ -77,10 +79,13 @@ fn bad_urls_and_unreachable_nodes_fail_with_a_message() {
         .expect_failure("bench with an unknown test");
     assert!(stderr.contains("unknown test"), "{stderr}");
     // Help is not an error.
-    assert!(slotline(&["--help"]).expect_ok("--help").contains("usage"));
+    assert!(slotline(&["--help"])
+        .expect_ok("--help")
+        .to_lowercase()
+        .contains("usage"));
     let help = slotline(&["bench", "-c", "5", "--help"]).expect_ok("bench --help");
     assert!(
-        help.contains("usage") && help.contains("--runtime"),
+        help.to_lowercase().contains("usage") && help.contains("--runtime"),
         "{help}"
     );
 }

@@ -145,6 +145,40 @@ impl Connection {
             .is_ok_and(|io| !io.broken && io.inbox.buf.is_empty() && io.stream.is_quiet())
     }
 
+    /// Sends `cmd` as it is (no check that it gets one reply each: `MONITOR`) and reads its
+    /// first reply, leaving whatever follows on the stream for [`next_reply`](Self::next_reply).
+    pub(crate) async fn raw_exchange(&self, cmd: Cmd) -> Result<Reply> {
+        let mut io = self.io.lock().await;
+        if io.broken {
+            return Err(Error::closed(false));
+        }
+        let timeout = self.config.response_timeout;
+        let mut replies =
+            with_timeout(timeout, "reply", io.exchange(|out| cmd.encode(out), 1)).await?;
+        replies
+            .pop()
+            .ok_or_else(|| Error::internal("an exchange of one reply had none"))
+    }
+
+    /// The next reply the server sends on its own (after `MONITOR`); `Closed` once it
+    /// closed the connection.
+    pub(crate) async fn next_reply(&self) -> Result<Reply> {
+        let mut io = self.io.lock().await;
+        let mut replies = Vec::with_capacity(1);
+        while !io.inbox.fill(&mut replies, 1)? {
+            io.inbox.reserve();
+            let Io { stream, inbox, .. } = &mut *io;
+            match stream.read_buf(&mut inbox.buf).await {
+                Ok(0) => return Err(Error::closed(true)),
+                Ok(_) => {}
+                Err(e) => return Err(inbox.ended(Some(e))),
+            }
+        }
+        replies
+            .pop()
+            .ok_or_else(|| Error::internal("a read of one reply had none"))
+    }
+
     /// Hands the socket over for pub/sub.
     pub(crate) fn into_parts(self) -> (ConnectionConfig, Stream, Inbox) {
         let io = self.io.into_inner();

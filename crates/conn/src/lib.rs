@@ -20,6 +20,7 @@ mod client;
 mod config;
 mod connection;
 mod io_stats;
+mod monitor;
 mod protocol;
 mod pubsub;
 mod replicated;
@@ -33,6 +34,7 @@ pub use client::{Client, ClientOptions, PushHandler, Resolver, Subscriber, Write
 pub use config::{ConnectionConfig, IntoConnectionConfig, Protocol};
 pub use connection::Connection;
 pub use io_stats::IoStats;
+pub use monitor::Monitor;
 pub use pubsub::{MessageStream, Messages, PubSub, DEFAULT_QUEUE_CAPACITY};
 pub use replicated::{replica_addrs_from_role, Replicated};
 pub use slotline_command::{

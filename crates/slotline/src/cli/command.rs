@@ -1,28 +1,10 @@
-//! `slotline [--url URL] CMD ARGS...`: one command, its reply printed as `redis-cli` does;
-//! and `slotline topology --url URL`: who serves what.
+//! `slotline topology --url URL`: who serves what.
 
-use slotline_conn::{cmd, Addr, Cmd, Query};
+use slotline_conn::{cmd, Addr, Query};
 
 use super::format::format_reply;
 use super::CliError;
-use crate::{Client, Target};
-
-/// Runs one command against the deployment `url` names and prints the reply.
-pub(super) async fn run_command(url: &str, words: &[String]) -> Result<(), CliError> {
-    let client = Client::open(url)
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", redacted(url)))?;
-    let mut command = Cmd::new();
-    for word in words {
-        command.push_arg(word.as_str());
-    }
-    let reply = client
-        .send_command(&command)
-        .await
-        .map_err(|e| format!("{e}"))?;
-    println!("{}", format_reply(&reply));
-    Ok(())
-}
+use crate::Target;
 
 /// Prints the slot map of a cluster, or the sentinel view of a service, or a node's role.
 pub(super) async fn run_topology(url: &str) -> Result<(), CliError> {
@@ -190,8 +172,4 @@ fn print_table<const N: usize>(rows: &[[String; N]]) {
             println!("{}", rule.join("  "));
         }
     }
-}
-
-fn redacted(url: &str) -> String {
-    slotline_conn::url::redact(url)
 }

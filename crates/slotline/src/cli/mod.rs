@@ -1,168 +1,155 @@
-//! The `slotline` command line.
+//! The `slotline` command line: redis-cli's flags and output, in every deployment mode.
 //!
 //! ```text
-//! slotline [--url URL] CMD [ARGS...]     one command; the reply printed as redis-cli does
-//! slotline topology --url URL            the slot map, the sentinel view, or the shards, as a table
-//! slotline bench [--url URL] [...]       load shaped like redis-benchmark, in every mode
-//! slotline stats [--url URL] [...]       a load for a while, then the client's metrics per node
+//! slotline [-h HOST] [-p PORT] [-a PASS] [-n DB] [-u URL] [--tls ...] [--raw] [-r N -i S] CMD [ARGS...]
+//! slotline [-u URL]                          the interactive prompt (stdin a terminal)
+//! slotline [-u URL] --eval FILE keys , args  a Lua script
+//! slotline [-u URL] --scan [--pattern P]     every key, over every master or shard
+//! slotline topology -u URL                   the slot map, the sentinel view, or the shards
+//! slotline bench [-u URL] [...]              load shaped like redis-benchmark, in every mode
+//! slotline stats [-u URL] [...]              a load for a while, then the metrics per node
 //! ```
 //! `URL` is any URL [`Client::open`](crate::Client::open) takes (default
-//! `redis://127.0.0.1:6379`, or `$SLOTLINE_URL`). TLS flags, as redis-cli names them, before
-//! the command: `--tls` (`rediss`), `--cacert FILE`, `--cert FILE`, `--key FILE`,
-//! `--sni NAME`, `--insecure`; each implies `--tls` and becomes the URL's `ssl_*` option.
+//! `redis://127.0.0.1:6379`, or `$SLOTLINE_URL`); the TLS flags (`--tls`, `--cacert`,
+//! `--cert`, `--key`, `--sni`, `--insecure`) become its `rediss` scheme and `ssl_*`
+//! options. Replies are printed as redis-cli prints them: formatted on a terminal, raw
+//! into a pipe or with `--raw` (and for the commands redis-cli always prints raw).
 
+mod args;
 mod bench;
 mod command;
 mod format;
+mod help;
 mod node_table;
+mod oneshot;
 mod options;
+mod prompt;
 #[cfg(feature = "tracing")]
 mod span_sink;
 mod stats;
+mod words;
+
+use std::io::IsTerminal;
 
 pub use bench::{run as run_bench, BenchOptions, BenchReport};
-pub use format::format_reply;
+pub use format::{format_reply, render_reply, Output};
 pub use options::Args;
 
 /// What the command line can fail with: a message for the user.
 pub type CliError = String;
 
-/// Runs the command line with these arguments (without the program name).
-pub fn run(args: &[String]) -> Result<(), CliError> {
-    let mut given = std::env::var("SLOTLINE_URL").ok();
-    let mut rest = args;
-    let mut tls = TlsFlags::default();
-    loop {
-        if let Some(tail) = tls.take(rest)? {
-            rest = tail;
-            continue;
-        }
-        match rest {
-            [flag, value, tail @ ..] if flag == "--url" || flag == "-u" => {
-                given = Some(value.clone());
-                rest = tail;
-            }
-            [flag] if flag == "--url" || flag == "-u" => {
-                return Err(format!("{flag} needs a value\n{}", usage()));
-            }
-            [flag, ..] if flag == "-h" || flag == "--help" || flag == "help" => {
-                println!("{}", usage());
-                return Ok(());
-            }
-            _ => break,
-        }
+/// Runs the command line with these arguments (without the program name); returns the
+/// exit status (redis-cli's: 0, or 1 for an error reply with `-e`).
+pub fn run(args: &[String]) -> Result<i32, CliError> {
+    let a = args::parse(args, std::env::var("SLOTLINE_URL").ok())?;
+    if a.help {
+        println!("{}", usage());
+        return Ok(0);
     }
-    let Some((first, tail)) = rest.split_first() else {
-        return Err(usage());
+    if a.version {
+        println!("slotline {}", env!("CARGO_PKG_VERSION"));
+        return Ok(0);
+    }
+    let output = a.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Output::Tty
+    } else {
+        Output::Raw
+    });
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
     };
-    let given = given.map(|u| tls.apply(&u));
-    let url = given
-        .clone()
-        .unwrap_or_else(|| tls.apply("redis://127.0.0.1:6379"));
-    match first.as_str() {
-        // `-h` is bench's host, as in redis-benchmark; `--help` is help.
-        "bench" if tail.iter().any(|a| a == "--help") => {
-            println!("{}", usage());
-            Ok(())
+    match a.words.first().map(String::as_str) {
+        Some("bench") => {
+            // `bench` reads its own -h/-p; a URL the flags named comes first.
+            let mut bench_args: Vec<String> = Vec::new();
+            if a.url_given {
+                bench_args.extend(["--url".to_string(), a.url.clone()]);
+            }
+            bench_args.extend(a.words[1..].iter().cloned());
+            if bench_args.iter().any(|w| w == "--help") {
+                println!("{}", usage());
+                return Ok(0);
+            }
+            return bench::main(&bench_args).map(|()| 0);
         }
-        "bench" => {
-            // `bench` also takes `-h`/`-p`; a URL given before it comes first.
-            let mut bench_args: Vec<String> = given
-                .into_iter()
-                .flat_map(|u| ["--url".into(), u])
-                .collect();
-            bench_args.extend(tail.iter().cloned());
-            bench::main(&bench_args)
-        }
-        "stats" => block_on(stats::run(&url, tail)),
-        "topology" => {
-            let url = match tail {
-                [flag, value] if flag == "--url" || flag == "-u" => tls.apply(value),
-                [] => url,
+        Some("topology") => {
+            let url = match &a.words[1..] {
+                [flag, value] if flag == "--url" || flag == "-u" => value.clone(),
+                [] => a.url.clone(),
                 _ => return Err(format!("topology takes only --url URL\n{}", usage())),
             };
-            block_on(command::run_topology(&url))
+            return runtime()?.block_on(command::run_topology(&url)).map(|()| 0);
         }
-        _ => block_on(command::run_command(&url, rest)),
+        Some("stats") => {
+            return runtime()?
+                .block_on(stats::run(&a.url, &a.words[1..]))
+                .map(|()| 0)
+        }
+        _ => {}
     }
+    let rt = runtime()?;
+    if a.words.is_empty() && a.eval.is_none() && !a.scan {
+        if std::io::stdin().is_terminal() {
+            return prompt::run(&a, &rt);
+        }
+        return rt.block_on(commands_from_stdin(&a, output));
+    }
+    rt.block_on(async {
+        let client = oneshot::open(&a.url).await?;
+        if let Some(file) = &a.eval {
+            return oneshot::eval(&a, &client, file, output).await;
+        }
+        if a.scan {
+            return oneshot::scan(&a, &client).await;
+        }
+        let mut words: Vec<Vec<u8>> = a.words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        if a.stdin_arg {
+            let mut last = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut last)
+                .map_err(|e| format!("-x: cannot read stdin: {e}"))?;
+            words.push(last);
+        }
+        oneshot::run(&a, &client, &words, output).await
+    })
 }
 
-/// The TLS flags of the command line (redis-cli's names).
-#[derive(Debug, Default)]
-struct TlsFlags {
-    on: bool,
-    options: Vec<(&'static str, String)>,
-}
-
-impl TlsFlags {
-    /// Takes one TLS flag (and its value) off the front of `args`, if there is one.
-    fn take<'a>(&mut self, args: &'a [String]) -> Result<Option<&'a [String]>, CliError> {
-        let Some((flag, tail)) = args.split_first() else {
-            return Ok(None);
-        };
-        // The URL option each flag sets, and whether a value follows it.
-        let (option, takes_value) = match flag.as_str() {
-            "--tls" => ("", false),
-            "--insecure" => ("ssl_cert_reqs", false),
-            "--cacert" => ("ssl_ca_certs", true),
-            "--cert" => ("ssl_certfile", true),
-            "--key" => ("ssl_keyfile", true),
-            "--sni" => ("ssl_server_name", true),
-            _ => return Ok(None),
-        };
-        self.on = true;
-        if !takes_value {
-            if !option.is_empty() {
-                self.options.push((option, "none".into()));
-            }
-            return Ok(Some(tail));
+/// No command and stdin not a terminal: each line of stdin is a command, as redis-cli
+/// reads them.
+async fn commands_from_stdin(a: &args::CliArgs, output: Output) -> Result<i32, CliError> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let mut client = None;
+    let mut status = 0;
+    for line in text.lines() {
+        let words = words::split(line).map_err(|e| format!("{line:?}: {e}"))?;
+        if words.is_empty() {
+            continue;
         }
-        match tail.split_first() {
-            Some((value, tail)) => {
-                self.options.push((option, value.clone()));
-                Ok(Some(tail))
-            }
-            None => Err(format!("{flag} needs a value\n{}", usage())),
+        if client.is_none() {
+            client = Some(oneshot::open(&a.url).await?);
+        }
+        if let Some(c) = &client {
+            status = status.max(oneshot::run(a, c, &words, output).await?);
         }
     }
-
-    /// `url` with TLS as the flags ask: `redis` schemes become `rediss`, the options are
-    /// appended.
-    fn apply(&self, url: &str) -> String {
-        if !self.on {
-            return url.to_string();
-        }
-        let mut out = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("redis") => {
-                format!("rediss://{rest}")
-            }
-            Some((scheme, rest)) if scheme.to_ascii_lowercase().starts_with("redis+") => {
-                format!("rediss+{}://{rest}", &scheme[6..])
-            }
-            _ => url.to_string(),
-        };
-        for (name, value) in &self.options {
-            out.push(if out.contains('?') { '&' } else { '?' });
-            out.push_str(&format!("{name}={value}"));
-        }
-        out
-    }
-}
-
-fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(fut: F) -> Result<(), CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?
-        .block_on(fut)
+    Ok(status)
 }
 
 fn usage() -> String {
-    "usage:\n  slotline [--url URL] CMD [ARGS...]\n  slotline topology --url URL\n  \
-     slotline [--url URL] bench [--cluster] [-h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] \
-     [-P PIPELINE] [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] [--tagged] [--cache SIZE] [--trace] [-q]\n\
-     slotline [--url URL] stats [--seconds N] [-c TASKS] [-t get|set|incr|ping] [-r KEYSPACE] [--no-load]\n\
-     TLS: --tls --cacert FILE --cert FILE --key FILE --sni NAME --insecure (before CMD)\n\
-     URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service,\n     redis+sentinel://h:p,h:p/svc1,svc2,svc3 (sharded), redis+cluster://h:p,h:p"
-        .to_string()
+    let flags = args::command().render_help().to_string();
+    format!(
+        "{flags}\n\
+         Also:\n  \
+         slotline topology [-u URL]\n  \
+         slotline bench [-u URL] [--cluster] [-h HOST -p PORT] [-c CLIENTS] [-n REQUESTS] [-P PIPELINE] \
+         [-t get,set] [-d SIZE] [-r KEYSPACE] [--connections N] [--runtime current|multi|multi:N] \
+         [--tagged] [--cache SIZE] [--trace] [-q]\n  \
+         slotline stats [-u URL] [--seconds N] [-c TASKS] [-t get|set|incr|ping] [-r KEYSPACE] [--no-load]\n\
+         URL: redis://, rediss://, redis+unix://, redis+sentinel://h:p,h:p/service,\n     \
+         redis+sentinel://h:p,h:p/svc1,svc2,svc3 (sharded), redis+cluster://h:p,h:p"
+    )
 }
