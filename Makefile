@@ -11,16 +11,17 @@ TOPOLOGY ?= standalone
 
 ## Debian's Redis packages (server, sentinel, cli/benchmark), nutcracker (twemproxy, which
 ## the sharded-sentinel placement is checked against), nftables and iproute2 (partitions in
-## network namespaces) and ca-certificates, only when missing.
+## network namespaces), tmux (the prompt driven as a person would) and ca-certificates,
+## only when missing.
 deps: rust-deps
-	@if command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null && { command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ]; } && { command -v nft >/dev/null || [ -x /usr/sbin/nft ]; } && { command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; }; then \
-	  echo "deps: redis-server, redis-sentinel, redis-cli, redis-benchmark, nutcracker, nft, ip present"; \
+	@if command -v redis-server >/dev/null && command -v redis-sentinel >/dev/null && command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null && { command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ]; } && { command -v nft >/dev/null || [ -x /usr/sbin/nft ]; } && { command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } && command -v tmux >/dev/null && command -v script >/dev/null; then \
+	  echo "deps: redis-server, redis-sentinel, redis-cli, redis-benchmark, nutcracker, nft, ip, tmux, script present"; \
 	else \
 	  if [ "$$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then \
-	    echo "deps: Redis or nutcracker is missing and I am not root: install redis-server redis-sentinel redis-tools nutcracker nftables iproute2 yourself" >&2; exit 1; fi; \
+	    echo "deps: Redis or nutcracker is missing and I am not root: install redis-server redis-sentinel redis-tools nutcracker nftables iproute2 tmux bsdutils yourself" >&2; exit 1; fi; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "deps: installing Debian's redis-server redis-sentinel redis-tools nutcracker nftables iproute2"; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-sentinel redis-tools nutcracker nftables iproute2 >/dev/null \
+	  echo "deps: installing Debian's redis-server redis-sentinel redis-tools nutcracker nftables iproute2 tmux bsdutils"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-sentinel redis-tools nutcracker nftables iproute2 tmux bsdutils >/dev/null \
 	    || { echo "deps: apt-get could not install Redis and nutcracker" >&2; exit 1; }; \
 	fi
 	@# The platform's trusted roots, which TLS connections verify against by default.

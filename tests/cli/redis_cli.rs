@@ -216,7 +216,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, home: &Path) -> Tmux {
-        let name = format!("slotline-test-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("slotline-test-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "50"])
             .arg(format!("HOME={} {command}", home.display()))
@@ -323,4 +325,165 @@ fn the_prompt_completes_remembers_and_leaves_a_subscription() {
     let saved = std::fs::read_to_string(&history).unwrap();
     assert!(saved.contains("GET greeting"), "{saved}");
     let _ = std::fs::remove_dir_all(&home);
+}
+
+/// `-u` takes every slotline URL, for one command and for the prompt: a sharded sentinel
+/// URL answers one-shot commands; at a cluster's prompt `-c` says where a command went and
+/// the prompt moves there; a sentinel prompt names the service.
+#[test]
+fn every_url_for_a_command_and_the_prompt() {
+    let sharded = support::sharded_url_of(support::sharded(), "");
+    assert_eq!(
+        slotline(&["-u", &sharded, "SET", "cli:modes:k", "v"]).expect_ok("sharded SET"),
+        "OK\n"
+    );
+    assert_eq!(
+        slotline(&["-u", &sharded, "GET", "cli:modes:k"]).expect_ok("sharded GET"),
+        "\"v\"\n"
+    );
+
+    let c = cluster();
+    let url = cluster_url("");
+    let home = std::env::temp_dir().join(format!("slotline-modes-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let t = Tmux::start(
+        &format!("{} -c -u '{url}'", slotline_bin().display()),
+        &home,
+    );
+    let screen = t.wait_for("[cluster]>", 1);
+    let first = screen
+        .lines()
+        .find_map(|l| l.strip_suffix("[cluster]>"))
+        .unwrap()
+        .to_string();
+    // A key whose slot another master serves.
+    let key = (0..1000)
+        .map(|i| format!("cli:modes:{i}"))
+        .find(|k| c.slot_owner(c.keyslot(k).unwrap()).unwrap().to_string() != first)
+        .unwrap();
+    let owner = c.slot_owner(c.keyslot(&key).unwrap()).unwrap();
+    t.keys(&[&format!("SET {key} there"), "Enter"]);
+    t.wait_for(&format!("located at {owner}"), 1);
+    t.wait_for(&format!("{owner}[cluster]>"), 1);
+    t.keys(&["quit", "Enter"]);
+    drop(t);
+
+    let s = Tmux::start(
+        &format!("{} -u '{}'", slotline_bin().display(), two_sentinels_url()),
+        &home,
+    );
+    s.wait_for(&format!("[sentinel {}]>", sentinel().service()), 1);
+    s.keys(&["PING", "Enter"]);
+    s.wait_for("PONG", 1);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// `--eval FILE keys , args` prints what redis-cli prints; `--scan --pattern` lists the
+/// same keys (over every master of a cluster); `MONITOR` streams the commands others send.
+#[test]
+fn eval_scan_and_monitor() {
+    let node = Standalone::builder().local().start().unwrap();
+    let port = node.addr().port().to_string();
+    let script = std::env::temp_dir().join(format!("slotline-eval-{}.lua", std::process::id()));
+    std::fs::write(
+        &script,
+        "return {KEYS[1], ARGV[1], redis.call('GET', KEYS[1])}",
+    )
+    .unwrap();
+    let eval: Vec<String> = [
+        "-p",
+        &port,
+        "--eval",
+        &script.to_string_lossy(),
+        "n",
+        ",",
+        "arg1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    seed(&node);
+    let theirs = piped(Path::new("redis-cli"), &eval);
+    seed(&node);
+    let ours = piped(slotline_bin(), &eval);
+    assert_eq!(ours.stdout, theirs.stdout, "--eval: {ours:?}");
+    assert_eq!(ours.stdout, "n\narg1\n10\n");
+    let _ = std::fs::remove_file(&script);
+
+    let scan = |program: &Path| {
+        let args: Vec<String> = ["-p", &port, "--scan", "--pattern", "*e*"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut keys: Vec<String> = piped(program, &args)
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect();
+        keys.sort();
+        keys
+    };
+    seed(&node);
+    assert_eq!(scan(slotline_bin()), scan(Path::new("redis-cli")));
+    assert_eq!(scan(slotline_bin()), ["set"]);
+
+    // Over a cluster: every master's keys.
+    let c = cluster();
+    let url = cluster_url("");
+    let keys: Vec<String> = (0..30).map(|i| format!("cli:scan:{i}")).collect();
+    for k in &keys {
+        slotline(&["-u", &url, "SET", k, "1"]).expect_ok("SET");
+    }
+    let mut listed: Vec<String> = slotline(&["-u", &url, "--scan", "--pattern", "cli:scan:*"])
+        .expect_ok("--scan")
+        .lines()
+        .map(String::from)
+        .collect();
+    listed.sort();
+    let mut want = keys.clone();
+    want.sort();
+    assert_eq!(listed, want);
+    assert!(c.masters().unwrap().len() > 1);
+
+    // MONITOR: OK, then the commands another client sends, until it is stopped.
+    let mut monitor = Command::new(slotline_bin())
+        .args(["-p", &port, "MONITOR"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = monitor.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut con = node.conn().unwrap();
+    let end = Instant::now() + support::DEADLINE;
+    while !seen.lock().unwrap().contains("\"monitored-key\"") {
+        con.cmd(&["GET", "monitored-key"]).unwrap();
+        assert!(
+            Instant::now() < end,
+            "MONITOR printed {:?}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let _ = reader.join();
+    let text = seen.lock().unwrap().clone();
+    assert!(text.starts_with("OK\n"), "{text}");
+    assert!(text.contains("\"GET\" \"monitored-key\""), "{text}");
 }
