@@ -22,7 +22,6 @@ use slotline_conn::cache::CacheStats;
 use slotline_conn::metrics::{ClientMetrics, Latency};
 use slotline_conn::{cmd, Cmd, IoStats, Pipeline, Query};
 
-use super::options::Args;
 use super::CliError;
 
 /// What to run, as given on the command line.
@@ -63,12 +62,49 @@ pub struct BenchOptions {
     pub trace: bool,
 }
 
+/// `bench`'s flags (redis-benchmark's names; `-h` is the host).
+fn bench_command() -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let value = |name: &'static str, short: Option<char>| {
+        let a = Arg::new(name).long(name).num_args(1);
+        match short {
+            Some(c) => a.short(c),
+            None => a,
+        }
+    };
+    let flag = |name: &'static str, short: Option<char>| {
+        let a = Arg::new(name).long(name).action(ArgAction::SetTrue);
+        match short {
+            Some(c) => a.short(c),
+            None => a,
+        }
+    };
+    clap::Command::new("bench")
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(value("url", Some('u')))
+        .arg(value("host", Some('h')))
+        .arg(value("port", Some('p')))
+        .arg(value("clients", Some('c')))
+        .arg(value("requests", Some('n')))
+        .arg(value("pipeline", Some('P')))
+        .arg(value("tests", Some('t')))
+        .arg(value("data-size", Some('d')))
+        .arg(value("keyspace", Some('r')))
+        .arg(value("connections", None))
+        .arg(value("runtime", None))
+        .arg(flag("cluster", None))
+        .arg(flag("tagged", None))
+        .arg(value("cache", None))
+        .arg(flag("trace", None))
+        .arg(flag("quiet", Some('q')))
+}
+
 impl BenchOptions {
     /// Reads the options after `bench`.
     pub fn parse(args: &[String]) -> Result<Self, CliError> {
         let mut host = "127.0.0.1".to_string();
         let mut port = 6379u16;
-        let mut url = None;
         let mut opts = BenchOptions {
             url: String::new(),
             cluster: false,
@@ -86,35 +122,47 @@ impl BenchOptions {
             cache: None,
             trace: false,
         };
-        let mut args = Args::new(args);
-        while let Some(flag) = args.next_arg() {
-            match flag {
-                "--url" | "-u" => url = Some(args.value(flag)?.to_string()),
-                "-h" | "--host" => host = args.value(flag)?.to_string(),
-                "-p" | "--port" => port = args.parsed(flag)?,
-                "-c" | "--clients" => opts.clients = args.parsed(flag)?,
-                "-n" | "--requests" => opts.requests = args.parsed(flag)?,
-                "-P" | "--pipeline" => opts.pipeline = args.parsed(flag)?,
-                "-t" | "--tests" => {
-                    opts.tests = args
-                        .value(flag)?
-                        .split(',')
-                        .map(|t| t.trim().to_ascii_lowercase())
-                        .filter(|t| !t.is_empty())
-                        .collect()
-                }
-                "-d" | "--data-size" => opts.data_size = args.parsed(flag)?,
-                "-r" | "--keyspace" => opts.keyspace = Some(args.parsed(flag)?),
-                "--connections" => opts.connections = args.parsed(flag)?,
-                "--runtime" => opts.runtime = RuntimeFlavor::parse(args.value(flag)?)?,
-                "--cluster" => opts.cluster = true,
-                "--tagged" => opts.tagged = true,
-                "--cache" => opts.cache = Some(args.value(flag)?.to_string()),
-                "--trace" => opts.trace = true,
-                "-q" | "--quiet" => opts.quiet = true,
-                other => return Err(format!("bench: unknown option {other:?}")),
-            }
+        let m = bench_command()
+            .try_get_matches_from(std::iter::once("bench".to_string()).chain(args.iter().cloned()))
+            .map_err(|e| format!("bench: {}", e.to_string().trim_end()))?;
+        let get = |name: &str| m.get_one::<String>(name).cloned();
+        fn number<T: std::str::FromStr>(
+            value: Option<String>,
+            flag: &str,
+        ) -> Result<Option<T>, CliError> {
+            value
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("bench: {flag}: {v:?} is not a valid value"))
+                })
+                .transpose()
         }
+        let url = get("url");
+        if let Some(h) = get("host") {
+            host = h;
+        }
+        port = number(get("port"), "-p")?.unwrap_or(port);
+        opts.clients = number(get("clients"), "-c")?.unwrap_or(opts.clients);
+        opts.requests = number(get("requests"), "-n")?.unwrap_or(opts.requests);
+        opts.pipeline = number(get("pipeline"), "-P")?.unwrap_or(opts.pipeline);
+        if let Some(tests) = get("tests") {
+            opts.tests = tests
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+        }
+        opts.data_size = number(get("data-size"), "-d")?.unwrap_or(opts.data_size);
+        opts.keyspace = number(get("keyspace"), "-r")?;
+        opts.connections = number(get("connections"), "--connections")?.unwrap_or(opts.connections);
+        if let Some(r) = get("runtime") {
+            opts.runtime = RuntimeFlavor::parse(&r)?;
+        }
+        opts.cluster = m.get_flag("cluster");
+        opts.tagged = m.get_flag("tagged");
+        opts.cache = get("cache");
+        opts.trace = m.get_flag("trace");
+        opts.quiet = m.get_flag("quiet");
         for test in &opts.tests {
             if !matches!(test.as_str(), "get" | "set" | "incr" | "ping") {
                 return Err(format!(

@@ -22,7 +22,6 @@ mod format;
 mod help;
 mod node_table;
 mod oneshot;
-mod options;
 mod prompt;
 #[cfg(feature = "tracing")]
 mod span_sink;
@@ -33,7 +32,6 @@ use std::io::IsTerminal;
 
 pub use bench::{run as run_bench, BenchOptions, BenchReport};
 pub use format::{format_reply, render_reply, Output};
-pub use options::Args;
 
 /// What the command line can fail with: a message for the user.
 pub type CliError = String;

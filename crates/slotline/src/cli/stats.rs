@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use slotline_conn::Query;
 
-use super::options::Args;
 use super::CliError;
 
 /// What `stats` runs.
@@ -33,17 +32,44 @@ fn parse(args: &[String]) -> Result<StatsOptions, CliError> {
         keyspace: 1000,
         load: true,
     };
-    let mut args = Args::new(args);
-    while let Some(flag) = args.next_arg() {
-        match flag {
-            "--seconds" => o.seconds = args.parsed(flag)?,
-            "-c" | "--clients" => o.tasks = args.parsed(flag)?,
-            "-t" | "--test" => o.test = args.value(flag)?.to_ascii_lowercase(),
-            "-r" | "--keyspace" => o.keyspace = args.parsed(flag)?,
-            "--no-load" => o.load = false,
-            other => return Err(format!("stats: unknown option {other:?}")),
-        }
+    let m = clap::Command::new("stats")
+        .disable_help_flag(true)
+        .arg(clap::Arg::new("seconds").long("seconds").num_args(1))
+        .arg(
+            clap::Arg::new("clients")
+                .short('c')
+                .long("clients")
+                .num_args(1),
+        )
+        .arg(clap::Arg::new("test").short('t').long("test").num_args(1))
+        .arg(
+            clap::Arg::new("keyspace")
+                .short('r')
+                .long("keyspace")
+                .num_args(1),
+        )
+        .arg(
+            clap::Arg::new("no-load")
+                .long("no-load")
+                .action(clap::ArgAction::SetTrue),
+        )
+        .try_get_matches_from(std::iter::once("stats".to_string()).chain(args.iter().cloned()))
+        .map_err(|e| format!("stats: {}", e.to_string().trim_end()))?;
+    let get = |name: &str| m.get_one::<String>(name).cloned();
+    fn number<T: std::str::FromStr>(v: Option<String>, flag: &str) -> Result<Option<T>, CliError> {
+        v.map(|v| {
+            v.parse()
+                .map_err(|_| format!("stats: {flag}: {v:?} is not a valid value"))
+        })
+        .transpose()
     }
+    o.seconds = number(get("seconds"), "--seconds")?.unwrap_or(o.seconds);
+    o.tasks = number(get("clients"), "-c")?.unwrap_or(o.tasks);
+    if let Some(t) = get("test") {
+        o.test = t.to_ascii_lowercase();
+    }
+    o.keyspace = number(get("keyspace"), "-r")?.unwrap_or(o.keyspace);
+    o.load = !m.get_flag("no-load");
     if !matches!(o.test.as_str(), "get" | "set" | "incr" | "ping") {
         return Err(format!(
             "stats: unknown test {:?} (known: get, set, incr, ping)",
