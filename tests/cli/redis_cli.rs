@@ -376,6 +376,14 @@ fn every_url_for_a_command_and_the_prompt() {
     s.keys(&["PING", "Enter"]);
     s.wait_for("PONG", 1);
     drop(s);
+    let sh = Tmux::start(
+        &format!("{} -u '{sharded}'", slotline_bin().display()),
+        &home,
+    );
+    sh.wait_for("[sharded]>", 1);
+    sh.keys(&["GET cli:modes:k", "Enter"]);
+    sh.wait_for("\"v\"", 1);
+    drop(sh);
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -486,4 +494,31 @@ fn eval_scan_and_monitor() {
     let text = seen.lock().unwrap().clone();
     assert!(text.starts_with("OK\n"), "{text}");
     assert!(text.contains("\"GET\" \"monitored-key\""), "{text}");
+}
+
+/// The prompt over TLS, with redis-cli's TLS flags.
+#[test]
+fn the_prompt_over_tls() {
+    let node = Standalone::builder().require_client_cert().start().unwrap();
+    let files = node.tls_files().unwrap();
+    let home = std::env::temp_dir().join(format!("slotline-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let t = Tmux::start(
+        &format!(
+            "{} -u redis://{} --tls --cacert {} --cert {} --key {}",
+            slotline_bin().display(),
+            node.addr(),
+            files.ca_cert.display(),
+            files.client_cert.display(),
+            files.client_key.display()
+        ),
+        &home,
+    );
+    t.wait_for(&format!("{}>", node.addr()), 1);
+    t.keys(&["SET cli:tls:prompt yes", "Enter"]);
+    t.wait_for("OK", 1);
+    t.keys(&["GET cli:tls:prompt", "Enter"]);
+    t.wait_for("\"yes\"", 1);
+    drop(t);
+    let _ = std::fs::remove_dir_all(&home);
 }

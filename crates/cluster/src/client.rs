@@ -257,7 +257,7 @@ impl ClusterClient {
     #[cfg(feature = "tracing")]
     async fn traced_dispatch(&self, request: Request<'_>) -> Result<Response> {
         use tracing::Instrument;
-        let span = crate::trace::request_span(&request, self.state.config.connection.db);
+        let span = slotline_conn::request_span(&request, self.state.config.connection.db);
         if span.is_disabled() {
             return self.dispatch(request).await;
         }

@@ -28,6 +28,8 @@ mod socket;
 mod stream;
 pub mod tls;
 mod trace;
+#[cfg(feature = "tracing")]
+pub use trace::spans::request_span;
 pub mod url;
 
 pub use client::{Client, ClientOptions, PushHandler, Resolver, Subscriber, WriteWay};

@@ -25,7 +25,7 @@ pub(crate) use event;
 pub(crate) use spans::*;
 
 #[cfg(feature = "tracing")]
-mod spans {
+pub(crate) mod spans {
     use slotline_command::{ErrorKind, Request};
 
     use crate::Addr;
@@ -45,15 +45,11 @@ mod spans {
         }
     }
 
-    /// The span of one request to `addr` (a disabled span when no subscriber wants it:
-    /// nothing below is evaluated then).
-    pub(crate) fn request_span(
-        request: &Request<'_>,
-        addr: impl Fn() -> Addr,
-        db: i64,
-        arguments: bool,
-    ) -> tracing::Span {
-        let span = tracing::info_span!(
+    /// The span of one request (a disabled span when no subscriber wants it: nothing
+    /// below is evaluated then), its server fields left for [`node_request_span`] to fill:
+    /// a layer above the node clients (the cluster's) makes its parent span with it.
+    pub fn request_span(request: &Request<'_>, db: i64) -> tracing::Span {
+        tracing::info_span!(
             target: "slotline",
             "redis",
             otel.name = %request.operation(),
@@ -62,14 +58,32 @@ mod spans {
             db.operation.name = %request.operation(),
             db.operation.batch.size = request.batch_size(),
             db.namespace = %db,
-            server.address = %host_of(&addr()),
-            server.port = port_of(&addr()).map(i64::from),
+            server.address = tracing::field::Empty,
+            server.port = tracing::field::Empty,
             db.query.text = tracing::field::Empty,
             db.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
-        );
-        if arguments && !span.is_disabled() {
-            span.record("db.query.text", query_text(request).as_str());
+        )
+    }
+
+    /// [`request_span`] of a request to the node at `addr` (asked only when the span is
+    /// recorded), with its arguments when `arguments`.
+    pub(crate) fn node_request_span(
+        request: &Request<'_>,
+        addr: impl Fn() -> Addr,
+        db: i64,
+        arguments: bool,
+    ) -> tracing::Span {
+        let span = request_span(request, db);
+        if !span.is_disabled() {
+            let addr = addr();
+            span.record("server.address", host_of(&addr).as_str());
+            if let Some(port) = port_of(&addr) {
+                span.record("server.port", i64::from(port));
+            }
+            if arguments {
+                span.record("db.query.text", query_text(request).as_str());
+            }
         }
         span
     }

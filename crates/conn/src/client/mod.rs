@@ -509,7 +509,7 @@ impl Client {
         patience: Patience,
     ) -> Result<Response> {
         use tracing::Instrument;
-        let span = crate::trace::request_span(
+        let span = crate::trace::node_request_span(
             &request,
             || self.addr(),
             self.config().db,
