@@ -45,7 +45,8 @@ pub(super) struct CliArgs {
     pub words: Vec<String>,
 }
 
-fn flag(name: &'static str, short: Option<char>, help: &'static str) -> Arg {
+/// A flag without a value (`--raw`, `-e`).
+pub(super) fn flag(name: &'static str, short: Option<char>, help: &'static str) -> Arg {
     let a = Arg::new(name)
         .long(name)
         .action(ArgAction::SetTrue)
@@ -56,7 +57,8 @@ fn flag(name: &'static str, short: Option<char>, help: &'static str) -> Arg {
     }
 }
 
-fn value(name: &'static str, short: Option<char>, help: &'static str) -> Arg {
+/// A flag with a value (`-p 6379`).
+pub(super) fn value(name: &'static str, short: Option<char>, help: &'static str) -> Arg {
     let a = Arg::new(name).long(name).num_args(1).help(help);
     match short {
         Some(c) => a.short(c),

@@ -64,40 +64,30 @@ pub struct BenchOptions {
 
 /// `bench`'s flags (redis-benchmark's names; `-h` is the host).
 fn bench_command() -> clap::Command {
-    use clap::{Arg, ArgAction};
-    let value = |name: &'static str, short: Option<char>| {
-        let a = Arg::new(name).long(name).num_args(1);
-        match short {
-            Some(c) => a.short(c),
-            None => a,
-        }
-    };
-    let flag = |name: &'static str, short: Option<char>| {
-        let a = Arg::new(name).long(name).action(ArgAction::SetTrue);
-        match short {
-            Some(c) => a.short(c),
-            None => a,
-        }
-    };
+    use super::args::{flag, value};
     clap::Command::new("bench")
         .disable_help_flag(true)
         .disable_version_flag(true)
-        .arg(value("url", Some('u')))
-        .arg(value("host", Some('h')))
-        .arg(value("port", Some('p')))
-        .arg(value("clients", Some('c')))
-        .arg(value("requests", Some('n')))
-        .arg(value("pipeline", Some('P')))
-        .arg(value("tests", Some('t')))
-        .arg(value("data-size", Some('d')))
-        .arg(value("keyspace", Some('r')))
-        .arg(value("connections", None))
-        .arg(value("runtime", None))
-        .arg(flag("cluster", None))
-        .arg(flag("tagged", None))
-        .arg(value("cache", None))
-        .arg(flag("trace", None))
-        .arg(flag("quiet", Some('q')))
+        .arg(value("url", Some('u'), "Server URL"))
+        .arg(value("host", Some('h'), "Server host"))
+        .arg(value("port", Some('p'), "Server port"))
+        .arg(value("clients", Some('c'), "Concurrent callers"))
+        .arg(value("requests", Some('n'), "Requests per test"))
+        .arg(value(
+            "pipeline",
+            Some('P'),
+            "Commands per explicit pipeline",
+        ))
+        .arg(value("tests", Some('t'), "Tests to run"))
+        .arg(value("data-size", Some('d'), "SET value size"))
+        .arg(value("keyspace", Some('r'), "Random keys below this"))
+        .arg(value("connections", None, "Shared clients"))
+        .arg(value("runtime", None, "current, multi or multi:N"))
+        .arg(flag("cluster", None, "Use the cluster client"))
+        .arg(flag("tagged", None, "Each caller's keys on one master"))
+        .arg(value("cache", None, "Client-side cache size"))
+        .arg(flag("trace", None, "Record every span"))
+        .arg(flag("quiet", Some('q'), "Only the summary lines"))
 }
 
 impl BenchOptions {

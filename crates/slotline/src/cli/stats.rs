@@ -32,27 +32,14 @@ fn parse(args: &[String]) -> Result<StatsOptions, CliError> {
         keyspace: 1000,
         load: true,
     };
+    use super::args::{flag, value};
     let m = clap::Command::new("stats")
         .disable_help_flag(true)
-        .arg(clap::Arg::new("seconds").long("seconds").num_args(1))
-        .arg(
-            clap::Arg::new("clients")
-                .short('c')
-                .long("clients")
-                .num_args(1),
-        )
-        .arg(clap::Arg::new("test").short('t').long("test").num_args(1))
-        .arg(
-            clap::Arg::new("keyspace")
-                .short('r')
-                .long("keyspace")
-                .num_args(1),
-        )
-        .arg(
-            clap::Arg::new("no-load")
-                .long("no-load")
-                .action(clap::ArgAction::SetTrue),
-        )
+        .arg(value("seconds", None, "How long the load runs"))
+        .arg(value("clients", Some('c'), "Tasks of the load"))
+        .arg(value("test", Some('t'), "get, set, incr or ping"))
+        .arg(value("keyspace", Some('r'), "Random keys below this"))
+        .arg(flag("no-load", None, "Print the table at once"))
         .try_get_matches_from(std::iter::once("stats".to_string()).chain(args.iter().cloned()))
         .map_err(|e| format!("stats: {}", e.to_string().trim_end()))?;
     let get = |name: &str| m.get_one::<String>(name).cloned();
