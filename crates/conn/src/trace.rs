@@ -46,8 +46,9 @@ pub(crate) mod spans {
     }
 
     /// The span of one request (a disabled span when no subscriber wants it: nothing
-    /// below is evaluated then), its server fields left for [`node_request_span`] to fill:
-    /// a layer above the node clients (the cluster's) makes its parent span with it.
+    /// below is evaluated then), with the fields of the module docs; a node client records
+    /// its `server.address` and `server.port` on it, and a layer above the node clients
+    /// (the cluster's) makes its parent span with it.
     pub fn request_span(request: &Request<'_>, db: i64) -> tracing::Span {
         tracing::info_span!(
             target: "slotline",
