@@ -219,8 +219,21 @@ impl Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("slotline-test-{}-{n}", std::process::id());
+        // A tmux server of its own (`-L`): tests run side by side, and one test's last
+        // session ending stops a shared server under another's new session.
         let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "50"])
+            .args([
+                "-L",
+                &name,
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "160",
+                "-y",
+                "50",
+            ])
             .arg(format!("HOME={} {command}", home.display()))
             .status()
             .expect("tmux (Debian's tmux package; make test installs it)");
@@ -230,7 +243,7 @@ impl Tmux {
 
     fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.name])
+            .args(["-L", &self.name, "send-keys", "-t", &self.name])
             .args(keys)
             .status()
             .unwrap();
@@ -239,7 +252,7 @@ impl Tmux {
 
     fn screen(&self) -> String {
         let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
+            .args(["-L", &self.name, "capture-pane", "-p", "-t", &self.name])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -265,7 +278,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
+            .args(["-L", &self.name, "kill-server"])
             .status();
     }
 }
