@@ -11,8 +11,9 @@ use slotline_command::cache::{
 };
 use slotline_command::command_table;
 use slotline_resp::{Frame, Reply};
+use smallvec::SmallVec;
 
-use crate::Cmd;
+use crate::{Cmd, Request};
 
 /// The cache of one shared client.
 #[derive(Debug)]
@@ -26,8 +27,9 @@ pub(crate) struct ClientCache {
 pub(crate) struct Read<'a> {
     cache: &'a ClientCache,
     /// What the read registered: its request and its key's ticket, or one of each per key
-    /// of an `MGET` (`per_key`), whose reply is kept value by value.
-    parts: Vec<(Bytes, Ticket)>,
+    /// of an `MGET` (`per_key`), whose reply is kept value by value (inline for one key:
+    /// a miss allocates no list).
+    parts: SmallVec<[(Bytes, Ticket); 1]>,
     per_key: bool,
 }
 
@@ -75,7 +77,7 @@ pub(crate) enum Lookup<'a> {
     /// A cacheable read, registered: send it (after `CLIENT CACHING yes` when
     /// `opt_in`), then [`Read::store`] its reply.
     Miss { read: Read<'a>, opt_in: bool },
-    /// Not cacheable (a write's keys were invalidated first).
+    /// Not cacheable.
     Pass,
 }
 
@@ -92,14 +94,12 @@ impl ClientCache {
     }
 
     /// Looks `cmd` up: a hit, a registered miss, or a command that is not cacheable (a
-    /// write's keys are invalidated before it is sent, so that this client never reads its
-    /// own old value back).
+    /// write's keys were invalidated already, by [`before_send`](Self::before_send)).
     pub(crate) fn lookup(&self, cmd: &Cmd) -> Lookup<'_> {
         let Some(key) = cacheable_key(cmd) else {
             if let Some(keys) = mget_keys(cmd) {
                 return self.lookup_keys(cmd, keys);
             }
-            self.before_write(cmd);
             return Lookup::Pass;
         };
         let opt_in = self.mode == TrackingMode::OptIn;
@@ -117,7 +117,7 @@ impl ClientCache {
         Lookup::Miss {
             read: Read {
                 cache: self,
-                parts: vec![(request, ticket)],
+                parts: smallvec::smallvec![(request, ticket)],
                 per_key: false,
             },
             opt_in,
@@ -174,9 +174,21 @@ impl ClientCache {
         self.lock().peek(cmd.encoded_args(), Instant::now)
     }
 
-    /// Invalidates the keys of `cmd` unless it only reads.
-    pub(crate) fn before_write(&self, cmd: &Cmd) {
-        if command_table::is_readonly(cmd) {
+    /// Invalidates, before `request` is sent, the keys of each of its commands that
+    /// writes, so that this client never reads its own old value back: every request the
+    /// client sends passes here once (a cache hit never does).
+    pub(crate) fn before_send(&self, request: &Request<'_>) {
+        match request {
+            Request::Command(cmd) => self.before_write(cmd),
+            Request::Pipeline(pipe) => pipe.cmds().iter().for_each(|c| self.before_write(c)),
+            Request::Scan(_) => {}
+        }
+    }
+
+    /// Invalidates the keys of `cmd` unless it only reads (a cacheable read is known to,
+    /// without the command table).
+    fn before_write(&self, cmd: &Cmd) {
+        if cacheable_key(cmd).is_some() || command_table::is_readonly(cmd) {
             return;
         }
         let mut cache = self.lock();

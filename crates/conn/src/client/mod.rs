@@ -312,9 +312,6 @@ impl Client {
             return Ok(Vec::new());
         }
         pipe.check_shared()?;
-        if let Some(cache) = &self.handle.shared.cache {
-            pipe.cmds().iter().for_each(|c| cache.before_write(c));
-        }
         let idempotent = pipe.cmds().iter().all(Cmd::is_idempotent);
         if let Some(d) = pipe.durability_or(self.config().durability) {
             let encode = |out: &mut BytesMut| pipe.encode(out);
@@ -457,13 +454,19 @@ impl Client {
         request: Request<'_>,
         deadline: Option<std::time::Instant>,
     ) -> Result<Response> {
-        if let (Request::Command(cmd), Some(cache)) = (&request, &self.handle.shared.cache) {
+        if let Some(cache) = &self.handle.shared.cache {
             // A hit costs no deadline, no clock. It touches no tokio resource either, so it
             // spends the task's budget itself: a loop of hits still lets other tasks run.
-            if let Some(reply) = cache.hit(cmd) {
+            if let Some(reply) = match &request {
+                Request::Command(cmd) => cache.hit(cmd),
+                _ => None,
+            } {
                 tokio::task::coop::consume_budget().await;
                 return Ok(Response::Reply(reply));
             }
+            // Whatever goes out (on the shared connection or a dedicated one), its writes
+            // invalidate their keys first.
+            cache.before_send(&request);
         }
         let config = self.config();
         let (hold, timeout) =
@@ -538,16 +541,6 @@ impl Client {
     ) -> Result<Response> {
         if held {
             crate::trace::event!(DEBUG, server = %self.addr(), "a request the server may hold goes on a dedicated connection");
-            // A held write (`BLMOVE`, ...) invalidates its keys first, as every write does.
-            if let Some(cache) = &self.handle.shared.cache {
-                match &request {
-                    Request::Command(cmd) => cache.before_write(cmd),
-                    Request::Pipeline(pipe) => {
-                        pipe.cmds().iter().for_each(|c| cache.before_write(c))
-                    }
-                    Request::Scan(_) => {}
-                }
-            }
             // Boxed: the common path's future stays as small as it was.
             return Box::pin(self.on_dedicated(request, patience)).await;
         }
