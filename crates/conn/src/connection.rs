@@ -163,17 +163,7 @@ impl Connection {
     /// The next reply the server sends on its own (after `MONITOR`); `Closed` once it
     /// closed the connection.
     pub(crate) async fn next_reply(&self) -> Result<Reply> {
-        let mut io = self.io.lock().await;
-        let mut replies = Vec::with_capacity(1);
-        while !io.inbox.fill(&mut replies, 1)? {
-            io.inbox.reserve();
-            let Io { stream, inbox, .. } = &mut *io;
-            match stream.read_buf(&mut inbox.buf).await {
-                Ok(0) => return Err(Error::closed(true)),
-                Ok(_) => {}
-                Err(e) => return Err(inbox.ended(Some(e))),
-            }
-        }
+        let mut replies = self.io.lock().await.read_replies(1).await?;
         replies
             .pop()
             .ok_or_else(|| Error::internal("a read of one reply had none"))
@@ -213,6 +203,11 @@ impl Io {
             .map_err(|e| Error::io(e, true))?;
         // Through TLS the last record may still be in the session.
         self.stream.flush().await.map_err(|e| Error::io(e, true))?;
+        self.read_replies(want).await
+    }
+
+    /// Reads until `want` replies are in.
+    async fn read_replies(&mut self, want: usize) -> Result<Vec<Reply>> {
         let mut replies = Vec::with_capacity(want);
         while !self.inbox.fill(&mut replies, want)? {
             self.inbox.reserve();
