@@ -18,6 +18,9 @@ fn blocking_open_in_every_mode() {
     c.set("facade:b:node", "n").unwrap();
     let v: Option<String> = c.get("facade:b:node").unwrap();
     assert_eq!(v.as_deref(), Some("n"));
+    // Metrics and cache stats, read through the async facade over the same client.
+    assert!(c.metrics().total().requests >= 2, "{:?}", c.metrics());
+    assert_eq!(c.cache_stats(), None);
 
     // Over a Unix socket.
     let (_, path) = unix_node();
@@ -35,6 +38,7 @@ fn blocking_open_in_every_mode() {
     m.set("facade:b:se", "blocking-master").unwrap();
     let v: Option<String> = m.get("facade:b:se").unwrap();
     assert_eq!(v.as_deref(), Some("blocking-master"));
+    assert!(m.metrics().total().requests >= 2, "{:?}", m.metrics());
     let master_addr = t.master_addr().unwrap();
     assert_eq!(
         t.conn(master_addr)
@@ -67,6 +71,8 @@ fn blocking_open_in_every_mode() {
             Some(i.to_string().as_str())
         );
     }
+    let m = c.metrics();
+    assert!(m.nodes.len() >= 2 && m.total().requests >= 20, "{m:?}");
 
     // Nothing there.
     let dead = dead_port();

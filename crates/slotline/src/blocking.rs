@@ -104,27 +104,25 @@ impl Client {
 
     /// What the client counted so far, node by node (see [`crate::Client::metrics`]).
     pub fn metrics(&self) -> slotline_conn::metrics::ClientMetrics {
+        self.to_async().metrics()
+    }
+
+    /// The async facade over the same clients (they are shared: a clone each), which
+    /// answers what has no blocking twin.
+    fn to_async(&self) -> crate::Client {
         match self {
-            Client::Node(c) => {
-                slotline_conn::metrics::ClientMetrics::of_node(c.addr(), c.metrics())
-            }
-            Client::SentinelMaster(c) => c.as_async().metrics(),
-            Client::SentinelReplica(c) => c.as_async().metrics(),
-            Client::ShardedSentinel(c) => c.as_async().metrics(),
-            Client::Cluster(c) => c.as_async().metrics(),
+            Client::Node(c) => crate::Client::Node(c.as_async().clone()),
+            Client::SentinelMaster(c) => crate::Client::SentinelMaster(c.as_async().clone()),
+            Client::SentinelReplica(c) => crate::Client::SentinelReplica(c.as_async().clone()),
+            Client::ShardedSentinel(c) => crate::Client::ShardedSentinel(c.as_async().clone()),
+            Client::Cluster(c) => crate::Client::Cluster(c.as_async().clone()),
         }
     }
 
     /// What the client-side cache did so far and holds now, summed over every node (see
     /// [`crate::Client::cache_stats`]).
     pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
-        match self {
-            Client::Node(c) => c.cache_stats(),
-            Client::SentinelMaster(c) => c.as_async().client().cache_stats(),
-            Client::SentinelReplica(c) => c.as_async().cache_stats(),
-            Client::ShardedSentinel(c) => c.as_async().cache_stats(),
-            Client::Cluster(c) => c.as_async().cache_stats(),
-        }
+        self.to_async().cache_stats()
     }
 
     /// Which kind of deployment this client serves: `node`, `sentinel`,

@@ -66,6 +66,11 @@ impl Client {
         self.inner.cache_stats()
     }
 
+    /// The async client underneath, for what has no blocking twin (stats, metrics).
+    pub fn as_async(&self) -> &crate::Client {
+        &self.inner
+    }
+
     /// The address of the current (or last) connection.
     pub fn addr(&self) -> crate::Addr {
         self.inner.addr()
