@@ -156,8 +156,7 @@ impl Nodes {
         lock(&self.registry).retain(|_, node| !stale(node));
     }
 
-    /// The node clients made so far.
-    /// The clients of the nodes connected so far, with their addresses.
+    /// The node clients made so far, with their nodes' addresses.
     pub(crate) fn clients_by_addr(&self) -> Vec<(Addr, Client)> {
         lock(&self.registry)
             .values()
@@ -165,11 +164,9 @@ impl Nodes {
             .collect()
     }
 
+    /// The node clients made so far.
     pub(crate) fn clients(&self) -> Vec<Client> {
-        lock(&self.registry)
-            .values()
-            .filter_map(|n| n.existing_client().cloned())
-            .collect()
+        self.clients_by_addr().into_iter().map(|(_, c)| c).collect()
     }
 
     /// Where a part goes: the node its place names, per the map now. A read of a slot goes

@@ -338,12 +338,7 @@ pub(super) fn main(args: &[String]) -> Result<(), CliError> {
         // Any other URL (one node, or a sentinel-managed service) through the facade.
         let mut clients = Vec::with_capacity(opts.connections);
         for _ in 0..opts.connections {
-            clients.push(crate::Client::open(opts.url.as_str()).await.map_err(|e| {
-                format!(
-                    "cannot connect to {}: {e}",
-                    slotline_conn::url::redact(&opts.url)
-                )
-            })?);
+            clients.push(super::oneshot::open(&opts.url).await?);
         }
         for test in &opts.tests {
             let report = run(&clients, &opts, test).await;

@@ -72,9 +72,7 @@ fn parse(args: &[String]) -> Result<StatsOptions, CliError> {
 /// `slotline stats ...` against `url`.
 pub(super) async fn run(url: &str, args: &[String]) -> Result<(), CliError> {
     let o = parse(args)?;
-    let client = crate::Client::open(url)
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", slotline_conn::url::redact(url)))?;
+    let client = super::oneshot::open(url).await?;
     if o.load {
         let stop = Arc::new(AtomicBool::new(false));
         let tasks: Vec<_> = (0..o.tasks)
