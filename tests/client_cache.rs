@@ -413,85 +413,63 @@ async fn a_cluster_caches_per_node() {
     }
 }
 
-/// Counters only grow, so a cached reader that reads a counter lower than it read before
-/// was served a value older than one it had seen: stale.
+/// The staleness checker (`support::staleness`) on a node of its own over `protocol`:
+/// writers on a client of their own, three cached readers (one writing too), no stale read,
+/// its own writes read back, every cached value settling on the server's.
 async fn staleness_over(protocol: u8) {
-    const KEYS: usize = 20;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     let server = node();
-    let plain = Client::connect(server.url().as_str()).await.unwrap();
+    let plain = slotline::Client::open(&server.url()).await.unwrap();
     let url = cached_url(&server, protocol, "cache_max_bytes=1mb");
-    let keys: Vec<String> = (0..KEYS).map(|i| format!("cc:stale:{i}")).collect();
-    for k in &keys {
+    let keys: Arc<Vec<String>> = Arc::new((0..20).map(|i| format!("cc:stale:{i}")).collect());
+    for k in keys.iter() {
         let _: () = plain.set(k, 0).await.unwrap();
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Writers on connections of their own.
+    let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3)
-        .map(|w| {
-            let (keys, stop) = (keys.clone(), stop.clone());
-            let c = plain.clone();
-            tokio::spawn(async move {
-                let mut i = w;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let _: i64 = c.incr(&keys[i % KEYS]).await.unwrap();
-                    i += 1;
-                }
-            })
-        })
+        .map(|w| spawn_writer(plain.clone(), keys.clone(), stop.clone(), w))
         .collect();
-    // Cached readers, each remembering the highest value it saw of each key; one of them
-    // writes too, and must read its own write back.
-    let readers: Vec<_> = (0..3)
-        .map(|r| {
-            let (keys, stop, url) = (keys.clone(), stop.clone(), url.clone());
-            tokio::spawn(async move {
-                let c = Client::connect(url.as_str()).await.unwrap();
-                let mut seen = [0i64; KEYS];
-                let mut reads = 0u64;
-                let mut i = r;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let k = i % KEYS;
-                    if r == 0 && i % 10 == 0 {
-                        let mine: i64 = c.incr(&keys[k]).await.unwrap();
-                        let back: i64 = c.get(&keys[k]).await.unwrap();
-                        assert!(back >= mine, "its own write: {back} after writing {mine}");
-                        seen[k] = seen[k].max(back);
-                    }
-                    let v: i64 = c.get(&keys[k]).await.unwrap();
-                    assert!(
-                        v >= seen[k],
-                        "stale: {} read {v} after {}",
-                        keys[k],
-                        seen[k]
-                    );
-                    seen[k] = v;
-                    reads += 1;
-                    i += 1;
-                }
-                (c, reads)
-            })
-        })
-        .collect();
+    let mut readers = Vec::new();
+    for r in 0..3 {
+        let c = Client::connect(url.as_str()).await.unwrap();
+        readers.push(spawn_reader(
+            c,
+            keys.clone(),
+            stop.clone(),
+            r,
+            true,
+            r == 0,
+            std::time::Duration::ZERO,
+        ));
+    }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let stopped = std::time::Instant::now();
     for w in writers {
-        w.await.unwrap();
+        assert_eq!(w.await.unwrap(), 0, "RESP{protocol}: writes failed");
     }
     let mut hits = 0;
     for r in readers {
-        let (c, reads) = r.await.unwrap();
-        assert!(reads > 100, "RESP{protocol}: {reads} reads");
-        hits += c.cache_stats().unwrap().hits;
-        // Writers stopped: every cached read equals the server's value soon.
-        let started = std::time::Instant::now();
-        for k in &keys {
-            let truth: i64 = plain.get(k).await.unwrap();
-            wait_for_async("the cached value to settle", || async {
-                c.get::<i64>(k).await.unwrap() == truth
-            })
-            .await;
-        }
-        let settled = started.elapsed();
+        let reading = r.await.unwrap();
+        assert!(
+            reading.reads > 100,
+            "RESP{protocol}: {} reads",
+            reading.reads
+        );
+        assert_eq!(reading.errors, 0, "RESP{protocol}: reads failed");
+        assert!(
+            reading.regressions.is_empty(),
+            "RESP{protocol}: stale reads {:?}",
+            reading.regressions
+        );
+        assert_eq!(
+            reading.own_lost,
+            Vec::<String>::new(),
+            "RESP{protocol}: own writes"
+        );
+        hits += reading.client.cache_stats().unwrap().hits;
+        let settled = settle(&reading.client, &plain, &keys, stopped).await;
         assert!(settled < support::DEADLINE, "RESP{protocol}: {settled:?}");
     }
     assert!(hits > 0, "RESP{protocol}: the cache served nothing");
