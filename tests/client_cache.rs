@@ -452,22 +452,8 @@ async fn staleness_over(protocol: u8) {
     let mut hits = 0;
     for r in readers {
         let reading = r.await.unwrap();
-        assert!(
-            reading.reads > 100,
-            "RESP{protocol}: {} reads",
-            reading.reads
-        );
+        reading.assert_clean(&format!("RESP{protocol}"), 100);
         assert_eq!(reading.errors, 0, "RESP{protocol}: reads failed");
-        assert!(
-            reading.regressions.is_empty(),
-            "RESP{protocol}: stale reads {:?}",
-            reading.regressions
-        );
-        assert_eq!(
-            reading.own_lost,
-            Vec::<String>::new(),
-            "RESP{protocol}: own writes"
-        );
         hits += reading.client.cache_stats().unwrap().hits;
         let settled = settle(&reading.client, &plain, &keys, stopped).await;
         assert!(settled < support::DEADLINE, "RESP{protocol}: {settled:?}");
@@ -531,18 +517,7 @@ async fn staleness_in(mode: Mode, fault: impl FnOnce() + Send + 'static) {
     let mut hits = 0;
     for r in readers {
         let reading = r.await.unwrap();
-        assert!(reading.reads > 50, "{mode:?}: {} reads", reading.reads);
-        assert_eq!(
-            reading.regressions.len(),
-            0,
-            "{mode:?}: stale reads {:?}",
-            reading.regressions
-        );
-        assert_eq!(
-            reading.own_lost,
-            Vec::<String>::new(),
-            "{mode:?}: own writes"
-        );
+        reading.assert_clean(&format!("{mode:?}"), 50);
         hits += reading.client.cache_stats().expect("a cache").hits;
         // The connection a command goes on tracks (a cluster's: one node's).
         let tracking = format!(

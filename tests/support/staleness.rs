@@ -24,6 +24,24 @@ pub(crate) struct Reading<C> {
     pub errors: u64,
 }
 
+impl<C> Reading<C> {
+    /// Asserts the reader read more than `min_reads` times, never went back in time and
+    /// read its own writes back (`what` names it in the message).
+    pub(crate) fn assert_clean(&self, what: &str, min_reads: u64) {
+        assert!(self.reads > min_reads, "{what}: {} reads", self.reads);
+        assert!(
+            self.regressions.is_empty(),
+            "{what}: stale reads {:?}",
+            self.regressions
+        );
+        assert!(
+            self.own_lost.is_empty(),
+            "{what}: own writes {:?}",
+            self.own_lost
+        );
+    }
+}
+
 /// A writer: `INCR` over `keys` (from `first` on) until `stop`; returns its errors (a
 /// failover may refuse or time out a few).
 pub(crate) fn spawn_writer(
