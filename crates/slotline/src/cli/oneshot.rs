@@ -158,9 +158,10 @@ async fn subscribe(
 
 /// `MONITOR`: `OK`, then every line the server sends, until Ctrl-C.
 async fn monitor(client: &Client, output: Output) -> Result<Exit, CliError> {
-    let addr = match client {
-        Client::Node(c) => c.addr(),
-        Client::SentinelMaster(c) => c.client().addr(),
+    // A connection of its own to the node the client uses (`Client::dedicated`).
+    let node = match client {
+        Client::Node(c) => c,
+        Client::SentinelMaster(c) => c.client(),
         _ => {
             return Err(
                 "MONITOR watches one node: give its URL (redis://host:port), not a cluster or \
@@ -169,14 +170,7 @@ async fn monitor(client: &Client, output: Output) -> Result<Exit, CliError> {
             )
         }
     };
-    let config = match client {
-        Client::Node(c) => c.config().for_addr(addr),
-        Client::SentinelMaster(c) => c.client().config().for_addr(addr),
-        _ => unreachable!("refused above"),
-    };
-    let con = slotline_conn::Connection::connect(config.without_cache())
-        .await
-        .map_err(|e| e.to_string())?;
+    let con = node.dedicated().await.map_err(|e| e.to_string())?;
     let mut monitor = con.into_monitor().await.map_err(|e| e.to_string())?;
     emit(&render_reply(&Frame::simple("OK"), output, false));
     loop {
