@@ -145,18 +145,11 @@ impl ReplicaClient {
     /// did, summed; `None` without a cache (see
     /// [`CacheStats`](slotline_conn::cache::CacheStats)).
     pub fn cache_stats(&self) -> Option<slotline_conn::cache::CacheStats> {
-        let replicas = self
-            .shared
-            .nodes()
-            .iter()
-            .map(|n| n.client.cache_stats())
-            .collect::<Vec<_>>();
-        let master = self
-            .shared
-            .master
-            .get()
-            .and_then(|m| m.client().cache_stats());
-        slotline_conn::cache::CacheStats::total(replicas.into_iter().chain([master]))
+        let nodes = self.shared.nodes();
+        let master = self.shared.master.get().map(|m| m.client().cache_stats());
+        slotline_conn::cache::CacheStats::total(
+            nodes.iter().map(|n| n.client.cache_stats()).chain(master),
+        )
     }
 
     /// Asks the sentinels for the replicas now and updates the list (returns at once if a
