@@ -144,21 +144,27 @@ fn piped(program: &Path, args: &[String]) -> Run {
     run_with_deadline(c, RUN_DEADLINE)
 }
 
+/// The flags that reach `node` (its port, its password if any), then `words`: the same for
+/// redis-cli and slotline.
+fn cli_args(node: &Standalone, words: &[&str]) -> Vec<String> {
+    let mut args = vec!["-p".to_string(), node.addr().port().to_string()];
+    if let Some(a) = node.auth() {
+        args.push("-a".into());
+        args.push(a.password.clone());
+        args.push("--no-auth-warning".into());
+    }
+    args.extend(words.iter().map(|w| w.to_string()));
+    args
+}
+
 #[test]
 fn the_same_bytes_as_redis_cli() {
     let node = Standalone::builder().local().start().unwrap();
-    let port = node.addr().port().to_string();
     let redis_cli = Path::new("redis-cli");
     let mut compared = 0;
     for words in CORPUS {
         for terminal in [false, true] {
-            let mut args = vec!["-p".to_string(), port.clone()];
-            if let Some(a) = node.auth() {
-                args.push("-a".into());
-                args.push(a.password.clone());
-                args.push("--no-auth-warning".into());
-            }
-            args.extend(words.iter().map(|w| w.to_string()));
+            let args = cli_args(&node, words);
             let run = |program: &Path| {
                 seed(&node);
                 match terminal {
@@ -183,6 +189,64 @@ fn the_same_bytes_as_redis_cli() {
         }
     }
     assert!(compared >= 2 * 60, "{compared} comparisons");
+}
+
+/// `HELP` from the server's `COMMAND DOCS`, byte for byte as redis-cli prints it (its table
+/// was generated from the same documentation): every command and subcommand the server
+/// lists, every group, a prefix, a word nobody knows; over RESP3 too.
+#[test]
+fn help_is_the_same_as_redis_cli() {
+    let node = Standalone::builder().local().start().unwrap();
+    let listed = node.conn().unwrap().cmd(&["COMMAND", "LIST"]).unwrap();
+    let mut queries: Vec<Vec<String>> = listed
+        .iter()
+        .filter_map(|name| name.as_str())
+        .map(|name| name.split('|').map(str::to_string).collect())
+        .collect();
+    assert!(queries.len() > 200, "{} commands listed", queries.len());
+    for group in [
+        "@generic",
+        "@string",
+        "@list",
+        "@set",
+        "@sorted-set",
+        "@hash",
+        "@pubsub",
+        "@transactions",
+        "@connection",
+        "@server",
+        "@scripting",
+        "@hyperloglog",
+        "@cluster",
+        "@geo",
+        "@stream",
+        "@bitmap",
+    ] {
+        queries.push(vec![group.to_string()]);
+    }
+    queries.push(vec!["client".into()]);
+    queries.push(vec!["nosuchcommand".into()]);
+    queries.push(vec!["-3".into(), "SET".into()]);
+    for query in &queries {
+        let (flags, words) = match query.first().map(String::as_str) {
+            Some("-3") => (vec!["-3"], &query[1..]),
+            _ => (vec![], &query[..]),
+        };
+        let words: Vec<&str> = flags
+            .into_iter()
+            .chain(["HELP"])
+            .chain(words.iter().map(String::as_str))
+            .collect();
+        let args = cli_args(&node, &words);
+        let theirs = piped(Path::new("redis-cli"), &args);
+        let ours = piped(slotline_bin(), &args);
+        assert_eq!(
+            ours.stdout, theirs.stdout,
+            "HELP {query:?}: slotline printed {:?}, redis-cli {:?} (stderr {:?})",
+            ours.stdout, theirs.stdout, ours.stderr
+        );
+        assert_eq!(ours.code, theirs.code, "HELP {query:?}: exit status");
+    }
 }
 
 /// `-e`: an error reply goes to stderr and exits with 1, as redis-cli's.
@@ -304,6 +368,10 @@ fn the_prompt_completes_remembers_and_leaves_a_subscription() {
     t.wait_for(&format!("{prompt} HGETALL key"), 1);
     t.keys(&["h", "Enter"]);
     t.wait_for("1) \"field\"", 1);
+    // Past the first argument, the hint is the rest of the server's syntax (`COMMAND DOCS`).
+    t.keys(&["SET greeting "]);
+    t.wait_for(&format!("{prompt} SET greeting value [NX|XX] [GET]"), 1);
+    t.keys(&["C-u"]);
     t.keys(&["GET greeting", "Enter"]);
     t.wait_for("\"hello\"", 1);
     // Arrow-up brings the last line back.

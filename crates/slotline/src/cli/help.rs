@@ -1,6 +1,7 @@
-//! What the command line knows of commands, from the command table: `HELP cmd`, the
-//! argument hint the prompt shows, the names it completes, and a warning a person can act
-//! on before an unknown command or a wrong number of arguments goes out.
+//! What the command line knows of commands, from the command table: the names the prompt
+//! completes, `HELP cmd` and the argument hint when the server has no `COMMAND DOCS`
+//! (before Redis 7; see `docs`), and a warning a person can act on before an unknown
+//! command or a wrong number of arguments goes out.
 
 use slotline_conn::command_table::{self, CommandInfo};
 

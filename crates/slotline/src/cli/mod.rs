@@ -18,6 +18,7 @@
 mod args;
 mod bench;
 mod command;
+mod docs;
 mod format;
 mod help;
 mod node_table;

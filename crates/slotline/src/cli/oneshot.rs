@@ -11,6 +11,7 @@ use bytes::Bytes;
 use slotline_conn::{Cmd, Frame, MessageKind, Query};
 
 use super::args::CliArgs;
+use super::docs::Docs;
 use super::format::{prints_verbatim, render_reply, Output};
 use super::help;
 use super::CliError;
@@ -49,7 +50,17 @@ pub(super) async fn run(
     let upper = String::from_utf8_lossy(name).to_ascii_uppercase();
     match upper.as_str() {
         "HELP" | "?" => {
-            emit(help::help(&words[1..]).as_bytes());
+            // redis-cli's help from the server's own documentation when it has some (one
+            // round trip), else what the command table knows.
+            let docs = match words.len() {
+                1 => None,
+                _ => Docs::fetch(client).await,
+            };
+            let text = match docs {
+                Some(docs) => docs.help(&words[1..]),
+                None => help::help(&words[1..]),
+            };
+            emit(text.as_bytes());
             return Ok(0);
         }
         "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" => {

@@ -1,6 +1,6 @@
 //! The interactive prompt (`slotline` with no command, stdin a terminal): line editing and
-//! history (`rustyline`, kept in `~/.slotline_history`), Tab completing command names and
-//! hints of their arguments from the command table, `HELP cmd`, the node and the mode in
+//! history (`rustyline`, kept in `~/.slotline_history`), Tab completing command names from
+//! the command table and hints of their arguments from the server's `COMMAND DOCS`, `HELP cmd`, the node and the mode in
 //! the prompt (`127.0.0.1:7000[cluster]> `), and with `-c` in cluster mode a line saying
 //! where a command went when its slot lives elsewhere, as redis-cli's
 //! `-> Redirected to slot [S] located at H:P`.
@@ -17,14 +17,17 @@ use rustyline::{Context, Editor, Helper};
 use slotline_conn::command_table;
 
 use super::args::CliArgs;
+use super::docs::Docs;
 use super::format::Output;
 use super::oneshot::{self, Exit};
 use super::{help, words, CliError};
 use crate::Client;
 
-/// Completion and hints from the command table.
+/// Completion from the command table; hints from the server's documentation when it has
+/// some (`COMMAND DOCS`), else from the command table.
 struct CommandHelper {
     names: Vec<String>,
+    docs: Option<Docs>,
 }
 
 impl Completer for CommandHelper {
@@ -61,6 +64,9 @@ impl Hinter for CommandHelper {
         let mut parts = line.split_whitespace();
         let name = parts.next()?;
         let typed = parts.count() + usize::from(line.ends_with(' '));
+        if let Some(syntax) = self.docs.as_ref().and_then(|d| d.syntax(name)) {
+            return hint_from_syntax(syntax, line, typed);
+        }
         let info = command_table::lookup_name(name)?;
         let arguments = help::arguments(info);
         let rest = arguments
@@ -74,6 +80,25 @@ impl Hinter for CommandHelper {
             (false, false) if typed == 0 => Some(format!(" {rest}")),
             (false, false) => None,
         }
+    }
+}
+
+/// redis-cli's hint from a command's syntax: the words not typed yet, up to the first
+/// optional part (`[`), which stays; a space first when the line does not end in one.
+fn hint_from_syntax(syntax: &str, line: &str, typed: usize) -> Option<String> {
+    let mut rest = syntax;
+    let mut skip = typed.saturating_sub(1);
+    while skip > 0 && !rest.is_empty() && !rest.starts_with('[') {
+        if rest.starts_with(' ') {
+            skip -= 1;
+        }
+        rest = &rest[rest.chars().next().map_or(1, char::len_utf8)..];
+    }
+    match (rest.is_empty(), line.ends_with(' ')) {
+        (true, _) => None,
+        (false, true) => Some(rest.to_string()),
+        (false, false) if typed == 0 => Some(format!(" {rest}")),
+        (false, false) => None,
     }
 }
 
@@ -146,6 +171,7 @@ pub(super) fn run(a: &CliArgs, runtime: &tokio::runtime::Runtime) -> Result<Exit
         Editor::new().map_err(|e| format!("cannot open the terminal: {e}"))?;
     editor.set_helper(Some(CommandHelper {
         names: help::names(),
+        docs: runtime.block_on(Docs::fetch(&client)),
     }));
     let history =
         std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".slotline_history"));
