@@ -1,9 +1,9 @@
 //! The interactive prompt (`slotline` with no command, stdin a terminal): line editing and
 //! history (`rustyline`, kept in `~/.slotline_history`), Tab completing command names from
-//! the command table and hints of their arguments from the server's `COMMAND DOCS`, `HELP cmd`, the node and the mode in
-//! the prompt (`127.0.0.1:7000[cluster]> `), and with `-c` in cluster mode a line saying
-//! where a command went when its slot lives elsewhere, as redis-cli's
-//! `-> Redirected to slot [S] located at H:P`.
+//! the command table and hints of their arguments from the server's `COMMAND DOCS`, `HELP
+//! cmd`, the node and the mode in the prompt (`127.0.0.1:7000[cluster]> `), and with `-c`
+//! in cluster mode a line saying where a command went when its slot lives elsewhere, as
+//! redis-cli's `-> Redirected to slot [S] located at H:P`.
 
 use std::borrow::Cow;
 
@@ -242,5 +242,27 @@ fn redirected(client: &Client, words: &[Vec<u8>], here: &mut Where) {
     if owner != here.node {
         println!("-> Redirected to slot [{slot}] located at {owner}");
         here.node = owner;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint_from_syntax;
+
+    #[test]
+    fn the_hint_drops_what_was_typed_as_redis_cli_does() {
+        let set = "key value [NX|XX] [GET]";
+        let hint = |line: &str| {
+            let typed = line.split_whitespace().count() - 1 + usize::from(line.ends_with(' '));
+            hint_from_syntax(set, line, typed)
+        };
+        assert_eq!(hint("SET").as_deref(), Some(" key value [NX|XX] [GET]"));
+        assert_eq!(hint("SET ").as_deref(), Some("key value [NX|XX] [GET]"));
+        assert_eq!(hint("SET k").as_deref(), None);
+        assert_eq!(hint("SET k ").as_deref(), Some("value [NX|XX] [GET]"));
+        // Optional parts are not counted off: they stay until the line is sent.
+        assert_eq!(hint("SET k v ").as_deref(), Some("[NX|XX] [GET]"));
+        assert_eq!(hint("SET k v NX ").as_deref(), Some("[NX|XX] [GET]"));
+        assert_eq!(hint_from_syntax("", "PING ", 1), None);
     }
 }
