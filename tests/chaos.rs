@@ -560,7 +560,7 @@ fn chaos_soak() {
     ] {
         for (reads, list) in readings {
             cached_reads += reads;
-            regressions.extend(list.iter().map(|(at, what)| (on, *at, what.clone())));
+            regressions.extend(list.iter().map(|(at, _, what)| (on, *at, what.clone())));
         }
     }
     let cache = slotline_conn::cache::CacheStats::total(cache_stats).unwrap_or_default();
