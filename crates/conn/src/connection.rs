@@ -145,16 +145,12 @@ impl Connection {
             .is_ok_and(|io| !io.broken && io.inbox.buf.is_empty() && io.stream.is_quiet())
     }
 
-    /// Sends `cmd` as it is (no check that it gets one reply each: `MONITOR`) and reads its
-    /// first reply, leaving whatever follows on the stream for [`next_reply`](Self::next_reply).
-    pub(crate) async fn raw_exchange(&self, cmd: Cmd) -> Result<Reply> {
-        let mut io = self.io.lock().await;
-        if io.broken {
-            return Err(Error::closed(false));
-        }
+    /// Sends `cmd` and reads its first reply, leaving whatever follows on the stream for
+    /// [`next_reply`](Self::next_reply) (`MONITOR`: the connection counts as broken for
+    /// requests then, as after any reply followed by bytes nobody asked for).
+    pub(crate) async fn first_reply(&self, cmd: &Cmd) -> Result<Reply> {
         let timeout = self.config.response_timeout;
-        let mut replies =
-            with_timeout(timeout, "reply", io.exchange(|out| cmd.encode(out), 1)).await?;
+        let mut replies = self.exchange(|out| cmd.encode(out), 1, timeout).await?;
         replies
             .pop()
             .ok_or_else(|| Error::internal("an exchange of one reply had none"))

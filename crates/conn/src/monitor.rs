@@ -27,7 +27,7 @@ pub struct Monitor {
 impl Connection {
     /// Sends `MONITOR` and gives the connection over to its stream of lines.
     pub async fn into_monitor(self) -> Result<Monitor> {
-        let reply = self.raw_exchange(crate::cmd("MONITOR")).await?;
+        let reply = self.first_reply(&crate::cmd("MONITOR")).await?;
         if let Some(line) = reply.view().to_error_line() {
             return Err(crate::ServerError::parse(line).into());
         }
