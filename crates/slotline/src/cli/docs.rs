@@ -95,11 +95,7 @@ impl Docs {
 /// Adds the entry of the command `name` (`client|kill` for a subcommand) documented by
 /// `doc`, and those of its subcommands.
 fn collect(name: &str, doc: &Frame, entries: &mut Vec<Entry>) {
-    let field = |key: &str| {
-        doc.pairs()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    };
+    let field = |key: &str| field(doc, key);
     let text = |key: &str| {
         field(key)
             .and_then(Frame::as_str)
@@ -123,15 +119,18 @@ fn collect(name: &str, doc: &Frame, entries: &mut Vec<Entry>) {
     }
 }
 
+/// The value under `key` in a map (pairs over RESP2).
+fn field<'a>(map: &'a Frame, key: &str) -> Option<&'a Frame> {
+    map.pairs()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .map(|(_, v)| v)
+}
+
 /// One argument as redis-cli writes it: a block's arguments joined by spaces, a choice's
 /// by `|`, a token before its value, `name [name ...]` when repeated, `[...]` when
 /// optional.
 fn argument(arg: &Frame) -> String {
-    let field = |key: &str| {
-        arg.pairs()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    };
+    let field = |key: &str| field(arg, key);
     let text = |key: &str| field(key).and_then(Frame::as_str);
     let flag =
         |name: &str| field("flags").is_some_and(|f| f.iter().any(|v| v.as_str() == Some(name)));
