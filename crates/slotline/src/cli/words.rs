@@ -28,6 +28,14 @@ pub(super) fn split(line: &str) -> Result<Vec<Vec<u8>>, String> {
                 None if c.is_ascii_whitespace() => break,
                 None if c == b'"' || c == b'\'' => quote = Some(c),
                 None => word.push(c),
+                // The closing quote (an escaped one was taken with its backslash).
+                Some(q) if c == q => {
+                    if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                        return Err("closing quote must be followed by a space".into());
+                    }
+                    i += 1;
+                    break;
+                }
                 Some(b'"') => match c {
                     b'\\'
                         if bytes.get(i + 1) == Some(&b'x')
@@ -49,26 +57,12 @@ pub(super) fn split(line: &str) -> Result<Vec<Vec<u8>>, String> {
                             other => other,
                         });
                     }
-                    b'"' => {
-                        if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                            return Err("closing quote must be followed by a space".into());
-                        }
-                        i += 1;
-                        break;
-                    }
                     other => word.push(other),
                 },
                 Some(_) => match c {
                     b'\\' if bytes.get(i + 1) == Some(&b'\'') => {
                         word.push(b'\'');
                         i += 1;
-                    }
-                    b'\'' => {
-                        if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                            return Err("closing quote must be followed by a space".into());
-                        }
-                        i += 1;
-                        break;
                     }
                     other => word.push(other),
                 },
@@ -100,6 +94,8 @@ mod tests {
         assert_eq!(words(r#"SET k """#), ["SET", "k", ""]);
         assert!(split(r#"SET k "open"#).is_err());
         assert!(split(r#"SET k "a"b"#).is_err());
+        assert!(split("SET k 'a'b").is_err());
+        assert_eq!(words(r#"SET k "say \"hi\"""#), ["SET", "k", "say \"hi\""]);
         assert!(words("").is_empty());
     }
 }
